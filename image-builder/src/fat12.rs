@@ -1,0 +1,1 @@
+//! fat12 writer

@@ -1,0 +1,12 @@
+//! netloader's pure logic: everything that turns bytes from the wire or a file into decisions.
+//!
+//! No hardware access, no allocation, no panics on bad input: each parser returns an error.
+//! The runtime (freestanding) and the image builder (host) both use this crate, and the host
+//! test suite exercises it directly.
+#![no_std]
+#![forbid(unsafe_code)]
+
+#[cfg(test)]
+extern crate std;
+
+pub mod tftp;

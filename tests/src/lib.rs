@@ -1,0 +1,1 @@
+//! Shared harness for the boot tests: QEMU under TCG, serial capture, isa-debug-exit.
