@@ -183,7 +183,7 @@ fn write_bpb(sector: &mut [u8], reserved_sectors: u16) {
 fn set_fat12_entry(fat: &mut [u8], index: usize, value: u16) {
     let at = index * 3 / 2;
     let v = value & 0xFFF;
-    if index % 2 == 0 {
+    if index.is_multiple_of(2) {
         fat[at] = v as u8;
         fat[at + 1] = (fat[at + 1] & 0xF0) | (v >> 8) as u8;
     } else {
