@@ -4,3 +4,4 @@
 pub mod fat12;
 pub mod iso9660;
 pub mod mbr;
+pub mod stage1;

@@ -9,4 +9,5 @@
 #[cfg(test)]
 extern crate std;
 
+pub mod memmap;
 pub mod tftp;

@@ -1,0 +1,96 @@
+//! Build the freestanding runtime (its own cargo workspace in ../runtime) and embed it.
+//!
+//! Out of the runtime's ELF come two pieces, written to OUT_DIR for `include_bytes!`:
+//! `runtime.bin`, the flat image stage 1 loads at its link address, and `bootsector.bin`, the
+//! 512-byte boot sector template every block-device form starts from.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use object::{Object, ObjectSection, ObjectSymbol};
+
+fn main() {
+    let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
+    let root = manifest_dir.parent().unwrap().to_path_buf();
+    let out_dir = PathBuf::from(std::env::var("OUT_DIR").unwrap());
+    for watched in ["runtime/src", "runtime/Cargo.toml", "runtime/Cargo.lock", "runtime/build.rs",
+        "runtime/link.ld", "stage1", "proto/src", "proto/Cargo.toml", "drivers/src",
+        "drivers/Cargo.toml"]
+    {
+        println!("cargo:rerun-if-changed={}", root.join(watched).display());
+    }
+
+    let elf_path = build_runtime(&root);
+    let elf = std::fs::read(&elf_path).expect("read the runtime ELF");
+    let file = object::File::parse(&*elf).expect("parse the runtime ELF");
+
+    let symbol = |name: &str| -> u64 {
+        file.symbols()
+            .find(|s| s.name() == Ok(name))
+            .unwrap_or_else(|| panic!("runtime ELF lacks the symbol {name}"))
+            .address()
+    };
+    let image_start = symbol("__image_start");
+    let image_end = symbol("__image_end");
+    let runtime_end = symbol("__runtime_end");
+
+    // The flat image: every allocated section with contents inside [start, end).
+    let mut image = vec![0u8; (image_end - image_start) as usize];
+    for section in file.sections() {
+        let (address, size) = (section.address(), section.size());
+        if address < image_start || address + size > image_end || size == 0 {
+            continue;
+        }
+        if let Ok(data) = section.data() {
+            if data.is_empty() {
+                continue; // NOBITS
+            }
+            let at = (address - image_start) as usize;
+            image[at..at + data.len()].copy_from_slice(data);
+        }
+    }
+    std::fs::write(out_dir.join("runtime.bin"), &image).unwrap();
+
+    let boot_sector = file
+        .section_by_name(".boot.sector")
+        .expect("runtime ELF lacks .boot.sector")
+        .data()
+        .unwrap()
+        .to_vec();
+    assert_eq!(boot_sector.len(), 512, "the boot sector must be exactly 512 bytes");
+    std::fs::write(out_dir.join("bootsector.bin"), &boot_sector).unwrap();
+
+    std::fs::write(
+        out_dir.join("runtime_layout.rs"),
+        format!(
+            "/// Where stage 1 loads the runtime image.\npub const LOAD_ADDRESS: u64 = {image_start:#x};\n\
+             /// One past the runtime's last byte in memory, .bss included.\npub const END_ADDRESS: u64 = {runtime_end:#x};\n"
+        ),
+    )
+    .unwrap();
+}
+
+/// `cargo build --release` in ../runtime, with a target directory of its own beside ours.
+fn build_runtime(root: &Path) -> PathBuf {
+    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"))
+        .join("runtime");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut command = Command::new(cargo);
+    command
+        .args(["build", "--release", "--locked", "--manifest-path"])
+        .arg(root.join("runtime/Cargo.toml"))
+        .arg("--target-dir")
+        .arg(&target_dir);
+    // The outer build's settings are for host code; none of them may reach the runtime.
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy();
+        if key.starts_with("CARGO_") && key != "CARGO_HOME" || key == "RUSTFLAGS" || key == "RUSTC_WRAPPER" {
+            command.env_remove(&*key);
+        }
+    }
+    let status = command.status().expect("run cargo for the runtime");
+    assert!(status.success(), "building the runtime failed (see the errors above)");
+    target_dir.join("release/netloader-runtime")
+}

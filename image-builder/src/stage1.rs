@@ -1,0 +1,108 @@
+//! The embedded runtime and the boot sector template, and how a form fills the sector in.
+//!
+//! The offsets mirror the field table at the top of stage1/bootsector.s.
+
+include!(concat!(env!("OUT_DIR"), "/runtime_layout.rs"));
+
+/// The flat runtime image (stage 2 + the Rust runtime), loaded by stage 1 at `LOAD_ADDRESS`.
+pub static RUNTIME_IMAGE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/runtime.bin"));
+
+/// The shared boot sector, before a form fills in its fields.
+pub static BOOT_SECTOR_TEMPLATE: &[u8; 512] = include_bytes!(concat!(env!("OUT_DIR"), "/bootsector.bin"));
+
+const FIELD_COUNT: usize = 0x1a4;
+const FIELD_FORM: usize = 0x1a6;
+const FIELD_CHUNK: usize = 0x1a7;
+const FIELD_LBA: usize = 0x1b0;
+
+/// The boot form byte stage 1 hands to the runtime (runtime/src/boot_info.rs reads it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum BootForm {
+    Floppy = 1,
+    Cdrom = 2,
+    Disk = 3,
+    IsoAsDisk = 4,
+}
+
+impl BootForm {
+    fn sector_size(self) -> usize {
+        match self {
+            BootForm::Cdrom => 2048,
+            _ => 512,
+        }
+    }
+}
+
+/// Where on the device the runtime image starts, in the device's own sectors.
+#[derive(Clone, Copy, Debug)]
+pub struct Placement {
+    pub form: BootForm,
+    pub first_sector: u32,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Stage1Error {
+    #[error("the runtime image needs {sectors} sectors of {size} bytes; stage 1 can load at most 65535")]
+    TooManySectors { sectors: usize, size: usize },
+}
+
+/// Number of device sectors the runtime image occupies on a device of this form.
+pub fn image_sectors(form: BootForm) -> usize {
+    RUNTIME_IMAGE.len().div_ceil(form.sector_size())
+}
+
+/// The runtime image padded to whole sectors of the form's device.
+pub fn padded_image(form: BootForm) -> Vec<u8> {
+    let mut image = RUNTIME_IMAGE.to_vec();
+    image.resize(image_sectors(form) * form.sector_size(), 0);
+    image
+}
+
+/// The boot sector for one placement of the runtime image.
+pub fn boot_sector(placement: Placement) -> Result<[u8; 512], Stage1Error> {
+    let size = placement.form.sector_size();
+    let sectors = image_sectors(placement.form);
+    let count = u16::try_from(sectors).map_err(|_| Stage1Error::TooManySectors { sectors, size })?;
+    let mut sector = *BOOT_SECTOR_TEMPLATE;
+    sector[FIELD_COUNT..FIELD_COUNT + 2].copy_from_slice(&count.to_le_bytes());
+    sector[FIELD_FORM] = placement.form as u8;
+    sector[FIELD_CHUNK] = (16 * 1024 / size) as u8;
+    sector[FIELD_LBA..FIELD_LBA + 4].copy_from_slice(&placement.first_sector.to_le_bytes());
+    Ok(sector)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn template_is_a_boot_sector_with_its_disk_address_packet() {
+        let s = BOOT_SECTOR_TEMPLATE;
+        assert_eq!(&s[510..], &[0x55, 0xaa]);
+        assert_eq!(s[0], 0xeb, "starts with a short jump over the BPB");
+        assert_eq!(s[0x1a8], 0x10, "DAP size byte");
+        assert_eq!(u16::from_le_bytes([s[0x1ae], s[0x1af]]), (LOAD_ADDRESS >> 4) as u16);
+        assert!(s[0x1b8..0x1fe].iter().all(|&b| b == 0), "signature and partition table left free");
+    }
+
+    #[test]
+    fn fields_are_written_where_stage1_reads_them() {
+        let sector = boot_sector(Placement { form: BootForm::Cdrom, first_sector: 0x1234_5678 }).unwrap();
+        assert_eq!(&sector[0x1b0..0x1b4], &0x1234_5678u32.to_le_bytes());
+        assert_eq!(sector[0x1a6], 2);
+        assert_eq!(sector[0x1a7], 8);
+        let count = u16::from_le_bytes([sector[0x1a4], sector[0x1a5]]) as usize;
+        assert_eq!(count, RUNTIME_IMAGE.len().div_ceil(2048));
+        assert_eq!(&sector[0x1b4..0x1b8], &[0; 4], "the high half of the LBA stays zero");
+    }
+
+    #[test]
+    fn runtime_image_starts_with_stage2_and_fits_low_memory() {
+        assert_eq!(LOAD_ADDRESS, 0x8000);
+        assert!(END_ADDRESS <= 0x90000);
+        assert_eq!(RUNTIME_IMAGE.len() % 512, 0);
+        assert_eq!(padded_image(BootForm::Floppy).len() % 512, 0);
+        assert_eq!(padded_image(BootForm::Cdrom).len() % 2048, 0);
+    }
+}

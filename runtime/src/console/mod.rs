@@ -1,0 +1,61 @@
+//! The console: every line goes to COM1 and to the VGA text screen.
+
+mod serial;
+mod vga;
+
+use core::fmt::{self, Write};
+use spin::Mutex;
+
+pub use serial::Serial;
+pub use vga::VgaText;
+
+pub struct Console {
+    serial: Serial,
+    vga: VgaText,
+}
+
+static CONSOLE: Mutex<Console> = Mutex::new(Console { serial: Serial::COM1, vga: VgaText::new() });
+
+/// Bring up both outputs. Serial first: it is what tests and headless machines read.
+pub fn init() {
+    let mut console = CONSOLE.lock();
+    console.serial.init();
+    console.vga.clear();
+}
+
+impl Write for Console {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        for byte in s.bytes() {
+            if byte == b'\n' {
+                self.serial.write_byte(b'\r');
+            }
+            self.serial.write_byte(byte);
+            self.vga.write_byte(byte);
+        }
+        Ok(())
+    }
+}
+
+#[doc(hidden)]
+pub fn print_fmt(args: fmt::Arguments) {
+    // A panic while printing must still reach the screen: never wait on our own lock.
+    if let Some(mut console) = CONSOLE.try_lock() {
+        let _ = console.write_fmt(args);
+    } else {
+        // SAFETY: single CPU, interrupts off: the only other holder is the code we interrupted
+        // (a panic inside print). Its half-written line is lost, the message is not.
+        unsafe { CONSOLE.force_unlock() };
+        let _ = CONSOLE.lock().write_fmt(args);
+    }
+}
+
+#[macro_export]
+macro_rules! print {
+    ($($arg:tt)*) => ($crate::console::print_fmt(format_args!($($arg)*)));
+}
+
+#[macro_export]
+macro_rules! println {
+    () => ($crate::print!("\n"));
+    ($($arg:tt)*) => ($crate::console::print_fmt(format_args!("{}\n", format_args!($($arg)*))));
+}

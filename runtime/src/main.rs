@@ -1,0 +1,55 @@
+//! netloader's runtime: the 64-bit no_std program stage 1 starts. It owns the machine from here
+//! until it hands a kernel over.
+#![no_std]
+#![no_main]
+
+mod arch;
+mod boot_info;
+mod console;
+
+use boot_info::BootInfo;
+
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Called by stage 2 (stage1/stage2.s) in long mode, interrupts off, on the boot stack.
+#[unsafe(no_mangle)]
+extern "C" fn netloader_main(boot: &'static BootInfo) -> ! {
+    console::init();
+    arch::exceptions::init();
+    println!("netloader {VERSION}");
+    if boot.magic != boot_info::MAGIC {
+        println!("E-BOOTINFO: the hand-off record from stage 1 is damaged (magic {:#x}).", boot.magic);
+        arch::halt_forever();
+    }
+    println!("boot form: {} (BIOS drive {:#04x})", boot.form().describe(), boot.drive);
+    println!("A20: {}", boot.a20_method());
+    let map = boot.memory_map();
+    println!(
+        "memory map ({}, {} entries, {} KiB conventional):",
+        boot.memory_map_source(),
+        map.entries().len(),
+        boot.conventional_kib
+    );
+    for entry in map.entries() {
+        println!("  {entry}");
+    }
+    println!(
+        "memory: lower {} KiB, upper {} KiB, total usable {} MiB",
+        map.lower_kib(),
+        map.upper_kib(),
+        map.total_ram() / (1024 * 1024)
+    );
+    println!("netloader: runtime ready (64-bit).");
+    arch::halt_forever()
+}
+
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo) -> ! {
+    println!("\nE-PANIC: {info}");
+    println!("This is a netloader bug: please report it with this screen.");
+    arch::halt_forever()
+}
+
+/// The prebuilt core refers to this (it was built with panic=unwind); never called.
+#[unsafe(no_mangle)]
+extern "C" fn rust_eh_personality() {}
