@@ -228,7 +228,7 @@ fn short_name(name: &str) -> Result<[u8; 11], FloppyError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mbr::tests::{run_tool, temp_path};
+    use crate::mbr::tests::{boot_in_qemu, run_tool, serial_print_code, temp_path};
 
     fn boot_sector() -> [u8; 512] {
         let mut s = [0x90u8; 512];
@@ -384,6 +384,23 @@ mod tests {
         }
         if let Some(check) = check {
             eprintln!("{check}");
+        }
+    }
+
+    #[test]
+    fn bios_boots_the_floppy() {
+        let mut sector = boot_sector();
+        let code = serial_print_code(b"FLOPPY-OK");
+        sector[0x3E..0x3E + code.len()].copy_from_slice(&code);
+        let files: &[(&str, &[u8])] = &[("NETLOADR.CFG", b"x\n")];
+        let image = build_floppy(&sector, &payload(10_000), files).unwrap();
+        let path = temp_path("boot.flp");
+        std::fs::write(&path, &image).unwrap();
+        let drive = format!("file={},format=raw,if=floppy", path.display());
+        let out = boot_in_qemu("floppy", &["-drive", &drive, "-boot", "a"], "FLOPPY-OK");
+        std::fs::remove_file(&path).ok();
+        if let Some(out) = out {
+            assert!(out.contains("FLOPPY-OK"), "serial: {out:?}");
         }
     }
 }

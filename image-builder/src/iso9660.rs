@@ -431,7 +431,7 @@ fn path_table_record(big_endian: bool) -> [u8; 10] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mbr::tests::{run_tool, temp_path};
+    use crate::mbr::tests::{boot_in_qemu, run_tool, serial_print_code, temp_path};
     use crate::mbr::write_partition_table;
 
     struct Sample {
@@ -744,6 +744,44 @@ mod tests {
             let fields: Vec<&str> = line.split_whitespace().collect();
             assert_eq!(&fields[1..5], &["*", "0", "2047", "2048"], "{line}");
             assert_eq!(fields[6], "17", "{line}");
+        }
+    }
+
+    /// The boot file jumps into its second 2048-byte sector (SeaBIOS reads whole CD sectors),
+    /// so "CD-OK" proves the BIOS honoured a load size of 5 virtual sectors; the MBR code
+    /// prints "HD-OK".
+    #[test]
+    fn bios_boots_the_image_as_cd_and_as_disk() {
+        let mut loader = vec![0u8; 5000];
+        loader[..5].copy_from_slice(&[0xEA, 0x00, 0x84, 0x00, 0x00]); // jmp 0000:8400
+        let code = serial_print_code(b"CD-OK");
+        loader[2048..2048 + code.len()].copy_from_slice(&code);
+        let layout = plan(&[("LOADER.BIN", loader.len())]).unwrap();
+        let mut mbr = [0u8; 512];
+        let code = serial_print_code(b"HD-OK");
+        mbr[..code.len()].copy_from_slice(&code);
+        write_partition_table(&mut mbr, &[layout.hybrid_partition()], 7).unwrap();
+        let files = [IsoFile {
+            name: "LOADER.BIN",
+            data: &loader,
+        }];
+        let boot = ElToritoBoot {
+            file_index: 0,
+            load_sectors: 5,
+        };
+        let image = write(&layout, "BOOTTEST", &files, boot, Some(&mbr)).unwrap();
+        let path = temp_path("boot.iso");
+        std::fs::write(&path, &image).unwrap();
+        let iso = path.to_str().unwrap();
+        let cd = boot_in_qemu("cd", &["-cdrom", iso, "-boot", "d"], "CD-OK");
+        let drive = format!("file={iso},format=raw,if=ide");
+        let hd = boot_in_qemu("hd", &["-drive", &drive, "-boot", "c"], "HD-OK");
+        std::fs::remove_file(&path).ok();
+        if let Some(cd) = cd {
+            assert!(cd.contains("CD-OK"), "serial: {cd:?}");
+        }
+        if let Some(hd) = hd {
+            assert!(hd.contains("HD-OK"), "serial: {hd:?}");
         }
     }
 }

@@ -149,6 +149,59 @@ pub(crate) mod tests {
         std::env::temp_dir().join(format!("netloader-{}-{name}", std::process::id()))
     }
 
+    /// 16-bit code that writes `text` to COM1 and halts: `mov dx, 0x3F8`, then
+    /// `mov al, c; out dx, al` per byte, then `hlt; jmp $-1`.
+    pub(crate) fn serial_print_code(text: &[u8]) -> Vec<u8> {
+        let mut code = vec![0xBA, 0xF8, 0x03];
+        for &c in text {
+            code.extend_from_slice(&[0xB0, c, 0xEE]);
+        }
+        code.extend_from_slice(&[0xF4, 0xEB, 0xFD]);
+        code
+    }
+
+    /// Boots QEMU (TCG, SeaBIOS) with `args` and waits up to 30 s for `expect` on COM1.
+    /// Returns the serial output, or `None` when QEMU is not installed.
+    pub(crate) fn boot_in_qemu(name: &str, args: &[&str], expect: &str) -> Option<String> {
+        let serial = temp_path(&format!("{name}.serial"));
+        std::fs::write(&serial, b"").unwrap();
+        let serial_arg = format!("file:{}", serial.display());
+        let spawned = Command::new("qemu-system-x86_64")
+            .args([
+                "-display",
+                "none",
+                "-no-reboot",
+                "-m",
+                "32",
+                "-serial",
+                &serial_arg,
+            ])
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn();
+        let mut child = match spawned {
+            Ok(child) => child,
+            Err(e) => {
+                eprintln!("note: skipping boot check, qemu-system-x86_64: {e}");
+                return None;
+            }
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let mut output = String::new();
+        while std::time::Instant::now() < deadline {
+            output = String::from_utf8_lossy(&std::fs::read(&serial).unwrap_or_default()).into();
+            if output.contains(expect) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        child.kill().ok();
+        child.wait().ok();
+        std::fs::remove_file(&serial).ok();
+        Some(output)
+    }
+
     #[test]
     fn chs_in_64_by_32_geometry() {
         assert_eq!(lba_to_chs(0), [0, 1, 0]);
@@ -228,5 +281,29 @@ pub(crate) mod tests {
         // Device Boot Start End Sectors Size Id Type
         assert_eq!(&fields[1..5], &["*", "2048", "10239", "8192"], "{line}");
         assert_eq!(fields[6], "eb", "{line}");
+    }
+
+    #[test]
+    fn bios_boots_the_mbr_code() {
+        let mut sector = [0u8; 512];
+        let code = serial_print_code(b"MBR-OK");
+        sector[..code.len()].copy_from_slice(&code);
+        let entry = PartitionEntry {
+            bootable: true,
+            kind: 0xEB,
+            start_lba: 2048,
+            sectors: 2048,
+        };
+        write_partition_table(&mut sector, &[entry], 1).unwrap();
+        let mut disk = vec![0u8; 2 * 1024 * 1024];
+        disk[..512].copy_from_slice(&sector);
+        let path = temp_path("boot-mbr.img");
+        std::fs::write(&path, &disk).unwrap();
+        let drive = format!("file={},format=raw,if=ide", path.display());
+        let out = boot_in_qemu("mbr", &["-drive", &drive, "-boot", "c"], "MBR-OK");
+        std::fs::remove_file(&path).ok();
+        if let Some(out) = out {
+            assert!(out.contains("MBR-OK"), "serial: {out:?}");
+        }
     }
 }
