@@ -1,0 +1,1 @@
+//! Realtek 8139 (placeholder)
