@@ -1,0 +1,779 @@
+//! The sans-IO read client: packets in, packets out, timers driven by the caller's clock.
+//!
+//! The caller owns the UDP socket. It sends what [`TftpClient::start`] returns to the
+//! server's request port, feeds every datagram from the server's address to
+//! [`TftpClient::on_packet`], calls [`TftpClient::on_timer`] whenever the clock passes
+//! [`TftpClient::poll_deadline`], and sends each [`Transmit`] it is handed to the server's
+//! address at the port it names. Time is a `u64` of milliseconds from any fixed origin.
+
+use super::error::{OptionKind, ProtocolError, SinkError, TftpError};
+use super::sink::Sink;
+use super::wire::{
+    self, DEFAULT_BLKSIZE, HEADER_LEN, MAX_BLKSIZE, MIN_BLKSIZE, OptionList, Packet, error_code,
+    option_name,
+};
+
+/// The output buffer the caller passes must be at least this long (the longest RRQ
+/// with a [`MAX_FILENAME_LEN`] name and all options is about 300 bytes).
+pub const TX_BUFFER_LEN: usize = 512;
+/// Longest filename accepted.
+pub const MAX_FILENAME_LEN: usize = 255;
+/// The well-known TFTP port.
+pub const TFTP_PORT: u16 = 69;
+
+/// What to ask the server for, and how patient to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Options {
+    /// Block size to request (RFC 2348); 512 sends no blksize option. Clamped to 8..=65464.
+    pub blksize: u16,
+    /// Window size to request (RFC 7440); 1 sends no windowsize option.
+    pub windowsize: u16,
+    /// Ask the server for the file size (RFC 2349) so the sink can refuse early.
+    pub want_tsize: bool,
+    /// The server's request port (69).
+    pub server_port: u16,
+    /// First retransmission timeout, in ms; doubles on each retry up to `max_timeout_ms`.
+    pub initial_timeout_ms: u64,
+    pub max_timeout_ms: u64,
+    /// Retransmissions in a row without progress before giving up.
+    pub max_retries: u32,
+}
+
+impl Default for Options {
+    /// blksize for a 1500-byte MTU, window 16, tsize, 200 ms doubling to 2 s, 8 retries
+    /// (about 11 s of silence before giving up).
+    fn default() -> Self {
+        Options {
+            blksize: 1468,
+            windowsize: 16,
+            want_tsize: true,
+            server_port: TFTP_PORT,
+            initial_timeout_ms: 200,
+            max_timeout_ms: 2000,
+            max_retries: 8,
+        }
+    }
+}
+
+impl Options {
+    /// The defaults, with the largest block whose DATA packet fits one IPv4 frame of
+    /// `mtu` bytes without fragmentation (IPv4 20 + UDP 8 + TFTP 4 bytes of headers).
+    pub fn for_mtu(mtu: u16) -> Self {
+        let blksize = mtu.saturating_sub(20 + 8 + HEADER_LEN as u16);
+        Options {
+            blksize: blksize.clamp(MIN_BLKSIZE, MAX_BLKSIZE),
+            ..Options::default()
+        }
+    }
+}
+
+/// A datagram to send: the first `len` bytes of the caller's output buffer, to the
+/// server's address at `port`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Transmit {
+    pub len: usize,
+    pub port: u16,
+}
+
+/// What the caller must do after an event.
+#[must_use]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Nothing to send; keep polling.
+    Wait,
+    /// Send this datagram and keep polling.
+    Send(Transmit),
+    /// The whole file is in the sink: send this final ACK. The transfer is over; if the
+    /// caller keeps feeding packets for a moment, a resent last block is ACKed again.
+    Done(Transmit),
+    /// The transfer failed: send the datagram if there is one (an ERROR or final ACK for
+    /// the server), then report `error`.
+    Failed {
+        send: Option<Transmit>,
+        error: TftpError,
+    },
+}
+
+/// Where the transfer stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    NotStarted,
+    Running,
+    Done,
+    Failed(TftpError),
+}
+
+/// Counters for the runtime to print.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub bytes_received: u64,
+    pub blocks_received: u64,
+    /// ACKs sent, including retransmitted and gap ACKs.
+    pub acks_sent: u64,
+    /// RRQs and ACKs resent because the timer ran out.
+    pub retransmissions: u64,
+    /// DATA blocks received again (already stored); they never trigger an ACK.
+    pub duplicates: u64,
+    /// DATA blocks ahead of the next expected one (a block was lost or reordered).
+    pub out_of_order: u64,
+    /// Immediate ACKs sent on a gap, to restart the server's window.
+    pub gap_acks: u64,
+    /// Packets from a port other than the server's transfer ID.
+    pub stray_packets: u64,
+    /// Unparseable packets from the server that were ignored.
+    pub malformed: u64,
+    /// The server refused the options with ERROR 8 and the request was sent again without.
+    pub options_refused: bool,
+    /// Negotiated values (512 / 1 / None until the server answers).
+    pub blksize: u16,
+    pub windowsize: u16,
+    pub tsize: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Idle,
+    /// RRQ sent; the first answer fixes the server's port.
+    Requesting {
+        with_options: bool,
+    },
+    Transferring,
+    Done,
+    Failed(TftpError),
+}
+
+/// A TFTP read ("get") of one file. See the module docs for how to drive it.
+#[derive(Debug, Clone)]
+pub struct TftpClient {
+    filename: [u8; MAX_FILENAME_LEN],
+    filename_len: usize,
+    options: Options,
+    phase: Phase,
+    /// The server's transfer ID (source port of its first answer).
+    server_tid: Option<u16>,
+    blksize: u16,
+    windowsize: u16,
+    tsize: Option<u64>,
+    /// In-order blocks received: a 64-bit count, so block numbers may wrap on the wire.
+    received: u64,
+    bytes: u64,
+    /// The block count last ACKed; a window ends `windowsize` blocks after it.
+    last_acked: u64,
+    /// Set when an ACK for `received` was sent because of a gap (or timer), so later
+    /// out-of-order blocks of the same window do not trigger the same ACK again.
+    gap_acked_at: Option<u64>,
+    deadline: Option<u64>,
+    timeout_ms: u64,
+    retries: u32,
+    /// When the final ACK was last sent (to tell a resent last block from a copy).
+    final_ack_at: u64,
+    stats: Stats,
+}
+
+impl TftpClient {
+    /// A client for `filename` (sent as is, `octet` mode). Fails if the name is empty,
+    /// contains NUL or is longer than [`MAX_FILENAME_LEN`].
+    pub fn new(filename: &str, options: Options) -> Result<Self, TftpError> {
+        let name = filename.as_bytes();
+        if name.is_empty() || name.len() > MAX_FILENAME_LEN || name.contains(&0) {
+            return Err(TftpError::InvalidFilename);
+        }
+        let mut stored = [0u8; MAX_FILENAME_LEN];
+        stored[..name.len()].copy_from_slice(name);
+        let options = Options {
+            blksize: options.blksize.clamp(MIN_BLKSIZE, MAX_BLKSIZE),
+            windowsize: options.windowsize.max(1),
+            initial_timeout_ms: options.initial_timeout_ms.max(1),
+            max_timeout_ms: options
+                .max_timeout_ms
+                .max(options.initial_timeout_ms.max(1)),
+            ..options
+        };
+        Ok(TftpClient {
+            filename: stored,
+            filename_len: name.len(),
+            options,
+            phase: Phase::Idle,
+            server_tid: None,
+            blksize: DEFAULT_BLKSIZE,
+            windowsize: 1,
+            tsize: None,
+            received: 0,
+            bytes: 0,
+            last_acked: 0,
+            gap_acked_at: None,
+            deadline: None,
+            timeout_ms: options.initial_timeout_ms.max(1),
+            retries: 0,
+            final_ack_at: 0,
+            stats: Stats {
+                blksize: DEFAULT_BLKSIZE,
+                windowsize: 1,
+                ..Stats::default()
+            },
+        })
+    }
+
+    /// Writes the read request into `out` (at least [`TX_BUFFER_LEN`] bytes) and arms the
+    /// timer. Send it to the server's request port ([`Options::server_port`]).
+    pub fn start(&mut self, now: u64, out: &mut [u8]) -> Result<Transmit, TftpError> {
+        if out.len() < TX_BUFFER_LEN {
+            return Err(TftpError::BufferTooSmall);
+        }
+        let with_options = self.wants_options();
+        self.phase = Phase::Requesting { with_options };
+        self.restart_timer(now);
+        self.request(out, with_options)
+    }
+
+    /// Handles one datagram from the server's address, received from `from_port`.
+    /// `out` must be at least [`TX_BUFFER_LEN`] bytes.
+    pub fn on_packet<S: Sink + ?Sized>(
+        &mut self,
+        now: u64,
+        from_port: u16,
+        bytes: &[u8],
+        sink: &mut S,
+        out: &mut [u8],
+    ) -> Action {
+        if matches!(self.phase, Phase::Idle | Phase::Failed(_)) {
+            return Action::Wait;
+        }
+        if let Some(tid) = self.server_tid
+            && tid != from_port
+        {
+            return self.stray(from_port, bytes, out);
+        }
+        let packet = match Packet::parse(bytes) {
+            Ok(packet) => packet,
+            Err(e) => {
+                self.stats.malformed += 1;
+                // Before the transfer a bad answer will not get better by waiting.
+                if let Phase::Requesting { .. } = self.phase {
+                    return self.fail_replying(
+                        out,
+                        from_port,
+                        error_code::ILLEGAL_OPERATION,
+                        b"Malformed packet",
+                        TftpError::Protocol(ProtocolError::Malformed(e)),
+                    );
+                }
+                return Action::Wait;
+            }
+        };
+        match self.phase {
+            Phase::Requesting { with_options } => {
+                self.on_answer(now, from_port, with_options, packet, sink, out)
+            }
+            Phase::Transferring => self.on_transfer_packet(now, from_port, packet, sink, out),
+            Phase::Done => self.on_packet_after_done(now, from_port, packet, out),
+            Phase::Idle | Phase::Failed(_) => Action::Wait,
+        }
+    }
+
+    /// Retransmits or gives up once the clock has passed [`Self::poll_deadline`];
+    /// does nothing before. `out` must be at least [`TX_BUFFER_LEN`] bytes.
+    pub fn on_timer(&mut self, now: u64, out: &mut [u8]) -> Action {
+        let Some(deadline) = self.deadline else {
+            return Action::Wait;
+        };
+        if now < deadline {
+            return Action::Wait;
+        }
+        match self.phase {
+            Phase::Requesting { with_options } => {
+                if self.retries >= self.options.max_retries {
+                    return self.fail(
+                        None,
+                        TftpError::NoResponse {
+                            attempts: self.retries + 1,
+                        },
+                    );
+                }
+                self.back_off(now);
+                match self.request(out, with_options) {
+                    Ok(t) => Action::Send(t),
+                    Err(error) => self.fail(None, error),
+                }
+            }
+            Phase::Transferring => {
+                if self.retries >= self.options.max_retries {
+                    let error = TftpError::Timeout {
+                        block: self.received + 1,
+                        attempts: self.retries,
+                    };
+                    let port = self.server_tid.unwrap_or(self.options.server_port);
+                    let send = self.error_packet(out, port, error_code::NOT_DEFINED, b"Timed out");
+                    return self.fail(send, error);
+                }
+                self.back_off(now);
+                // The server restarts its window after this block, so blocks still in
+                // flight from the old window must not trigger the same ACK again.
+                self.gap_acked_at = Some(self.received);
+                self.ack_received(out)
+            }
+            Phase::Idle | Phase::Done | Phase::Failed(_) => Action::Wait,
+        }
+    }
+
+    /// When [`Self::on_timer`] must next be called; `None` when no timer runs.
+    pub fn poll_deadline(&self) -> Option<u64> {
+        self.deadline
+    }
+
+    /// Stops the transfer. Returns an ERROR packet for the server when one is talking.
+    pub fn cancel(&mut self, out: &mut [u8]) -> Option<Transmit> {
+        if !matches!(self.phase, Phase::Requesting { .. } | Phase::Transferring) {
+            return None;
+        }
+        let send = self
+            .server_tid
+            .and_then(|port| self.error_packet(out, port, error_code::NOT_DEFINED, b"Cancelled"));
+        let _ = self.fail(send, TftpError::Cancelled);
+        send
+    }
+
+    pub fn status(&self) -> Status {
+        match self.phase {
+            Phase::Idle => Status::NotStarted,
+            Phase::Requesting { .. } | Phase::Transferring => Status::Running,
+            Phase::Done => Status::Done,
+            Phase::Failed(e) => Status::Failed(e),
+        }
+    }
+
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// The server's transfer ID once it has answered.
+    pub fn server_port(&self) -> Option<u16> {
+        self.server_tid
+    }
+
+    pub fn filename(&self) -> &[u8] {
+        self.filename.get(..self.filename_len).unwrap_or(&[])
+    }
+
+    // --- request phase ---
+
+    fn wants_options(&self) -> bool {
+        self.options.blksize != DEFAULT_BLKSIZE
+            || self.options.windowsize > 1
+            || self.options.want_tsize
+    }
+
+    fn request(&mut self, out: &mut [u8], with_options: bool) -> Result<Transmit, TftpError> {
+        let mut list: [(&[u8], u64); 3] = [(b"", 0); 3];
+        let mut n = 0;
+        if with_options {
+            if self.options.blksize != DEFAULT_BLKSIZE {
+                list[n] = (option_name::BLKSIZE, u64::from(self.options.blksize));
+                n += 1;
+            }
+            if self.options.windowsize > 1 {
+                list[n] = (option_name::WINDOWSIZE, u64::from(self.options.windowsize));
+                n += 1;
+            }
+            if self.options.want_tsize {
+                list[n] = (option_name::TSIZE, 0);
+                n += 1;
+            }
+        }
+        let filename = self.filename.get(..self.filename_len).unwrap_or(&[]);
+        let len = wire::build_rrq(out, filename, list.get(..n).unwrap_or(&[]))
+            .map_err(|_| TftpError::BufferTooSmall)?;
+        Ok(Transmit {
+            len,
+            port: self.options.server_port,
+        })
+    }
+
+    fn on_answer<S: Sink + ?Sized>(
+        &mut self,
+        now: u64,
+        from_port: u16,
+        with_options: bool,
+        packet: Packet<'_>,
+        sink: &mut S,
+        out: &mut [u8],
+    ) -> Action {
+        match packet {
+            Packet::Error {
+                code: error_code::OPTION_NEGOTIATION,
+                ..
+            } if with_options => {
+                // RFC 2347: the server refused the options; ask again without them.
+                self.stats.options_refused = true;
+                self.phase = Phase::Requesting {
+                    with_options: false,
+                };
+                self.restart_timer(now);
+                match self.request(out, false) {
+                    Ok(t) => Action::Send(t),
+                    Err(error) => self.fail(None, error),
+                }
+            }
+            Packet::Error { code, message } => self.fail(None, server_error(code, message)),
+            Packet::Oack(_) if !with_options => self.fail_replying(
+                out,
+                from_port,
+                error_code::OPTION_NEGOTIATION,
+                b"No options were requested",
+                TftpError::Protocol(ProtocolError::UnrequestedOack),
+            ),
+            Packet::Oack(list) => {
+                self.server_tid = Some(from_port);
+                if let Err(error) = self.negotiate(list) {
+                    return self.fail_replying(
+                        out,
+                        from_port,
+                        error_code::OPTION_NEGOTIATION,
+                        b"Option value not acceptable",
+                        error,
+                    );
+                }
+                if let Some(size) = self.tsize
+                    && let Err(e) = sink.size_hint(size)
+                {
+                    return self.fail_sink(out, e);
+                }
+                self.phase = Phase::Transferring;
+                self.restart_timer(now);
+                self.ack_received(out)
+            }
+            Packet::Data { .. } => {
+                // The server ignored the options (RFC 2347): plain RFC 1350 from here on.
+                self.server_tid = Some(from_port);
+                self.phase = Phase::Transferring;
+                self.on_transfer_packet(now, from_port, packet, sink, out)
+            }
+            Packet::Ack { .. } | Packet::Rrq(_) | Packet::Wrq(_) => {
+                self.unexpected(out, from_port, packet)
+            }
+        }
+    }
+
+    /// Applies the OACK: each option must lie within what was requested; a missing
+    /// option falls back to the RFC 1350 behaviour.
+    fn negotiate(&mut self, list: OptionList<'_>) -> Result<(), TftpError> {
+        let blksize = match list.get(option_name::BLKSIZE) {
+            None => DEFAULT_BLKSIZE,
+            Some(v) => {
+                let asked = u64::from(self.options.blksize);
+                let offered = in_range(v, u64::from(MIN_BLKSIZE), asked, OptionKind::Blksize)?;
+                offered as u16
+            }
+        };
+        let windowsize = match list.get(option_name::WINDOWSIZE) {
+            None => 1,
+            Some(v) => {
+                let asked = u64::from(self.options.windowsize);
+                in_range(v, 1, asked, OptionKind::Windowsize)? as u16
+            }
+        };
+        let tsize = match list.get(option_name::TSIZE) {
+            None => None,
+            Some(v) => Some(in_range(v, 0, u64::MAX, OptionKind::Tsize)?),
+        };
+        self.blksize = blksize;
+        self.windowsize = windowsize;
+        self.tsize = tsize;
+        self.stats.blksize = blksize;
+        self.stats.windowsize = windowsize;
+        self.stats.tsize = tsize;
+        Ok(())
+    }
+
+    // --- transfer phase ---
+
+    fn on_transfer_packet<S: Sink + ?Sized>(
+        &mut self,
+        now: u64,
+        from_port: u16,
+        packet: Packet<'_>,
+        sink: &mut S,
+        out: &mut [u8],
+    ) -> Action {
+        match packet {
+            Packet::Data { block, data } => self.on_data(now, from_port, block, data, sink, out),
+            Packet::Error { code, message } => self.fail(None, server_error(code, message)),
+            // A resent OACK means our ACK 0 was lost; the timer resends it.
+            Packet::Oack(_) => {
+                self.stats.duplicates += 1;
+                Action::Wait
+            }
+            Packet::Ack { .. } | Packet::Rrq(_) | Packet::Wrq(_) => {
+                self.unexpected(out, from_port, packet)
+            }
+        }
+    }
+
+    fn on_data<S: Sink + ?Sized>(
+        &mut self,
+        now: u64,
+        from_port: u16,
+        block: u16,
+        data: &[u8],
+        sink: &mut S,
+        out: &mut [u8],
+    ) -> Action {
+        let expected = self.received + 1;
+        // Distance from the expected block on the 16-bit wire counter: negative means
+        // already received, positive means ahead (something in between is missing).
+        let distance = block.wrapping_sub(expected as u16) as i16;
+        if distance < 0 {
+            // Never ACK a duplicate: that is the Sorcerer's Apprentice bug.
+            self.stats.duplicates += 1;
+            return Action::Wait;
+        }
+        if distance > 0 {
+            self.stats.out_of_order += 1;
+            if self.gap_acked_at == Some(self.received) {
+                return Action::Wait;
+            }
+            // ACK the last in-order block now, so the server resends from the gap
+            // instead of waiting for its own timer (RFC 7440 section 4).
+            self.gap_acked_at = Some(self.received);
+            self.stats.gap_acks += 1;
+            return self.ack_received(out);
+        }
+        if data.len() > usize::from(self.blksize) {
+            let error = ProtocolError::DataTooLong {
+                block: expected,
+                len: data.len(),
+                blksize: self.blksize,
+            };
+            return self.fail_replying(
+                out,
+                from_port,
+                error_code::ILLEGAL_OPERATION,
+                b"DATA larger than the block size",
+                TftpError::Protocol(error),
+            );
+        }
+        let end = self.bytes + data.len() as u64;
+        if let Some(announced) = self.tsize
+            && end > announced
+        {
+            return self.fail_replying(
+                out,
+                from_port,
+                error_code::NOT_DEFINED,
+                b"File larger than announced tsize",
+                TftpError::SizeMismatch {
+                    announced,
+                    received: end,
+                },
+            );
+        }
+        if let Err(e) = sink.write_at(self.bytes, data) {
+            return self.fail_sink(out, e);
+        }
+        self.received = expected;
+        self.bytes = end;
+        self.stats.blocks_received = self.received;
+        self.stats.bytes_received = self.bytes;
+        self.gap_acked_at = None;
+        self.restart_timer(now);
+
+        if data.len() < usize::from(self.blksize) {
+            return self.finish(now, out);
+        }
+        if self.received - self.last_acked >= u64::from(self.windowsize) {
+            return self.ack_received(out);
+        }
+        Action::Wait
+    }
+
+    /// The short last block arrived: ACK it and check the announced size.
+    fn finish(&mut self, now: u64, out: &mut [u8]) -> Action {
+        let ack = self.ack_received(out);
+        let Action::Send(ack) = ack else { return ack };
+        self.deadline = None;
+        self.final_ack_at = now;
+        match self.tsize {
+            Some(announced) if announced != self.bytes => self.fail(
+                Some(ack),
+                TftpError::SizeMismatch {
+                    announced,
+                    received: self.bytes,
+                },
+            ),
+            _ => {
+                self.phase = Phase::Done;
+                Action::Done(ack)
+            }
+        }
+    }
+
+    fn on_packet_after_done(
+        &mut self,
+        now: u64,
+        from_port: u16,
+        packet: Packet<'_>,
+        out: &mut [u8],
+    ) -> Action {
+        let Packet::Data { block, .. } = packet else {
+            return Action::Wait;
+        };
+        if block != self.received as u16 {
+            return Action::Wait;
+        }
+        self.stats.duplicates += 1;
+        // The server's timer resent the last block: our final ACK was lost, send it again.
+        // A copy arriving sooner than our own shortest timeout is a network duplicate,
+        // and ACKing it would be the Sorcerer's Apprentice bug again.
+        if now.saturating_sub(self.final_ack_at) < self.options.initial_timeout_ms {
+            return Action::Wait;
+        }
+        match wire::build_ack(out, block) {
+            Ok(len) => {
+                self.final_ack_at = now;
+                self.stats.acks_sent += 1;
+                Action::Send(Transmit {
+                    len,
+                    port: from_port,
+                })
+            }
+            Err(_) => Action::Wait,
+        }
+    }
+
+    // --- packets out, timers, failure ---
+
+    /// ACKs the last in-order block and marks the start of the next window.
+    fn ack_received(&mut self, out: &mut [u8]) -> Action {
+        let port = self.server_tid.unwrap_or(self.options.server_port);
+        match wire::build_ack(out, self.received as u16) {
+            Ok(len) => {
+                self.last_acked = self.received;
+                self.stats.acks_sent += 1;
+                Action::Send(Transmit { len, port })
+            }
+            Err(_) => self.fail(None, TftpError::BufferTooSmall),
+        }
+    }
+
+    /// A packet from a port that is not the server's TID: tell that port (unless it
+    /// sent an ERROR) and otherwise ignore it (RFC 1350 section 4).
+    fn stray(&mut self, from_port: u16, bytes: &[u8], out: &mut [u8]) -> Action {
+        self.stats.stray_packets += 1;
+        if let Ok(Packet::Error { .. }) = Packet::parse(bytes) {
+            return Action::Wait;
+        }
+        match self.error_packet(
+            out,
+            from_port,
+            error_code::UNKNOWN_TRANSFER_ID,
+            b"Unknown transfer ID",
+        ) {
+            Some(t) => Action::Send(t),
+            None => Action::Wait,
+        }
+    }
+
+    fn unexpected(&mut self, out: &mut [u8], from_port: u16, packet: Packet<'_>) -> Action {
+        let op = match packet {
+            Packet::Rrq(_) => wire::opcode::RRQ,
+            Packet::Wrq(_) => wire::opcode::WRQ,
+            Packet::Data { .. } => wire::opcode::DATA,
+            Packet::Ack { .. } => wire::opcode::ACK,
+            Packet::Error { .. } => wire::opcode::ERROR,
+            Packet::Oack(_) => wire::opcode::OACK,
+        };
+        self.fail_replying(
+            out,
+            from_port,
+            error_code::ILLEGAL_OPERATION,
+            b"Illegal TFTP operation",
+            TftpError::Protocol(ProtocolError::UnexpectedOpcode(op)),
+        )
+    }
+
+    fn fail_sink(&mut self, out: &mut [u8], e: SinkError) -> Action {
+        let port = self.server_tid.unwrap_or(self.options.server_port);
+        let send = match e {
+            SinkError::TooLarge { .. } => self.error_packet(
+                out,
+                port,
+                error_code::DISK_FULL,
+                b"File too large for destination",
+            ),
+            SinkError::Refused(reason) => {
+                self.error_packet(out, port, error_code::NOT_DEFINED, reason.as_bytes())
+            }
+        };
+        self.fail(send, TftpError::Sink(e))
+    }
+
+    fn fail_replying(
+        &mut self,
+        out: &mut [u8],
+        port: u16,
+        code: u16,
+        message: &[u8],
+        error: TftpError,
+    ) -> Action {
+        let send = self.error_packet(out, port, code, message);
+        self.fail(send, error)
+    }
+
+    fn fail(&mut self, send: Option<Transmit>, error: TftpError) -> Action {
+        self.phase = Phase::Failed(error);
+        self.deadline = None;
+        Action::Failed { send, error }
+    }
+
+    fn error_packet(
+        &self,
+        out: &mut [u8],
+        port: u16,
+        code: u16,
+        message: &[u8],
+    ) -> Option<Transmit> {
+        let len = wire::build_error(out, code, message)
+            .or_else(|_| wire::build_error(out, code, b""))
+            .ok()?;
+        Some(Transmit { len, port })
+    }
+
+    /// Progress was made (or a new phase began): short timeout, fresh retry budget.
+    fn restart_timer(&mut self, now: u64) {
+        self.retries = 0;
+        self.timeout_ms = self.options.initial_timeout_ms;
+        self.deadline = Some(now.saturating_add(self.timeout_ms));
+    }
+
+    /// A retransmission: double the timeout up to the cap and spend one retry.
+    fn back_off(&mut self, now: u64) {
+        self.retries += 1;
+        self.stats.retransmissions += 1;
+        self.timeout_ms = self
+            .timeout_ms
+            .saturating_mul(2)
+            .min(self.options.max_timeout_ms);
+        self.deadline = Some(now.saturating_add(self.timeout_ms));
+    }
+}
+
+fn server_error(code: u16, message: &[u8]) -> TftpError {
+    TftpError::Server {
+        code,
+        message: super::error::ErrorText::new(message),
+    }
+}
+
+/// Parses an OACK value and checks `min <= value <= max`.
+fn in_range(value: &[u8], min: u64, max: u64, option: OptionKind) -> Result<u64, TftpError> {
+    let offered = wire::parse_decimal(value)
+        .ok_or(TftpError::Protocol(ProtocolError::BadOptionValue(option)))?;
+    if offered < min || offered > max {
+        return Err(TftpError::OptionRejected {
+            option,
+            requested: max,
+            offered,
+        });
+    }
+    Ok(offered)
+}
