@@ -4,4 +4,5 @@
 pub mod fat12;
 pub mod iso9660;
 pub mod mbr;
+pub mod forms;
 pub mod stage1;

@@ -1,1 +1,110 @@
-fn main() {}
+//! `netloader`: build boot images, or boot one in QEMU to see the loader run.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use netloader::forms::{self, Form};
+use netloader::stage1;
+
+#[derive(Parser)]
+#[command(
+    name = "netloader",
+    version,
+    about = "Build netloader boot images: a network boot loader for x86 PCs",
+    long_about = "netloader packs its boot loader into a floppy image, a bootable ISO (which \
+                  also boots as a USB disk), and more. At boot the loader drives the network \
+                  card itself, gets an address by DHCP and starts Multiboot kernels."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Commands,
+}
+
+#[derive(Subcommand)]
+enum Commands {
+    /// Write a boot image.
+    Build {
+        /// The form of the image.
+        #[arg(long, value_enum)]
+        form: Form,
+        /// Where to write the image.
+        #[arg(long, short)]
+        output: PathBuf,
+    },
+    /// Build an ISO and boot it in QEMU, with the loader's serial console on this terminal.
+    Demo {
+        /// Stop QEMU after this many seconds.
+        #[arg(long, default_value_t = 60)]
+        timeout: u64,
+        /// Keep the ISO here instead of a temporary file.
+        #[arg(long)]
+        image: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("netloader: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Commands::Build { form, output } => {
+            build(form, &output)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Commands::Demo { timeout, image } => demo(timeout, image),
+    }
+}
+
+fn build(form: Form, output: &Path) -> anyhow::Result<()> {
+    let image = forms::build(form)?;
+    std::fs::write(output, &image).with_context(|| format!("cannot write {}", output.display()))?;
+    println!("stage 1 boot sector: 512 bytes");
+    println!(
+        "runtime image: {} bytes (in memory {:#x}-{:#x}, {} KiB with its buffers and stack)",
+        stage1::RUNTIME_IMAGE.len(),
+        stage1::LOAD_ADDRESS,
+        stage1::END_ADDRESS,
+        (stage1::END_ADDRESS - stage1::LOAD_ADDRESS) / 1024
+    );
+    println!("{} image: {} bytes -> {}", form.name(), image.len(), output.display());
+    Ok(())
+}
+
+const QEMU: &str = "qemu-system-x86_64";
+
+fn demo(timeout: u64, image: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    if Command::new(QEMU).arg("--version").output().is_err() {
+        bail!(
+            "{QEMU} is not installed. On Debian or Ubuntu: sudo apt-get install qemu-system-x86 \
+             (then run `netloader demo` again)"
+        );
+    }
+    let path = image.unwrap_or_else(|| std::env::temp_dir().join("netloader-demo.iso"));
+    build(Form::Iso, &path)?;
+    println!("booting {} in QEMU (serial console below; stops after {timeout} s)", path.display());
+    let status = Command::new("timeout")
+        .arg("--foreground")
+        .arg(timeout.to_string())
+        .arg(QEMU)
+        .args(["-machine", "pc", "-m", "128", "-display", "none", "-serial", "stdio", "-no-reboot"])
+        .args(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"])
+        .arg("-cdrom")
+        .arg(&path)
+        .status()
+        .context("cannot start QEMU")?;
+    match status.code() {
+        Some(124) => println!("\n(demo stopped after {timeout} s)"),
+        Some(code) => println!("\n(QEMU exited with status {code})"),
+        None => println!("\n(QEMU was stopped)"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
