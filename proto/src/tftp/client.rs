@@ -56,6 +56,13 @@ impl Default for Options {
 }
 
 impl Options {
+    /// Bytes of UDP payload the caller's receive buffer must hold so that a whole window
+    /// of DATA packets fits (for smoltcp: the payload storage of the socket's rx buffer;
+    /// its metadata ring needs `windowsize` slots). A smaller buffer drops blocks.
+    pub fn rx_window_bytes(&self) -> usize {
+        usize::from(self.windowsize.max(1)) * (usize::from(self.blksize) + HEADER_LEN)
+    }
+
     /// The defaults, with the largest block whose DATA packet fits one IPv4 frame of
     /// `mtu` bytes without fragmentation (IPv4 20 + UDP 8 + TFTP 4 bytes of headers).
     pub fn for_mtu(mtu: u16) -> Self {
@@ -94,6 +101,17 @@ pub enum Action {
     },
 }
 
+impl Action {
+    /// The datagram to send, whatever the outcome.
+    pub fn transmit(&self) -> Option<Transmit> {
+        match *self {
+            Action::Wait => None,
+            Action::Send(t) | Action::Done(t) => Some(t),
+            Action::Failed { send, .. } => send,
+        }
+    }
+}
+
 /// Where the transfer stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
@@ -128,6 +146,32 @@ pub struct Stats {
     pub blksize: u16,
     pub windowsize: u16,
     pub tsize: Option<u64>,
+}
+
+impl core::fmt::Display for Stats {
+    /// One line for the console.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(
+            f,
+            "{} bytes in {} blocks (blksize {}, window {}",
+            self.bytes_received, self.blocks_received, self.blksize, self.windowsize
+        )?;
+        if let Some(tsize) = self.tsize {
+            write!(f, ", tsize {tsize}")?;
+        }
+        if self.options_refused {
+            f.write_str(", options refused")?;
+        }
+        write!(
+            f,
+            "); {} retransmissions, {} duplicates, {} out of order, {} gap ACKs, {} stray",
+            self.retransmissions,
+            self.duplicates,
+            self.out_of_order,
+            self.gap_acks,
+            self.stray_packets
+        )
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -696,6 +696,7 @@ fn bad_arguments() {
     let mut c = TftpClient::new("f", Options::default()).unwrap();
     assert_eq!(c.start(0, &mut [0u8; 16]), Err(TftpError::BufferTooSmall));
     assert_eq!(Options::for_mtu(1500).blksize, 1468);
+    assert_eq!(Options::default().rx_window_bytes(), 16 * 1472);
 }
 
 #[test]
@@ -1049,6 +1050,11 @@ fn sim_all_options_window_16() {
         (o.stats.blksize, o.stats.windowsize, o.stats.tsize),
         (1468, 16, Some(1_000_000))
     );
+    assert_eq!(
+        std::format!("{}", o.stats),
+        "1000000 bytes in 682 blocks (blksize 1468, window 16, tsize 1000000); \
+         0 retransmissions, 0 duplicates, 0 out of order, 0 gap ACKs, 0 stray"
+    );
 }
 
 #[test]
@@ -1234,6 +1240,7 @@ fn sim_random_loss_duplication_and_reordering() {
         },
     );
     assert_complete(&o, &file);
+    std::eprintln!("5% loss: {} ms, {}", o.elapsed_ms, o.stats);
     // 5% loss: recovery by gap ACKs and 200 ms timers, not by 1 s server timeouts.
     assert!(
         o.elapsed_ms < 10_000,
@@ -1365,4 +1372,25 @@ fn on_packet_never_panics_on_random_or_mutated_input() {
             }
         }
     }
+}
+
+#[test]
+fn sim_twenty_percent_loss_still_completes() {
+    let file = test_file(1 << 20);
+    let mut rng = 777u64;
+    let o = simulate(
+        file.clone(),
+        Options::default(),
+        ServerConfig::default(),
+        |_, _| {
+            if next(&mut rng) % 5 == 0 {
+                Fate::Drop
+            } else {
+                Fate::Deliver
+            }
+        },
+    );
+    assert_complete(&o, &file);
+    std::eprintln!("20% loss, 1 MiB: {} ms, {}", o.elapsed_ms, o.stats);
+    assert!(o.elapsed_ms < 60_000, "took {} ms", o.elapsed_ms);
 }
