@@ -1,10 +1,23 @@
 //! The sans-IO read client: packets in, packets out, timers driven by the caller's clock.
 //!
-//! The caller owns the UDP socket. It sends what [`TftpClient::start`] returns to the
-//! server's request port, feeds every datagram from the server's address to
-//! [`TftpClient::on_packet`], calls [`TftpClient::on_timer`] whenever the clock passes
-//! [`TftpClient::poll_deadline`], and sends each [`Transmit`] it is handed to the server's
-//! address at the port it names. Time is a `u64` of milliseconds from any fixed origin.
+//! The caller owns the UDP socket and the clock (a `u64` of milliseconds from any fixed
+//! origin). One transfer:
+//!
+//! ```text
+//! let mut client = TftpClient::new("boot/kernel", Options::for_mtu(1500))?;
+//! let t = client.start(now, &mut out)?;            // send out[..t.len] to server:t.port (69)
+//! loop {
+//!     // for each datagram from the server's IP address:
+//!     action = client.on_packet(now, src_port, payload, &mut sink, &mut out);
+//!     // and whenever now >= client.poll_deadline():
+//!     action = client.on_timer(now, &mut out);
+//!     if let Some(t) = action.transmit() { send out[..t.len] to server:t.port }
+//!     match action { Done(_) => break Ok, Failed { error, .. } => break Err(error), _ => {} }
+//! }
+//! ```
+//!
+//! The receive buffer must hold a whole window ([`Options::rx_window_bytes`]), or the
+//! blocks that do not fit are lost and cost a retransmission each window.
 
 use super::error::{OptionKind, ProtocolError, SinkError, TftpError};
 use super::sink::Sink;

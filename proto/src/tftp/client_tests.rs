@@ -1383,7 +1383,7 @@ fn sim_twenty_percent_loss_still_completes() {
         Options::default(),
         ServerConfig::default(),
         |_, _| {
-            if next(&mut rng) % 5 == 0 {
+            if next(&mut rng).is_multiple_of(5) {
                 Fate::Drop
             } else {
                 Fate::Deliver
