@@ -61,7 +61,7 @@ impl MmioRegion {
     fn reg(&self, offset: u32) -> *mut u32 {
         let offset = offset as usize;
         assert!(
-            offset % 4 == 0 && offset + 4 <= self.len,
+            offset.is_multiple_of(4) && offset + 4 <= self.len,
             "MMIO offset out of the BAR"
         );
         // SAFETY: in bounds of the BAR by the assert above and the contract of `new`.

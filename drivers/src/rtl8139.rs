@@ -1,1 +1,380 @@
-//! Realtek 8139 (placeholder)
+//! Realtek RTL8139 (A/B/C/D, and the C+ in its legacy mode): QEMU `rtl8139`.
+//!
+//! RX is one ring buffer of 8 KiB (+16) that the chip fills with frames, each preceded by a
+//! 4-byte header (status, then length including the 4-byte CRC) and padded to 4 bytes. The
+//! driver reads at its own offset and tells the chip how far it has read through CAPR, which by
+//! the chip's convention lags 16 bytes behind: `CAPR = offset - 0x10`, with the next offset
+//! `(offset + len + 4 + 3) & !3` (mod 8 KiB). RCR.WRAP is set: a frame that reaches the end
+//! of the ring runs on into [`RX_SLACK`] bytes past it instead of continuing at the start, so
+//! every frame is one contiguous slice and goes to the caller without a copy.
+//! TX has four fixed slots (TSAD/TSD 0-3) that the chip sends in round-robin order; a slot is
+//! free again when its TSD shows TOK (or an error).
+
+#[cfg(any(test, feature = "testing"))]
+pub mod model;
+#[allow(dead_code)] // the model uses the rest
+mod regs;
+#[cfg(test)]
+mod tests;
+
+use core::marker::PhantomData;
+use core::ptr::NonNull;
+
+use crate::hw::{Dma, PortIo, dma_barrier};
+use crate::{MIN_FRAME_LEN, MacAddress, Nic, NicError, check_tx_len, is_usable_mac};
+use regs::*;
+
+/// The ring proper (RCR.RBLEN = 00).
+pub const RX_RING_LEN: usize = 8192;
+/// Room past the ring for a frame written across its end (WRAP), beyond the datasheet's 16:
+/// the largest accepted frame plus its header.
+pub const RX_SLACK: usize = 2048;
+/// The RX buffer the card is given.
+pub const RX_BUF_LEN: usize = RX_RING_LEN + 16 + RX_SLACK;
+pub const TX_SLOTS: usize = 4;
+/// One TX buffer: a whole frame, dword aligned.
+pub const TX_BUF_LEN: usize = 1536;
+/// The size of the I/O BAR.
+pub const IO_LEN: u16 = 0x100;
+
+/// Shortest length field accepted: a minimum frame (60 bytes) plus CRC.
+const MIN_RX_LEN: usize = MIN_FRAME_LEN + 4;
+/// Longest length field accepted: 1514 bytes + a VLAN tag + CRC.
+const MAX_RX_LEN: usize = 1522;
+/// Polls of CR for the reset bit to clear. Each is a PCI I/O read (≥ ~0.5 µs), so this is tens
+/// of milliseconds on hardware; the reset itself takes microseconds.
+const RESET_POLLS: u32 = 100_000;
+/// Polls that may see an "early RX" header before the ring is taken as corrupt.
+const EARLY_RX_POLLS: u32 = 10_000;
+
+/// All memory the card reads and writes: 16 400 bytes, 16-byte aligned. The runtime keeps
+/// one in a `static` below 4 GiB (the chip has 32-bit DMA addresses only).
+#[repr(C, align(16))]
+pub struct Rtl8139Buffers {
+    rx: [u8; RX_BUF_LEN],
+    tx: [[u8; TX_BUF_LEN]; TX_SLOTS],
+}
+
+impl Rtl8139Buffers {
+    pub const fn new() -> Self {
+        Rtl8139Buffers {
+            rx: [0; RX_BUF_LEN],
+            tx: [[0; TX_BUF_LEN]; TX_SLOTS],
+        }
+    }
+}
+
+impl Default for Rtl8139Buffers {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A PCI ID handled by this driver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Card {
+    pub vendor_id: u16,
+    pub device_id: u16,
+    pub name: &'static str,
+}
+
+const fn card(vendor_id: u16, device_id: u16, name: &'static str) -> Card {
+    Card {
+        vendor_id,
+        device_id,
+        name,
+    }
+}
+
+/// RTL8139 and the boards built on it under other vendors' IDs.
+pub const SUPPORTED_IDS: &[Card] = &[
+    card(0x10EC, 0x8139, "RTL8139"),
+    card(0x10EC, 0x8138, "RTL8139B CardBus"),
+    card(0x1113, 0x1211, "SMC1211TX EZCard"),
+    card(0x1500, 0x1360, "Delta 8139"),
+    card(0x4033, 0x1360, "Addtron 8139"),
+    card(0x1186, 0x1300, "D-Link DFE-538TX"),
+    card(0x1186, 0x1340, "D-Link DFE-690TXD"),
+    card(0x13D1, 0xAB06, "Abocom FE2000VX"),
+    card(0x1259, 0xA117, "Allied Telesyn 8139"),
+    card(0x1259, 0xA11E, "Allied Telesyn 8139"),
+    card(0x14EA, 0xAB06, "Planex FNW-3603-TX"),
+    card(0x14EA, 0xAB07, "Planex FNW-3800-TX"),
+    card(0x1432, 0x9130, "Edimax EP-4103DL"),
+    card(0x02AC, 0x1012, "SpeedStream 8139"),
+    card(0x018A, 0x0106, "LevelOne FPC-0106TX"),
+    card(0x126C, 0x1211, "Northern Telecom 8139"),
+    card(0x1743, 0x8139, "Peppercon ROL-F"),
+    card(0x021B, 0x8139, "Compaq HNE-300"),
+];
+
+/// The card entry for a PCI vendor/device pair, if this driver handles it.
+pub fn probe(vendor_id: u16, device_id: u16) -> Option<&'static Card> {
+    SUPPORTED_IDS
+        .iter()
+        .find(|c| c.vendor_id == vendor_id && c.device_id == device_id)
+}
+
+/// An open RTL8139.
+pub struct Rtl8139<'a, P: PortIo, D: Dma> {
+    io: P,
+    dma: D,
+    card: &'static Card,
+    mac: MacAddress,
+    /// The caller's buffers; shared with the card, so only touched through raw pointers.
+    mem: NonNull<Rtl8139Buffers>,
+    _mem: PhantomData<&'a mut Rtl8139Buffers>,
+    /// Offset in the ring of the next frame header (4-byte aligned, < RX_RING_LEN).
+    rx_offset: usize,
+    early_rx_polls: u32,
+    rx_restarts: u32,
+    /// Next slot to fill; slots are used (and sent by the chip) in round-robin order.
+    tx_next: usize,
+    /// Slots handed to the chip and not yet seen finished.
+    tx_in_flight: usize,
+    is_open: bool,
+}
+
+impl<'a, P: PortIo, D: Dma> Rtl8139<'a, P, D> {
+    /// Power the chip up, reset it, read its MAC, arm RX and TX. `io` is the I/O BAR
+    /// ([`IO_LEN`] ports); the caller has enabled I/O decoding and bus mastering in the PCI
+    /// command register. Interrupts stay masked.
+    pub fn open(
+        card: &'static Card,
+        io: P,
+        dma: D,
+        buffers: &'a mut Rtl8139Buffers,
+    ) -> Result<Self, NicError> {
+        let mem = NonNull::from(buffers);
+        let start = dma.phys_addr(mem.as_ptr().cast());
+        let size = core::mem::size_of::<Rtl8139Buffers>() as u64;
+        if start % 16 != 0 || start + size > 1 << 32 {
+            return Err(NicError::BadDmaAddress);
+        }
+        let mut nic = Rtl8139 {
+            io,
+            dma,
+            card,
+            mac: [0; 6],
+            mem,
+            _mem: PhantomData,
+            rx_offset: 0,
+            early_rx_polls: 0,
+            rx_restarts: 0,
+            tx_next: 0,
+            tx_in_flight: 0,
+            is_open: true,
+        };
+        nic.reset_and_start()?;
+        for (i, byte) in nic.mac.iter_mut().enumerate() {
+            *byte = nic.io.read8(IDR0 + i as u16);
+        }
+        if !is_usable_mac(&nic.mac) {
+            nic.close();
+            return Err(NicError::NoMacAddress);
+        }
+        Ok(nic)
+    }
+
+    /// The card entry this driver was opened with.
+    pub fn card(&self) -> &'static Card {
+        self.card
+    }
+
+    /// How often a corrupt RX ring made the driver reset the chip.
+    pub fn rx_restarts(&self) -> u32 {
+        self.rx_restarts
+    }
+
+    /// Software reset, then program the ring, filters and enables. Leaves the card closed if
+    /// the reset never finishes.
+    fn reset_and_start(&mut self) -> Result<(), NicError> {
+        // Wake the chip from its power-down state (LWAKE/LWPTN in CONFIG1).
+        self.io.write8(CR9346, CR9346_UNLOCK);
+        self.io.write8(CONFIG1, 0);
+        self.io.write8(CR9346, CR9346_LOCK);
+
+        self.io.write8(CR, CR_RST);
+        let mut polls = 0;
+        while self.io.read8(CR) & CR_RST != 0 {
+            polls += 1;
+            if polls > RESET_POLLS {
+                self.is_open = false;
+                return Err(NicError::Timeout);
+            }
+            core::hint::spin_loop();
+        }
+
+        let rx = self.dma.phys_addr(self.rx_ptr());
+        self.io.write32(RBSTART, rx as u32);
+        self.io.write16(IMR, 0);
+        self.io.write16(ISR, 0xFFFF);
+        // The chip wants RE/TE on before RCR/TCR are written.
+        self.io.write8(CR, CR_RE | CR_TE);
+        self.io.write32(
+            RCR,
+            RCR_APM | RCR_AB | RCR_WRAP | RCR_MXDMA_UNLIMITED | RCR_RBLEN_8K | RCR_RXFTH_NONE,
+        );
+        self.io.write32(TCR, TCR_MXDMA_2048 | TCR_IFG_STANDARD);
+        self.rx_offset = 0;
+        self.io.write16(CAPR, capr_for(0));
+        self.early_rx_polls = 0;
+        self.tx_next = 0;
+        self.tx_in_flight = 0;
+        self.is_open = true;
+        Ok(())
+    }
+
+    /// The ring is corrupt (impossible header): start over with an empty ring. Frames in it
+    /// and frames being sent are lost; the stack above retransmits.
+    fn restart_rx(&mut self) {
+        self.rx_restarts += 1;
+        // On a timeout the card is left closed: nothing more can be done with it.
+        let _ = self.reset_and_start();
+    }
+
+    fn rx_ptr(&self) -> *mut u8 {
+        // SAFETY: `mem` is valid for 'a.
+        unsafe { (&raw mut (*self.mem.as_ptr()).rx).cast() }
+    }
+
+    fn tx_ptr(&self, slot: usize) -> *mut u8 {
+        // SAFETY: `mem` is valid for 'a; `slot` < TX_SLOTS (array index is bounds-checked).
+        unsafe { (&raw mut (*self.mem.as_ptr()).tx[slot]).cast() }
+    }
+
+    /// The ring bytes `start..start + len`, or None if that leaves the RX buffer.
+    fn rx_bytes(&self, start: usize, len: usize) -> Option<&[u8]> {
+        if start.checked_add(len)? > RX_BUF_LEN {
+            return None;
+        }
+        // SAFETY: in bounds (checked above); the chip does not write these bytes again until
+        // CAPR moves past them, which needs `&mut self`, so not while this borrow lives.
+        Some(unsafe { core::slice::from_raw_parts(self.rx_ptr().add(start), len) })
+    }
+
+    fn reclaim_tx(&mut self) {
+        while self.tx_in_flight > 0 {
+            let oldest = (self.tx_next + TX_SLOTS - self.tx_in_flight) % TX_SLOTS;
+            let status = self.io.read32(TSD0 + 4 * oldest as u16);
+            if status & (TSD_TOK | TSD_TUN | TSD_TABT) == 0 {
+                break;
+            }
+            self.tx_in_flight -= 1;
+        }
+    }
+}
+
+/// CAPR lags the read offset by 16 bytes (the chip's convention).
+fn capr_for(offset: usize) -> u16 {
+    (offset as u16).wrapping_sub(0x10)
+}
+
+impl<P: PortIo, D: Dma> Nic for Rtl8139<'_, P, D> {
+    fn name(&self) -> &'static str {
+        self.card.name
+    }
+
+    fn mac(&self) -> MacAddress {
+        self.mac
+    }
+
+    fn link_up(&mut self) -> bool {
+        self.io.read8(MSR) & MSR_LINKB == 0
+    }
+
+    fn can_transmit(&mut self) -> bool {
+        if !self.is_open {
+            return false;
+        }
+        self.reclaim_tx();
+        self.tx_in_flight < TX_SLOTS
+    }
+
+    fn transmit_with(
+        &mut self,
+        len: usize,
+        fill: &mut dyn FnMut(&mut [u8]),
+    ) -> Result<(), NicError> {
+        if !self.is_open {
+            return Err(NicError::Closed);
+        }
+        check_tx_len(len)?;
+        self.reclaim_tx();
+        if self.tx_in_flight == TX_SLOTS {
+            return Err(NicError::Busy);
+        }
+        let slot = self.tx_next;
+        let buf = self.tx_ptr(slot);
+        // SAFETY: the slot is not in flight, so the chip does not read it; nothing else
+        // refers to it while the slice lives.
+        let frame = unsafe { core::slice::from_raw_parts_mut(buf, TX_BUF_LEN) };
+        fill(&mut frame[..len]);
+        let sent = len.max(MIN_FRAME_LEN);
+        frame[len..sent].fill(0);
+        dma_barrier();
+        let addr = self.dma.phys_addr(buf) as u32; // below 4 GiB, checked at open
+        self.io.write32(TSAD0 + 4 * slot as u16, addr);
+        // Writing the size with OWN clear hands the slot to the chip.
+        self.io
+            .write32(TSD0 + 4 * slot as u16, sent as u32 | TSD_ERTXTH_256);
+        self.tx_next = (slot + 1) % TX_SLOTS;
+        self.tx_in_flight += 1;
+        Ok(())
+    }
+
+    fn receive_with(&mut self, f: &mut dyn FnMut(&[u8])) -> bool {
+        if !self.is_open || self.io.read8(CR) & CR_BUFE != 0 {
+            return false;
+        }
+        dma_barrier();
+        let offset = self.rx_offset;
+        let Some(header) = self.rx_bytes(offset, 4) else {
+            self.restart_rx();
+            return false;
+        };
+        let header = u32::from_le_bytes([header[0], header[1], header[2], header[3]]);
+        let status = header as u16;
+        let len = (header >> 16) as usize;
+        if len == RX_LEN_EARLY {
+            // Still being copied in; a real frame finishes within microseconds.
+            self.early_rx_polls += 1;
+            if self.early_rx_polls > EARLY_RX_POLLS {
+                self.restart_rx();
+            }
+            return false;
+        }
+        self.early_rx_polls = 0;
+        if status & RX_ROK == 0 || !(MIN_RX_LEN..=MAX_RX_LEN).contains(&len) {
+            self.restart_rx();
+            return false;
+        }
+        let Some(frame) = self.rx_bytes(offset + 4, len - 4) else {
+            self.restart_rx();
+            return false;
+        };
+        f(frame);
+        self.rx_offset = ((offset + len + 4 + 3) & !3) % RX_RING_LEN;
+        self.io.write16(CAPR, capr_for(self.rx_offset));
+        // Acknowledge RX events: after an overflow some chips wait for this to go on.
+        self.io.write16(ISR, ISR_ROK | ISR_RXOVW | ISR_FOVW);
+        true
+    }
+
+    fn close(&mut self) {
+        if !self.is_open {
+            return;
+        }
+        self.io.write8(CR, 0);
+        self.io.write16(IMR, 0);
+        // A reset stops all DMA; it completes on its own.
+        self.io.write8(CR, CR_RST);
+        self.is_open = false;
+    }
+}
+
+impl<P: PortIo, D: Dma> Drop for Rtl8139<'_, P, D> {
+    fn drop(&mut self) {
+        self.close();
+    }
+}

@@ -174,7 +174,7 @@ impl E1000Model {
 impl Mmio for E1000Model {
     fn read32(&mut self, offset: u32) -> u32 {
         assert!(
-            offset % 4 == 0 && (offset as usize) < MMIO_LEN,
+            offset.is_multiple_of(4) && (offset as usize) < MMIO_LEN,
             "model: bad MMIO offset {offset:#x}"
         );
         match offset {
@@ -193,7 +193,7 @@ impl Mmio for E1000Model {
 
     fn write32(&mut self, offset: u32, value: u32) {
         assert!(
-            offset % 4 == 0 && (offset as usize) < MMIO_LEN,
+            offset.is_multiple_of(4) && (offset as usize) < MMIO_LEN,
             "model: bad MMIO offset {offset:#x}"
         );
         match offset {
