@@ -8,6 +8,16 @@
 //! [`hw::PortIo`]), the virtual-to-physical map ([`hw::Dma`]) and a microsecond delay
 //! ([`hw::Delay`]). The runtime implements these over the real machine; the host tests implement
 //! them over a model of each chip (see `e1000::model` and `rtl8139::model`).
+//!
+//! What the runtime provides to open a card:
+//! - PCI: find the card, match it with `e1000::probe` / `rtl8139::probe`, enable memory (e1000)
+//!   or I/O (rtl8139) decoding **and bus mastering** in the command register.
+//! - Registers: e1000 BAR0 as `hw::MmioRegion` (128 KiB, uncached); rtl8139 BAR0 as
+//!   `hw::PortRegion` (256 ports).
+//! - DMA memory: one `E1000Buffers` (90 880 bytes, 128-byte aligned) or `Rtl8139Buffers`
+//!   (16 400 bytes, 16-byte aligned, below 4 GiB), e.g. in a `static`, plus `hw::IdentityDma`.
+//!   The card keeps writing into it until [`Nic::close`].
+//! - e1000 only: a `hw::Delay` for the reset and EEPROM waits (about 2 ms in all).
 #![no_std]
 
 #[cfg(any(test, feature = "testing"))]

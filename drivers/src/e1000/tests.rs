@@ -320,3 +320,11 @@ fn usable_through_dyn() {
     dyn_nic.transmit(&frame(4, 70)).unwrap();
     assert_eq!(model.get().sent.len(), 1);
 }
+
+#[test]
+fn buffer_sizes_match_the_docs() {
+    assert_eq!(core::mem::size_of::<E1000Buffers>(), 90_880);
+    assert_eq!(core::mem::align_of::<E1000Buffers>(), 128);
+    assert_eq!(core::mem::size_of::<RxDesc>(), 16);
+    assert_eq!(core::mem::size_of::<TxDesc>(), 16);
+}

@@ -313,3 +313,9 @@ fn close_stops_the_chip() {
     drop(nic);
     assert_eq!(model.get().resets, 2);
 }
+
+#[test]
+fn buffer_size_matches_the_docs() {
+    assert_eq!(core::mem::size_of::<Rtl8139Buffers>(), 16_400);
+    assert_eq!(core::mem::align_of::<Rtl8139Buffers>(), 16);
+}
