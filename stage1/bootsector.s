@@ -173,7 +173,7 @@ disk_error:
 spt_candidates:
     .byte 36, 18, 15, 9, 0
 disk_error_text:
-    .asciz "netloader: disk read error"
+    .asciz "netloader: E-DISK-READ: boot disk read error"
 
     .org 0x1a4, 0x00
     .word 0                        # FIELD_COUNT

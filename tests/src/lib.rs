@@ -1,1 +1,6 @@
 //! Shared harness for the boot tests: QEMU under TCG, serial capture, isa-debug-exit.
+//!
+//! Every boot runs under a timeout with its serial console written to a log file that is kept
+//! (under the cargo target directory); a failing check prints the log's tail and its path.
+
+pub mod qemu;

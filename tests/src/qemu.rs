@@ -1,0 +1,154 @@
+//! Run QEMU under TCG with a timeout, watch its serial log, and report what happened.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const QEMU: &str = "qemu-system-x86_64";
+
+/// `isa-debug-exit` turns a byte v written to port 0xf4 into exit status (v << 1) | 1.
+pub const EXIT_PASS: i32 = 33;
+pub const EXIT_FAIL: i32 = 35;
+
+/// Where boot logs and images of the tests are kept.
+pub fn work_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    let dir = target.join("boot-tests");
+    std::fs::create_dir_all(&dir).expect("create the boot test directory");
+    dir
+}
+
+pub struct Qemu {
+    name: String,
+    args: Vec<OsString>,
+    timeout: Duration,
+}
+
+/// How a boot ended.
+#[derive(Debug)]
+pub struct Outcome {
+    pub name: String,
+    /// QEMU's exit status; None when the harness stopped it (pattern seen, or timeout).
+    pub exit_code: Option<i32>,
+    pub timed_out: bool,
+    pub serial: String,
+    pub log: PathBuf,
+    pub elapsed: Duration,
+}
+
+impl Qemu {
+    /// A PC with `memory_mib` of RAM, no display, no reboot, isa-debug-exit, TCG only.
+    pub fn new(name: &str, machine: &str, memory_mib: u32) -> Self {
+        let mut qemu = Qemu { name: name.to_string(), args: Vec::new(), timeout: Duration::from_secs(120) };
+        qemu.args(["-machine", &format!("{machine},accel=tcg")])
+            .args(["-m", &memory_mib.to_string()])
+            .args(["-display", "none", "-no-reboot", "-monitor", "none"])
+            .args(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]);
+        qemu
+    }
+
+    pub fn arg(&mut self, arg: impl Into<OsString>) -> &mut Self {
+        self.args.push(arg.into());
+        self
+    }
+
+    pub fn args<I: IntoIterator<Item = S>, S: Into<OsString>>(&mut self, args: I) -> &mut Self {
+        self.args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    pub fn timeout(&mut self, timeout: Duration) -> &mut Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Boot until QEMU exits, `stop_when(serial)` holds, or the timeout passes.
+    pub fn run(&self, stop_when: impl Fn(&str) -> bool) -> Outcome {
+        require_qemu();
+        let log = work_dir().join(format!("{}.log", self.name));
+        let _ = std::fs::remove_file(&log);
+        let mut serial_arg = OsString::from("file:");
+        serial_arg.push(&log);
+        let start = Instant::now();
+        let mut child = Command::new(QEMU)
+            .args(&self.args)
+            .arg("-serial")
+            .arg(serial_arg)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start QEMU");
+        let (exit_code, timed_out) = loop {
+            if let Some(status) = child.try_wait().expect("wait for QEMU") {
+                break (status.code(), false);
+            }
+            if stop_when(&read_log(&log)) {
+                stop(&mut child);
+                break (None, false);
+            }
+            if start.elapsed() > self.timeout {
+                stop(&mut child);
+                break (None, true);
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        };
+        let mut stderr = String::new();
+        if let Some(mut pipe) = child.stderr.take() {
+            use std::io::Read;
+            let _ = pipe.read_to_string(&mut stderr);
+        }
+        let mut serial = read_log(&log);
+        if !stderr.trim().is_empty() {
+            serial.push_str("\n[qemu stderr] ");
+            serial.push_str(&stderr);
+        }
+        Outcome { name: self.name.clone(), exit_code, timed_out, serial, log, elapsed: start.elapsed() }
+    }
+}
+
+fn read_log(path: &Path) -> String {
+    std::fs::read(path).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default()
+}
+
+fn stop(child: &mut Child) {
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+fn require_qemu() {
+    if Command::new(QEMU).arg("--version").output().is_err() {
+        panic!("{QEMU} is missing: install it (Debian: apt-get install qemu-system-x86); the README's test command does this");
+    }
+}
+
+impl Outcome {
+    /// The last lines of the serial log, for failure messages.
+    pub fn tail(&self, lines: usize) -> String {
+        let all: Vec<&str> = self.serial.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
+    }
+
+    /// Fail the test with the log's tail when `condition` is false.
+    #[track_caller]
+    pub fn check(&self, condition: bool, what: &str) {
+        if !condition {
+            panic!(
+                "boot '{}': {what}\n(exit code {:?}, timed out: {}, {:.1} s; serial log kept at {})\n--- last lines of the serial log ---\n{}\n---",
+                self.name,
+                self.exit_code,
+                self.timed_out,
+                self.elapsed.as_secs_f64(),
+                self.log.display(),
+                self.tail(40)
+            );
+        }
+    }
+
+    pub fn contains(&self, text: &str) -> bool {
+        self.serial.contains(text)
+    }
+}

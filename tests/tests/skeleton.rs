@@ -1,0 +1,114 @@
+//! The bootable skeleton: every block-device form reaches 64-bit Rust on pc and q35 and reports
+//! a memory map that matches the machine; a CPU without long mode gets a clear message.
+
+use netloader::forms::{self, Form};
+use netloader_tests::qemu::{Outcome, Qemu, work_dir};
+
+const READY: &str = "netloader: runtime ready (64-bit).";
+const MEMORY_MIB: u64 = 96;
+
+/// Each boot gets its own copy: QEMU locks the image files it has open.
+fn image(form: Form, boot_name: &str) -> std::path::PathBuf {
+    let path = work_dir().join(format!("{boot_name}.{}", form.name()));
+    std::fs::write(&path, forms::build(form).unwrap()).unwrap();
+    path
+}
+
+fn boot(name: &str, machine: &str, drive: &[String]) -> Outcome {
+    let outcome = Qemu::new(name, machine, MEMORY_MIB as u32)
+        .args(drive)
+        .run(|serial| serial.contains(READY) || serial.contains("E-"));
+    outcome.check(outcome.contains(READY), "the runtime did not reach 64-bit Rust");
+    outcome
+}
+
+/// Sum of the usable bytes the runtime listed above 1 MiB, parsed from lines like
+/// `  0x0000100000-0x0005fdffff     97920 KiB usable`.
+fn usable_above_1mib(serial: &str) -> u64 {
+    serial
+        .lines()
+        .filter(|l| l.trim_end().ends_with(" usable"))
+        .filter_map(|l| {
+            let range = l.split_whitespace().next()?;
+            let (start, end) = range.split_once('-')?;
+            let start = u64::from_str_radix(start.trim_start_matches("0x"), 16).ok()?;
+            let end = u64::from_str_radix(end.trim_start_matches("0x"), 16).ok()?;
+            (start >= 0x10_0000).then(|| end + 1 - start)
+        })
+        .sum()
+}
+
+fn check_form_and_memory(outcome: &Outcome, form_text: &str) {
+    outcome.check(outcome.contains(&format!("boot form: {form_text}")), &format!("boot form should be '{form_text}'"));
+    outcome.check(outcome.contains("memory map (E820,"), "the memory map should come from E820");
+    let usable = usable_above_1mib(&outcome.serial);
+    let expected = (MEMORY_MIB - 1) << 20;
+    outcome.check(
+        usable <= expected && usable + (4 << 20) >= expected,
+        &format!("usable RAM above 1 MiB is {usable} bytes; -m {MEMORY_MIB} should give about {expected}"),
+    );
+}
+
+fn floppy(machine: &str) {
+    let name = format!("floppy-{machine}");
+    let path = image(Form::Floppy, &name);
+    let drive = [format!("-drive"), format!("file={},format=raw,if=floppy", path.display())];
+    let outcome = boot(&name, machine, &drive);
+    check_form_and_memory(&outcome, "floppy");
+}
+
+fn iso_as_cdrom(machine: &str) {
+    let name = format!("iso-cdrom-{machine}");
+    let path = image(Form::Iso, &name);
+    let drive = [format!("-cdrom"), path.display().to_string()];
+    let outcome = boot(&name, machine, &drive);
+    check_form_and_memory(&outcome, "CD (El Torito, no emulation)");
+}
+
+fn iso_as_disk(machine: &str) {
+    let name = format!("iso-disk-{machine}");
+    let path = image(Form::Iso, &name);
+    let drive = [format!("-drive"), format!("file={},format=raw", path.display())];
+    let outcome = boot(&name, machine, &drive);
+    check_form_and_memory(&outcome, "ISO image as a disk (hybrid)");
+}
+
+#[test]
+fn floppy_pc() {
+    floppy("pc");
+}
+#[test]
+fn floppy_q35() {
+    floppy("q35");
+}
+#[test]
+fn iso_cdrom_pc() {
+    iso_as_cdrom("pc");
+}
+#[test]
+fn iso_cdrom_q35() {
+    iso_as_cdrom("q35");
+}
+#[test]
+fn iso_disk_pc() {
+    iso_as_disk("pc");
+}
+#[test]
+fn iso_disk_q35() {
+    iso_as_disk("q35");
+}
+
+#[test]
+fn cpu_without_long_mode_gets_a_clear_message() {
+    let path = image(Form::Floppy, "no-long-mode");
+    for cpu in ["qemu32", "pentium3"] {
+        let outcome = Qemu::new(&format!("no-long-mode-{cpu}"), "pc", 64)
+            .args(["-cpu", cpu, "-drive", &format!("file={},format=raw,if=floppy", path.display())])
+            .run(|serial| serial.contains("system halted"));
+        outcome.check(
+            outcome.contains("E-CPU-NOLONGMODE: this CPU has no 64-bit long mode"),
+            &format!("-cpu {cpu} should be refused with E-CPU-NOLONGMODE"),
+        );
+        outcome.check(!outcome.contains(READY), "the runtime must not start");
+    }
+}
