@@ -101,6 +101,32 @@ mod tests {
         assert_eq!(u32::from_le_bytes(image[cd + 0x1b0..cd + 0x1b4].try_into().unwrap()) as usize, lba / 4);
     }
 
+    /// Independent readers accept the real images (the tools are installed by scripts/test).
+    #[test]
+    fn xorriso_fdisk_and_mtools_read_the_real_images() {
+        use crate::mbr::tests::{run_tool, temp_path};
+        let iso_path = temp_path("forms.iso");
+        std::fs::write(&iso_path, iso().unwrap()).unwrap();
+        let iso_arg = iso_path.to_str().unwrap();
+        if let Some(report) = run_tool("xorriso", &["-indev", iso_arg, "-report_el_torito", "plain"]) {
+            let entry = report.lines().find(|l| l.starts_with("El Torito boot img :   1  BIOS"));
+            let entry = entry.unwrap_or_else(|| panic!("no BIOS boot entry in:\n{report}"));
+            assert!(entry.contains(" y ") && entry.contains(" none "), "bootable, no emulation: {entry}");
+            assert!(entry.split_whitespace().any(|w| w == "4"), "load size 4: {entry}");
+        }
+        if let Some(table) = run_tool("fdisk", &["-l", iso_arg]) {
+            let line = table.lines().find(|l| l.contains(&format!("{iso_arg}1"))).expect(&table);
+            assert!(line.contains('*'), "the hybrid partition is active: {line}");
+        }
+        let floppy_path = temp_path("forms.img");
+        std::fs::write(&floppy_path, floppy().unwrap()).unwrap();
+        if let Some(info) = run_tool("minfo", &["-i", floppy_path.to_str().unwrap(), "::"]) {
+            assert!(info.contains("NETLOADER"), "volume label: {info}");
+        }
+        let _ = std::fs::remove_file(iso_path);
+        let _ = std::fs::remove_file(floppy_path);
+    }
+
     #[test]
     fn images_are_deterministic() {
         assert_eq!(iso().unwrap(), iso().unwrap());
