@@ -9,5 +9,8 @@
 #[cfg(test)]
 extern crate std;
 
+pub mod elf;
+pub mod kernel;
 pub mod memmap;
+pub mod multiboot;
 pub mod tftp;
