@@ -12,5 +12,6 @@ extern crate std;
 pub mod elf;
 pub mod kernel;
 pub mod memmap;
+pub mod config;
 pub mod multiboot;
 pub mod tftp;
