@@ -4,3 +4,4 @@
 //! (under the cargo target directory); a failing check prints the log's tail and its path.
 
 pub mod qemu;
+pub mod kernels;

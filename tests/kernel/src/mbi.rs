@@ -144,7 +144,10 @@ impl Mbi {
         if !self.has(FLAG_DRIVES) {
             return None;
         }
-        Some(Range::with_len(self.field(56)? as u64, self.field(52)? as u64))
+        Some(Range::with_len(
+            self.field(56)? as u64,
+            self.field(52)? as u64,
+        ))
     }
 
     pub fn mmap_entries(&self) -> MmapEntries {

@@ -66,7 +66,9 @@ pub fn slice(range: Range) -> Option<&'static [u8]> {
     }
     // SAFETY: the whole range is non-null and below 4 GiB, which the kernel maps; nothing
     // writes there while the kernel runs (no DMA is set up, interrupts are off).
-    Some(unsafe { core::slice::from_raw_parts(range.start as *const u8, (range.end - range.start) as usize) })
+    Some(unsafe {
+        core::slice::from_raw_parts(range.start as *const u8, (range.end - range.start) as usize)
+    })
 }
 
 /// A NUL-terminated string at `addr`: its bytes without the NUL, or None when there is no NUL

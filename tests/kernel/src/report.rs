@@ -42,7 +42,10 @@ struct Verdict {
 impl Verdict {
     fn check(&mut self, name: fmt::Arguments, ok: bool, detail: fmt::Arguments) {
         self.failures += u32::from(!ok);
-        line!("MB CHECK {name} {} {detail}", if ok { "ok" } else { "fail" });
+        line!(
+            "MB CHECK {name} {} {detail}",
+            if ok { "ok" } else { "fail" }
+        );
     }
 
     /// A check the command line may waive: still printed as failed-but-waived.
@@ -63,8 +66,15 @@ pub fn run(magic: u32, mbi_addr: u32, state: &EntryState) -> bool {
     line!();
     line!("MB BEGIN variant={}", variant_name());
     let magic_ok = magic == BOOTLOADER_MAGIC;
-    line!("MB MAGIC {magic:#010x} {}", if magic_ok { "ok" } else { "fail" });
-    verdict.check(format_args!("magic"), magic_ok, format_args!("eax={magic:#010x}"));
+    line!(
+        "MB MAGIC {magic:#010x} {}",
+        if magic_ok { "ok" } else { "fail" }
+    );
+    verdict.check(
+        format_args!("magic"),
+        magic_ok,
+        format_args!("eax={magic:#010x}"),
+    );
     check_entry_state(&mut verdict, state);
     let image = check_image(&mut verdict);
 
@@ -215,8 +225,14 @@ fn check_memory(verdict: &mut Verdict, mbi: &Mbi) {
     for entry in mbi.mmap_entries() {
         match entry {
             Ok(e) => {
-                line!("MB MMAP base={:#x} len={:#x} type={}", e.base, e.len, e.kind);
-                ram_above_1m |= e.kind == mbi::RAM && e.len > 0 && e.base.saturating_add(e.len) > ONE_MIB;
+                line!(
+                    "MB MMAP base={:#x} len={:#x} type={}",
+                    e.base,
+                    e.len,
+                    e.kind
+                );
+                ram_above_1m |=
+                    e.kind == mbi::RAM && e.len > 0 && e.base.saturating_add(e.len) > ONE_MIB;
             }
             Err(malformed) => {
                 line!("MB MMAP malformed at={:#x}", malformed.at);
@@ -226,7 +242,11 @@ fn check_memory(verdict: &mut Verdict, mbi: &Mbi) {
     }
     let present = mbi.has(mbi::FLAG_MMAP);
     // mem_upper counts the RAM from 1 MiB up to the first hole.
-    let run = if present { mbi.ram_run_from(ONE_MIB) } else { 0 };
+    let run = if present {
+        mbi.ram_run_from(ONE_MIB)
+    } else {
+        0
+    };
     let upper = mem.map_or(0, |(_, upper)| upper as u64 * 1024);
     let consistent = upper <= run && run - upper <= ONE_MIB;
     verdict.check(
@@ -241,7 +261,9 @@ fn check_memory(verdict: &mut Verdict, mbi: &Mbi) {
 
 /// The kernel command line and the loader name; returns the command line's bytes.
 fn check_strings(verdict: &mut Verdict, mbi: &Mbi) -> &'static [u8] {
-    let cmdline = mbi.cmdline().map(|addr| phys::c_string(addr, mbi::MAX_STRING));
+    let cmdline = mbi
+        .cmdline()
+        .map(|addr| phys::c_string(addr, mbi::MAX_STRING));
     match cmdline {
         Some(Some(bytes)) => line!("MB CMDLINE {}", Quoted(bytes)),
         Some(None) => line!("MB CMDLINE unterminated"),
@@ -297,7 +319,8 @@ fn mbi_parts(mbi: &Mbi) -> [(&'static str, Option<Range>); 6] {
 }
 
 fn module_count(mbi: &Mbi) -> u32 {
-    mbi.modules().map_or(0, |(count, _)| count.min(mbi::MAX_MODULES))
+    mbi.modules()
+        .map_or(0, |(count, _)| count.min(mbi::MAX_MODULES))
 }
 
 fn check_modules(verdict: &mut Verdict, mbi: &Mbi, image: Range, cmdline: &[u8]) {
@@ -319,7 +342,8 @@ fn check_modules(verdict: &mut Verdict, mbi: &Mbi, image: Range, cmdline: &[u8])
             continue;
         };
         let range = Range::new(module.start, module.end);
-        let bytes = phys::slice(range);
+        // Only RAM is hashed: a garbage entry could otherwise have us hash gigabytes.
+        let bytes = phys::slice(range).filter(|_| mbi.is_ram(range));
         let hash = bytes.map(|bytes| {
             let mut hasher = Sha256::new();
             hasher.update(bytes);

@@ -9,13 +9,17 @@ const DEBUGCON: u16 = 0xe9;
 
 pub fn outb(port: u16, value: u8) {
     // SAFETY: port output to the UART, the debug console or isa-debug-exit only.
-    unsafe { asm!("out dx, al", in("dx") port, in("al") value, options(nomem, nostack, preserves_flags)) }
+    unsafe {
+        asm!("out dx, al", in("dx") port, in("al") value, options(nomem, nostack, preserves_flags))
+    }
 }
 
 fn inb(port: u16) -> u8 {
     let value: u8;
     // SAFETY: reading the UART's line status register has no side effect.
-    unsafe { asm!("in al, dx", in("dx") port, out("al") value, options(nomem, nostack, preserves_flags)) }
+    unsafe {
+        asm!("in al, dx", in("dx") port, out("al") value, options(nomem, nostack, preserves_flags))
+    }
     value
 }
 
