@@ -28,6 +28,7 @@ pub mod hw;
 pub mod rtl8139;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+pub mod virtio;
 
 /// A 48-bit Ethernet address, in wire order.
 pub type MacAddress = [u8; 6];

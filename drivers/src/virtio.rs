@@ -1,0 +1,390 @@
+//! virtio-net over the modern (virtio 1.x) PCI transport, through the `virtio-drivers` crate's
+//! allocation-free `VirtIONetRaw` (QEMU `virtio-net-pci`, transitional or not).
+//!
+//! The crate owns the virtqueues and the virtio-net header; this module owns the packet buffers
+//! (all in a [`VirtioBuffers`] the caller provides) and maps them onto the [`Nic`] trait.
+//! RX: every buffer is queued on the receive queue at open; a completed one is handed up and
+//! queued again at once. TX: a frame goes into a free TX buffer behind the header and is queued;
+//! the buffer is free again once the device has put it in the used ring.
+//!
+//! One card at a time: the crate's `Hal` has no instance, so the pool the rings come from is
+//! global (see `hal`). Opening a second card fails with [`VirtioError::AlreadyOpen`].
+
+mod hal;
+mod ids;
+#[cfg(any(test, feature = "testing"))]
+pub mod model;
+mod pci;
+#[cfg(test)]
+mod tests;
+
+use core::marker::PhantomData;
+use core::ptr::NonNull;
+
+use virtio_drivers::PAGE_SIZE;
+use virtio_drivers::device::net::VirtIONetRaw;
+use virtio_drivers::transport::Transport;
+use virtio_drivers::transport::pci::{PciTransport, VirtioPciError};
+
+pub use hal::IdentityHal;
+pub use ids::{Model, SUPPORTED_IDS, VIRTIO_VENDOR_ID, probe};
+pub use pci::{BarAbove4Gib, PortCam};
+pub use virtio_drivers::transport::pci::bus::{ConfigurationAccess, DeviceFunction, PciRoot};
+
+use crate::{MIN_FRAME_LEN, MacAddress, Nic, NicError, check_tx_len, is_usable_mac};
+
+/// Descriptors per virtqueue (a power of two; QEMU offers 256).
+pub const QUEUE_SIZE: usize = 16;
+/// RX buffers: one descriptor each, so they fill the receive queue.
+pub const RX_SLOTS: usize = QUEUE_SIZE;
+/// TX buffers: one descriptor each (header and frame share the buffer).
+pub const TX_SLOTS: usize = 8;
+/// An RX buffer: the 12-byte header plus a 1514-byte frame is the crate's minimum (1526).
+pub const RX_BUF_LEN: usize = 1536;
+/// A TX buffer: header plus the largest frame.
+pub const TX_BUF_LEN: usize = 1536;
+/// Pages for the two virtqueues: each takes one page for descriptors + available ring and one
+/// for the used ring (separate allocations under the modern layout; the legacy layout needs
+/// the same two pages, contiguous).
+pub const RING_PAGES: usize = 4;
+
+/// The virtio-net header: 12 bytes with VERSION_1 (always, on the modern transport).
+const MAX_HEADER_LEN: usize = 12;
+const _: () = assert!(RX_BUF_LEN >= MAX_HEADER_LEN + crate::MAX_FRAME_LEN);
+const _: () = assert!(TX_BUF_LEN >= MAX_HEADER_LEN + crate::MAX_FRAME_LEN);
+const _: () = assert!(RX_SLOTS <= QUEUE_SIZE && TX_SLOTS <= QUEUE_SIZE);
+
+/// All memory the card reads and writes: 53 248 bytes, 4096-byte aligned. The runtime keeps one
+/// in a `static` (zeroed, in .bss) below 4 GiB, identity-mapped (bus address = its address).
+#[repr(C, align(4096))]
+pub struct VirtioBuffers {
+    rings: [[u8; PAGE_SIZE]; RING_PAGES],
+    rx_buf: [[u8; RX_BUF_LEN]; RX_SLOTS],
+    tx_buf: [[u8; TX_BUF_LEN]; TX_SLOTS],
+}
+
+impl VirtioBuffers {
+    pub const fn new() -> Self {
+        VirtioBuffers {
+            rings: [[0; PAGE_SIZE]; RING_PAGES],
+            rx_buf: [[0; RX_BUF_LEN]; RX_SLOTS],
+            tx_buf: [[0; TX_BUF_LEN]; TX_SLOTS],
+        }
+    }
+}
+
+impl Default for VirtioBuffers {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Why a card could not be opened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VirtioError {
+    /// Another virtio-net card is open (the ring pool is global); close it first.
+    AlreadyOpen,
+    /// A BAR holding virtio registers lies above 4 GiB, outside the runtime's identity map.
+    BarAbove4Gib(BarAbove4Gib),
+    /// The PCI transport is unusable, e.g. `MissingCommonConfig` for a legacy-only device
+    /// (`disable-modern=on`), which this driver does not support.
+    Transport(VirtioPciError),
+    /// Feature negotiation, config or queue setup failed (e.g. `InvalidParam`: the device's
+    /// queues are shorter than [`QUEUE_SIZE`]).
+    Device(virtio_drivers::Error),
+    /// The device offers no usable (unicast, non-zero) MAC address.
+    NoMacAddress,
+}
+
+impl core::fmt::Display for VirtioError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            VirtioError::AlreadyOpen => f.write_str("another virtio-net card is already open"),
+            VirtioError::BarAbove4Gib(b) => write!(
+                f,
+                "virtio BAR{} at {:#x} is above 4 GiB (not identity-mapped)",
+                b.bar, b.address
+            ),
+            VirtioError::Transport(e) => write!(f, "virtio PCI transport: {e}"),
+            VirtioError::Device(e) => write!(f, "virtio-net setup: {e}"),
+            VirtioError::NoMacAddress => f.write_str("card has no valid MAC address"),
+        }
+    }
+}
+
+/// One TX buffer the device holds: its descriptor token and how many bytes were queued.
+#[derive(Debug, Clone, Copy)]
+struct InFlight {
+    token: u16,
+    len: usize,
+}
+
+type Raw<T> = VirtIONetRaw<IdentityHal, T, QUEUE_SIZE>;
+
+/// An open virtio-net card.
+///
+/// `T` must reset the device when dropped, as `PciTransport` does: that is how
+/// [`Nic::close`] stops DMA (`VirtIONetRaw` gives no other access to the transport).
+pub struct VirtioNet<'a, T: Transport> {
+    /// `None` once closed; dropping it resets the device (the transport's drop writes status 0).
+    raw: Option<Raw<T>>,
+    model: &'static Model,
+    mac: MacAddress,
+    /// The caller's buffers; shared with the card, so only touched through raw pointers.
+    mem: NonNull<VirtioBuffers>,
+    _mem: PhantomData<&'a mut VirtioBuffers>,
+    /// Token of the receive request holding each RX buffer (`None`: not queued).
+    rx_token: [Option<u16>; RX_SLOTS],
+    tx: [Option<InFlight>; TX_SLOTS],
+    /// The ring pool; released after `raw` is gone.
+    lease: Option<hal::PoolLease>,
+}
+
+impl<'a> VirtioNet<'a, PciTransport> {
+    /// Open the virtio-net function `df`: check its BARs, enable memory decoding and bus
+    /// mastering, reset it, negotiate features, set up both queues and queue every RX buffer.
+    /// The BARs must be assigned (the BIOS does that). Interrupts stay off (nothing is polled
+    /// through them; the queues are polled).
+    pub fn open<C: ConfigurationAccess>(
+        model: &'static Model,
+        cam: C,
+        df: DeviceFunction,
+        buffers: &'a mut VirtioBuffers,
+    ) -> Result<Self, VirtioError> {
+        pci::check_bars_below_4gib(&cam, df).map_err(VirtioError::BarAbove4Gib)?;
+        let mut root = PciRoot::new(cam);
+        pci::enable_memory_and_bus_master(&mut root, df);
+        // Take the pool before the transport exists: it maps nothing from it, but failing here
+        // leaves the device untouched.
+        let lease = lease_rings(buffers)?;
+        let transport =
+            PciTransport::new::<IdentityHal, C>(&mut root, df).map_err(VirtioError::Transport)?;
+        Self::start(model, transport, buffers, lease)
+    }
+}
+
+impl<'a, T: Transport> VirtioNet<'a, T> {
+    /// Open a card behind any virtio transport (the host tests use [`model::FakeNet`]).
+    pub fn from_transport(
+        model: &'static Model,
+        transport: T,
+        buffers: &'a mut VirtioBuffers,
+    ) -> Result<Self, VirtioError> {
+        let lease = lease_rings(buffers)?;
+        Self::start(model, transport, buffers, lease)
+    }
+
+    fn start(
+        model: &'static Model,
+        transport: T,
+        buffers: &'a mut VirtioBuffers,
+        lease: hal::PoolLease,
+    ) -> Result<Self, VirtioError> {
+        let raw = Raw::<T>::new(transport).map_err(VirtioError::Device)?;
+        let mac = raw.mac_address();
+        if !is_usable_mac(&mac) {
+            return Err(VirtioError::NoMacAddress); // dropping `raw` resets the device
+        }
+        let mut nic = VirtioNet {
+            raw: Some(raw),
+            model,
+            mac,
+            mem: NonNull::from(buffers),
+            _mem: PhantomData,
+            rx_token: [None; RX_SLOTS],
+            tx: [None; TX_SLOTS],
+            lease: Some(lease),
+        };
+        for slot in 0..RX_SLOTS {
+            nic.queue_rx(slot).map_err(VirtioError::Device)?;
+        }
+        Ok(nic)
+    }
+
+    /// The model entry this card was opened with.
+    pub fn model(&self) -> &'static Model {
+        self.model
+    }
+
+    fn rx_buf(&self, slot: usize) -> *mut [u8; RX_BUF_LEN] {
+        // SAFETY: `mem` is valid for 'a; the array index is bounds-checked.
+        unsafe { &raw mut (*self.mem.as_ptr()).rx_buf[slot] }
+    }
+
+    fn tx_buf(&self, slot: usize) -> *mut [u8; TX_BUF_LEN] {
+        // SAFETY: as in `rx_buf`.
+        unsafe { &raw mut (*self.mem.as_ptr()).tx_buf[slot] }
+    }
+
+    /// Give RX buffer `slot` (not queued now) to the device.
+    fn queue_rx(&mut self, slot: usize) -> Result<(), virtio_drivers::Error> {
+        let buf = self.rx_buf(slot);
+        let raw = self.raw.as_mut().ok_or(virtio_drivers::Error::NotReady)?;
+        // SAFETY: the buffer is not queued, so nothing else refers to it; it stays untouched
+        // (only reached through `rx_buf`, which `receive_with` uses after completion) until the
+        // device returns it.
+        let token = unsafe { raw.receive_begin(&mut *buf)? };
+        self.rx_token[slot] = Some(token);
+        Ok(())
+    }
+
+    /// Free every TX buffer the device has finished with.
+    fn reclaim_tx(&mut self) {
+        loop {
+            let Some(token) = self.raw.as_mut().and_then(|raw| raw.poll_transmit()) else {
+                return;
+            };
+            let Some((slot, len)) = self
+                .tx
+                .iter()
+                .enumerate()
+                .find_map(|(slot, t)| t.filter(|t| t.token == token).map(|t| (slot, t.len)))
+            else {
+                return; // not ours: a broken device; the TX buffers stay busy
+            };
+            let buf = self.tx_buf(slot);
+            let Some(raw) = self.raw.as_mut() else { return };
+            // SAFETY: the device returned this buffer; `len` is what `transmit_with` queued.
+            let queued = unsafe { &(&*buf)[..len] };
+            // SAFETY: `queued` is the very slice given to `transmit_begin` for `token`.
+            if unsafe { raw.transmit_complete(token, queued) }.is_err() {
+                return;
+            }
+            self.tx[slot] = None;
+        }
+    }
+
+    fn free_tx_slot(&self) -> Option<usize> {
+        self.tx.iter().position(Option::is_none)
+    }
+}
+
+/// Hand the ring pages of `buffers` to the Hal's allocator.
+fn lease_rings(buffers: &mut VirtioBuffers) -> Result<hal::PoolLease, VirtioError> {
+    let rings = NonNull::from(&mut buffers.rings).cast::<u8>();
+    let pages = NonNull::slice_from_raw_parts(rings, RING_PAGES * PAGE_SIZE);
+    hal::PoolLease::acquire(pages).ok_or(VirtioError::AlreadyOpen)
+}
+
+impl<T: Transport> Nic for VirtioNet<'_, T> {
+    fn name(&self) -> &'static str {
+        self.model.name
+    }
+
+    fn mac(&self) -> MacAddress {
+        self.mac
+    }
+
+    /// True while open: `VirtIONetRaw` does not expose the config `status` field. QEMU's link
+    /// is up unless set down from its monitor.
+    fn link_up(&mut self) -> bool {
+        self.raw.is_some()
+    }
+
+    fn can_transmit(&mut self) -> bool {
+        if self.raw.is_none() {
+            return false;
+        }
+        self.reclaim_tx();
+        self.free_tx_slot().is_some()
+    }
+
+    fn transmit_with(
+        &mut self,
+        len: usize,
+        fill: &mut dyn FnMut(&mut [u8]),
+    ) -> Result<(), NicError> {
+        if self.raw.is_none() {
+            return Err(NicError::Closed);
+        }
+        check_tx_len(len)?;
+        self.reclaim_tx();
+        let slot = self.free_tx_slot().ok_or(NicError::Busy)?;
+        let buf = self.tx_buf(slot);
+        let raw = self.raw.as_mut().ok_or(NicError::Closed)?;
+        // SAFETY: TX buffer `slot` is not queued (its `tx` entry is `None`), so the device does
+        // not read it and nothing else refers to it while this borrow lives.
+        let buf = unsafe { &mut *buf };
+        // The header is all zeros (no offloads): 12 bytes, or 10 for a legacy device.
+        let header_len = raw.fill_buffer_header(buf).map_err(|_| NicError::Busy)?;
+        let sent = len.max(MIN_FRAME_LEN);
+        // In bounds: header_len <= 12 and sent <= 1514 (const-asserted against TX_BUF_LEN).
+        let frame = &mut buf[header_len..header_len + sent];
+        fill(&mut frame[..len]);
+        frame[len..].fill(0);
+        let queued = &buf[..header_len + sent];
+        // SAFETY: the buffer stays untouched until `reclaim_tx` sees the device return `token`.
+        // It cannot fail with QueueFull: each TX buffer takes one of QUEUE_SIZE >= TX_SLOTS
+        // descriptors.
+        let token = unsafe { raw.transmit_begin(queued) }.map_err(|_| NicError::Busy)?;
+        self.tx[slot] = Some(InFlight {
+            token,
+            len: queued.len(),
+        });
+        Ok(())
+    }
+
+    fn receive_with(&mut self, f: &mut dyn FnMut(&[u8])) -> bool {
+        // At most one queue's worth of bad frames per call, so a call always ends.
+        for _ in 0..RX_SLOTS {
+            let Some(token) = self.raw.as_ref().and_then(|raw| raw.poll_receive()) else {
+                return false;
+            };
+            let Some(slot) = self.rx_token.iter().position(|&t| t == Some(token)) else {
+                return false; // not ours: a broken device; RX stalls rather than misbehaves
+            };
+            let buf = self.rx_buf(slot);
+            let Some(raw) = self.raw.as_mut() else {
+                return false;
+            };
+            // SAFETY: the device is done with this buffer (it is in the used ring); `buf` is the
+            // buffer given to `receive_begin` for `token`.
+            let result = unsafe { raw.receive_complete(token, &mut *buf) };
+            let handed = match result {
+                Ok((header_len, frame_len)) => {
+                    // SAFETY: popped from the used ring, so the device no longer writes it.
+                    let data: &[u8] = unsafe { &*buf };
+                    // `frame_len` comes from the device: check it against the buffer.
+                    match header_len
+                        .checked_add(frame_len)
+                        .and_then(|end| data.get(header_len..end))
+                    {
+                        Some(frame) if !frame.is_empty() => {
+                            f(frame);
+                            true
+                        }
+                        _ => false,
+                    }
+                }
+                // Not popped: leave the ring as it is.
+                Err(virtio_drivers::Error::NotReady | virtio_drivers::Error::WrongToken) => {
+                    return false;
+                }
+                // Popped, but shorter than a header: drop it.
+                Err(_) => false,
+            };
+            self.rx_token[slot] = None;
+            // Cannot fail: the buffer's descriptor was just freed.
+            let _ = self.queue_rx(slot);
+            if handed {
+                return true;
+            }
+        }
+        false
+    }
+
+    fn close(&mut self) {
+        // Dropping the driver drops the transport, which resets the device (status 0) and
+        // waits for the reset to show: no more DMA into the buffers.
+        self.raw = None;
+        self.rx_token = [None; RX_SLOTS];
+        self.tx = [None; TX_SLOTS];
+        self.lease = None;
+    }
+}
+
+impl<T: Transport> Drop for VirtioNet<'_, T> {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
