@@ -31,6 +31,8 @@ mod source;
 mod text;
 
 #[cfg(test)]
+mod robustness_tests;
+#[cfg(test)]
 mod tests;
 
 pub use entry::{Args, Cmdline, CmdlineTooLong, Entries, FileLine, MenuEntry, Modules};
@@ -59,6 +61,7 @@ impl<'a> Config<'a> {
             Err(error) => {
                 let valid = bytes.get(..error.valid_up_to()).unwrap_or(&[]);
                 let valid = core::str::from_utf8(valid).unwrap_or("");
+                let valid = valid.strip_prefix('\u{feff}').unwrap_or(valid);
                 Err(ConfigError::at(end_of(valid), ConfigErrorKind::InvalidUtf8))
             }
         }

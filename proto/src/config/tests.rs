@@ -533,6 +533,9 @@ fn invalid_bytes_name_their_line() {
     );
     let e = Config::parse(b"menuentry x {\n multiboot /k a\0b }").unwrap_err();
     assert_eq!((e.line, e.column, e.kind), (2, 16, K::NulByte));
+    // A byte-order mark is not a column.
+    let e = Config::parse(b"\xef\xbb\xbfmenuentry \xff").unwrap_err();
+    assert_eq!((e.line, e.column), (1, 11));
     // Non-ASCII text is fine, and columns count characters.
     let e = Config::parse("menuentry 'Système' é".as_bytes()).unwrap_err();
     assert_eq!((e.line, e.column), (1, 21));

@@ -1,0 +1,258 @@
+//! Random and mutated configs: the parser never panics, and whatever it accepts keeps the
+//! promises the loader relies on. A seeded PRNG keeps every run the same.
+
+use std::string::String;
+use std::vec::Vec;
+
+use super::*;
+
+/// xorshift64*: small, seeded, good enough to pick pieces.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    fn pick<'p>(&mut self, items: &[&'p str]) -> &'p str {
+        items[self.below(items.len())]
+    }
+}
+
+const PIECES: &[&str] = &[
+    "menuentry",
+    "multiboot",
+    "module",
+    "set",
+    "timeout=",
+    "default=",
+    "root=",
+    "boot",
+    "echo",
+    "insmod",
+    "--nounzip",
+    "--class",
+    "--id",
+    "--sha256=",
+    "9f86d081884c7d659a2feaa0c55ad015",
+    "a3bf4f1b2b0b822cd15d6c15b0f00a08",
+    "/kernel",
+    "(pxe)/m",
+    "(pxe)",
+    "tftp://10.0.0.9/x",
+    "tftp://10.0.0.9:99/y",
+    "tftp://host/z",
+    "(tftp,1.2.3.4)/q",
+    "'",
+    "\"",
+    "\\",
+    "$",
+    "${",
+    "}",
+    "{",
+    ";",
+    "#",
+    "\n",
+    "\r\n",
+    " ",
+    "\t",
+    "0",
+    "-1",
+    "3",
+    "x",
+    "é",
+    "\u{feff}",
+    "|",
+    "=",
+    "'My OS'",
+    "\"A \\\" b\"",
+    "multiboot2",
+    "linux16",
+];
+
+const SEEDS: &[&str] = &[
+    "set timeout=3\nset default=0\nmenuentry \"My OS\" --class os {\n  multiboot /kernel a 'b c'\n  module (pxe)/shell x\n  module tftp://10.0.0.9/boot/test\n}\nmenuentry 'Other' { multiboot /k2 }\n",
+    "menuentry a\n{\n multiboot /a; module /m1 x; module /m2 }\n",
+    "set default='B'\nmenuentry A { multiboot /a }\nmenuentry B --id=b { multiboot /b \"--sha256=9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\" }",
+    "menuentry \"GNU\" {\n  multiboot /boot/gnumach.gz root=device:hd0s1\n  module /hurd/ext2fs.static ext2fs \\\n   --x='${k}' '$(task-create)'\n}\n",
+];
+
+/// Everything a caller may do with an accepted config, checking what it promises.
+fn exercise(config: &Config<'_>) {
+    assert!(config.entry_count() >= 1);
+    assert!(config.default_entry() < config.entry_count());
+    let mut count = 0;
+    for (index, entry) in config.entries().enumerate() {
+        assert_eq!(entry.index, index);
+        count += 1;
+        let _ = std::format!("{}{:?}", entry.title, entry.id);
+        let mut lines = Vec::from([entry.kernel]);
+        lines.extend(entry.modules());
+        for line in lines {
+            assert!(line.source.path().starts_with('/'));
+            let len = line.cmdline_len();
+            let mut buf = std::vec![0u8; len];
+            assert_eq!(line.write_cmdline(&mut buf), Ok(len));
+            assert!(!buf.contains(&0));
+            if len > 0 {
+                let mut short = std::vec![0u8; len - 1];
+                assert_eq!(
+                    line.write_cmdline(&mut short),
+                    Err(CmdlineTooLong { needed: len })
+                );
+            }
+            assert!(
+                line.args()
+                    .all(|a| a.strip_unquoted_prefix("--sha256=").is_none())
+            );
+        }
+    }
+    assert_eq!(count, config.entry_count());
+}
+
+fn check(bytes: &[u8]) {
+    match Config::parse(bytes) {
+        Ok(config) => exercise(&config),
+        Err(error) => {
+            assert!(error.line >= 1 && error.column >= 1);
+            let message = std::format!("{error}");
+            assert!(!message.contains('\n'), "{message}");
+        }
+    }
+}
+
+#[test]
+fn random_bytes_never_panic() {
+    let mut rng = Rng(0x5eed_0001);
+    for _ in 0..3_000 {
+        let len = rng.below(200);
+        let bytes: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+        check(&bytes);
+    }
+}
+
+#[test]
+fn random_token_soup_never_panics() {
+    let mut rng = Rng(0x5eed_0002);
+    for _ in 0..100_000 {
+        let mut text = String::new();
+        for _ in 0..rng.below(40) {
+            text.push_str(rng.pick(PIECES));
+            if rng.below(3) == 0 {
+                text.push(' ');
+            }
+        }
+        check(text.as_bytes());
+    }
+}
+
+const TOP_LINES: &[&str] = &[
+    "set timeout=5",
+    "set timeout=-1",
+    "set default=0",
+    "set default=1",
+    "set default='t 1'",
+    "insmod multiboot",
+    "echo hello",
+    "# comment",
+    "",
+    "set root=(pxe)",
+    "terminal_output serial",
+];
+
+const ENTRY_LINES: &[&str] = &[
+    "module /m a b",
+    "module --nounzip (pxe)/m2",
+    "module tftp://10.0.0.9:70/m3 'x y'",
+    "boot",
+    "echo \"Loading...\"",
+    "set gfxpayload=text",
+    "module /m --sha256=9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+    "module /m4 \"a \\\" b\" c\\ d",
+    "",
+    "# inside",
+];
+
+/// Configs built from plausible lines, so that most are accepted and the iterators run.
+#[test]
+fn structured_configs_never_panic() {
+    let mut rng = Rng(0x5eed_0004);
+    let mut accepted = 0;
+    for _ in 0..20_000 {
+        let mut text = String::new();
+        for _ in 0..rng.below(4) {
+            text.push_str(rng.pick(TOP_LINES));
+            text.push('\n');
+        }
+        for entry in 0..rng.below(4) {
+            text.push_str(&std::format!(
+                "menuentry 't {entry}' {{\n multiboot /k{entry} a\n"
+            ));
+            for _ in 0..rng.below(5) {
+                let line = if rng.below(20) == 0 {
+                    rng.pick(PIECES)
+                } else {
+                    rng.pick(ENTRY_LINES)
+                };
+                text.push_str(line);
+                text.push(if rng.below(4) == 0 { ';' } else { '\n' });
+            }
+            text.push_str("}\n");
+        }
+        check(text.as_bytes());
+        accepted += usize::from(Config::parse(text.as_bytes()).is_ok());
+    }
+    assert!(
+        accepted > 5_000,
+        "only {accepted} structured configs parsed"
+    );
+}
+
+#[test]
+fn mutated_configs_never_panic() {
+    let mut rng = Rng(0x5eed_0003);
+    let mut accepted = 0;
+    for round in 0..100_000 {
+        let mut bytes = Vec::from(SEEDS[round % SEEDS.len()].as_bytes());
+        for _ in 0..=rng.below(4) {
+            let at = rng.below(bytes.len() + 1);
+            match rng.below(5) {
+                0 if at < bytes.len() => {
+                    bytes.remove(at);
+                }
+                1 if at < bytes.len() => bytes[at] = rng.next() as u8,
+                2 => {
+                    let piece = rng.pick(PIECES).as_bytes();
+                    bytes.splice(at..at, piece.iter().copied());
+                }
+                3 if at < bytes.len() => {
+                    let end = (at + rng.below(16)).min(bytes.len());
+                    let copy: Vec<u8> = bytes[at..end].to_vec();
+                    let to = rng.below(bytes.len() + 1);
+                    bytes.splice(to..to, copy);
+                }
+                _ => bytes.truncate(at),
+            }
+        }
+        check(&bytes);
+        accepted += usize::from(Config::parse(&bytes).is_ok());
+    }
+    assert!(
+        accepted > 5_000,
+        "only {accepted} mutants parsed: the mutations are too harsh"
+    );
+}
+
+#[test]
+fn the_seeds_parse() {
+    for seed in SEEDS {
+        exercise(&Config::parse_str(seed).unwrap());
+    }
+}
