@@ -24,7 +24,7 @@ use core::ptr::NonNull;
 use virtio_drivers::PAGE_SIZE;
 use virtio_drivers::device::net::VirtIONetRaw;
 use virtio_drivers::transport::Transport;
-use virtio_drivers::transport::pci::{PciTransport, VirtioPciError};
+pub use virtio_drivers::transport::pci::{PciTransport, VirtioPciError};
 
 pub use hal::IdentityHal;
 pub use ids::{Model, SUPPORTED_IDS, VIRTIO_VENDOR_ID, probe};
@@ -121,6 +121,9 @@ struct InFlight {
 
 type Raw<T> = VirtIONetRaw<IdentityHal, T, QUEUE_SIZE>;
 
+/// The card as the runtime opens it, through [`VirtioNet::open`].
+pub type PciVirtioNet<'a> = VirtioNet<'a, PciTransport>;
+
 /// An open virtio-net card.
 ///
 /// `T` must reset the device when dropped, as `PciTransport` does: that is how
@@ -180,7 +183,10 @@ impl<'a, T: Transport> VirtioNet<'a, T> {
         buffers: &'a mut VirtioBuffers,
         lease: hal::PoolLease,
     ) -> Result<Self, VirtioError> {
-        let raw = Raw::<T>::new(transport).map_err(VirtioError::Device)?;
+        let mut raw = Raw::<T>::new(transport).map_err(VirtioError::Device)?;
+        // We poll. Without EVENT_IDX this stops used-ring interrupts; with it (QEMU) the device
+        // may still raise its INTx line, which the runtime keeps masked.
+        raw.disable_interrupts();
         let mac = raw.mac_address();
         if !is_usable_mac(&mac) {
             return Err(VirtioError::NoMacAddress); // dropping `raw` resets the device

@@ -287,6 +287,15 @@ impl FakeNetDevice {
         self.state.borrow().resets
     }
 
+    /// Whether the driver asked for no used-ring interrupts on both queues (the
+    /// VIRTQ_AVAIL_F_NO_INTERRUPT flag; ignored by devices when EVENT_IDX is negotiated).
+    pub fn interrupts_suppressed(&self) -> bool {
+        self.state.borrow().queues.iter().all(|q| {
+            // SAFETY: the available ring's `flags` field (see the note on `Queue`).
+            q.enabled && unsafe { (q.avail as usize as *const u16).read_volatile() } & 1 != 0
+        })
+    }
+
     /// Buffers the driver has queued for receiving and the device has not filled yet.
     pub fn rx_buffers_available(&self) -> usize {
         self.state.borrow().queues[RECEIVE_QUEUE].pending()

@@ -192,6 +192,7 @@ fn legacy_header_without_version_1() {
     let mut mem = Box::new(VirtioBuffers::new());
     let (mut nic, dev) = open_with(&mut mem, F_MAC | F_STATUS);
     assert_eq!(dev.header_len(), 10);
+    assert!(dev.interrupts_suppressed());
     nic.transmit(&frame(80, 5)).unwrap();
     assert_eq!(dev.transmit().unwrap(), frame(80, 5));
     assert!(dev.receive(&frame(90, 6)));
