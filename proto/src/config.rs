@@ -151,6 +151,8 @@ impl<'a> Config<'a> {
         Entries::new(self.text)
     }
 
+    /// One entry by index. It reads the text up to that entry: to visit them all, use
+    /// [`Config::entries`].
     pub fn entry(&self, index: usize) -> Option<MenuEntry<'a>> {
         self.entries().nth(index)
     }
