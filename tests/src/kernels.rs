@@ -23,6 +23,7 @@
 //! MB MODULE 0 start=0x12e000 end=0x12e3e8 size=1000 sha256=<hex> cmdline="/m1 arg a"
 //! MB CHECK <name> ok|fail|waived <detail>     (one per check, as made)
 //! MB FAULT ... / MB PANIC ...                 (only if the kernel itself broke)
+//! MB FATAL the CPU has no long mode           (then straight to the verdict)
 //! MB VERDICT pass|fail                        (always last)
 //! ```
 //!
@@ -30,7 +31,7 @@
 //! `entry_state` (CR0.PE=1, PG=0, IF=0, VM=0), `a20`, `segments_flat` (DS..GS base 0 and 4 GiB
 //! limit by behaviour), `bss_zeroed`, `image_intact` (the loaded header+code+data match the hash
 //! build.rs stored), `mem_info`, `mmap` (present, well formed, RAM above 1 MiB, mem_upper
-//! consistent with it), `cmdline`, `loader_name`, `modules` (count within the cap), per module
+//! consistent with it), `cmdline`, `loader_name`, `modules` (count at most 1024), per module
 //! `module<i>_aligned`, `module<i>_in_ram`, `module<i>_no_overlap` (kernel, MBI parts, other
 //! modules and their strings), `module<i>_cmdline`, `expect_modules` (only with
 //! `mbtest.expect-modules=N` on the kernel command line) and `mbi_below_640k` (netloader's
@@ -165,11 +166,11 @@ pub struct Report {
     pub mmap: Vec<MmapEntry>,
     pub cmdline: Option<String>,
     pub loader: Option<String>,
-    /// As the MBI gave it (the kernel looks at no more than 4096).
+    /// As the MBI gave it (above 1024 the kernel takes it for garbage and looks at no module).
     pub module_count: Option<u64>,
     pub modules: Vec<ModuleReport>,
     pub checks: Vec<Check>,
-    /// `MB FAULT` or `MB PANIC` lines: the kernel itself broke.
+    /// `MB FAULT`, `MB PANIC` or `MB FATAL` lines: the kernel itself broke, or cannot run.
     pub faults: Vec<String>,
     pub verdict_pass: bool,
 }
@@ -274,7 +275,7 @@ pub fn parse_report(serial: &str) -> Option<Report> {
                     detail: parts.next().unwrap_or("").to_string(),
                 });
             }
-            "FAULT" | "PANIC" => report.faults.push(line.to_string()),
+            "FAULT" | "PANIC" | "FATAL" => report.faults.push(line.to_string()),
             "VERDICT" => {
                 report.verdict_pass = rest == "pass";
                 return Some(report);

@@ -268,3 +268,27 @@ fn qemu_refuses_the_pure_elf64_variant() {
     );
     outcome.check(outcome.exit_code == Some(1), "QEMU exits with an error");
 }
+
+/// On a CPU without long mode the kernel says so and fails, from its 32-bit code.
+#[test]
+fn the_kernel_fails_cleanly_without_long_mode() {
+    if qemu_missing() {
+        return;
+    }
+    let outcome = Qemu::new("kernel-selftest-no-long-mode", "pc", 128)
+        .args(["-cpu", "qemu32", "-kernel"])
+        .arg(Variant::Aout.path())
+        .run(|_| false);
+    let report = kernels::parse_report(&outcome.serial);
+    outcome.check(
+        report
+            .as_ref()
+            .is_some_and(|r| r.variant == "aout" && !r.verdict_pass),
+        "a failing report",
+    );
+    outcome.check(
+        report.is_some_and(|r| r.faults.iter().any(|f| f.contains("no long mode"))),
+        "the reason",
+    );
+    outcome.check(outcome.exit_code == Some(EXIT_FAIL), "exit status 35");
+}

@@ -40,8 +40,10 @@ mbtest_header:
     .balign 4
 seg_canary:
     .long CANARY
+msg_begin:
+    .asciz "\nMB BEGIN variant="
 msg_no_long_mode:
-    .asciz "\nMB BEGIN variant=unknown\nMB FATAL the CPU has no long mode\nMB VERDICT fail\n"
+    .asciz "\nMB FATAL the CPU has no long mode\nMB VERDICT fail\n"
 
     .section .text.entry32, "ax"
     .code32
@@ -182,18 +184,27 @@ mbtest_entry32:
     movl %eax, %cr0
     ljmpl $0x08, $long_mode_entry
 
-no_long_mode:
+no_long_mode:                          # say so on COM1 (as set up by the firmware) and fail
+    movl $msg_begin, %esi
+    call print32
+    movl $mbtest_variant, %esi
+    call print32
     movl $msg_no_long_mode, %esi
-5:  lodsb
-    testb %al, %al
-    jz 6f
-    movw $COM1, %dx
-    outb %al, %dx
-    jmp 5b
-6:  movb $0x11, %al
+    call print32
+    movb $0x11, %al
     outb %al, $0xf4
 7:  hlt
     jmp 7b
+
+# print32: the NUL-terminated string at ESI to COM1 (the stack is ours by now).
+print32:
+    lodsb
+    testb %al, %al
+    jz 1f
+    movw $COM1, %dx
+    outb %al, %dx
+    jmp print32
+1:  ret
 
     .code64
 long_mode_entry:
@@ -296,7 +307,7 @@ idt:
     .skip 32 * 16
     .balign 16
 stack:
-    .skip 128 * 1024
+    .skip 256 * 1024
 stack_top:
 
     .text

@@ -10,8 +10,8 @@ pub const FLAG_MMAP: u32 = 1 << 6;
 pub const FLAG_DRIVES: u32 = 1 << 7;
 pub const FLAG_LOADER_NAME: u32 = 1 << 9;
 
-/// At most this many modules are looked at.
-pub const MAX_MODULES: u32 = 4096;
+/// A module count above this is taken for garbage: no module is looked at then.
+pub const MAX_MODULES: u32 = 1024;
 /// mmap_length beyond this is treated as garbage.
 pub const MAX_MMAP_BYTES: u32 = 64 * 1024;
 /// Strings longer than this count as unterminated.

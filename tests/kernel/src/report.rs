@@ -90,8 +90,13 @@ pub fn run(magic: u32, mbi_addr: u32, state: &EntryState) -> bool {
     line!("MB FLAGS {:#x}", mbi.flags);
     check_memory(&mut verdict, &mbi);
     let cmdline = check_strings(&mut verdict, &mbi);
-    check_modules(&mut verdict, &mbi, image, cmdline);
-    check_low_placement(&mut verdict, &mbi, text::has_flag(cmdline, ALLOW_HIGH_MBI));
+    let modules = check_modules(&mut verdict, &mbi, image, cmdline);
+    check_low_placement(
+        &mut verdict,
+        &mbi,
+        &modules,
+        text::has_flag(cmdline, ALLOW_HIGH_MBI),
+    );
     verdict.failures == 0
 }
 
@@ -318,22 +323,47 @@ fn mbi_parts(mbi: &Mbi) -> [(&'static str, Option<Range>); 6] {
     ]
 }
 
-fn module_count(mbi: &Mbi) -> u32 {
-    mbi.modules()
-        .map_or(0, |(count, _)| count.min(mbi::MAX_MODULES))
+/// The module list, read once: entries and the extents of their strings. Empty when the MBI
+/// claims more than `MAX_MODULES` (a garbage count; the `modules` check fails then).
+struct ModuleTable {
+    entries: [Option<(mbi::Module, Range)>; mbi::MAX_MODULES as usize],
+    len: usize,
 }
 
-fn check_modules(verdict: &mut Verdict, mbi: &Mbi, image: Range, cmdline: &[u8]) {
+impl ModuleTable {
+    fn read(mbi: &Mbi) -> ModuleTable {
+        let mut table = ModuleTable {
+            entries: [None; mbi::MAX_MODULES as usize],
+            len: 0,
+        };
+        let count = mbi.modules().map_or(0, |(count, _)| count);
+        if count <= mbi::MAX_MODULES {
+            table.len = count as usize;
+            for (index, entry) in table.entries[..table.len].iter_mut().enumerate() {
+                *entry = mbi
+                    .module(index as u32)
+                    .map(|m| (m, string_range(m.string)));
+            }
+        }
+        table
+    }
+
+    fn entries(&self) -> &[Option<(mbi::Module, Range)>] {
+        &self.entries[..self.len]
+    }
+}
+
+fn check_modules(verdict: &mut Verdict, mbi: &Mbi, image: Range, cmdline: &[u8]) -> ModuleTable {
     let given = mbi.modules().map_or(0, |(count, _)| count);
-    let count = module_count(mbi);
     line!("MB MODULES count={given}");
     verdict.check(
         format_args!("modules"),
         given <= mbi::MAX_MODULES,
         format_args!("count={given} cap={}", mbi::MAX_MODULES),
     );
-    for index in 0..count {
-        let Some(module) = mbi.module(index) else {
+    let table = ModuleTable::read(mbi);
+    for (index, entry) in table.entries().iter().enumerate() {
+        let Some((module, _)) = *entry else {
             verdict.check(
                 format_args!("module{index}_readable"),
                 false,
@@ -362,6 +392,7 @@ fn check_modules(verdict: &mut Verdict, mbi: &Mbi, image: Range, cmdline: &[u8])
             verdict,
             mbi,
             image,
+            &table,
             index,
             module,
             hash.is_some(),
@@ -375,13 +406,16 @@ fn check_modules(verdict: &mut Verdict, mbi: &Mbi, image: Range, cmdline: &[u8])
             format_args!("expected={expected} given={given}"),
         );
     }
+    table
 }
 
+#[allow(clippy::too_many_arguments)]
 fn check_module(
     verdict: &mut Verdict,
     mbi: &Mbi,
     image: Range,
-    index: u32,
+    table: &ModuleTable,
+    index: usize,
     module: mbi::Module,
     readable: bool,
     string_ok: bool,
@@ -406,11 +440,11 @@ fn check_module(
             clash = Clash::Named(name);
         }
     }
-    for other in 0..module_count(mbi) {
-        let Some(other_module) = mbi.module(other) else {
+    for (other, entry) in table.entries().iter().enumerate() {
+        let Some((other_module, other_string)) = entry else {
             continue;
         };
-        if module.string != 0 && range.overlaps(&string_range(other_module.string)) {
+        if other_module.string != 0 && range.overlaps(other_string) {
             clash = Clash::String(other);
         }
         if other != index && range.overlaps(&Range::new(other_module.start, other_module.end)) {
@@ -432,8 +466,8 @@ fn check_module(
 enum Clash {
     None,
     Named(&'static str),
-    Module(u32),
-    String(u32),
+    Module(usize),
+    String(usize),
 }
 
 impl fmt::Display for Clash {
@@ -448,7 +482,7 @@ impl fmt::Display for Clash {
 }
 
 /// netloader's promise: the MBI and every string and array it points to lie below 640 KiB.
-fn check_low_placement(verdict: &mut Verdict, mbi: &Mbi, allow_high: bool) {
+fn check_low_placement(verdict: &mut Verdict, mbi: &Mbi, modules: &ModuleTable, allow_high: bool) {
     let mut highest: Option<(&str, Range)> = None;
     let mut consider = |name: &'static str, range: Range| {
         if range.end > LOW_MEMORY_END && highest.is_none_or(|(_, h)| range.end > h.end) {
@@ -460,9 +494,9 @@ fn check_low_placement(verdict: &mut Verdict, mbi: &Mbi, allow_high: bool) {
             consider(name, part);
         }
     }
-    for index in 0..module_count(mbi) {
-        if let Some(module) = mbi.module(index) {
-            consider("module_cmdline", string_range(module.string));
+    for (module, string) in modules.entries().iter().flatten() {
+        if module.string != 0 {
+            consider("module_cmdline", *string);
         }
     }
     match highest {
