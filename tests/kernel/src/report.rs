@@ -423,7 +423,7 @@ fn check_module(
     let range = Range::new(module.start, module.end);
     verdict.check(
         format_args!("module{index}_aligned"),
-        module.start % 4096 == 0,
+        module.start.is_multiple_of(4096),
         format_args!("start={:#x}", module.start),
     );
     verdict.check(
