@@ -9,6 +9,7 @@
 #[cfg(test)]
 extern crate std;
 
+pub mod dhcp;
 pub mod elf;
 pub mod kernel;
 pub mod memmap;

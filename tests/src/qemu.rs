@@ -46,6 +46,9 @@ impl Qemu {
         qemu.args(["-machine", &format!("{machine},accel=tcg")])
             .args(["-m", &memory_mib.to_string()])
             .args(["-display", "none", "-no-reboot", "-monitor", "none"])
+            // No default NIC: a test that wants a network adds one (user mode with
+            // restrict=on, or a socket to its own namespace), so nothing leaves the machine.
+            .args(["-nic", "none"])
             .args(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]);
         qemu
     }

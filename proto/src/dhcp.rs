@@ -1,0 +1,129 @@
+//! What a boot loader takes from a DHCP answer: the TFTP server, the boot file, and PXELINUX's
+//! config file and path prefix (options 209, 210).
+//!
+//! Works on the fields and options already split out by the DHCP client (smoltcp in the
+//! runtime), so it has no view of its own over the packet.
+
+use core::net::Ipv4Addr;
+
+pub const OPTION_TFTP_SERVER_NAME: u8 = 66;
+pub const OPTION_BOOTFILE_NAME: u8 = 67;
+pub const OPTION_PXELINUX_CONFIGFILE: u8 = 209;
+pub const OPTION_PXELINUX_PATHPREFIX: u8 = 210;
+
+/// The longest name kept (the `file` field is 128 bytes; options are at most 255).
+pub const NAME_CAPACITY: usize = 255;
+
+pub type Name = heapless::String<NAME_CAPACITY>;
+
+/// Boot parameters from one DHCP answer.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BootParams {
+    /// Where to fetch files from: siaddr, else option 66 as an IPv4 literal, else the DHCP
+    /// server itself.
+    pub tftp_server: Option<Ipv4Addr>,
+    /// Option 66 when it is a name rather than an address (reported, not resolved: no DNS).
+    pub tftp_server_name: Option<Name>,
+    /// Option 67, else the `file` field.
+    pub boot_file: Option<Name>,
+    pub config_file: Option<Name>,
+    pub path_prefix: Option<Name>,
+}
+
+/// A NUL-terminated, possibly NUL-padded, field or option value as text. Invalid UTF-8 or an
+/// empty value gives None: a name we cannot print is a name we cannot use.
+fn text(bytes: &[u8]) -> Option<Name> {
+    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+    let s = core::str::from_utf8(&bytes[..end]).ok()?.trim();
+    if s.is_empty() {
+        return None;
+    }
+    let mut name = Name::new();
+    name.push_str(&s[..s.len().min(NAME_CAPACITY)]).ok()?;
+    Some(name)
+}
+
+impl BootParams {
+    /// `siaddr` and `file` are the fixed BOOTP fields; `options` yields (code, value);
+    /// `dhcp_server` is the server identifier of the answer.
+    pub fn from_answer<'a>(
+        siaddr: Ipv4Addr,
+        file: &[u8],
+        options: impl IntoIterator<Item = (u8, &'a [u8])>,
+        dhcp_server: Option<Ipv4Addr>,
+    ) -> BootParams {
+        let mut params = BootParams { boot_file: text(file), ..BootParams::default() };
+        let mut server_option = None;
+        for (code, value) in options {
+            match code {
+                OPTION_TFTP_SERVER_NAME => server_option = text(value),
+                OPTION_BOOTFILE_NAME => params.boot_file = text(value).or(params.boot_file),
+                OPTION_PXELINUX_CONFIGFILE => params.config_file = text(value),
+                OPTION_PXELINUX_PATHPREFIX => params.path_prefix = text(value),
+                _ => {}
+            }
+        }
+        let server_from_option = server_option.as_ref().and_then(|n| n.parse::<Ipv4Addr>().ok());
+        if server_from_option.is_none() {
+            params.tftp_server_name = server_option;
+        }
+        params.tftp_server = Some(siaddr)
+            .filter(|a| !a.is_unspecified())
+            .or(server_from_option)
+            .or(dhcp_server.filter(|a| !a.is_unspecified()));
+        params
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn siaddr_and_file_field() {
+        let p = BootParams::from_answer(Ipv4Addr::new(10, 0, 2, 2), b"kernel.cfg\0\0\0", [], None);
+        assert_eq!(p.tftp_server, Some(Ipv4Addr::new(10, 0, 2, 2)));
+        assert_eq!(p.boot_file.as_deref(), Some("kernel.cfg"));
+    }
+
+    #[test]
+    fn options_win_over_fields_and_fall_back_in_order() {
+        let opts: [(u8, &[u8]); 4] = [
+            (66, b"192.168.1.5"),
+            (67, b"boot/netloader.cfg\0"),
+            (209, b"pxelinux.cfg/default"),
+            (210, b"/srv/tftp/"),
+        ];
+        let p = BootParams::from_answer(Ipv4Addr::UNSPECIFIED, b"", opts, Some(Ipv4Addr::new(192, 168, 1, 1)));
+        assert_eq!(p.tftp_server, Some(Ipv4Addr::new(192, 168, 1, 5)));
+        assert_eq!(p.boot_file.as_deref(), Some("boot/netloader.cfg"));
+        assert_eq!(p.config_file.as_deref(), Some("pxelinux.cfg/default"));
+        assert_eq!(p.path_prefix.as_deref(), Some("/srv/tftp/"));
+    }
+
+    #[test]
+    fn named_server_is_kept_and_dhcp_server_used() {
+        let opts: [(u8, &[u8]); 1] = [(66, b"tftp.example.org")];
+        let p = BootParams::from_answer(Ipv4Addr::UNSPECIFIED, b"", opts, Some(Ipv4Addr::new(10, 1, 1, 1)));
+        assert_eq!(p.tftp_server, Some(Ipv4Addr::new(10, 1, 1, 1)));
+        assert_eq!(p.tftp_server_name.as_deref(), Some("tftp.example.org"));
+        assert_eq!(p.boot_file, None);
+    }
+
+    #[test]
+    fn garbage_never_panics() {
+        let mut seed = 0x1234_5678u32;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            seed
+        };
+        for _ in 0..20_000 {
+            let len = (next() % 300) as usize;
+            let bytes: std::vec::Vec<u8> = (0..len).map(|_| next() as u8).collect();
+            let code = next() as u8;
+            let _ = BootParams::from_answer(Ipv4Addr::from(next()), &bytes, [(code, &bytes[..])], None);
+        }
+    }
+}

@@ -1,0 +1,163 @@
+//! Find the first network card with a driver, bring it up, and hand it out as `&mut dyn Nic`.
+
+use core::fmt::Write;
+use core::mem::ManuallyDrop;
+use core::ops::DerefMut;
+
+use netloader_drivers::hw::{IdentityDma, MmioRegion, PortRegion};
+use netloader_drivers::{Nic, NicError, e1000, rtl8139, virtio};
+
+use crate::pci::{self, Bar, Function};
+use crate::{println, time};
+
+/// One card is driven at a time, so the drivers' DMA memory shares one place (conventional
+/// memory is tight).
+#[repr(C)]
+union CardBuffers {
+    e1000: ManuallyDrop<e1000::E1000Buffers>,
+    rtl8139: ManuallyDrop<rtl8139::Rtl8139Buffers>,
+    virtio: ManuallyDrop<virtio::VirtioBuffers>,
+}
+
+static mut CARD_BUFFERS: CardBuffers = CardBuffers { e1000: ManuallyDrop::new(e1000::E1000Buffers::new()) };
+
+pub enum Card {
+    E1000(e1000::E1000<'static, MmioRegion, IdentityDma>),
+    Rtl8139(rtl8139::Rtl8139<'static, PortRegion, IdentityDma>),
+    Virtio(virtio::PciVirtioNet<'static>),
+}
+
+impl Card {
+    pub fn nic(&mut self) -> &mut dyn Nic {
+        match self {
+            Card::E1000(nic) => nic,
+            Card::Rtl8139(nic) => nic,
+            Card::Virtio(nic) => nic,
+        }
+    }
+}
+
+/// Why no card could be used.
+pub enum NoCard {
+    /// No network device with a driver; lists what was seen (vendor:device, up to 8).
+    NoneSupported { seen: heapless::String<160> },
+    /// The card was found but would not start.
+    OpenFailed { name: &'static str, function: Function, error: NicError },
+    VirtioFailed { function: Function, error: virtio::VirtioError },
+}
+
+impl core::fmt::Display for NoCard {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            NoCard::NoneSupported { seen } if seen.is_empty() => write!(
+                f,
+                "E-NIC-NONE: no network card found on the PCI bus: check that the card is seated and enabled in the BIOS"
+            ),
+            NoCard::NoneSupported { seen } => write!(
+                f,
+                "E-NIC-UNSUPPORTED: no driver for the network cards found ({seen}): netloader drives Intel e1000/e1000e, Realtek 8139 and virtio-net"
+            ),
+            NoCard::OpenFailed { name, function, error } => write!(
+                f,
+                "E-NIC-OPEN: the {name} at PCI {:02x}:{:02x}.{} ({:04x}:{:04x}) did not start: {error}",
+                function.address.bus(),
+                function.address.device(),
+                function.address.function(),
+                function.vendor,
+                function.device
+            ),
+            NoCard::VirtioFailed { function, error } => write!(
+                f,
+                "E-NIC-OPEN: the virtio-net card at PCI {:02x}:{:02x}.{} ({:04x}:{:04x}) did not start: {error}",
+                function.address.bus(),
+                function.address.device(),
+                function.address.function(),
+                function.vendor,
+                function.device
+            ),
+        }
+    }
+}
+
+pub fn open_first() -> Result<Card, NoCard> {
+    let mut chosen: Option<Function> = None;
+    let mut seen = heapless::String::<160>::new();
+    pci::scan(|function| {
+        if !function.is_network() {
+            return;
+        }
+        let _ = write!(
+            seen,
+            "{}{:04x}:{:04x} at {:02x}:{:02x}.{}",
+            if seen.is_empty() { "" } else { ", " },
+            function.vendor,
+            function.device,
+            function.address.bus(),
+            function.address.device(),
+            function.address.function()
+        );
+        let supported = e1000::probe(function.vendor, function.device).is_some()
+            || rtl8139::probe(function.vendor, function.device).is_some()
+            || virtio::probe(function.vendor, function.device).is_some();
+        if supported && chosen.is_none() {
+            chosen = Some(function);
+        }
+    });
+    let function = chosen.ok_or(NoCard::NoneSupported { seen })?;
+    pci::enable_device(function.address);
+    open(function)
+}
+
+fn open(function: Function) -> Result<Card, NoCard> {
+    if let Some(chip) = e1000::probe(function.vendor, function.device) {
+        let fail = |error| NoCard::OpenFailed { name: chip.name, function, error };
+        let Some(Bar::Memory(base)) = pci::bar(function.address, 0) else {
+            return Err(fail(NicError::UnsupportedDevice));
+        };
+        if base + e1000::MMIO_LEN as u64 > 1 << 32 {
+            return Err(fail(NicError::BadDmaAddress));
+        }
+        // SAFETY: BAR0 of this e1000, identity-mapped; nothing else drives the card.
+        let regs = unsafe { MmioRegion::new(base as usize, e1000::MMIO_LEN) };
+        // SAFETY: the buffers are handed out once, to the one card we drive.
+        let buffers = unsafe { &mut *(&raw mut CARD_BUFFERS.e1000) }.deref_mut();
+        let nic = e1000::E1000::open(chip, regs, IdentityDma, buffers, &mut time::Delay).map_err(fail)?;
+        println!("nic: {} ({:04x}:{:04x}) at mmio {:#x}", chip.name, function.vendor, function.device, base);
+        return Ok(Card::E1000(nic));
+    }
+    if let Some(card) = rtl8139::probe(function.vendor, function.device) {
+        let fail = |error| NoCard::OpenFailed { name: card.name, function, error };
+        let port = pci::first_io_bar(function.address).ok_or(fail(NicError::UnsupportedDevice))?;
+        // SAFETY: the I/O BAR of this RTL8139; nothing else drives the card.
+        let io = unsafe { PortRegion::new(port) };
+        // SAFETY: the buffers are handed out once, to the one card we drive.
+        let buffers = unsafe {
+            (&raw mut CARD_BUFFERS.rtl8139).write(ManuallyDrop::new(rtl8139::Rtl8139Buffers::new()));
+            &mut *(&raw mut CARD_BUFFERS.rtl8139)
+        }
+        .deref_mut();
+        let nic = rtl8139::Rtl8139::open(card, io, IdentityDma, buffers).map_err(fail)?;
+        println!("nic: {} ({:04x}:{:04x}) at io {:#x}", card.name, function.vendor, function.device, port);
+        return Ok(Card::Rtl8139(nic));
+    }
+    if let Some(model) = virtio::probe(function.vendor, function.device) {
+        let fail = |error| NoCard::VirtioFailed { function, error };
+        // SAFETY: the standard configuration ports; nothing else uses them concurrently.
+        let cam = unsafe { virtio::PortCam::new() };
+        let address = virtio::DeviceFunction {
+            bus: function.address.bus(),
+            device: function.address.device(),
+            function: function.address.function(),
+        };
+        // SAFETY: the buffers are handed out once, to the one card we drive.
+        let buffers = unsafe {
+            (&raw mut CARD_BUFFERS.virtio).write(ManuallyDrop::new(virtio::VirtioBuffers::new()));
+            &mut *(&raw mut CARD_BUFFERS.virtio)
+        }
+        .deref_mut();
+        let nic = virtio::VirtioNet::open(model, cam, address, buffers).map_err(fail)?;
+        println!("nic: virtio-net ({:04x}:{:04x})", function.vendor, function.device);
+        return Ok(Card::Virtio(nic));
+    }
+    Err(NoCard::OpenFailed { name: "card", function, error: NicError::UnsupportedDevice })
+}

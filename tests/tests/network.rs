@@ -1,0 +1,94 @@
+//! The network path on every supported card: PCI scan, driver, DHCP from QEMU's user-mode
+//! server (restrict=on: nothing leaves the guest's network), TFTP of the DHCP boot file into
+//! memory, and a SHA-256 of what arrived, compared with the host's.
+
+use netloader::forms::{self, Form};
+use netloader_tests::kernels::sha256_hex;
+use netloader_tests::qemu::{Qemu, work_dir};
+
+/// Deterministic pseudo-random bytes (xorshift), so a failure can be replayed.
+fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
+    let mut state = seed | 1;
+    let mut bytes = Vec::with_capacity(len + 8);
+    while bytes.len() < len {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        bytes.extend_from_slice(&state.to_le_bytes());
+    }
+    bytes.truncate(len);
+    bytes
+}
+
+fn download(nic: &str, machine: &str, size: usize) {
+    let name = format!("net-{nic}-{machine}-{}k", size / 1024);
+    let dir = work_dir().join(&name);
+    std::fs::create_dir_all(&dir).unwrap();
+    let data = random_bytes(size, size as u64 ^ nic.len() as u64);
+    let file = "payload.bin";
+    std::fs::write(dir.join(file), &data).unwrap();
+    let iso = dir.join("netloader.iso");
+    std::fs::write(&iso, forms::build(Form::Iso).unwrap()).unwrap();
+
+    let outcome = Qemu::new(&name, machine, 128)
+        .args(["-cdrom", iso.to_str().unwrap()])
+        .args(["-netdev", &format!("user,id=n0,restrict=on,tftp={},bootfile={file}", dir.display())])
+        .args(["-device", &format!("{nic},netdev=n0")])
+        .run(|serial| serial.contains("netloader: stopped."));
+    let expected = format!("file: {file} {size} bytes at 0x100000 sha256 {}", sha256_hex(&data));
+    outcome.check(outcome.contains("dhcp: address 10.0.2.15/24"), "no DHCP lease");
+    outcome.check(outcome.contains(&expected), &format!("expected the line `{expected}`"));
+}
+
+#[test]
+fn e1000_1mib_and_32mib() {
+    download("e1000", "pc", 1 << 20);
+    download("e1000", "pc", 32 << 20);
+}
+
+#[test]
+fn e1000e_1mib_and_32mib() {
+    download("e1000e", "q35", 1 << 20);
+    download("e1000e", "q35", 32 << 20);
+}
+
+#[test]
+fn rtl8139_1mib_and_32mib() {
+    download("rtl8139", "pc", 1 << 20);
+    download("rtl8139", "pc", 32 << 20);
+}
+
+#[test]
+fn virtio_1mib_and_32mib() {
+    download("virtio-net-pci", "pc", 1 << 20);
+    download("virtio-net-pci", "q35", 32 << 20);
+}
+
+#[test]
+fn no_card_is_a_clear_error() {
+    let name = "net-no-card";
+    let iso = work_dir().join(format!("{name}.iso"));
+    std::fs::write(&iso, forms::build(Form::Iso).unwrap()).unwrap();
+    let outcome = Qemu::new(name, "pc", 64)
+        .args(["-cdrom", iso.to_str().unwrap()])
+        .run(|serial| serial.contains("netloader: stopped."));
+    outcome.check(outcome.contains("E-NIC-NONE: no network card found"), "expected E-NIC-NONE");
+}
+
+#[test]
+fn missing_boot_file_names_file_and_server() {
+    let name = "net-missing-file";
+    let dir = work_dir().join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    let iso = dir.join("netloader.iso");
+    std::fs::write(&iso, forms::build(Form::Iso).unwrap()).unwrap();
+    let outcome = Qemu::new(name, "pc", 64)
+        .args(["-cdrom", iso.to_str().unwrap()])
+        .args(["-netdev", &format!("user,id=n0,restrict=on,tftp={},bootfile=nothere.bin", dir.display())])
+        .args(["-device", "e1000,netdev=n0"])
+        .run(|serial| serial.contains("netloader: stopped."));
+    outcome.check(
+        outcome.contains("E-TFTP-NOTFOUND: nothere.bin from 10.0.2.2"),
+        "expected E-TFTP-NOTFOUND naming the file and the server",
+    );
+}
