@@ -5,3 +5,4 @@
 
 pub mod qemu;
 pub mod kernels;
+pub mod netns;

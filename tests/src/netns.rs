@@ -1,0 +1,669 @@
+//! Real servers for boot tests and benchmarks, fenced into a network namespace.
+//!
+//! Layout of one [`TestNet`]:
+//!
+//! ```text
+//!  QEMU (root namespace)                 test process                 namespace nl-<pid>-<n>
+//!  -netdev socket,udp=127.0.0.1:R  <-->  Relay (UDP on 127.0.0.1)  <-->  tap nlt<pid>x<n> 192.168.77.1/24
+//!                                        seeded delay/loss/dups          dnsmasq (DHCP only), atftpd (TFTP)
+//! ```
+//!
+//! The guest's frames travel only over loopback (QEMU <-> relay) and into the tap device,
+//! which lives in a namespace the test made: nothing can reach any other network. The tap is
+//! opened by the test process (TUNSETIFF) and then moved into the namespace, so the relay
+//! holds its file descriptor while the servers see an ordinary interface. The kernel here has
+//! no `tc netem`, so delay, loss and duplication are made by the relay, with a seeded random
+//! generator so every impaired run can be replayed.
+//!
+//! Everything is torn down on drop: relay threads stopped, server processes killed, the
+//! namespace deleted (the tap goes with its file descriptor).
+//!
+//! atftpd: Debian's `atftpd` package would start a system-wide service when installed, so
+//! [`atftpd_install`] fetches it with `apt-get download` and unpacks it with `dpkg -x` under
+//! `target/tools/atftpd` once (with `libwrap0` too when the system lacks it).
+
+use std::ffi::OsString;
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, UdpSocket};
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// The server side of the namespace's network (DHCP, TFTP); the guest gets .50-.60.
+pub const SERVER_ADDR: &str = "192.168.77.1";
+
+/// Network namespaces and tap devices need root (CAP_NET_ADMIN).
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"))
+}
+
+fn run_checked(command: &mut Command) -> io::Result<()> {
+    let output = command.stdin(Stdio::null()).output()?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(io::Error::other(format!(
+            "{command:?} failed ({}): {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        )))
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// atftpd, unpacked from Debian's package into target/tools/atftpd
+
+/// An unpacked atftpd: the binary and the library path it needs.
+#[derive(Clone, Debug)]
+pub struct Atftpd {
+    pub binary: PathBuf,
+    pub library_path: PathBuf,
+}
+
+/// Download and unpack atftpd (and libwrap0 if missing) once; later calls reuse the folder.
+/// Safe to race between threads and processes: each unpacks into its own temporary folder and
+/// the first rename wins.
+pub fn atftpd_install() -> io::Result<Atftpd> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let tools = target_dir().join("tools");
+    let root = tools.join("atftpd");
+    let found = Atftpd {
+        binary: root.join("usr/sbin/atftpd"),
+        library_path: root.join("usr/lib/x86_64-linux-gnu"),
+    };
+    if found.binary.exists() {
+        return Ok(found);
+    }
+    std::fs::create_dir_all(&tools)?;
+    let scratch = tools.join(format!("atftpd.tmp-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&scratch);
+    std::fs::create_dir_all(scratch.join("root"))?;
+    let mut packages = vec!["atftpd"];
+    if !Path::new("/usr/lib/x86_64-linux-gnu/libwrap.so.0").exists()
+        && !Path::new("/lib/x86_64-linux-gnu/libwrap.so.0").exists()
+    {
+        packages.push("libwrap0");
+    }
+    eprintln!(
+        "netns: fetching {packages:?} with apt-get download into {}",
+        scratch.display()
+    );
+    run_checked(
+        Command::new("apt-get")
+            .arg("download")
+            .args(&packages)
+            .current_dir(&scratch),
+    )?;
+    for entry in std::fs::read_dir(&scratch)? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "deb") {
+            run_checked(
+                Command::new("dpkg")
+                    .arg("-x")
+                    .arg(&path)
+                    .arg(scratch.join("root")),
+            )?;
+        }
+    }
+    match std::fs::rename(scratch.join("root"), &root) {
+        Ok(()) => {}
+        Err(_) if found.binary.exists() => {} // another process won the race
+        Err(e) => return Err(e),
+    }
+    let _ = std::fs::remove_dir_all(&scratch);
+    if !found.binary.exists() {
+        return Err(io::Error::other(
+            "atftpd package unpacked, but usr/sbin/atftpd is missing",
+        ));
+    }
+    Ok(found)
+}
+
+// ---------------------------------------------------------------------------------------
+// The namespace and the processes living in it
+
+/// A network namespace with the server processes started in it; deleted on drop.
+pub struct Namespace {
+    name: String,
+    children: Vec<(String, Child)>,
+}
+
+impl Namespace {
+    /// Create `nl-<pid>-<n>` with its loopback up.
+    pub fn create() -> io::Result<Namespace> {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let name = format!(
+            "nl-{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
+        run_checked(Command::new("ip").args(["netns", "add", &name]))?;
+        let ns = Namespace {
+            name,
+            children: Vec::new(),
+        };
+        ns.run(&["ip", "link", "set", "lo", "up"])?;
+        Ok(ns)
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// A command that runs `program` inside the namespace.
+    pub fn command(&self, program: impl Into<OsString>) -> Command {
+        let mut command = Command::new("ip");
+        command
+            .args(["netns", "exec", &self.name])
+            .arg(program.into());
+        command
+    }
+
+    /// Run a short command inside the namespace and fail on a non-zero status.
+    pub fn run(&self, args: &[&str]) -> io::Result<()> {
+        let (program, rest) = args
+            .split_first()
+            .ok_or_else(|| io::Error::other("empty command"))?;
+        run_checked(self.command(program).args(rest))
+    }
+
+    /// Start a long-lived process in the namespace, its output going to `log`; killed on drop.
+    pub fn spawn(&mut self, what: &str, mut command: Command, log: &Path) -> io::Result<()> {
+        let out = File::create(log)?;
+        let child = command
+            .stdin(Stdio::null())
+            .stdout(out.try_clone()?)
+            .stderr(out)
+            .spawn()?;
+        self.children.push((what.to_string(), child));
+        Ok(())
+    }
+
+    /// Fail when a started process has already exited (bad options, port taken...).
+    pub fn check_alive(&mut self) -> io::Result<()> {
+        for (what, child) in &mut self.children {
+            if let Some(status) = child.try_wait()? {
+                return Err(io::Error::other(format!("{what} exited early ({status})")));
+            }
+        }
+        Ok(())
+    }
+
+    /// Wait until something in the namespace listens on UDP `port`.
+    pub fn wait_for_udp_port(&mut self, port: u16, timeout: Duration) -> io::Result<()> {
+        let start = Instant::now();
+        let needle = format!(":{port} ");
+        loop {
+            self.check_alive()?;
+            let output = self.command("ss").args(["-Hlun"]).output()?;
+            if String::from_utf8_lossy(&output.stdout).contains(&needle) {
+                return Ok(());
+            }
+            if start.elapsed() > timeout {
+                return Err(io::Error::other(format!(
+                    "nothing listens on UDP port {port} in {}",
+                    self.name
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Namespace {
+    fn drop(&mut self) {
+        for (_, child) in &mut self.children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The tap device
+
+/// A tap device opened by this process (IFF_TAP | IFF_NO_PI: one read = one Ethernet frame).
+/// It is not persistent: it disappears when the file is closed.
+pub struct Tap {
+    file: File,
+    name: String,
+}
+
+impl Tap {
+    pub fn open(name: &str) -> io::Result<Tap> {
+        if name.len() >= libc::IFNAMSIZ {
+            return Err(io::Error::other(format!(
+                "interface name {name} is too long"
+            )));
+        }
+        let file = File::options()
+            .read(true)
+            .write(true)
+            .open("/dev/net/tun")?;
+        // SAFETY: ifreq is plain old data; all-zero is a valid value.
+        let mut request: libc::ifreq = unsafe { std::mem::zeroed() };
+        for (slot, byte) in request.ifr_name.iter_mut().zip(name.bytes()) {
+            *slot = byte as libc::c_char;
+        }
+        request.ifr_ifru.ifru_flags = (libc::IFF_TAP | libc::IFF_NO_PI) as libc::c_short;
+        // SAFETY: TUNSETIFF reads and writes one ifreq, which lives for the whole call.
+        let result = unsafe { libc::ioctl(file.as_raw_fd(), libc::TUNSETIFF, &mut request) };
+        if result < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(Tap {
+            file,
+            name: name.to_string(),
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Wait up to `timeout` for a frame to read.
+    fn readable(&self, timeout: Duration) -> bool {
+        let mut poll = libc::pollfd {
+            fd: self.file.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd for the duration of the call.
+        let ready = unsafe { libc::poll(&mut poll, 1, timeout.as_millis() as libc::c_int) };
+        ready > 0 && poll.revents & libc::POLLIN != 0
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The relay between QEMU's UDP socket netdev and the tap
+
+/// What the relay does to frames, per direction. Seeded: the same seed gives the same drops.
+#[derive(Clone, Copy, Debug)]
+pub struct Impairment {
+    /// Added to each frame in each direction (round trip = 2 × this).
+    pub one_way_delay: Duration,
+    /// Probability that a frame is dropped.
+    pub loss: f64,
+    /// Probability that a frame is sent twice.
+    pub duplicate: f64,
+    pub seed: u64,
+}
+
+impl Impairment {
+    pub const NONE: Impairment = Impairment {
+        one_way_delay: Duration::ZERO,
+        loss: 0.0,
+        duplicate: 0.0,
+        seed: 1,
+    };
+
+    /// Only a delay: `rtt / 2` each way.
+    pub fn round_trip(rtt: Duration) -> Impairment {
+        Impairment {
+            one_way_delay: rtt / 2,
+            ..Impairment::NONE
+        }
+    }
+}
+
+/// Counts of what the relay saw, for reports.
+#[derive(Default, Debug)]
+pub struct RelayStats {
+    pub to_server: AtomicU64,
+    pub to_guest: AtomicU64,
+    pub dropped: AtomicU64,
+    pub duplicated: AtomicU64,
+}
+
+/// xorshift64*: small, seeded, good enough to pick frames.
+struct Rng(u64);
+
+impl Rng {
+    fn new(seed: u64) -> Rng {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+    fn unit(&mut self) -> f64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// How many copies of a frame to send (0 = dropped), counted in `stats`.
+fn copies(rng: &mut Rng, impairment: &Impairment, stats: &RelayStats) -> usize {
+    if impairment.loss > 0.0 && rng.unit() < impairment.loss {
+        stats.dropped.fetch_add(1, Ordering::Relaxed);
+        return 0;
+    }
+    if impairment.duplicate > 0.0 && rng.unit() < impairment.duplicate {
+        stats.duplicated.fetch_add(1, Ordering::Relaxed);
+        return 2;
+    }
+    1
+}
+
+/// One direction's output: immediate, or through a FIFO delay line on its own thread (the
+/// delay is the same for every frame, so deadlines come in order).
+enum Output {
+    Direct(Box<dyn FnMut(&[u8]) + Send>),
+    Delayed(mpsc::Sender<(Instant, Vec<u8>)>),
+}
+
+impl Output {
+    fn new(
+        delay: Duration,
+        mut sink: Box<dyn FnMut(&[u8]) + Send>,
+        threads: &mut Vec<JoinHandle<()>>,
+    ) -> Output {
+        if delay.is_zero() {
+            return Output::Direct(sink);
+        }
+        let (sender, receiver) = mpsc::channel::<(Instant, Vec<u8>)>();
+        threads.push(std::thread::spawn(move || {
+            // Ends when the reading side drops the sender.
+            while let Ok((due, frame)) = receiver.recv() {
+                let now = Instant::now();
+                if due > now {
+                    std::thread::sleep(due - now);
+                }
+                sink(&frame);
+            }
+        }));
+        Output::Delayed(sender)
+    }
+
+    fn send(&mut self, frame: &[u8], delay: Duration) {
+        match self {
+            Output::Direct(sink) => sink(frame),
+            Output::Delayed(line) => {
+                let _ = line.send((Instant::now() + delay, frame.to_vec()));
+            }
+        }
+    }
+}
+
+/// Forwards Ethernet frames between QEMU (`-netdev socket,udp=...`) and a tap device.
+pub struct Relay {
+    stop: Arc<AtomicBool>,
+    threads: Vec<JoinHandle<()>>,
+    pub stats: Arc<RelayStats>,
+    /// The address QEMU sends to (the relay's socket).
+    pub relay_addr: SocketAddr,
+    /// The address QEMU binds (`localaddr=`), where the relay sends to.
+    pub qemu_addr: SocketAddr,
+}
+
+impl Relay {
+    pub fn start(tap: Tap, impairment: Impairment) -> io::Result<Relay> {
+        let socket = UdpSocket::bind("127.0.0.1:0")?;
+        socket.set_read_timeout(Some(Duration::from_millis(50)))?;
+        let relay_addr = socket.local_addr()?;
+        // A free port for QEMU to bind: taken and released here (a tiny race, loopback only).
+        let qemu_addr = UdpSocket::bind("127.0.0.1:0")?.local_addr()?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let stats = Arc::new(RelayStats::default());
+        let tap = Arc::new(tap);
+        let mut threads = Vec::new();
+        let delay = impairment.one_way_delay;
+
+        // QEMU -> tap
+        {
+            let (stop, stats, socket) = (stop.clone(), stats.clone(), socket.try_clone()?);
+            let tap_out = tap.clone();
+            let mut out = Output::new(
+                delay,
+                Box::new(move |frame: &[u8]| {
+                    let _ = (&tap_out.file).write(frame);
+                }),
+                &mut threads,
+            );
+            threads.push(std::thread::spawn(move || {
+                let mut rng = Rng::new(impairment.seed);
+                let mut buffer = vec![0u8; 65536];
+                while !stop.load(Ordering::Relaxed) {
+                    let Ok((len, from)) = socket.recv_from(&mut buffer) else {
+                        continue;
+                    };
+                    if from != qemu_addr {
+                        continue; // only QEMU's frames go to the namespace
+                    }
+                    stats.to_server.fetch_add(1, Ordering::Relaxed);
+                    for _ in 0..copies(&mut rng, &impairment, &stats) {
+                        out.send(&buffer[..len], delay);
+                    }
+                }
+            }));
+        }
+        // tap -> QEMU
+        {
+            let (stop, stats, socket) = (stop.clone(), stats.clone(), socket.try_clone()?);
+            let tap_in = tap.clone();
+            let mut out = Output::new(
+                delay,
+                Box::new(move |frame: &[u8]| {
+                    let _ = socket.send_to(frame, qemu_addr);
+                }),
+                &mut threads,
+            );
+            threads.push(std::thread::spawn(move || {
+                let mut rng = Rng::new(impairment.seed ^ 0x5555_5555);
+                let mut buffer = vec![0u8; 65536];
+                while !stop.load(Ordering::Relaxed) {
+                    if !tap_in.readable(Duration::from_millis(50)) {
+                        continue;
+                    }
+                    let Ok(len) = (&tap_in.file).read(&mut buffer) else {
+                        continue;
+                    };
+                    stats.to_guest.fetch_add(1, Ordering::Relaxed);
+                    for _ in 0..copies(&mut rng, &impairment, &stats) {
+                        out.send(&buffer[..len], delay);
+                    }
+                }
+            }));
+        }
+        Ok(Relay {
+            stop,
+            threads,
+            stats,
+            relay_addr,
+            qemu_addr,
+        })
+    }
+
+    /// The QEMU `-netdev` argument that connects a card to this relay.
+    pub fn netdev(&self, id: &str) -> String {
+        format!(
+            "socket,id={id},udp={},localaddr={}",
+            self.relay_addr, self.qemu_addr
+        )
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        // The readers end within one poll period; their delay lines end when they drop.
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Everything together
+
+/// A namespace with dnsmasq (DHCP only, boot file named) and atftpd (TFTP with windowsize)
+/// on 192.168.77.1, reached by QEMU through a relay. Torn down on drop.
+pub struct TestNet {
+    // Field order is drop order: stop the relay (it holds the tap) before the namespace.
+    relay: Relay,
+    namespace: Namespace,
+    pub logs: PathBuf,
+}
+
+impl TestNet {
+    /// Serve `tftp_root` by TFTP and name `boot_file` in DHCP. Logs go to `logs/`.
+    pub fn start(
+        tftp_root: &Path,
+        boot_file: &str,
+        impairment: Impairment,
+        logs: &Path,
+    ) -> io::Result<TestNet> {
+        let atftpd = atftpd_install()?;
+        std::fs::create_dir_all(logs)?;
+        // atftpd refuses every file whose full path holds "..", as target/ paths often do.
+        let tftp_root = tftp_root.canonicalize()?;
+        let mut namespace = Namespace::create()?;
+        let tap_name = format!(
+            "nlt{}x{}",
+            std::process::id() % 1_000_000,
+            &namespace.name().rsplit('-').next().unwrap_or("0")
+        );
+        let tap = Tap::open(&tap_name)?;
+        run_checked(Command::new("ip").args([
+            "link",
+            "set",
+            &tap_name,
+            "netns",
+            namespace.name(),
+        ]))?;
+        namespace.run(&[
+            "ip",
+            "addr",
+            "add",
+            &format!("{SERVER_ADDR}/24"),
+            "dev",
+            &tap_name,
+        ])?;
+        namespace.run(&["ip", "link", "set", &tap_name, "up"])?;
+
+        let mut dnsmasq = namespace.command("dnsmasq");
+        dnsmasq
+            .args([
+                "--no-daemon",
+                "--conf-file=/dev/null",
+                "--port=0",
+                "--bind-interfaces",
+                "--log-dhcp",
+            ])
+            .arg(format!("--interface={tap_name}"))
+            .arg("--dhcp-range=192.168.77.50,192.168.77.60,255.255.255.0,1h")
+            .arg(format!("--dhcp-boot={boot_file},,{SERVER_ADDR}"))
+            .arg(format!(
+                "--dhcp-leasefile={}",
+                logs.join("dnsmasq.leases").display()
+            ))
+            .arg("--pid-file=")
+            .arg("--user=root");
+        namespace.spawn("dnsmasq", dnsmasq, &logs.join("dnsmasq.log"))?;
+
+        let mut tftpd = namespace.command(&atftpd.binary);
+        tftpd
+            .env("LD_LIBRARY_PATH", &atftpd.library_path)
+            .args([
+                "--daemon",
+                "--no-fork",
+                "--port",
+                "69",
+                "--bind-address",
+                SERVER_ADDR,
+            ])
+            .args([
+                "--logfile",
+                "-",
+                "--user",
+                "root",
+                "--group",
+                "root",
+                "--verbose=5",
+            ])
+            .arg(&tftp_root);
+        namespace.spawn("atftpd", tftpd, &logs.join("atftpd.log"))?;
+
+        namespace.wait_for_udp_port(67, Duration::from_secs(10))?;
+        namespace.wait_for_udp_port(69, Duration::from_secs(10))?;
+        let relay = Relay::start(tap, impairment)?;
+        Ok(TestNet {
+            relay,
+            namespace,
+            logs: logs.to_path_buf(),
+        })
+    }
+
+    /// The QEMU `-netdev` argument for this network.
+    pub fn netdev(&self, id: &str) -> String {
+        self.relay.netdev(id)
+    }
+
+    pub fn namespace(&self) -> &Namespace {
+        &self.namespace
+    }
+
+    pub fn stats(&self) -> &RelayStats {
+        &self.relay.stats
+    }
+
+    /// The server logs, for failure messages.
+    pub fn server_logs(&self) -> String {
+        let mut text = String::new();
+        for name in ["dnsmasq.log", "atftpd.log"] {
+            let log = std::fs::read_to_string(self.logs.join(name)).unwrap_or_default();
+            let lines: Vec<&str> = log.lines().collect();
+            text.push_str(&format!(
+                "--- {name} (last lines) ---\n{}\n",
+                lines[lines.len().saturating_sub(15)..].join("\n")
+            ));
+        }
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rng_is_seeded_and_in_range() {
+        let mut a = Rng::new(7);
+        let mut b = Rng::new(7);
+        for _ in 0..1000 {
+            let x = a.unit();
+            assert_eq!(x, b.unit());
+            assert!((0.0..1.0).contains(&x));
+        }
+    }
+
+    #[test]
+    fn loss_rate_is_close_to_asked() {
+        let impairment = Impairment {
+            loss: 0.1,
+            ..Impairment::NONE
+        };
+        let stats = RelayStats::default();
+        let mut rng = Rng::new(3);
+        let sent: usize = (0..10_000)
+            .map(|_| copies(&mut rng, &impairment, &stats))
+            .sum();
+        assert!((8_700..9_300).contains(&sent), "{sent}");
+    }
+}
