@@ -4,9 +4,11 @@
 #![no_main]
 
 mod arch;
+mod boot;
 mod boot_info;
 mod console;
 mod download;
+mod menu;
 mod net;
 mod nic;
 mod pci;
@@ -48,15 +50,16 @@ extern "C" fn netloader_main(boot: &'static BootInfo) -> ! {
     let tsc_khz = time::init();
     println!("timer: TSC at {} MHz", tsc_khz / 1000);
 
-    if let Err(error) = network_boot(&map) {
-        stop(&error);
-    }
-    arch::halt_forever()
+    let failure = network_boot(&map);
+    stop(&failure)
 }
 
-/// From the card to the boot: everything that needs the network.
-fn network_boot(map: &netloader_proto::memmap::MemoryMap) -> Result<(), Failure> {
-    let mut card = nic::open_first().map_err(Failure::Nic)?;
+/// From the card to the boot: everything that needs the network. Returns only on failure.
+fn network_boot(map: &netloader_proto::memmap::MemoryMap) -> boot::Failure {
+    let mut card = match nic::open_first() {
+        Ok(card) => card,
+        Err(e) => return boot::fail!("{e}"),
+    };
     let nic = card.nic();
     let mac = nic.mac();
     println!(
@@ -64,56 +67,29 @@ fn network_boot(map: &netloader_proto::memmap::MemoryMap) -> Result<(), Failure>
         mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]
     );
     let mut net = net::Net::new(nic);
-    let lease = net.dhcp(20).map_err(Failure::Net)?;
+    let lease = match net.dhcp(20) {
+        Ok(lease) => lease,
+        Err(e) => return boot::fail!("{e}"),
+    };
     println!(
         "dhcp: address {}/{} from {}, router {:?}",
         lease.address, lease.prefix_len, lease.dhcp_server, lease.router
     );
-    let boot = &lease.boot;
+    let params = &lease.boot;
     println!(
         "dhcp: tftp server {:?}, boot file {:?}, config {:?}, prefix {:?}",
-        boot.tftp_server,
-        boot.boot_file.as_deref(),
-        boot.config_file.as_deref(),
-        boot.path_prefix.as_deref()
+        params.tftp_server,
+        params.boot_file.as_deref(),
+        params.config_file.as_deref(),
+        params.path_prefix.as_deref()
     );
-    let server = boot.tftp_server.ok_or(Failure::NoServer)?;
-    let file = boot.boot_file.as_deref().ok_or(Failure::NoBootFile)?;
-    // The scratch area: the RAM from 1 MiB up to the first hole.
-    let start = 0x10_0000u64;
-    let capacity = map.upper_kib() as u64 * 1024;
-    // SAFETY: [1 MiB, 1 MiB + upper memory) is RAM by the memory map and the runtime lives
-    // below 640 KiB.
-    let mut sink = unsafe { download::MemorySink::new(start, capacity) };
-    net.tftp_get(server, file, &mut sink).map_err(Failure::Net)?;
-    println!("file: {} {} bytes at {:#x} sha256 {}", file, sink.len(), sink.start(), download::Hex(&sink.sha256()));
+    let failure = boot::run(&mut net, &lease, map, mac);
     net.close();
-    Err(Failure::NothingToBoot)
-}
-
-/// Why the network boot stopped.
-enum Failure {
-    Nic(nic::NoCard),
-    Net(net::NetError),
-    NoServer,
-    NoBootFile,
-    NothingToBoot,
-}
-
-impl core::fmt::Display for Failure {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self {
-            Failure::Nic(e) => write!(f, "{e}"),
-            Failure::Net(e) => write!(f, "{e}"),
-            Failure::NoServer => write!(f, "E-DHCP-NOSERVER: the DHCP answer names no TFTP server (next-server or option 66): check the DHCP server's settings"),
-            Failure::NoBootFile => write!(f, "E-DHCP-NOFILE: the DHCP answer names no boot file (file field or option 67): check the DHCP server's settings"),
-            Failure::NothingToBoot => write!(f, "E-BOOT-NOTHING: the boot file was downloaded, but booting it is not implemented yet"),
-        }
-    }
+    failure
 }
 
 /// Say why we stopped, on both consoles, then wait.
-fn stop(failure: &Failure) -> ! {
+fn stop(failure: &boot::Failure) -> ! {
     println!("{failure}");
     println!("netloader: stopped.");
     arch::halt_forever()

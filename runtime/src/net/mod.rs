@@ -18,7 +18,7 @@ use crate::{print, println, time};
 pub use device::NicDevice;
 
 const UDP_RX_SLOTS: usize = 64;
-const UDP_RX_BYTES: usize = 96 * 1024;
+const UDP_RX_BYTES: usize = 64 * 1024;
 const UDP_TX_SLOTS: usize = 8;
 const UDP_TX_BYTES: usize = 4 * 1024;
 /// TFTP window (RFC 7440): what the UDP receive buffer holds with room to spare.
@@ -59,6 +59,13 @@ pub enum NetError {
     NoLink { waited_s: u64 },
     NoDhcpAnswer { waited_s: u64 },
     Tftp { server: Ipv4Addr, path: heapless::String<128>, error: TftpError },
+}
+
+impl NetError {
+    /// The server said the file does not exist (TFTP error 1).
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, NetError::Tftp { error: TftpError::Server { code: 1, .. }, .. })
+    }
 }
 
 impl fmt::Display for NetError {
@@ -194,10 +201,11 @@ impl<'n> Net<'n> {
 
     /// Fetch `path` from `server` into `sink`, with a progress line. Returns the transfer's
     /// statistics.
-    pub fn tftp_get(&mut self, server: Ipv4Addr, path: &str, sink: &mut dyn Sink) -> Result<Stats, NetError> {
+    pub fn tftp_get_from(&mut self, server: Ipv4Addr, server_port: u16, path: &str, sink: &mut dyn Sink) -> Result<Stats, NetError> {
         let fail = |error| NetError::Tftp { server, path: truncated(path), error };
         let mut options = tftp::Options::for_mtu(1500);
         options.windowsize = TFTP_WINDOW;
+        options.server_port = server_port;
         let mut client = TftpClient::new(path, options).map_err(fail)?;
         let port = self.next_port;
         self.next_port = if self.next_port >= 65000 { 49152 } else { self.next_port + 1 };

@@ -1,0 +1,96 @@
+//! The boot menu, shown when the config has several entries: on VGA and serial, chosen with
+//! the arrow keys or a number (PS/2 keyboard or serial line), Enter to boot, the timeout
+//! counting down to the default.
+
+use netloader_proto::config::{Config, Timeout};
+use x86_64::instructions::port::Port;
+
+use crate::{print, println, time};
+
+/// The index of the entry to boot.
+pub fn choose(config: &Config) -> usize {
+    let count = config.entry_count();
+    let default = config.default_entry().min(count.saturating_sub(1));
+    if count <= 1 {
+        return default;
+    }
+    println!("menu:");
+    for entry in config.entries() {
+        println!("  {} {}{}", entry.index, entry.title, if entry.index == default { "  (default)" } else { "" });
+    }
+    let timeout_ms = match config.timeout() {
+        Some(Timeout::Seconds(s)) => Some(s as u64 * 1000),
+        Some(Timeout::Forever) => None,
+        None => Some(5_000),
+    };
+    let mut selected = default;
+    let start = time::now_ms();
+    let mut shown = u64::MAX;
+    let mut counting = true;
+    loop {
+        let elapsed = time::now_ms() - start;
+        if counting {
+            if let Some(limit) = timeout_ms {
+                if elapsed >= limit {
+                    println!();
+                    return selected;
+                }
+                let left = (limit - elapsed).div_ceil(1000);
+                if left != shown {
+                    shown = left;
+                    print!("\rmenu: booting entry {selected} in {left} s (number or arrows to choose, Enter to boot) ");
+                }
+            }
+        }
+        match read_key() {
+            Some(Key::Enter) => {
+                println!();
+                return selected;
+            }
+            Some(Key::Digit(d)) if (d as usize) < count => {
+                println!("\nmenu: entry {d}");
+                return d as usize;
+            }
+            Some(Key::Up) => selected = selected.saturating_sub(1),
+            Some(Key::Down) => selected = (selected + 1).min(count - 1),
+            _ => continue,
+        }
+        counting = false; // a key stops the countdown, as GRUB does
+        print!("\rmenu: entry {selected} selected, Enter to boot                              ");
+    }
+}
+
+enum Key {
+    Enter,
+    Up,
+    Down,
+    Digit(u8),
+}
+
+fn read_key() -> Option<Key> {
+    // SAFETY: the 8042 status and data ports and COM1's line status and data ports; reading
+    // them only consumes a pending byte.
+    unsafe {
+        if Port::<u8>::new(0x64).read() & 1 != 0 {
+            let code = Port::<u8>::new(0x60).read();
+            return match code {
+                0x1c => Some(Key::Enter),
+                0x48 => Some(Key::Up),
+                0x50 => Some(Key::Down),
+                0x02..=0x0a => Some(Key::Digit(code - 0x01)),
+                0x0b => Some(Key::Digit(0)),
+                _ => None,
+            };
+        }
+        if Port::<u8>::new(0x3fd).read() & 1 != 0 {
+            return match Port::<u8>::new(0x3f8).read() {
+                b'\r' | b'\n' => Some(Key::Enter),
+                c @ b'0'..=b'9' => Some(Key::Digit(c - b'0')),
+                b'k' | b'A' => Some(Key::Up),
+                b'j' | b'B' => Some(Key::Down),
+                _ => None,
+            };
+        }
+    }
+    None
+}
