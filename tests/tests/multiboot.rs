@@ -1,0 +1,202 @@
+//! Booting Multiboot kernels end to end: netloader fetches the config, the test kernel and its
+//! modules over the network, and the test kernel reports what it received. Every module hash
+//! and command line is compared with the host's; the kernel's own checks must all pass.
+
+use std::path::{Path, PathBuf};
+
+use netloader::forms::{self, Form};
+use netloader_tests::kernels::{self, EXIT_PASS, Variant, parse_report, sha256_hex};
+use netloader_tests::qemu::{Outcome, Qemu, work_dir};
+
+struct Module {
+    name: String,
+    data: Vec<u8>,
+    args: &'static str,
+}
+
+fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
+    let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect()
+}
+
+fn modules(count: usize) -> Vec<Module> {
+    let args = ["first module", "", "x=1 y=2", "--flag"];
+    (0..count)
+        .map(|i| Module {
+            name: format!("mod{i}"),
+            data: random_bytes(1000 + i * 37_123, i as u64 + 7),
+            args: args[i % args.len()],
+        })
+        .collect()
+}
+
+/// A TFTP root with the kernel, the modules and a config naming them.
+fn tftp_root(name: &str, variant: Variant, modules: &[Module], config_name: &str) -> PathBuf {
+    let dir = work_dir().join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("netloader.cfg")).unwrap();
+    std::fs::copy(kernels::path(variant), dir.join("kernel")).unwrap();
+    let mut config = String::from("set timeout=0\nmenuentry \"test kernel\" {\n  multiboot /kernel console=ttyS0 \"quoted arg\"\n");
+    for m in modules {
+        std::fs::write(dir.join(&m.name), &m.data).unwrap();
+        config += &format!("  module /{} {}\n", m.name, m.args);
+    }
+    config += "  boot\n}\n";
+    std::fs::write(dir.join(config_name), config).unwrap();
+    dir
+}
+
+fn image(form: Form, dir: &Path) -> (String, String) {
+    let path = dir.join(format!("netloader.{}", form.name()));
+    std::fs::write(&path, forms::build(form).unwrap()).unwrap();
+    match form {
+        Form::Floppy => ("-drive".into(), format!("file={},format=raw,if=floppy", path.display())),
+        Form::Iso => ("-cdrom".into(), path.display().to_string()),
+    }
+}
+
+fn boot(name: &str, form: Form, nic: &str, dir: &Path, bootfile: Option<&str>) -> Outcome {
+    let (drive_flag, drive) = image(form, dir);
+    let bootfile = bootfile.map(|f| format!(",bootfile={f}")).unwrap_or_default();
+    Qemu::new(name, "pc", 128)
+        .args([drive_flag, drive])
+        .args(["-netdev".into(), format!("user,id=n0,restrict=on,tftp={}{bootfile}", dir.display())])
+        .args(["-device".into(), format!("{nic},netdev=n0")])
+        // The test kernel ends QEMU itself (isa-debug-exit), with its verdict as the status.
+        .run(|serial| serial.contains("netloader: stopped."))
+}
+
+fn check_report(outcome: &Outcome, variant: Variant, modules: &[Module]) {
+    let report = parse_report(&outcome.serial);
+    outcome.check(report.is_some(), "the test kernel printed no report");
+    let report = report.unwrap();
+    outcome.check(report.variant == variant.name(), &format!("variant {} expected", variant.name()));
+    outcome.check(report.magic_ok, "Multiboot magic");
+    outcome.check(report.cmdline.as_deref() == Some("console=ttyS0 quoted arg"), "kernel command line");
+    outcome.check(report.loader.as_deref().is_some_and(|l| l.starts_with("netloader ")), "boot loader name");
+    outcome.check(report.modules.len() == modules.len(), "module count");
+    for (got, want) in report.modules.iter().zip(modules) {
+        outcome.check(got.size == want.data.len() as u64, &format!("size of {}", want.name));
+        outcome.check(got.sha256 == sha256_hex(&want.data), &format!("sha256 of {}", want.name));
+        outcome.check(got.cmdline == want.args, &format!("command line of {}", want.name));
+    }
+    let failed: Vec<String> = report.failed_checks().iter().map(|c| format!("{} {}", c.name, c.detail)).collect();
+    outcome.check(failed.is_empty(), &format!("kernel checks failed: {failed:?}"));
+    outcome.check(report.verdict_pass && outcome.exit_code == Some(EXIT_PASS), "verdict pass and exit 33");
+}
+
+fn boot_variant(variant: Variant, form: Form, nic: &str, module_count: usize) {
+    let name = format!("mb-{}-{}-{nic}-{module_count}", variant.name(), form.name());
+    let mods = modules(module_count);
+    let dir = tftp_root(&name, variant, &mods, "boot.cfg");
+    let outcome = boot(&name, form, nic, &dir, Some("boot.cfg"));
+    check_report(&outcome, variant, &mods);
+}
+
+#[test]
+fn elf32_from_iso_over_e1000() {
+    boot_variant(Variant::Elf32, Form::Iso, "e1000", 3);
+}
+
+#[test]
+fn elf64_from_floppy_over_rtl8139() {
+    boot_variant(Variant::Elf64, Form::Floppy, "rtl8139", 3);
+}
+
+#[test]
+fn aout_kludge_from_iso_over_virtio() {
+    boot_variant(Variant::Aout, Form::Iso, "virtio-net-pci", 2);
+}
+
+#[test]
+fn elf_with_address_fields_uses_the_address_fields() {
+    boot_variant(Variant::Elf64Kludge, Form::Floppy, "e1000", 1);
+}
+
+#[test]
+fn kernel_over_the_runtime_is_relocated() {
+    boot_variant(Variant::Low, Form::Iso, "e1000", 2);
+    boot_variant(Variant::Low, Form::Floppy, "virtio-net-pci", 1);
+}
+
+#[test]
+fn sixteen_modules() {
+    boot_variant(Variant::Elf32, Form::Iso, "rtl8139", 16);
+}
+
+#[test]
+fn per_host_config_lookup_finds_default() {
+    let name = "mb-lookup";
+    let mods = modules(2);
+    let dir = tftp_root(name, Variant::Elf32, &mods, "netloader.cfg/default");
+    let outcome = boot(name, Form::Iso, "virtio-net-pci", &dir, None);
+    outcome.check(outcome.contains("config: no netloader.cfg/01-52-54-00-12-34-56"), "tried the MAC name first");
+    outcome.check(outcome.contains("config: no netloader.cfg/0A00020F"), "tried the IP in hex");
+    outcome.check(outcome.contains("config: found netloader.cfg/default"), "found default");
+    check_report(&outcome, Variant::Elf32, &mods);
+}
+
+#[test]
+fn boot_file_that_is_a_kernel_boots_directly() {
+    let name = "mb-direct";
+    let dir = tftp_root(name, Variant::Elf32, &[], "unused.cfg");
+    let outcome = boot(name, Form::Iso, "e1000", &dir, Some("kernel"));
+    let report = parse_report(&outcome.serial);
+    outcome.check(report.as_ref().is_some_and(|r| r.verdict_pass && r.modules.is_empty()), "kernel booted with no modules");
+}
+
+/// A broken setup ends in one clear line; the kernel never runs.
+fn expect_error(name: &str, dir: &Path, bootfile: &str, expected: &str) {
+    let outcome = boot(name, Form::Iso, "e1000", dir, Some(bootfile));
+    outcome.check(outcome.contains(expected), &format!("expected `{expected}`"));
+    outcome.check(!outcome.contains("MB BEGIN"), "the kernel must not start");
+}
+
+#[test]
+fn config_syntax_error_names_the_line() {
+    let dir = tftp_root("mb-err-syntax", Variant::Elf32, &[], "boot.cfg");
+    std::fs::write(dir.join("bad.cfg"), "set timeout=0\nmenuentry \"x\" {\n  multiboot /kernel\n  linux16 /vmlinuz\n}\n").unwrap();
+    expect_error("mb-err-syntax", &dir, "bad.cfg", "E-CONFIG-SYNTAX: bad.cfg: line 4, column 3: unknown command \"linux16\"");
+}
+
+#[test]
+fn missing_kernel_names_file_and_server() {
+    let dir = tftp_root("mb-err-missing", Variant::Elf32, &[], "boot.cfg");
+    std::fs::write(dir.join("bad.cfg"), "menuentry \"x\" {\n  multiboot /nokernel\n}\n").unwrap();
+    expect_error("mb-err-missing", &dir, "bad.cfg", "E-TFTP-NOTFOUND: /nokernel from 10.0.2.2");
+}
+
+#[test]
+fn kernel_without_multiboot_header() {
+    let dir = tftp_root("mb-err-noheader", Variant::Elf32, &[], "boot.cfg");
+    std::fs::write(dir.join("plain"), random_bytes(20_000, 3)).unwrap();
+    std::fs::write(dir.join("bad.cfg"), "menuentry \"x\" {\n  multiboot /plain\n}\n").unwrap();
+    expect_error("mb-err-noheader", &dir, "bad.cfg", "E-KERNEL-FORMAT: /plain: no Multiboot header in the first 8192 bytes");
+}
+
+#[test]
+fn kernel_with_bad_header_checksum() {
+    let dir = tftp_root("mb-err-checksum", Variant::Elf32, &[], "boot.cfg");
+    let mut kernel = std::fs::read(kernels::path(Variant::Elf32)).unwrap();
+    let magic = kernel.windows(4).position(|w| w == 0x1badb002u32.to_le_bytes()).unwrap();
+    kernel[magic + 8] ^= 0x55; // the checksum field
+    std::fs::write(dir.join("broken"), kernel).unwrap();
+    std::fs::write(dir.join("bad.cfg"), "menuentry \"x\" {\n  multiboot /broken\n}\n").unwrap();
+    expect_error("mb-err-checksum", &dir, "bad.cfg", "E-KERNEL-FORMAT: /broken:");
+}
+
+#[test]
+fn sha256_mismatch_refuses_to_boot() {
+    let mods = modules(1);
+    let dir = tftp_root("mb-err-hash", Variant::Elf32, &mods, "boot.cfg");
+    let wrong = "0".repeat(64);
+    std::fs::write(dir.join("bad.cfg"), format!("menuentry \"x\" {{\n  multiboot /kernel\n  module /mod0 --sha256={wrong}\n}}\n")).unwrap();
+    expect_error("mb-err-hash", &dir, "bad.cfg", "E-HASH-MISMATCH: /mod0 from 10.0.2.2 has sha256");
+}
