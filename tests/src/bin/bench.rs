@@ -1,0 +1,315 @@
+//! TFTP download throughput: netloader against iPXE (Debian's `ipxe-qemu` ROMs, QEMU's own NIC
+//! ROMs) on the same card, the same file and the same server, in one run.
+//!
+//! Run: `cargo run --release -p netloader-tests --bin bench [-- --size-mib 32 --rtt-ms 1 --nics e1000,rtl8139]`
+//!
+//! Servers: (a) QEMU's built-in TFTP server (user networking, restrict=on); (b) atftpd in a
+//! network namespace through the delay relay of `netloader_tests::netns` (root only; skipped
+//! with a note otherwise). Both clients are timed the same way, from the wire: QEMU's
+//! `filter-dump` writes every frame of the card to a pcap file, and the transfer time is from
+//! the read request for the file to the client's last ACK of it. iPXE prints nothing to the
+//! serial port, so its script fetches `done.txt` afterwards; that read request (not the script
+//! text, which names it too) in the capture ends its run. This is a benchmark: it prints figures and asserts nothing about them.
+
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use netloader::forms::{self, Form};
+use netloader_tests::netns::{self, Impairment, TestNet};
+use netloader_tests::qemu::{Qemu, work_dir};
+
+const FILE: &str = "big.bin";
+const IPXE_SCRIPT: &str = "boot.ipxe";
+
+#[derive(Clone, Copy, PartialEq)]
+enum Client {
+    Netloader,
+    Ipxe,
+}
+
+impl Client {
+    fn name(self) -> &'static str {
+        match self {
+            Client::Netloader => "netloader",
+            Client::Ipxe => "ipxe",
+        }
+    }
+}
+
+/// One timed transfer, read from the capture.
+struct Transfer {
+    seconds: f64,
+    /// The server's OACK, e.g. "blksize=1428 tsize=33554432".
+    options: String,
+}
+
+impl Transfer {
+    fn mb_per_s(&self, size: usize) -> f64 {
+        size as f64 / self.seconds / 1e6
+    }
+}
+
+/// UDP payload and source port of an Ethernet/IPv4/UDP frame; None for anything else.
+fn udp_payload(frame: &[u8]) -> Option<(u16, &[u8])> {
+    if frame.get(12..14)? != [0x08, 0x00] || *frame.get(23)? != 17 {
+        return None;
+    }
+    let ip_header = usize::from(frame.get(14)? & 0x0f) * 4;
+    let udp = frame.get(14 + ip_header..)?;
+    let source_port = u16::from_be_bytes([*udp.first()?, *udp.get(1)?]);
+    Some((source_port, udp.get(8..)?))
+}
+
+/// Time from the read request for `file` to the requester's last ACK, from a pcap capture.
+fn transfer_from_pcap(pcap: &[u8], file: &str) -> Option<Transfer> {
+    let request = format!("\0\x01{file}\0").into_bytes();
+    let mut offset = 24; // the pcap file header
+    let (mut start, mut end, mut client_port, mut options) = (None, None, None, String::new());
+    while let Some(header) = pcap.get(offset..offset + 16) {
+        let seconds = u32::from_le_bytes(header[0..4].try_into().ok()?) as f64;
+        let micros = u32::from_le_bytes(header[4..8].try_into().ok()?) as f64;
+        let length = u32::from_le_bytes(header[8..12].try_into().ok()?) as usize;
+        let frame = pcap.get(offset + 16..offset + 16 + length)?;
+        offset += 16 + length;
+        let time = seconds + micros / 1e6;
+        let Some((port, payload)) = udp_payload(frame) else {
+            continue;
+        };
+        if start.is_none() && payload.starts_with(&request) {
+            (start, client_port) = (Some(time), Some(port));
+        } else if client_port == Some(port) && payload.starts_with(&[0, 4]) {
+            end = Some(time);
+        } else if start.is_some() && options.is_empty() && payload.starts_with(&[0, 6]) {
+            let fields: Vec<String> = payload[2..]
+                .split(|&b| b == 0)
+                .map(|f| String::from_utf8_lossy(f).into_owned())
+                .collect();
+            options = fields
+                .chunks(2)
+                .filter(|c| c.len() == 2)
+                .map(|c| format!("{}={}", c[0], c[1]))
+                .collect::<Vec<_>>()
+                .join(" ");
+        }
+    }
+    Some(Transfer {
+        seconds: end? - start?,
+        options,
+    })
+}
+
+/// Whether the last bytes of a growing file hold `needle` (cheap to poll every 25 ms).
+fn tail_contains(path: &Path, needle: &[u8]) -> bool {
+    let Ok(mut file) = std::fs::File::open(path) else {
+        return false;
+    };
+    let Ok(length) = file.metadata().map(|m| m.len()) else {
+        return false;
+    };
+    let _ = file.seek(SeekFrom::Start(length.saturating_sub(4096)));
+    let mut tail = Vec::new();
+    let _ = file.read_to_end(&mut tail);
+    tail.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Where a run gets its network.
+enum Server<'a> {
+    /// QEMU's user networking (restrict=on) serving `dir`.
+    Qemu(&'a Path),
+    /// A namespace with atftpd behind the relay.
+    Atftpd(&'a TestNet),
+}
+
+fn run(
+    client: Client,
+    nic: &str,
+    server: &Server,
+    dir: &Path,
+    iso: &Path,
+    label: &str,
+) -> Option<Transfer> {
+    let name = format!("bench-{label}-{}-{nic}", client.name());
+    let pcap = dir.join(format!("{name}.pcap"));
+    let _ = std::fs::remove_file(&pcap);
+    let boot_file = if client == Client::Ipxe {
+        IPXE_SCRIPT
+    } else {
+        FILE
+    };
+    let netdev = match server {
+        Server::Qemu(root) => format!(
+            "user,id=n0,restrict=on,tftp={},bootfile={boot_file}",
+            root.display()
+        ),
+        Server::Atftpd(net) => net.netdev("n0"),
+    };
+    let mut qemu = Qemu::new(&name, "pc", 256);
+    qemu.timeout(Duration::from_secs(600))
+        .args(["-netdev", &netdev])
+        .args(["-device", &format!("{nic},netdev=n0")])
+        .args([
+            "-object",
+            &format!("filter-dump,id=dump0,netdev=n0,file={}", pcap.display()),
+        ]);
+    match client {
+        Client::Netloader => qemu.args(["-cdrom", iso.to_str().unwrap()]),
+        Client::Ipxe => qemu.args(["-boot", "order=n"]),
+    };
+    let outcome = match client {
+        Client::Netloader => qemu.run(|serial| serial.contains("netloader: stopped.")),
+        Client::Ipxe => qemu.run(|_| tail_contains(&pcap, b"\0\x01done.txt\0")),
+    };
+    let transfer = std::fs::read(&pcap)
+        .ok()
+        .and_then(|bytes| transfer_from_pcap(&bytes, FILE));
+    if transfer.is_none() || outcome.timed_out {
+        eprintln!(
+            "  {name}: no complete transfer (timed out: {}); logs: {} {}",
+            outcome.timed_out,
+            outcome.log.display(),
+            pcap.display()
+        );
+    }
+    if transfer.is_some() {
+        let _ = std::fs::remove_file(&pcap); // tens of MiB each; kept when a run failed
+    }
+    transfer
+}
+
+struct Options {
+    size: usize,
+    rtt: Duration,
+    nics: Vec<String>,
+}
+
+fn options() -> Options {
+    let mut options = Options {
+        size: 32 << 20,
+        rtt: Duration::from_millis(1),
+        nics: vec![],
+    };
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    for pair in args.chunks(2) {
+        let value = pair.get(1).map(String::as_str).unwrap_or("");
+        match pair[0].as_str() {
+            "--size-mib" => options.size = value.parse::<usize>().expect("--size-mib N") << 20,
+            "--rtt-ms" => {
+                options.rtt =
+                    Duration::from_secs_f64(value.parse::<f64>().expect("--rtt-ms N") / 1e3)
+            }
+            "--nics" => options.nics = value.split(',').map(String::from).collect(),
+            other => panic!("unknown option {other}; see the top of tests/src/bin/bench.rs"),
+        }
+    }
+    if options.nics.is_empty() {
+        options.nics = ["e1000", "rtl8139", "virtio-net-pci"]
+            .map(String::from)
+            .to_vec();
+    }
+    options
+}
+
+fn random_bytes(len: usize) -> Vec<u8> {
+    let mut state = 0x2545_F491_4F6C_DD1Du64;
+    let mut bytes = Vec::with_capacity(len + 8);
+    while bytes.len() < len {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        bytes.extend_from_slice(&state.to_le_bytes());
+    }
+    bytes.truncate(len);
+    bytes
+}
+
+fn row(
+    nic: &str,
+    server: &str,
+    size: usize,
+    netloader: &Option<Transfer>,
+    ipxe: &Option<Transfer>,
+) {
+    let figure = |t: &Option<Transfer>| {
+        t.as_ref()
+            .map_or("failed".to_string(), |t| format!("{:.2}", t.mb_per_s(size)))
+    };
+    let ratio = match (netloader, ipxe) {
+        (Some(n), Some(i)) => format!("{:.2}x", i.seconds / n.seconds),
+        _ => "-".to_string(),
+    };
+    let opts = |t: &Option<Transfer>| t.as_ref().map_or(String::new(), |t| t.options.clone());
+    println!(
+        "| {nic} | {server} | {} | {} | {ratio} | {} | {} |",
+        figure(netloader),
+        figure(ipxe),
+        opts(netloader),
+        opts(ipxe)
+    );
+}
+
+fn main() {
+    let options = options();
+    let dir: PathBuf = work_dir().join("bench");
+    let root = dir.join("tftp");
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::write(root.join(FILE), random_bytes(options.size)).unwrap();
+    std::fs::write(root.join("done.txt"), "done\n").unwrap();
+    // ${next-server} is 10.0.2.2 under QEMU and 192.168.77.1 in the namespace.
+    std::fs::write(
+        root.join(IPXE_SCRIPT),
+        format!("#!ipxe\nimgfetch tftp://${{next-server}}/{FILE}\nimgfetch tftp://${{next-server}}/done.txt\n"),
+    )
+    .unwrap();
+    let iso = dir.join("netloader.iso");
+    std::fs::write(&iso, forms::build(Form::Iso).unwrap()).unwrap();
+
+    let size = options.size;
+    let rtt_ms = options.rtt.as_secs_f64() * 1e3;
+    println!(
+        "TFTP download of {} MiB; MB/s = 10^6 bytes per second, timed from the wire (pcap).",
+        size >> 20
+    );
+    println!();
+    println!(
+        "| NIC | server | netloader MB/s | iPXE MB/s | netloader / iPXE | netloader's options | iPXE's options |"
+    );
+    println!("| --- | --- | --- | --- | --- | --- | --- |");
+    for nic in &options.nics {
+        let server = Server::Qemu(&root);
+        let n = run(Client::Netloader, nic, &server, &dir, &iso, "qemu");
+        let i = run(Client::Ipxe, nic, &server, &dir, &iso, "qemu");
+        row(nic, "QEMU built-in", size, &n, &i);
+
+        if !netns::is_root() {
+            eprintln!("  (atftpd in a namespace skipped: needs root)");
+            continue;
+        }
+        let label = format!("atftpd, {rtt_ms} ms RTT");
+        let server_run = |client: Client| {
+            let boot_file = if client == Client::Ipxe {
+                IPXE_SCRIPT
+            } else {
+                FILE
+            };
+            let logs = dir.join(format!("servers-{}-{nic}", client.name()));
+            let net = TestNet::start(&root, boot_file, Impairment::round_trip(options.rtt), &logs)
+                .unwrap_or_else(|e| panic!("namespace with atftpd: {e}"));
+            run(client, nic, &Server::Atftpd(&net), &dir, &iso, "atftpd")
+        };
+        let n = server_run(Client::Netloader);
+        let i = server_run(Client::Ipxe);
+        row(nic, &label, size, &n, &i);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pcap_parser_survives_garbage() {
+        assert!(transfer_from_pcap(&[], FILE).is_none());
+        assert!(transfer_from_pcap(&[0xff; 100], FILE).is_none());
+    }
+}
