@@ -41,6 +41,15 @@ enum Commands {
         /// Keep the ISO here instead of a temporary file.
         #[arg(long)]
         image: Option<PathBuf>,
+        /// Serve this folder by TFTP on QEMU's private user-mode network (restrict=on).
+        #[arg(long)]
+        tftp: Option<PathBuf>,
+        /// The DHCP boot file: a netloader config or a Multiboot kernel in the TFTP folder.
+        #[arg(long, default_value = "netloader.cfg")]
+        bootfile: String,
+        /// The network card QEMU emulates (e1000, e1000e, rtl8139, virtio-net-pci).
+        #[arg(long, default_value = "e1000")]
+        nic: String,
     },
 }
 
@@ -60,7 +69,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             build(form, &output)?;
             Ok(ExitCode::SUCCESS)
         }
-        Commands::Demo { timeout, image } => demo(timeout, image),
+        Commands::Demo { timeout, image, tftp, bootfile, nic } => demo(timeout, image, tftp, &bootfile, &nic),
     }
 }
 
@@ -81,7 +90,7 @@ fn build(form: Form, output: &Path) -> anyhow::Result<()> {
 
 const QEMU: &str = "qemu-system-x86_64";
 
-fn demo(timeout: u64, image: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+fn demo(timeout: u64, image: Option<PathBuf>, tftp: Option<PathBuf>, bootfile: &str, nic: &str) -> anyhow::Result<ExitCode> {
     if Command::new(QEMU).arg("--version").output().is_err() {
         bail!(
             "{QEMU} is not installed. On Debian or Ubuntu: sudo apt-get install qemu-system-x86 \
@@ -91,18 +100,32 @@ fn demo(timeout: u64, image: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     let path = image.unwrap_or_else(|| std::env::temp_dir().join("netloader-demo.iso"));
     build(Form::Iso, &path)?;
     println!("booting {} in QEMU (serial console below; stops after {timeout} s)", path.display());
+    let mut network = Vec::new();
+    match &tftp {
+        Some(dir) => {
+            let dir = dir.canonicalize().with_context(|| format!("no TFTP folder {}", dir.display()))?;
+            network.push("-netdev".to_string());
+            network.push(format!("user,id=n0,restrict=on,tftp={},bootfile={bootfile}", dir.display()));
+            network.push("-device".to_string());
+            network.push(format!("{nic},netdev=n0"));
+        }
+        None => network.extend(["-nic".to_string(), "none".to_string()]),
+    }
     let status = Command::new("timeout")
         .arg("--foreground")
         .arg(timeout.to_string())
         .arg(QEMU)
         .args(["-machine", "pc", "-m", "128", "-display", "none", "-serial", "stdio", "-no-reboot"])
         .args(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"])
+        .args(&network)
         .arg("-cdrom")
         .arg(&path)
         .status()
         .context("cannot start QEMU")?;
     match status.code() {
         Some(124) => println!("\n(demo stopped after {timeout} s)"),
+        Some(33) => println!("\n(the kernel reported pass and ended QEMU: status 33)"),
+        Some(35) => println!("\n(the kernel reported a failure and ended QEMU: status 35)"),
         Some(code) => println!("\n(QEMU exited with status {code})"),
         None => println!("\n(QEMU was stopped)"),
     }
