@@ -11,6 +11,8 @@ pub enum Form {
     Floppy,
     /// An El Torito CD image that also boots when written to a USB stick (hybrid MBR).
     Iso,
+    /// A disk image for a USB stick or hard disk: an MBR and one active partition.
+    Usb,
 }
 
 impl Form {
@@ -18,6 +20,7 @@ impl Form {
         match self {
             Form::Floppy => "floppy",
             Form::Iso => "iso",
+            Form::Usb => "usb",
         }
     }
 }
@@ -32,6 +35,7 @@ pub fn build(form: Form) -> anyhow::Result<Vec<u8>> {
     match form {
         Form::Floppy => floppy(),
         Form::Iso => iso(),
+        Form::Usb => usb(),
     }
 }
 
@@ -72,6 +76,38 @@ pub fn iso() -> anyhow::Result<Vec<u8>> {
         ElToritoBoot { file_index: 0, load_sectors: 4 },
         Some(&mbr_sector),
     )?;
+    Ok(image)
+}
+
+/// First sector of the USB image's partition: one whole 64 x 32 cylinder (1 MiB) in, so the
+/// partition starts on a cylinder boundary for CHS readers and on a 1 MiB boundary for
+/// flash erase blocks, as partitioning tools do.
+pub const USB_PARTITION_LBA: u32 = mbr::HEADS * mbr::SECTORS_PER_TRACK;
+/// "Non-FS data": the partition holds the raw runtime image, no file system, and the type
+/// says so, so operating systems neither mount it nor mistake it for a damaged volume.
+pub const USB_PARTITION_TYPE: u8 = 0xda;
+/// The image is a whole number of 64 x 32 cylinders: 1 MiB each.
+const USB_CYLINDER_BYTES: usize = (mbr::HEADS * mbr::SECTORS_PER_TRACK) as usize * 512;
+
+/// The MBR (the shared boot sector, which reads the runtime with INT 13h AH=42h or CHS)
+/// and one active partition holding the runtime image from its first sector, the whole image
+/// padded to whole cylinders. Written to a stick it boots as the BIOS's first hard disk.
+pub fn usb() -> anyhow::Result<Vec<u8>> {
+    let runtime = stage1::padded_image(BootForm::Disk);
+    let partition_start = USB_PARTITION_LBA as usize * 512;
+    let image_len = (partition_start + runtime.len()).div_ceil(USB_CYLINDER_BYTES) * USB_CYLINDER_BYTES;
+    let partition = mbr::PartitionEntry {
+        bootable: true,
+        kind: USB_PARTITION_TYPE,
+        start_lba: USB_PARTITION_LBA,
+        sectors: u32::try_from((image_len - partition_start) / 512)?,
+    };
+    let mut sector = stage1::boot_sector(Placement { form: BootForm::Disk, first_sector: USB_PARTITION_LBA })?;
+    mbr::write_partition_table(&mut sector, &[partition], DISK_SIGNATURE)?;
+
+    let mut image = vec![0u8; image_len];
+    image[..512].copy_from_slice(&sector);
+    image[partition_start..partition_start + runtime.len()].copy_from_slice(&runtime);
     Ok(image)
 }
 
@@ -131,5 +167,58 @@ mod tests {
     fn images_are_deterministic() {
         assert_eq!(iso().unwrap(), iso().unwrap());
         assert_eq!(floppy().unwrap(), floppy().unwrap());
+        assert_eq!(usb().unwrap(), usb().unwrap());
+    }
+
+    #[test]
+    fn usb_partition_entry_covers_the_rest_of_the_image() {
+        let image = usb().unwrap();
+        assert_eq!(image.len() % (1024 * 1024), 0, "whole 64 x 32 cylinders");
+        let entry = &image[0x1be..0x1ce];
+        assert_eq!(entry[0], 0x80, "active");
+        assert_eq!(&entry[1..4], &[0, 1, 1], "CHS of LBA 2048: cylinder 1, head 0, sector 1");
+        assert_eq!(entry[4], USB_PARTITION_TYPE);
+        let last_cylinder = (image.len() / (1024 * 1024) - 1) as u8;
+        assert_eq!(&entry[5..8], &[63, 32, last_cylinder], "ends at the image's last sector");
+        assert_eq!(u32::from_le_bytes(entry[8..12].try_into().unwrap()), 2048);
+        let sectors = u32::from_le_bytes(entry[12..16].try_into().unwrap()) as usize;
+        assert_eq!(2048 + sectors, image.len() / 512);
+        assert!(image[0x1ce..0x1fe].iter().all(|&b| b == 0), "the other three entries are empty");
+        assert_eq!(&image[510..512], &[0x55, 0xaa]);
+    }
+
+    #[test]
+    fn usb_boot_sector_points_at_the_runtime_in_the_partition() {
+        let image = usb().unwrap();
+        assert_eq!(image[0x1a6], BootForm::Disk as u8);
+        let lba = u32::from_le_bytes(image[0x1b0..0x1b4].try_into().unwrap()) as usize;
+        assert_eq!(lba, 2048);
+        let count = u16::from_le_bytes([image[0x1a4], image[0x1a5]]) as usize;
+        assert_eq!(count, stage1::RUNTIME_IMAGE.len().div_ceil(512));
+        let runtime = &image[lba * 512..lba * 512 + stage1::RUNTIME_IMAGE.len()];
+        assert_eq!(runtime, stage1::RUNTIME_IMAGE);
+        assert!(image[512..lba * 512].iter().all(|&b| b == 0), "nothing between the MBR and the partition");
+        assert!(image[(lba + count) * 512..].iter().all(|&b| b == 0), "zero padding after the runtime");
+    }
+
+    #[test]
+    fn fdisk_reads_the_usb_image() {
+        use crate::mbr::tests::{run_tool, temp_path};
+        let image = usb().unwrap();
+        let path = temp_path("forms.usb");
+        std::fs::write(&path, &image).unwrap();
+        let arg = path.to_str().unwrap();
+        let report = run_tool("fdisk", &["-l", arg]);
+        std::fs::remove_file(&path).ok();
+        let Some(report) = report else { return };
+        assert!(report.contains("0x52444c4e"), "disk signature: {report}");
+        let line = report.lines().find(|l| l.starts_with(&format!("{arg}1"))).expect(&report);
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        // Device Boot Start End Sectors Size Id Type
+        let last = (image.len() / 512 - 1).to_string();
+        let sectors = (image.len() / 512 - 2048).to_string();
+        assert_eq!(&fields[1..5], &["*", "2048", last.as_str(), sectors.as_str()], "{line}");
+        assert_eq!(fields[6], "da", "{line}");
+        assert!(!report.contains(&format!("{arg}2")), "one partition only: {report}");
     }
 }

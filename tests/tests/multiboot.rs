@@ -59,6 +59,7 @@ fn image(form: Form, dir: &Path) -> (String, String) {
     match form {
         Form::Floppy => ("-drive".into(), format!("file={},format=raw,if=floppy", path.display())),
         Form::Iso => ("-cdrom".into(), path.display().to_string()),
+        Form::Usb => ("-drive".into(), format!("file={},format=raw", path.display())),
     }
 }
 
