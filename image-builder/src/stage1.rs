@@ -23,6 +23,8 @@ pub enum BootForm {
     Cdrom = 2,
     Disk = 3,
     IsoAsDisk = 4,
+    OptionRom = 5,
+    Pxe = 6,
 }
 
 impl BootForm {

@@ -26,6 +26,10 @@ pub enum BootForm {
     Cdrom,
     Disk,
     IsoAsDisk,
+    /// A PCI option ROM's boot entry vector (stage1/rom.s).
+    OptionRom,
+    /// A PXE network boot program, chained from the card's own PXE ROM (stage1/pxe.s).
+    Pxe,
     Unknown(u8),
 }
 
@@ -36,6 +40,8 @@ impl BootInfo {
             2 => BootForm::Cdrom,
             3 => BootForm::Disk,
             4 => BootForm::IsoAsDisk,
+            5 => BootForm::OptionRom,
+            6 => BootForm::Pxe,
             other => BootForm::Unknown(other),
         }
     }
@@ -72,6 +78,8 @@ impl BootForm {
             BootForm::Cdrom => "CD (El Torito, no emulation)",
             BootForm::Disk => "USB / hard disk",
             BootForm::IsoAsDisk => "ISO image as a disk (hybrid)",
+            BootForm::OptionRom => "PCI option ROM",
+            BootForm::Pxe => "PXE network boot program",
             BootForm::Unknown(_) => "unknown",
         }
     }
