@@ -13,6 +13,8 @@ pub enum Form {
     Iso,
     /// A disk image for a USB stick or hard disk: an MBR and one active partition.
     Usb,
+    /// A PXE network boot program (netloader.pxe) for a card's PXE ROM to fetch by TFTP.
+    Pxe,
 }
 
 impl Form {
@@ -21,6 +23,7 @@ impl Form {
             Form::Floppy => "floppy",
             Form::Iso => "iso",
             Form::Usb => "usb",
+            Form::Pxe => "pxe",
         }
     }
 }
@@ -31,19 +34,61 @@ const ISO_VOLUME_ID: &str = "NETLOADER";
 /// A fixed disk signature keeps the images deterministic ("NLDR").
 const DISK_SIGNATURE: u32 = 0x5244_4c4e;
 
+/// What the user adds to an image.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// A config to embed (already checked with the runtime's parser by the caller, see
+    /// `check_config`).
+    pub config: Option<Vec<u8>>,
+}
+
+/// Check a config with the parser the runtime uses; the error names the file, line and column.
+pub fn check_config(name: &str, text: &[u8]) -> anyhow::Result<()> {
+    netloader_proto::config::Config::parse(text)
+        .map(|_| ())
+        .map_err(|e| anyhow::anyhow!("E-CONFIG-SYNTAX: {name}: {e}"))
+}
+
 pub fn build(form: Form) -> anyhow::Result<Vec<u8>> {
+    build_with(form, &Options::default())
+}
+
+pub fn build_with(form: Form, options: &Options) -> anyhow::Result<Vec<u8>> {
+    let runtime = match &options.config {
+        Some(config) => stage1::runtime_with_config(config)?,
+        None => stage1::RUNTIME_IMAGE.to_vec(),
+    };
+    match form {
+        Form::Floppy => floppy_from(&runtime),
+        Form::Iso => iso_from(&runtime),
+        Form::Usb => usb_from(&runtime),
+        Form::Pxe => crate::pxe::nbp(&runtime),
+        #[allow(unreachable_patterns)]
+        _ => {
+            anyhow::ensure!(options.config.is_none(), "--config is not supported for --form {} yet", form.name());
+            build_plain(form)
+        }
+    }
+}
+
+fn build_plain(form: Form) -> anyhow::Result<Vec<u8>> {
     match form {
         Form::Floppy => floppy(),
         Form::Iso => iso(),
         Form::Usb => usb(),
+        Form::Pxe => pxe(),
     }
 }
 
 /// Boot sector in sector 0, the runtime from sector 1 inside the FAT12 reserved area.
 pub fn floppy() -> anyhow::Result<Vec<u8>> {
+    floppy_from(stage1::RUNTIME_IMAGE)
+}
+
+fn floppy_from(runtime: &[u8]) -> anyhow::Result<Vec<u8>> {
     let mut sector = stage1::boot_sector(Placement { form: BootForm::Floppy, first_sector: 1 })?;
     sector[3..11].copy_from_slice(b"NETLOADR"); // OEM name, beside the BPB fat12 writes
-    let image = fat12::build_floppy(&sector, &stage1::padded_image(BootForm::Floppy), &[])?;
+    let image = fat12::build_floppy(&sector, &stage1::pad(runtime, BootForm::Floppy), &[])?;
     Ok(image)
 }
 
@@ -52,7 +97,11 @@ pub fn floppy() -> anyhow::Result<Vec<u8>> {
 /// boot sector in the system area (with a partition table) reads the same bytes in 512-byte
 /// sectors.
 pub fn iso() -> anyhow::Result<Vec<u8>> {
-    let runtime = stage1::padded_image(BootForm::Cdrom);
+    iso_from(stage1::RUNTIME_IMAGE)
+}
+
+fn iso_from(runtime: &[u8]) -> anyhow::Result<Vec<u8>> {
+    let runtime = stage1::pad(runtime, BootForm::Cdrom);
     let boot_file_len = iso9660::SECTOR_SIZE + runtime.len();
     let layout = iso9660::plan(&[(ISO_BOOT_FILE, boot_file_len)])?;
     let runtime_lba = layout.file_lba[0] + 1;
@@ -93,7 +142,11 @@ const USB_CYLINDER_BYTES: usize = (mbr::HEADS * mbr::SECTORS_PER_TRACK) as usize
 /// and one active partition holding the runtime image from its first sector, the whole image
 /// padded to whole cylinders. Written to a stick it boots as the BIOS's first hard disk.
 pub fn usb() -> anyhow::Result<Vec<u8>> {
-    let runtime = stage1::padded_image(BootForm::Disk);
+    usb_from(stage1::RUNTIME_IMAGE)
+}
+
+fn usb_from(runtime: &[u8]) -> anyhow::Result<Vec<u8>> {
+    let runtime = stage1::pad(runtime, BootForm::Disk);
     let partition_start = USB_PARTITION_LBA as usize * 512;
     let image_len = (partition_start + runtime.len()).div_ceil(USB_CYLINDER_BYTES) * USB_CYLINDER_BYTES;
     let partition = mbr::PartitionEntry {
@@ -109,6 +162,11 @@ pub fn usb() -> anyhow::Result<Vec<u8>> {
     image[..512].copy_from_slice(&sector);
     image[partition_start..partition_start + runtime.len()].copy_from_slice(&runtime);
     Ok(image)
+}
+
+/// The PXE entry, then the runtime image (see pxe.rs).
+pub fn pxe() -> anyhow::Result<Vec<u8>> {
+    crate::pxe::nbp(stage1::RUNTIME_IMAGE)
 }
 
 #[cfg(test)]

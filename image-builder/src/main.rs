@@ -32,6 +32,10 @@ enum Commands {
         /// Where to write the image.
         #[arg(long, short)]
         output: PathBuf,
+        /// Embed this config (GRUB menu syntax, at most 8 KiB); it is checked now, with the
+        /// parser the loader uses, and then used instead of one fetched at boot.
+        #[arg(long)]
+        config: Option<PathBuf>,
     },
     /// Build an ISO and boot it in QEMU, with the loader's serial console on this terminal.
     Demo {
@@ -65,16 +69,22 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Commands::Build { form, output } => {
-            build(form, &output)?;
+        Commands::Build { form, output, config } => {
+            let mut options = forms::Options::default();
+            if let Some(path) = config {
+                let text = std::fs::read(&path).with_context(|| format!("cannot read the config {}", path.display()))?;
+                forms::check_config(&path.display().to_string(), &text)?;
+                options.config = Some(text);
+            }
+            build(form, &output, &options)?;
             Ok(ExitCode::SUCCESS)
         }
         Commands::Demo { timeout, image, tftp, bootfile, nic } => demo(timeout, image, tftp, &bootfile, &nic),
     }
 }
 
-fn build(form: Form, output: &Path) -> anyhow::Result<()> {
-    let image = forms::build(form)?;
+fn build(form: Form, output: &Path, options: &forms::Options) -> anyhow::Result<()> {
+    let image = forms::build_with(form, options)?;
     std::fs::write(output, &image).with_context(|| format!("cannot write {}", output.display()))?;
     println!("stage 1 boot sector: 512 bytes");
     println!(
@@ -98,7 +108,7 @@ fn demo(timeout: u64, image: Option<PathBuf>, tftp: Option<PathBuf>, bootfile: &
         );
     }
     let path = image.unwrap_or_else(|| std::env::temp_dir().join("netloader-demo.iso"));
-    build(Form::Iso, &path)?;
+    build(Form::Iso, &path, &forms::Options::default())?;
     println!("booting {} in QEMU (serial console below; stops after {timeout} s)", path.display());
     let mut network = Vec::new();
     match &tftp {

@@ -47,6 +47,32 @@ pub struct Placement {
 pub enum Stage1Error {
     #[error("the runtime image needs {sectors} sectors of {size} bytes; stage 1 can load at most 65535")]
     TooManySectors { sectors: usize, size: usize },
+    #[error("E-CONFIG-TOOBIG: the config is {len} bytes; an embedded config holds at most 8192 (serve larger ones by TFTP)")]
+    ConfigTooLarge { len: usize },
+    #[error("the runtime image has no (or more than one) embedded-config slot: a build problem")]
+    NoConfigSlot,
+}
+
+/// The embedded-config slot in the runtime image (runtime/src/embedded.rs): this marker, a
+/// little-endian u32 length, then `EMBEDDED_CONFIG_CAPACITY` bytes of text.
+const EMBEDDED_CONFIG_MARKER: &[u8; 16] = b"netloader-config";
+pub const EMBEDDED_CONFIG_CAPACITY: usize = 8192;
+
+/// The runtime image with `config` written into its slot. The config must already have been
+/// checked by the caller (the same parser the runtime uses).
+pub fn runtime_with_config(config: &[u8]) -> Result<Vec<u8>, Stage1Error> {
+    if config.len() > EMBEDDED_CONFIG_CAPACITY {
+        return Err(Stage1Error::ConfigTooLarge { len: config.len() });
+    }
+    let mut image = RUNTIME_IMAGE.to_vec();
+    let mut found = image.windows(16).enumerate().filter(|(_, w)| w == EMBEDDED_CONFIG_MARKER).map(|(i, _)| i);
+    let at = match (found.next(), found.next()) {
+        (Some(at), None) => at + 16,
+        _ => return Err(Stage1Error::NoConfigSlot),
+    };
+    image[at..at + 4].copy_from_slice(&(config.len() as u32).to_le_bytes());
+    image[at + 4..at + 4 + config.len()].copy_from_slice(config);
+    Ok(image)
 }
 
 /// Number of device sectors the runtime image occupies on a device of this form.
@@ -56,8 +82,13 @@ pub fn image_sectors(form: BootForm) -> usize {
 
 /// The runtime image padded to whole sectors of the form's device.
 pub fn padded_image(form: BootForm) -> Vec<u8> {
-    let mut image = RUNTIME_IMAGE.to_vec();
-    image.resize(image_sectors(form) * form.sector_size(), 0);
+    pad(RUNTIME_IMAGE, form)
+}
+
+/// `runtime` (the image, perhaps with an embedded config) padded to whole device sectors.
+pub fn pad(runtime: &[u8], form: BootForm) -> Vec<u8> {
+    let mut image = runtime.to_vec();
+    image.resize(runtime.len().div_ceil(form.sector_size()) * form.sector_size(), 0);
     image
 }
 
@@ -97,6 +128,16 @@ mod tests {
         let count = u16::from_le_bytes([sector[0x1a4], sector[0x1a5]]) as usize;
         assert_eq!(count, RUNTIME_IMAGE.len().div_ceil(2048));
         assert_eq!(&sector[0x1b4..0x1b8], &[0; 4], "the high half of the LBA stays zero");
+    }
+
+    #[test]
+    fn config_goes_into_its_slot() {
+        let image = runtime_with_config(b"menuentry x { multiboot /k }").unwrap();
+        assert_eq!(image.len(), RUNTIME_IMAGE.len());
+        let at = image.windows(16).position(|w| w == EMBEDDED_CONFIG_MARKER).unwrap() + 16;
+        assert_eq!(&image[at..at + 4], &28u32.to_le_bytes());
+        assert_eq!(&image[at + 4..at + 32], b"menuentry x { multiboot /k }");
+        assert!(runtime_with_config(&[b'#'; 8193]).is_err());
     }
 
     #[test]

@@ -8,6 +8,7 @@ mod boot;
 mod boot_info;
 mod console;
 mod download;
+mod embedded;
 mod menu;
 mod net;
 mod nic;

@@ -261,6 +261,10 @@ pub fn run(net: &mut Net, lease: &Lease, map: &MemoryMap, mac: [u8; 6]) -> Failu
         Ok(layout) => layout,
         Err(failure) => return failure,
     };
+    if let Some(text) = crate::embedded::config() {
+        println!("config: the one embedded in this image ({} bytes)", text.len());
+        return boot_config_bytes(net, lease, map, &layout, text, "the embedded config");
+    }
     let Some(server) = lease.boot.tftp_server else {
         return fail!("E-DHCP-NOSERVER: the DHCP answer names no TFTP server (next-server or option 66): check the DHCP server's settings");
     };
