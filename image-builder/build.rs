@@ -60,6 +60,15 @@ fn main() {
     assert_eq!(boot_sector.len(), 512, "the boot sector must be exactly 512 bytes");
     std::fs::write(out_dir.join("bootsector.bin"), &boot_sector).unwrap();
 
+    // The option ROM's header and code (stage1/rom.s); the builder appends the packed image.
+    let rom_header = file
+        .section_by_name(".rom.header")
+        .expect("runtime ELF lacks .rom.header")
+        .data()
+        .unwrap()
+        .to_vec();
+    std::fs::write(out_dir.join("rom_header.bin"), &rom_header).unwrap();
+
     std::fs::write(
         out_dir.join("runtime_layout.rs"),
         format!(

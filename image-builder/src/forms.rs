@@ -15,6 +15,8 @@ pub enum Form {
     Usb,
     /// A PXE network boot program (netloader.pxe) for a card's PXE ROM to fetch by TFTP.
     Pxe,
+    /// A PCI option ROM for a network card's flash (or QEMU's `romfile=`); see --nic, --pci-id.
+    Rom,
 }
 
 impl Form {
@@ -24,6 +26,7 @@ impl Form {
             Form::Iso => "iso",
             Form::Usb => "usb",
             Form::Pxe => "pxe",
+            Form::Rom => "rom",
         }
     }
 }
@@ -63,6 +66,7 @@ pub fn build_with(form: Form, options: &Options) -> anyhow::Result<Vec<u8>> {
         Form::Iso => iso_from(&runtime),
         Form::Usb => usb_from(&runtime),
         Form::Pxe => crate::pxe::nbp(&runtime),
+        Form::Rom => Ok(crate::rom::build(&runtime, &crate::rom::RomOptions::default())?),
         #[allow(unreachable_patterns)]
         _ => {
             anyhow::ensure!(options.config.is_none(), "--config is not supported for --form {} yet", form.name());
@@ -77,7 +81,17 @@ fn build_plain(form: Form) -> anyhow::Result<Vec<u8>> {
         Form::Iso => iso(),
         Form::Usb => usb(),
         Form::Pxe => pxe(),
+        Form::Rom => rom(&Options::default(), &crate::rom::RomOptions::default()),
     }
+}
+
+/// The option ROM form, for one NIC family (`build_with` makes the default, e1000).
+pub fn rom(options: &Options, rom: &crate::rom::RomOptions) -> anyhow::Result<Vec<u8>> {
+    let runtime = match &options.config {
+        Some(config) => stage1::runtime_with_config(config)?,
+        None => stage1::RUNTIME_IMAGE.to_vec(),
+    };
+    Ok(crate::rom::build(&runtime, rom)?)
 }
 
 /// Boot sector in sector 0, the runtime from sector 1 inside the FAT12 reserved area.

@@ -4,5 +4,6 @@
 pub mod fat12;
 pub mod iso9660;
 pub mod mbr;
+pub mod rom;
 pub mod forms;
 pub mod stage1;

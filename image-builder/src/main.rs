@@ -6,7 +6,7 @@ use std::process::{Command, ExitCode};
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use netloader::forms::{self, Form};
-use netloader::stage1;
+use netloader::{rom, stage1};
 
 #[derive(Parser)]
 #[command(
@@ -36,6 +36,13 @@ enum Commands {
         /// parser the loader uses, and then used instead of one fetched at boot.
         #[arg(long)]
         config: Option<PathBuf>,
+        /// --form rom: the network card family the ROM is for (its PCI IDs go in the header).
+        #[arg(long, value_enum, default_value = "e1000")]
+        nic: rom::NicFamily,
+        /// --form rom: the vendor:device ID the BIOS matches with the card (hex, e.g. 8086:100e);
+        /// default: the family's usual ID. The family's other IDs go in the PCI 3.0 device list.
+        #[arg(long)]
+        pci_id: Option<rom::PciId>,
     },
     /// Build an ISO and boot it in QEMU, with the loader's serial console on this terminal.
     Demo {
@@ -69,14 +76,18 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Commands::Build { form, output, config } => {
+        Commands::Build { form, output, config, nic, pci_id } => {
             let mut options = forms::Options::default();
             if let Some(path) = config {
                 let text = std::fs::read(&path).with_context(|| format!("cannot read the config {}", path.display()))?;
                 forms::check_config(&path.display().to_string(), &text)?;
                 options.config = Some(text);
             }
-            build(form, &output, &options)?;
+            if form == Form::Rom {
+                build_rom(&output, &options, &rom::RomOptions { nic, pci_id })?;
+            } else {
+                build(form, &output, &options)?;
+            }
             Ok(ExitCode::SUCCESS)
         }
         Commands::Demo { timeout, image, tftp, bootfile, nic } => demo(timeout, image, tftp, &bootfile, &nic),
@@ -95,6 +106,32 @@ fn build(form: Form, output: &Path, options: &forms::Options) -> anyhow::Result<
         (stage1::END_ADDRESS - stage1::LOAD_ADDRESS) / 1024
     );
     println!("{} image: {} bytes -> {}", form.name(), image.len(), output.display());
+    Ok(())
+}
+
+fn build_rom(output: &Path, options: &forms::Options, rom_options: &rom::RomOptions) -> anyhow::Result<()> {
+    let image = forms::rom(options, rom_options)?;
+    std::fs::write(output, &image).with_context(|| format!("cannot write {}", output.display()))?;
+    let primary = rom_options.pci_id.unwrap_or(rom_options.nic.primary_id());
+    println!(
+        "runtime image: {} bytes, packed (LZ4) into the ROM; unpacked to {:#x} at boot",
+        stage1::RUNTIME_IMAGE.len(),
+        stage1::LOAD_ADDRESS
+    );
+    println!(
+        "rom image: {} bytes ({} KiB; legacy limit {} KiB) for {} {primary} -> {}",
+        image.len(),
+        image.len().div_ceil(1024),
+        rom::MAX_ROM_LEN / 1024,
+        rom_options.nic.name(),
+        output.display()
+    );
+    if image.len() > rom::SMALL_ROM_LEN {
+        println!(
+            "note: over {} KiB: too large for VirtualBox and for many cards' 64 KiB flash",
+            rom::SMALL_ROM_LEN / 1024
+        );
+    }
     Ok(())
 }
 
