@@ -60,6 +60,16 @@ fn main() {
     assert_eq!(boot_sector.len(), 512, "the boot sector must be exactly 512 bytes");
     std::fs::write(out_dir.join("bootsector.bin"), &boot_sector).unwrap();
 
+    // The PXE entry (stage1/pxe.s): netloader.pxe's first 1 KiB, loaded at 0x7C00 by the ROM.
+    let pxe_entry = file
+        .section_by_name(".pxe.entry")
+        .expect("runtime ELF lacks .pxe.entry")
+        .data()
+        .unwrap()
+        .to_vec();
+    assert_eq!(pxe_entry.len() as u64, image_start - 0x7c00, "the PXE entry must fill 0x7C00 up to the image");
+    std::fs::write(out_dir.join("pxe_entry.bin"), &pxe_entry).unwrap();
+
     // The option ROM's header and code (stage1/rom.s); the builder appends the packed image.
     let rom_header = file
         .section_by_name(".rom.header")

@@ -382,7 +382,7 @@ long_mode:
     .globl boot_info
 boot_info:
     .long BOOT_INFO_MAGIC          # 0  magic
-    .word 1                        # 4  layout version
+    .word 2                        # 4  layout version (2: the PXE fields)
     .byte 0                        # 6  form
     .byte 0                        # 7  BIOS drive
     .byte 0                        # 8  memory map source
@@ -392,6 +392,8 @@ boot_info:
     .word 0                        # 14 reserved
 e820_table:                        # 16 E820_MAX entries of 24 bytes
     .fill E820_MAX * 24, 1, 0
+pxe_fields:                         # 3088 PXE: API, statuses, cached DHCP packets (stage1/pxe.s);
+    .fill 16 + 2 * 1472, 1, 0      #      zero on every other form
 
     .section .bss.boot, "aw", @nobits
     .p2align 12

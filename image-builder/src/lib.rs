@@ -4,6 +4,7 @@
 pub mod fat12;
 pub mod iso9660;
 pub mod mbr;
+pub mod pxe;
 pub mod rom;
 pub mod forms;
 pub mod stage1;

@@ -17,6 +17,8 @@ pub struct BootInfo {
     pub conventional_kib: u16,
     _reserved: u16,
     e820: [E820Entry; E820_MAX],
+    /// Layout version 2: what stage1/pxe.s found (zero on the other forms).
+    pub pxe: PxeHandoff,
 }
 
 /// How the loader came to run; the value is the boot sector's form byte.
@@ -83,4 +85,52 @@ impl BootForm {
             BootForm::Unknown(_) => "unknown",
         }
     }
+}
+
+/// The largest DHCP packet stage1/pxe.s keeps (PACKET_MAX there).
+pub const PXE_PACKET_MAX: usize = 1472;
+
+/// What the PXE entry (stage1/pxe.s) learned from the card's PXE ROM before unloading it.
+#[repr(C)]
+pub struct PxeHandoff {
+    /// 0 none, 1 !PXE, 2 PXENV+.
+    pub api: u8,
+    /// Bit 0 PXENV+ valid, bit 1 !PXE (from the stack) valid, bit 2 !PXE via PXENV+ valid.
+    pub found: u8,
+    pub pxenv_version: u16,
+    /// 0 success, 0xFFFF not called, else the PXE status.
+    pub undi_shutdown_status: u16,
+    pub unload_stack_status: u16,
+    pub stop_undi_status: u16,
+    dhcp_ack_len: u16,
+    cached_reply_len: u16,
+    _reserved: u16,
+    dhcp_ack: [u8; PXE_PACKET_MAX],
+    cached_reply: [u8; PXE_PACKET_MAX],
+}
+
+const _: () = assert!(core::mem::offset_of!(BootInfo, pxe) == 3088, "BI_PXE in stage1/pxe.s");
+const _: () = assert!(core::mem::size_of::<PxeHandoff>() == 16 + 2 * PXE_PACKET_MAX);
+
+impl BootInfo {
+    /// The PXE fields, where stage 2 is new enough to have them.
+    pub fn pxe(&self) -> Option<&PxeHandoff> {
+        (self.version >= 2).then_some(&self.pxe)
+    }
+}
+
+impl PxeHandoff {
+    /// The DHCPACK the PXE ROM cached (PXENV_PACKET_TYPE_DHCP_ACK).
+    pub fn dhcp_ack(&self) -> Option<&[u8]> {
+        packet(&self.dhcp_ack, self.dhcp_ack_len)
+    }
+
+    /// The boot server's reply the PXE ROM cached (PXENV_PACKET_TYPE_CACHED_REPLY).
+    pub fn cached_reply(&self) -> Option<&[u8]> {
+        packet(&self.cached_reply, self.cached_reply_len)
+    }
+}
+
+fn packet(buffer: &[u8; PXE_PACKET_MAX], len: u16) -> Option<&[u8]> {
+    buffer.get(..len as usize).filter(|p| !p.is_empty())
 }

@@ -51,12 +51,12 @@ extern "C" fn netloader_main(boot: &'static BootInfo) -> ! {
     let tsc_khz = time::init();
     println!("timer: TSC at {} MHz", tsc_khz / 1000);
 
-    let failure = network_boot(&map);
+    let failure = network_boot(&map, boot);
     stop(&failure)
 }
 
 /// From the card to the boot: everything that needs the network. Returns only on failure.
-fn network_boot(map: &netloader_proto::memmap::MemoryMap) -> boot::Failure {
+fn network_boot(map: &netloader_proto::memmap::MemoryMap, handoff: &BootInfo) -> boot::Failure {
     let mut card = match nic::open_first() {
         Ok(card) => card,
         Err(e) => return boot::fail!("{e}"),
@@ -68,7 +68,8 @@ fn network_boot(map: &netloader_proto::memmap::MemoryMap) -> boot::Failure {
         mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]
     );
     let mut net = net::Net::new(nic);
-    let lease = match net.dhcp(20) {
+    let pxe = handoff.pxe().filter(|_| handoff.form() == boot_info::BootForm::Pxe);
+    let lease = match net.lease(pxe, 20) {
         Ok(lease) => lease,
         Err(e) => return boot::fail!("{e}"),
     };

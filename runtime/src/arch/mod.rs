@@ -7,6 +7,7 @@ mod memfns;
 core::arch::global_asm!(include_str!("../../../stage1/bootsector.s"), options(att_syntax));
 core::arch::global_asm!(include_str!("../../../stage1/stage2.s"), options(att_syntax));
 core::arch::global_asm!(include_str!("../../../stage1/rom.s"), options(att_syntax));
+core::arch::global_asm!(include_str!("../../../stage1/pxe.s"), options(att_syntax));
 
 /// Stop for good: interrupts off, halt.
 pub fn halt_forever() -> ! {

@@ -2,6 +2,7 @@
 //! transfers driven by netloader_proto's sans-IO client.
 
 mod device;
+mod pxe_cache;
 
 use core::fmt;
 use core::net::Ipv4Addr;
