@@ -2,8 +2,6 @@
 //! image. A PXE ROM loads the whole file at 0x7C00, so the image lands at 0x8000, where it is
 //! linked: the entry hands over without moving a byte.
 
-use crate::stage1::LOAD_ADDRESS;
-
 /// Where a PXE ROM loads the program it downloads (PXE 2.1, 4.4.5).
 pub const NBP_LOAD_ADDRESS: u64 = 0x7c00;
 
@@ -30,7 +28,7 @@ pub fn nbp(runtime: &[u8]) -> anyhow::Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stage1::RUNTIME_IMAGE;
+    use crate::stage1::{LOAD_ADDRESS, RUNTIME_IMAGE};
 
     #[test]
     fn entry_fills_the_gap_below_the_image() {

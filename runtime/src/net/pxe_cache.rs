@@ -31,18 +31,15 @@ impl fmt::Display for CacheError {
                 f,
                 "E-PXE-NOAPI: the PXE ROM handed over no valid PXENV+ or !PXE structure (signature or checksum): asking DHCP ourselves"
             ),
-            CacheError::NoPacket => write!(
-                f,
-                "E-PXE-NOCACHE: the PXE ROM gave no cached DHCPACK (PXENV_GET_CACHED_INFO): asking DHCP ourselves"
-            ),
-            CacheError::Unparsable(why) => write!(
-                f,
-                "E-PXE-BADCACHE: the PXE ROM's cached DHCPACK is unusable ({why}): asking DHCP ourselves"
-            ),
-            CacheError::NoLink { waited_s } => write!(
-                f,
-                "E-NET-NOLINK: the network card reports no link after {waited_s} s: check the cable and the switch port"
-            ),
+            CacheError::NoPacket => {
+                write!(f, "E-PXE-NOCACHE: the PXE ROM gave no cached DHCPACK (PXENV_GET_CACHED_INFO): asking DHCP ourselves")
+            }
+            CacheError::Unparsable(why) => {
+                write!(f, "E-PXE-BADCACHE: the PXE ROM's cached DHCPACK is unusable ({why}): asking DHCP ourselves")
+            }
+            CacheError::NoLink { waited_s } => {
+                write!(f, "E-NET-NOLINK: the network card reports no link after {waited_s} s: check the cable and the switch port")
+            }
         }
     }
 }
@@ -60,9 +57,7 @@ fn lease_from_packets(ack: &[u8], boot: Option<&[u8]>) -> Result<Lease, CacheErr
         return Err(CacheError::Unparsable("no client address (yiaddr)"));
     }
     let prefix_len = match repr.subnet_mask {
-        Some(mask) => Ipv4Cidr::from_netmask(address, mask)
-            .map_err(|_| CacheError::Unparsable("bad subnet mask"))?
-            .prefix_len(),
+        Some(mask) => Ipv4Cidr::from_netmask(address, mask).map_err(|_| CacheError::Unparsable("bad subnet mask"))?.prefix_len(),
         None => 24,
     };
     let dhcp_server = repr.server_identifier.unwrap_or(repr.server_ip);
@@ -75,39 +70,37 @@ fn lease_from_packets(ack: &[u8], boot: Option<&[u8]>) -> Result<Lease, CacheErr
 }
 
 fn boot_params(packet: &DhcpPacket<&[u8]>, dhcp_server: Ipv4Addr) -> BootParams {
-    BootParams::from_answer(
-        packet.server_ip(),
-        packet_file_field(packet),
-        packet.options().map(|o| (o.kind, o.data)),
-        Some(dhcp_server),
-    )
+    BootParams::from_answer(packet.server_ip(), packet_file_field(packet), packet.options().map(|o| (o.kind, o.data)), Some(dhcp_server))
 }
 
 impl Net<'_> {
     /// On the PXE form, the ROM's cached answer; otherwise, or when that is unusable (said on
     /// the console), our own DHCP exchange.
     pub fn lease(&mut self, pxe: Option<&PxeHandoff>, link_timeout_s: u64) -> Result<Lease, NetError> {
-        if let Some(pxe) = pxe {
-            describe(pxe);
-            match self.pxe_cached_lease(pxe, link_timeout_s) {
-                Ok(lease) => return Ok(lease),
-                Err(CacheError::NoLink { waited_s }) => return Err(NetError::NoLink { waited_s }),
-                Err(e) => println!("{e}"),
+        let Some(pxe) = pxe else { return self.dhcp(link_timeout_s) };
+        describe(pxe);
+        let mut lease = match self.pxe_cached_lease(pxe, link_timeout_s) {
+            Ok(lease) => lease,
+            Err(CacheError::NoLink { waited_s }) => return Err(NetError::NoLink { waited_s }),
+            Err(e) => {
+                println!("{e}");
+                self.dhcp(link_timeout_s)?
             }
+        };
+        // The server that sent the ROM here names this very program as the boot file.
+        if let Some(file) = lease.boot.boot_file.take() {
+            println!("dhcp: the boot file {file:?} is this loader itself: looking for the config instead");
         }
-        self.dhcp(link_timeout_s)
+        Ok(lease)
     }
 
     /// The lease the PXE ROM got, applied to the interface with no DHCP traffic of ours.
-    pub fn pxe_cached_lease(&mut self, pxe: &PxeHandoff, link_timeout_s: u64) -> Result<Lease, CacheError> {
+    fn pxe_cached_lease(&mut self, pxe: &PxeHandoff, link_timeout_s: u64) -> Result<Lease, CacheError> {
         if pxe.api == 0 {
             return Err(CacheError::NoApi);
         }
         let ack = pxe.dhcp_ack().ok_or(CacheError::NoPacket)?;
-        let mut lease = lease_from_packets(ack, pxe.cached_reply())?;
-        if let Some(file) = lease.boot.boot_file.take() {
-            println!("dhcp: the boot file {file:?} is this loader itself: looking for the config instead");
-        }
+        let lease = lease_from_packets(ack, pxe.cached_reply())?;
         self.wait_for_link(link_timeout_s)?;
         // Our own DHCP client must stay silent: take its socket out of the set.
         self.sockets.remove(self.dhcp);

@@ -1,0 +1,151 @@
+//! `--form pxe`: QEMU's own NIC ROM (iPXE, from ipxe-qemu) boots from the network (`-boot n`,
+//! no disks), fetches netloader.pxe by TFTP and chainloads it as a PXE network boot program.
+//! netloader must take the ROM's cached DHCP reply (no DHCP of its own: the capture shows no
+//! client DHCP packet after the ROM fetched netloader.pxe), unload the ROM's PXE stack, find
+//! its config by the per-host lookup (not boot netloader.pxe again) and boot the Multiboot test
+//! kernel with its modules, all hashes compared.
+
+use std::path::{Path, PathBuf};
+
+use netloader::forms::{self, Form};
+use netloader_tests::kernels::{self, EXIT_PASS, Variant, parse_report, sha256_hex};
+use netloader_tests::qemu::{Outcome, Qemu, work_dir};
+
+struct Module {
+    name: String,
+    data: Vec<u8>,
+    args: &'static str,
+}
+
+fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
+    let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect()
+}
+
+fn modules(count: usize) -> Vec<Module> {
+    let args = ["first module", "", "x=1 y=2"];
+    (0..count)
+        .map(|i| Module { name: format!("mod{i}"), data: random_bytes(3000 + i * 41_017, i as u64 + 11), args: args[i % args.len()] })
+        .collect()
+}
+
+/// A TFTP root with netloader.pxe, the kernel, the modules and netloader.cfg/default.
+fn tftp_root(name: &str, variant: Variant, modules: &[Module]) -> PathBuf {
+    let dir = work_dir().join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("netloader.cfg")).unwrap();
+    std::fs::write(dir.join("netloader.pxe"), forms::build(Form::Pxe).unwrap()).unwrap();
+    std::fs::copy(kernels::path(variant), dir.join("kernel")).unwrap();
+    let mut config = String::from("set timeout=0\nmenuentry \"test kernel\" {\n  multiboot /kernel console=ttyS0 \"quoted arg\"\n");
+    for m in modules {
+        std::fs::write(dir.join(&m.name), &m.data).unwrap();
+        config += &format!("  module /{} {}\n", m.name, m.args);
+    }
+    config += "  boot\n}\n";
+    std::fs::write(dir.join("netloader.cfg/default"), config).unwrap();
+    dir
+}
+
+/// Network boot only: the NIC's ROM is the boot device; the traffic is captured.
+fn boot(name: &str, nic: &str, dir: &Path) -> (Outcome, PathBuf) {
+    let capture = dir.join("capture.pcap");
+    let _ = std::fs::remove_file(&capture);
+    let outcome = Qemu::new(name, "pc", 128)
+        .args(["-boot", "n"])
+        .args(["-netdev".into(), format!("user,id=n0,restrict=on,tftp={},bootfile=netloader.pxe", dir.display())])
+        .args(["-device".into(), format!("{nic},netdev=n0")])
+        .args(["-object".into(), format!("filter-dump,id=f0,netdev=n0,file={}", capture.display())])
+        // The test kernel ends QEMU itself (isa-debug-exit), with its verdict as the status.
+        .run(|serial| serial.contains("netloader: stopped."));
+    (outcome, capture)
+}
+
+/// UDP payloads in a pcap (Ethernet, IPv4), in order: (source port, destination port, data).
+fn udp_packets(pcap: &[u8]) -> Vec<(u16, u16, Vec<u8>)> {
+    let mut packets = Vec::new();
+    let mut at = 24;
+    while let Some(header) = pcap.get(at..at + 16) {
+        let len = u32::from_le_bytes(header[8..12].try_into().unwrap()) as usize;
+        let Some(frame) = pcap.get(at + 16..at + 16 + len) else { break };
+        at += 16 + len;
+        if frame.len() < 42 || frame[12..14] != [0x08, 0x00] || frame[23] != 17 {
+            continue;
+        }
+        let ihl = (frame[14] & 0x0f) as usize * 4;
+        let Some(udp) = frame.get(14 + ihl..) else { continue };
+        if udp.len() < 8 {
+            continue;
+        }
+        let port = |i: usize| u16::from_be_bytes([udp[i], udp[i + 1]]);
+        packets.push((port(0), port(2), udp[8..].to_vec()));
+    }
+    packets
+}
+
+/// Client DHCP packets (port 68 -> 67) after the ROM's TFTP read request for netloader.pxe.
+fn dhcp_after_nbp_download(capture: &Path) -> Option<usize> {
+    let pcap = std::fs::read(capture).ok()?;
+    let packets = udp_packets(&pcap);
+    let rrq = packets.iter().position(|(_, dst, data)| *dst == 69 && data.windows(13).any(|w| w == b"netloader.pxe"))?;
+    Some(packets[rrq..].iter().filter(|(src, dst, _)| *src == 68 && *dst == 67).count())
+}
+
+fn check_report(outcome: &Outcome, variant: Variant, modules: &[Module]) {
+    let report = parse_report(&outcome.serial);
+    outcome.check(report.is_some(), "the test kernel printed no report");
+    let report = report.unwrap();
+    outcome.check(report.variant == variant.name(), &format!("variant {} expected", variant.name()));
+    outcome.check(report.magic_ok, "Multiboot magic");
+    outcome.check(report.cmdline.as_deref() == Some("console=ttyS0 quoted arg"), "kernel command line");
+    outcome.check(report.modules.len() == modules.len(), "module count");
+    for (got, want) in report.modules.iter().zip(modules) {
+        outcome.check(got.size == want.data.len() as u64, &format!("size of {}", want.name));
+        outcome.check(got.sha256 == sha256_hex(&want.data), &format!("sha256 of {}", want.name));
+        outcome.check(got.cmdline == want.args, &format!("command line of {}", want.name));
+    }
+    let failed: Vec<String> = report.failed_checks().iter().map(|c| format!("{} {}", c.name, c.detail)).collect();
+    outcome.check(failed.is_empty(), &format!("kernel checks failed: {failed:?}"));
+    outcome.check(report.verdict_pass && outcome.exit_code == Some(EXIT_PASS), "verdict pass and exit 33");
+}
+
+fn chainload(nic: &str, variant: Variant, module_count: usize) {
+    let name = format!("pxe-{nic}-{}", variant.name());
+    let mods = modules(module_count);
+    let dir = tftp_root(&name, variant, &mods);
+    let (outcome, capture) = boot(&name, nic, &dir);
+    outcome.check(outcome.contains("boot form: PXE network boot program"), "entered through the PXE entry");
+    outcome.check(outcome.contains("pxe: API !PXE (PXENV+ valid, !PXE valid"), "found and validated both PXE structures");
+    outcome.check(outcome.contains("UNDI_SHUTDOWN ok, UNLOAD_STACK ok, STOP_UNDI ok"), "unloaded the ROM's PXE stack");
+    outcome.check(outcome.contains("dhcp: using the PXE ROM's cached reply from 10.0.2.2"), "used the cached reply");
+    outcome.check(!outcome.contains("dhcp: asking for an address"), "no DHCP exchange of its own");
+    outcome.check(outcome.contains("dhcp: address 10.0.2.15/24"), "the ROM's address");
+    outcome.check(outcome.contains("is this loader itself"), "did not take netloader.pxe for a config or kernel");
+    outcome.check(outcome.contains("config: found netloader.cfg/default on 10.0.2.2"), "per-host lookup found default");
+    match dhcp_after_nbp_download(&capture) {
+        Some(count) => outcome.check(count == 0, &format!("{count} client DHCP packet(s) after the ROM fetched netloader.pxe")),
+        None => outcome.check(false, "the capture shows no read request for netloader.pxe"),
+    }
+    check_report(&outcome, variant, &mods);
+}
+
+#[test]
+fn ipxe_rom_chainloads_netloader_pxe_over_e1000() {
+    chainload("e1000", Variant::Elf32, 3);
+}
+
+#[test]
+fn ipxe_rom_chainloads_netloader_pxe_over_virtio() {
+    chainload("virtio-net-pci", Variant::Elf64, 2);
+}
+
+#[test]
+fn ipxe_rom_chainloads_netloader_pxe_over_rtl8139() {
+    chainload("rtl8139", Variant::Low, 1);
+}
