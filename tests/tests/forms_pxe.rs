@@ -149,3 +149,47 @@ fn ipxe_rom_chainloads_netloader_pxe_over_virtio() {
 fn ipxe_rom_chainloads_netloader_pxe_over_rtl8139() {
     chainload("rtl8139", Variant::Low, 1);
 }
+
+/// A ROM whose structures do not validate: netloader.pxe with its signature constants changed,
+/// so neither "PXENV+" nor "!PXE" matches. It must say so, leave the ROM alone, and go on with
+/// a DHCP exchange of its own (and still not boot itself).
+#[test]
+fn without_a_valid_pxe_api_it_falls_back_to_its_own_dhcp() {
+    let name = "pxe-noapi";
+    let mods = modules(1);
+    let dir = tftp_root(name, Variant::Elf32, &mods);
+    break_signatures(&dir, &[*b"PXEN", *b"!PXE"]);
+    let (outcome, _) = boot(name, "e1000", &dir);
+    outcome.check(outcome.contains("pxe: API none (PXENV+ invalid, !PXE invalid"), "no API found");
+    outcome.check(outcome.contains("E-PXE-NOAPI"), "said why the cached reply is not used");
+    outcome.check(outcome.contains("dhcp: asking for an address"), "its own DHCP");
+    outcome.check(outcome.contains("is this loader itself"), "did not take netloader.pxe for a config or kernel");
+    outcome.check(outcome.contains("config: found netloader.cfg/default on 10.0.2.2"), "per-host lookup found default");
+    check_report(&outcome, Variant::Elf32, &mods);
+}
+
+/// Change the PXE entry's copy of these 4-byte signature constants, so that they never match.
+fn break_signatures(dir: &Path, signatures: &[[u8; 4]]) {
+    let mut program = std::fs::read(dir.join("netloader.pxe")).unwrap();
+    for signature in signatures {
+        let at = program[..0x400].windows(4).position(|w| w == signature).expect("signature constant in the PXE entry");
+        program[at] ^= 0x20;
+    }
+    std::fs::write(dir.join("netloader.pxe"), program).unwrap();
+}
+
+/// Without a usable !PXE, the PXENV+ entry (RMEntry: BX = opcode, ES:DI = parameters) does
+/// the same work.
+#[test]
+fn pxenv_plus_entry_alone_is_enough() {
+    let name = "pxe-pxenv-only";
+    let mods = modules(1);
+    let dir = tftp_root(name, Variant::Elf32, &mods);
+    break_signatures(&dir, &[*b"!PXE"]);
+    let (outcome, capture) = boot(name, "e1000", &dir);
+    outcome.check(outcome.contains("pxe: API PXENV+ (PXENV+ valid, !PXE invalid, version 0x201)"), "PXENV+ used");
+    outcome.check(outcome.contains("UNDI_SHUTDOWN ok, UNLOAD_STACK ok, STOP_UNDI ok"), "unloaded the ROM's PXE stack");
+    outcome.check(outcome.contains("dhcp: using the PXE ROM's cached reply from 10.0.2.2"), "used the cached reply");
+    outcome.check(dhcp_after_nbp_download(&capture) == Some(0), "no client DHCP after the NBP download");
+    check_report(&outcome, Variant::Elf32, &mods);
+}
