@@ -61,16 +61,23 @@ fn lease_from_packets(ack: &[u8], boot: Option<&[u8]>) -> Result<Lease, CacheErr
         None => 24,
     };
     let dhcp_server = repr.server_identifier.unwrap_or(repr.server_ip);
-    let boot_packet = boot.and_then(|b| DhcpPacket::new_checked(b).ok()).filter(|p| DhcpRepr::parse(p).is_ok());
-    let boot = match &boot_packet {
-        Some(reply) => boot_params(reply, dhcp_server),
-        None => boot_params(&packet, dhcp_server),
-    };
+    let reply = boot.and_then(|b| DhcpPacket::new_checked(b).ok()).filter(|p| DhcpRepr::parse(p).is_ok());
+    let boot = boot_params(&packet, reply.as_ref(), dhcp_server);
     Ok(Lease { address, prefix_len, router: repr.router, dhcp_server, boot })
 }
 
-fn boot_params(packet: &DhcpPacket<&[u8]>, dhcp_server: Ipv4Addr) -> BootParams {
-    BootParams::from_answer(packet.server_ip(), packet_file_field(packet), packet.options().map(|o| (o.kind, o.data)), Some(dhcp_server))
+/// The ACK's boot parameters, overridden by the boot server's reply where it has them (a
+/// ProxyDHCP or boot server answer carries next-server and the PXELINUX options, not the ACK).
+fn boot_params(ack: &DhcpPacket<&[u8]>, reply: Option<&DhcpPacket<&[u8]>>, dhcp_server: Ipv4Addr) -> BootParams {
+    let reply_server = reply.map(|r| r.server_ip()).filter(|a| !a.is_unspecified());
+    let reply_file = reply.map(packet_file_field).filter(|f| f.first().is_some_and(|&b| b != 0));
+    let options = ack.options().chain(reply.into_iter().flat_map(|r| r.options())).map(|o| (o.kind, o.data));
+    BootParams::from_answer(
+        reply_server.unwrap_or_else(|| ack.server_ip()),
+        reply_file.unwrap_or_else(|| packet_file_field(ack)),
+        options,
+        Some(dhcp_server),
+    )
 }
 
 impl Net<'_> {
