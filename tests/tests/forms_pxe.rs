@@ -193,3 +193,31 @@ fn pxenv_plus_entry_alone_is_enough() {
     outcome.check(dhcp_after_nbp_download(&capture) == Some(0), "no client DHCP after the NBP download");
     check_report(&outcome, Variant::Elf32, &mods);
 }
+
+/// The same chain against real servers: dnsmasq (DHCP, `dhcp-boot=netloader.pxe`) and atftpd
+/// in a network namespace (see `netloader_tests::netns`). Needs root; skipped otherwise.
+#[test]
+fn ipxe_rom_chainloads_netloader_pxe_from_dnsmasq_and_atftpd() {
+    use netloader_tests::netns::{self, Impairment, TestNet};
+    if !netns::is_root() {
+        eprintln!("forms_pxe: SKIPPED the dnsmasq test (not root): network namespaces and tap devices need root");
+        return;
+    }
+    let name = "pxe-dnsmasq";
+    let mods = modules(2);
+    let dir = tftp_root(name, Variant::Elf32, &mods);
+    let net = TestNet::start(&dir, "netloader.pxe", Impairment::NONE, &work_dir().join(format!("{name}-servers")))
+        .unwrap_or_else(|e| panic!("could not set up the namespace with dnsmasq and atftpd: {e}"));
+    let outcome = Qemu::new(name, "pc", 128)
+        .args(["-boot", "n"])
+        .args(["-netdev", &net.netdev("n0")])
+        .args(["-device", "e1000,netdev=n0"])
+        .run(|serial| serial.contains("netloader: stopped."));
+    let servers = net.server_logs();
+    drop(net);
+    outcome.check(outcome.contains("dhcp: using the PXE ROM's cached reply from 192.168.77.1"), &format!("cached reply\n{servers}"));
+    outcome.check(outcome.contains("dhcp: address 192.168.77."), "the ROM's address");
+    outcome.check(!outcome.contains("dhcp: asking for an address"), "no DHCP exchange of its own");
+    outcome.check(outcome.contains("config: found netloader.cfg/default on 192.168.77.1"), "per-host lookup on atftpd");
+    check_report(&outcome, Variant::Elf32, &mods);
+}
