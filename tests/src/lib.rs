@@ -6,3 +6,4 @@
 pub mod qemu;
 pub mod kernels;
 pub mod netns;
+pub mod bochs;

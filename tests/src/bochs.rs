@@ -1,0 +1,174 @@
+//! Run Bochs (Debian's 2.7) as a second, independent PC model: its own BIOS, its own e1000
+//! model and its own DHCP/TFTP server (the `vnet` network module), with a timeout and the
+//! serial console in a log file, reported as the QEMU harness's [`Outcome`].
+//!
+//! Debian builds Bochs without a display-less GUI and with its debugger, so Bochs runs with
+//! the `term` display under a pseudo-terminal (`script`), and a command file answers the
+//! debugger's first prompt with `c` (continue). Bochs has no isa-debug-exit: the caller's
+//! stop condition on the serial log ends the run, and the harness kills Bochs.
+
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::qemu::{Outcome, work_dir};
+
+pub const BOCHS: &str = "bochs";
+const BIOS: &str = "/usr/share/bochs/BIOS-bochs-latest";
+const VGA_BIOS: &str = "/usr/share/bochs/VGABIOS-lgpl-latest";
+/// The address Bochs' vnet DHCP server gives the guest (its server is 192.168.10.1).
+pub const GUEST_IP: &str = "192.168.10.15";
+
+/// What the BIOS boots.
+#[derive(Clone, Debug)]
+pub enum BootMedium {
+    /// An ISO image in an ATAPI CD drive (El Torito).
+    Cdrom(PathBuf),
+    /// A 1.44 MB floppy image in drive A.
+    Floppy(PathBuf),
+}
+
+pub struct Bochs {
+    name: String,
+    medium: BootMedium,
+    tftp_root: PathBuf,
+    bootfile: String,
+    memory_mib: u32,
+    timeout: Duration,
+}
+
+impl Bochs {
+    /// A PC with a long-mode CPU and an e1000 on Bochs' private vnet network, whose TFTP
+    /// server serves `tftp_root` and whose DHCP names `bootfile`.
+    pub fn new(name: &str, medium: BootMedium, tftp_root: &Path, bootfile: &str) -> Self {
+        Bochs {
+            name: name.to_string(),
+            medium,
+            tftp_root: tftp_root.to_path_buf(),
+            bootfile: bootfile.to_string(),
+            memory_mib: 64,
+            timeout: Duration::from_secs(300),
+        }
+    }
+
+    pub fn timeout(&mut self, timeout: Duration) -> &mut Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The bochsrc for this machine. `ips` with `clock: sync=none` makes guest time follow
+    /// the instruction count, so a slow host slows the guest's clock too (no spurious
+    /// timeouts inside the guest).
+    fn config(&self, serial_log: &Path, bochs_log: &Path, vnet_conf: &Path) -> String {
+        let medium = match &self.medium {
+            BootMedium::Cdrom(iso) => {
+                format!("ata0-slave: type=cdrom, path=\"{}\", status=inserted\nboot: cdrom\n", iso.display())
+            }
+            BootMedium::Floppy(img) => format!("floppya: 1_44=\"{}\", status=inserted\nboot: floppy\n", img.display()),
+        };
+        format!(
+            "megs: {memory}\n\
+             romimage: file={BIOS}\n\
+             vgaromimage: file={VGA_BIOS}\n\
+             display_library: term\n\
+             cpu: model=corei7_sandy_bridge_2600k, ips=50000000\n\
+             clock: sync=none, time0=1\n\
+             pci: enabled=1, chipset=i440fx\n\
+             {medium}\
+             e1000: enabled=1, mac=52:54:00:12:34:56, ethmod=vnet, ethdev=\"{tftp}\", script=\"{vnet}\"\n\
+             com1: enabled=1, mode=file, dev=\"{serial}\"\n\
+             mouse: enabled=0\n\
+             log: \"{log}\"\n\
+             panic: action=fatal\n\
+             error: action=report\n\
+             info: action=report\n",
+            memory = self.memory_mib,
+            tftp = self.tftp_root.display(),
+            vnet = vnet_conf.display(),
+            serial = serial_log.display(),
+            log = bochs_log.display(),
+        )
+    }
+
+    /// Boot until Bochs exits, `stop_when(serial)` holds, or the timeout passes. Bochs' own
+    /// log (BIOS messages, the vnet server's TFTP notes) is kept as `<name>.bochs.log`.
+    pub fn run(&self, stop_when: impl Fn(&str) -> bool) -> Outcome {
+        require_bochs();
+        let dir = work_dir().join(format!("{}.bochs", self.name));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create the Bochs run directory");
+        let log = work_dir().join(format!("{}.log", self.name));
+        let bochs_log = work_dir().join(format!("{}.bochs.log", self.name));
+        let _ = std::fs::remove_file(&log);
+        let _ = std::fs::remove_file(&bochs_log);
+        let vnet_conf = dir.join("vnet.conf");
+        std::fs::write(&vnet_conf, format!("# vnet config\nbootfile = {}\n", self.bootfile)).unwrap();
+        std::fs::write(dir.join("rc"), self.config(&log, &bochs_log, &vnet_conf)).unwrap();
+        std::fs::write(dir.join("cont"), "c\n").unwrap();
+
+        let start = Instant::now();
+        let child = Command::new("script")
+            .args(["-qfc", &format!("{BOCHS} -q -f rc -rc cont"), "/dev/null"])
+            .current_dir(&dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .expect("start Bochs under script");
+        let mut running = Running(child);
+        let (exit_code, timed_out) = loop {
+            if let Some(status) = running.0.try_wait().expect("wait for Bochs") {
+                break (status.code(), false);
+            }
+            if stop_when(&read_log(&log)) {
+                break (None, false);
+            }
+            if start.elapsed() > self.timeout {
+                break (None, true);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        drop(running);
+        let mut serial = read_log(&log);
+        if exit_code.is_some() {
+            serial.push_str("\n[bochs exited; its log: ");
+            serial.push_str(&bochs_log.display().to_string());
+            serial.push(']');
+        }
+        Outcome { name: self.name.clone(), exit_code, timed_out, serial, log, elapsed: start.elapsed() }
+    }
+}
+
+/// Bochs under `script`, killed with its whole process group when dropped (Bochs ignores
+/// SIGTERM while it runs, and a panicking test must not leave it spinning).
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(pgid) = i32::try_from(self.0.id()) {
+            // SAFETY: kill(2) with a negative pid signals the process group this harness
+            // created (process_group(0) above); it touches no memory.
+            unsafe {
+                libc::kill(-pgid, libc::SIGKILL);
+            }
+        }
+        let _ = self.0.wait();
+    }
+}
+
+fn read_log(path: &Path) -> String {
+    std::fs::read(path).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default()
+}
+
+fn require_bochs() {
+    let found = Command::new("sh").args(["-c", "command -v bochs && command -v script"]).output();
+    let missing = !found.is_ok_and(|o| o.status.success()) || !Path::new(BIOS).exists();
+    if missing {
+        panic!(
+            "Bochs is missing: install it (Debian: apt-get install bochs bochsbios vgabios bochs-term); \
+             scripts/install-deps does this"
+        );
+    }
+}
