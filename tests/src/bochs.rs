@@ -1,5 +1,5 @@
 //! Run Bochs (Debian's 2.7) as a second, independent PC model: its own BIOS, its own e1000
-//! model and its own DHCP/TFTP server (the `vnet` network module), with a timeout and the
+//! model and its own DHCP/TFTP server (the `vnet` or `slirp` network module), with a timeout and the
 //! serial console in a log file, reported as the QEMU harness's [`Outcome`].
 //!
 //! Debian builds Bochs without a display-less GUI and with its debugger, so Bochs runs with
@@ -17,8 +17,41 @@ use crate::qemu::{Outcome, work_dir};
 pub const BOCHS: &str = "bochs";
 const BIOS: &str = "/usr/share/bochs/BIOS-bochs-latest";
 const VGA_BIOS: &str = "/usr/share/bochs/VGABIOS-lgpl-latest";
-/// The address Bochs' vnet DHCP server gives the guest (its server is 192.168.10.1).
-pub const GUEST_IP: &str = "192.168.10.15";
+
+/// Bochs' built-in networks: each is a DHCP and TFTP server inside Bochs, serving one folder.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Network {
+    /// `vnet`: server 192.168.10.1, guest 192.168.10.15; TFTP grants blksize up to 1432.
+    Vnet,
+    /// `slirp` with `restricted = 1` (no way out of Bochs): server 10.0.2.2, guest 10.0.2.15;
+    /// its TFTP answers any blksize over 512 with 512.
+    Slirp,
+}
+
+impl Network {
+    /// The address the network's DHCP server gives the guest.
+    pub fn guest_ip(self) -> &'static str {
+        match self {
+            Network::Vnet => "192.168.10.15",
+            Network::Slirp => "10.0.2.15",
+        }
+    }
+
+    fn module(self) -> &'static str {
+        match self {
+            Network::Vnet => "vnet",
+            Network::Slirp => "slirp",
+        }
+    }
+
+    /// The `script=` file: both read `bootfile`; slirp must also be kept inside Bochs.
+    fn script(self, bootfile: &str) -> String {
+        match self {
+            Network::Vnet => format!("# vnet config\nbootfile = {bootfile}\n"),
+            Network::Slirp => format!("# slirp config\nrestricted = 1\nbootfile = {bootfile}\n"),
+        }
+    }
+}
 
 /// What the BIOS boots.
 #[derive(Clone, Debug)]
@@ -34,12 +67,14 @@ pub struct Bochs {
     medium: BootMedium,
     tftp_root: PathBuf,
     bootfile: String,
+    network: Network,
     memory_mib: u32,
     timeout: Duration,
 }
 
 impl Bochs {
-    /// A PC with a long-mode CPU and an e1000 on Bochs' private vnet network, whose TFTP
+    /// A PC with a long-mode CPU and an e1000 on Bochs' private network (vnet unless
+    /// [`Bochs::network`] says otherwise), whose TFTP
     /// server serves `tftp_root` and whose DHCP names `bootfile`.
     pub fn new(name: &str, medium: BootMedium, tftp_root: &Path, bootfile: &str) -> Self {
         Bochs {
@@ -47,9 +82,15 @@ impl Bochs {
             medium,
             tftp_root: tftp_root.to_path_buf(),
             bootfile: bootfile.to_string(),
+            network: Network::Vnet,
             memory_mib: 64,
             timeout: Duration::from_secs(300),
         }
+    }
+
+    pub fn network(&mut self, network: Network) -> &mut Self {
+        self.network = network;
+        self
     }
 
     pub fn timeout(&mut self, timeout: Duration) -> &mut Self {
@@ -60,7 +101,7 @@ impl Bochs {
     /// The bochsrc for this machine. `ips` with `clock: sync=none` makes guest time follow
     /// the instruction count, so a slow host slows the guest's clock too (no spurious
     /// timeouts inside the guest).
-    fn config(&self, serial_log: &Path, bochs_log: &Path, vnet_conf: &Path) -> String {
+    fn config(&self, serial_log: &Path, bochs_log: &Path, net_script: &Path) -> String {
         let medium = match &self.medium {
             BootMedium::Cdrom(iso) => {
                 format!("ata0-slave: type=cdrom, path=\"{}\", status=inserted\nboot: cdrom\n", iso.display())
@@ -76,7 +117,7 @@ impl Bochs {
              clock: sync=none, time0=1\n\
              pci: enabled=1, chipset=i440fx\n\
              {medium}\
-             e1000: enabled=1, mac=52:54:00:12:34:56, ethmod=vnet, ethdev=\"{tftp}\", script=\"{vnet}\"\n\
+             e1000: enabled=1, mac=52:54:00:12:34:56, ethmod={module}, ethdev=\"{tftp}\", script=\"{script}\"\n\
              com1: enabled=1, mode=file, dev=\"{serial}\"\n\
              mouse: enabled=0\n\
              log: \"{log}\"\n\
@@ -85,7 +126,8 @@ impl Bochs {
              info: action=report\n",
             memory = self.memory_mib,
             tftp = self.tftp_root.display(),
-            vnet = vnet_conf.display(),
+            module = self.network.module(),
+            script = net_script.display(),
             serial = serial_log.display(),
             log = bochs_log.display(),
         )
@@ -102,9 +144,9 @@ impl Bochs {
         let bochs_log = work_dir().join(format!("{}.bochs.log", self.name));
         let _ = std::fs::remove_file(&log);
         let _ = std::fs::remove_file(&bochs_log);
-        let vnet_conf = dir.join("vnet.conf");
-        std::fs::write(&vnet_conf, format!("# vnet config\nbootfile = {}\n", self.bootfile)).unwrap();
-        std::fs::write(dir.join("rc"), self.config(&log, &bochs_log, &vnet_conf)).unwrap();
+        let net_script = dir.join("net.conf");
+        std::fs::write(&net_script, self.network.script(&self.bootfile)).unwrap();
+        std::fs::write(dir.join("rc"), self.config(&log, &bochs_log, &net_script)).unwrap();
         std::fs::write(dir.join("cont"), "c\n").unwrap();
 
         let start = Instant::now();
