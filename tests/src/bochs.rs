@@ -60,6 +60,26 @@ pub enum BootMedium {
     Cdrom(PathBuf),
     /// A 1.44 MB floppy image in drive A.
     Floppy(PathBuf),
+    /// A disk image as the first ATA hard disk. Bochs wants a flat image to be whole
+    /// cylinders of its geometry (16 heads x 63 sectors): the harness boots a copy padded
+    /// with zeros, as if the image were written to a larger disk.
+    Disk(PathBuf),
+}
+
+/// Heads and sectors per track of the ATA disk geometry Bochs is given.
+const DISK_HEADS: u64 = 16;
+const DISK_SPT: u64 = 63;
+
+/// Copies `image` into `dir` padded to whole 16 x 63 cylinders; returns the copy and its
+/// cylinder count.
+fn padded_disk(image: &Path, dir: &Path) -> (PathBuf, u64) {
+    let mut bytes = std::fs::read(image).expect("read the disk image");
+    let cylinder = DISK_HEADS * DISK_SPT * 512;
+    let cylinders = (bytes.len() as u64).div_ceil(cylinder);
+    bytes.resize((cylinders * cylinder) as usize, 0);
+    let copy = dir.join("disk.img");
+    std::fs::write(&copy, bytes).expect("write the padded disk image");
+    (copy, cylinders)
 }
 
 pub struct Bochs {
@@ -101,12 +121,20 @@ impl Bochs {
     /// The bochsrc for this machine. `ips` with `clock: sync=none` makes guest time follow
     /// the instruction count, so a slow host slows the guest's clock too (no spurious
     /// timeouts inside the guest).
-    fn config(&self, serial_log: &Path, bochs_log: &Path, net_script: &Path) -> String {
+    fn config(&self, dir: &Path, serial_log: &Path, bochs_log: &Path, net_script: &Path) -> String {
         let medium = match &self.medium {
             BootMedium::Cdrom(iso) => {
                 format!("ata0-slave: type=cdrom, path=\"{}\", status=inserted\nboot: cdrom\n", iso.display())
             }
             BootMedium::Floppy(img) => format!("floppya: 1_44=\"{}\", status=inserted\nboot: floppy\n", img.display()),
+            BootMedium::Disk(img) => {
+                let (copy, cylinders) = padded_disk(img, dir);
+                format!(
+                    "ata0-master: type=disk, mode=flat, path=\"{}\", cylinders={cylinders}, heads={DISK_HEADS}, spt={DISK_SPT}\n\
+                     boot: disk\n",
+                    copy.display()
+                )
+            }
         };
         format!(
             "megs: {memory}\n\
@@ -146,7 +174,7 @@ impl Bochs {
         let _ = std::fs::remove_file(&bochs_log);
         let net_script = dir.join("net.conf");
         std::fs::write(&net_script, self.network.script(&self.bootfile)).unwrap();
-        std::fs::write(dir.join("rc"), self.config(&log, &bochs_log, &net_script)).unwrap();
+        std::fs::write(dir.join("rc"), self.config(&dir, &log, &bochs_log, &net_script)).unwrap();
         std::fs::write(dir.join("cont"), "c\n").unwrap();
 
         let start = Instant::now();

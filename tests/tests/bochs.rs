@@ -56,12 +56,20 @@ fn tftp_root(name: &str, modules: &[Module]) -> PathBuf {
 /// Builds `form`, boots it in Bochs and returns how it ended. The image lives beside (not in)
 /// the TFTP root.
 fn boot(name: &str, form: Form, network: Network) -> (Outcome, Vec<Module>) {
+    boot_patched(name, form, network, |_| {})
+}
+
+/// As `boot`, with the image changed by `patch` first.
+fn boot_patched(name: &str, form: Form, network: Network, patch: fn(&mut [u8])) -> (Outcome, Vec<Module>) {
     let mods = modules();
     let dir = tftp_root(name, &mods);
     let image = work_dir().join(format!("{name}.{}", form.name()));
-    std::fs::write(&image, forms::build(form).unwrap()).unwrap();
+    let mut bytes = forms::build(form).unwrap();
+    patch(&mut bytes);
+    std::fs::write(&image, bytes).unwrap();
     let medium = match form {
         Form::Floppy => BootMedium::Floppy(image),
+        Form::Usb => BootMedium::Disk(image),
         _ => BootMedium::Cdrom(image),
     };
     let outcome = Bochs::new(name, medium, &dir, "boot.cfg")
@@ -114,4 +122,25 @@ fn floppy_in_bochs() {
 fn iso_over_slirp_tftp_at_512_byte_blocks_in_bochs() {
     let (outcome, mods) = boot("bochs-iso-slirp", Form::Iso, Network::Slirp);
     check_pass(&outcome, CD, Network::Slirp, 512, &mods);
+}
+
+/// The USB image as Bochs' first hard disk: Bochs' BIOS has the INT 13h extensions.
+#[test]
+fn usb_image_as_hard_disk_in_bochs() {
+    let (outcome, mods) = boot("bochs-usb", Form::Usb, Network::Vnet);
+    check_pass(&outcome, "USB / hard disk", Network::Vnet, 1432, &mods);
+}
+
+/// Stage 1's CHS path on Bochs' BIOS: its AH=41h probe is turned into AH=01h (get status),
+/// which never answers BX = 0xAA55, so it reads by CHS with the geometry from AH=08h (16 x 63,
+/// not the partition table's 64 x 32).
+#[test]
+fn usb_image_by_chs_in_bochs() {
+    fn without_int13_extensions(image: &mut [u8]) {
+        let probe = [0xb4, 0x41, 0xbb, 0xaa, 0x55];
+        let at = image[..512].windows(probe.len()).position(|w| w == probe).expect("stage 1's AH=41h probe");
+        image[at + 1] = 0x01;
+    }
+    let (outcome, mods) = boot_patched("bochs-usb-chs", Form::Usb, Network::Vnet, without_int13_extensions);
+    check_pass(&outcome, "USB / hard disk", Network::Vnet, 1432, &mods);
 }
