@@ -1,5 +1,5 @@
 //! The PCI option ROM form: stage1/rom.s's header and code, a PCI 3.0 device list, and the
-//! runtime image packed as one LZ4 block, which the ROM's boot entry vector unpacks to 0x8000.
+//! runtime image packed as one LZ4 block (by `lz4`, our own slow but thorough encoder), which the ROM's boot entry vector unpacks to 0x8000.
 //!
 //! The field offsets mirror the table at the top of stage1/rom.s.
 
@@ -161,7 +161,7 @@ pub fn pack(template: &[u8], image: &[u8], primary: PciId, devices: &[u16]) -> R
         rom.extend_from_slice(&device.to_le_bytes());
     }
     let payload_offset = rom.len();
-    let payload = lz4_flex::block::compress(image);
+    let payload = lz4::compress(image);
     rom.extend_from_slice(&payload);
     // One spare byte at least: the last byte is the checksum.
     let len = (rom.len() + 1).next_multiple_of(512);
@@ -197,6 +197,8 @@ fn write(rom: &mut [u8], at: usize, value: &[u8]) {
 fn sum(bytes: &[u8]) -> u8 {
     bytes.iter().fold(0u8, |total, &b| total.wrapping_add(b))
 }
+
+mod lz4;
 
 #[cfg(test)]
 mod tests;
