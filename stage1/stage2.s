@@ -406,6 +406,6 @@ boot_pd:
     .skip 4 * 4096
     .p2align 4
 boot_stack:
-    .skip 128 * 1024
+    .skip 96 * 1024
     .globl boot_stack_top
 boot_stack_top:

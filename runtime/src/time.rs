@@ -5,6 +5,8 @@ use core::sync::atomic::{AtomicU64, Ordering};
 use x86_64::instructions::port::Port;
 
 static TSC_PER_MS: AtomicU64 = AtomicU64::new(1_000_000);
+/// Microseconds per TSC tick in 32.32 fixed point: the hot path multiplies, never divides.
+static US_PER_TICK_FP32: AtomicU64 = AtomicU64::new(1 << 22);
 static TSC_AT_START: AtomicU64 = AtomicU64::new(0);
 
 const PIT_HZ: u64 = 1_193_182;
@@ -41,6 +43,7 @@ pub fn init() -> u64 {
     };
     let per_ms = if per_ms < 1000 { 1_000_000 } else { per_ms }; // no PIT: assume 1 GHz
     TSC_PER_MS.store(per_ms, Ordering::Relaxed);
+    US_PER_TICK_FP32.store(((1000u128 << 32) / per_ms as u128) as u64, Ordering::Relaxed);
     TSC_AT_START.store(rdtsc(), Ordering::Relaxed);
     per_ms
 }
@@ -53,7 +56,7 @@ pub fn now_ms() -> u64 {
 /// Microseconds since `init`.
 pub fn now_us() -> u64 {
     let ticks = rdtsc().wrapping_sub(TSC_AT_START.load(Ordering::Relaxed));
-    (ticks as u128 * 1000 / TSC_PER_MS.load(Ordering::Relaxed) as u128) as u64
+    ((ticks as u128 * US_PER_TICK_FP32.load(Ordering::Relaxed) as u128) >> 32) as u64
 }
 
 pub fn delay_us(us: u64) {

@@ -154,4 +154,17 @@ impl Outcome {
     pub fn contains(&self, text: &str) -> bool {
         self.serial.contains(text)
     }
+
+    /// Did netloader report `file` as downloaded whole: `file: NAME SIZE bytes at 0x... crc32 X`
+    /// with the size and CRC-32 of `data`?
+    pub fn downloaded(&self, file: &str, data: &[u8]) -> bool {
+        let head = format!("file: {file} {} bytes at 0x", data.len());
+        let tail = format!(" crc32 {:08x}", crc32(data));
+        self.serial.lines().any(|l| l.starts_with(&head) && l.ends_with(&tail))
+    }
+}
+
+/// CRC-32 as zlib computes it, which is what netloader prints for every file.
+pub fn crc32(data: &[u8]) -> u32 {
+    crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC).checksum(data)
 }

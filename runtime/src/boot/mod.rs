@@ -105,9 +105,9 @@ fn download(net: &mut Net, lease: &Lease, line: &FileLine, region: Range<u64>) -
     // reserves for this file.
     let mut sink = unsafe { MemorySink::new(region.start, region.end - region.start) };
     net.tftp_get_from(server, port, path, &mut sink).map_err(|e| fail!("{e}"))?;
-    let digest = sink.sha256();
-    println!("file: {} {} bytes at {:#x} sha256 {}", path, sink.len(), sink.start(), Hex(&digest));
+    println!("file: {} {} bytes at {:#x} crc32 {:08x}", path, sink.len(), sink.start(), sink.crc32());
     if let Some(expected) = line.sha256 {
+        let digest = sink.sha256();
         if expected != digest {
             return Err(fail!(
                 "E-HASH-MISMATCH: {} from {server} has sha256 {}, the config (line {}) expects {}: the file on the server is not the one the config names",
@@ -274,7 +274,7 @@ pub fn run(net: &mut Net, lease: &Lease, map: &MemoryMap, mac: [u8; 6]) -> Failu
         if let Err(e) = net.tftp_get_from(server, 69, file, &mut sink) {
             return fail!("{e}");
         }
-        println!("file: {} {} bytes at {:#x} sha256 {}", file, sink.len(), sink.start(), Hex(&sink.sha256()));
+        println!("file: {} {} bytes at {:#x} crc32 {:08x}", file, sink.len(), sink.start(), sink.crc32());
         if is_multiboot_kernel(sink.bytes()) {
             println!("boot: {file} is a Multiboot kernel: booting it directly");
             let text = concat::<300>(&[b"menuentry \"", file.as_bytes(), b"\" { multiboot /", file.trim_start_matches('/').as_bytes(), b" }"]);

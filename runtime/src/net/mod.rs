@@ -216,7 +216,6 @@ impl<'n> Net<'n> {
             let _ = socket.bind(port);
         }
         let mut out = [0u8; 1500];
-        let mut packet = [0u8; 1600];
         let start = time::now_us();
         let transmit = client.start(start / 1000, &mut out).map_err(fail)?;
         self.send(server, transmit, &out);
@@ -225,22 +224,21 @@ impl<'n> Net<'n> {
             self.poll();
             let mut action = Action::Wait;
             loop {
+                // The datagram is handed to the client straight from the socket's buffer; what
+                // the client answers goes out once that borrow has ended.
                 let socket = self.sockets.get_mut::<udp::Socket>(self.udp);
                 let Ok((data, meta)) = socket.recv() else { break };
-                let from = meta.endpoint;
-                if from.addr != smoltcp::wire::IpAddress::Ipv4(server) {
+                if meta.endpoint.addr != smoltcp::wire::IpAddress::Ipv4(server) {
                     continue;
                 }
-                let len = data.len().min(packet.len());
-                packet[..len].copy_from_slice(&data[..len]);
-                action = client.on_packet(time::now_ms(), from.port, &packet[..len], sink, &mut out);
-                if !matches!(action, Action::Wait) {
-                    if let Action::Send(t) = action {
+                action = client.on_packet(time::now_ms(), meta.endpoint.port, data, sink, &mut out);
+                match action {
+                    Action::Wait => {}
+                    Action::Send(t) => {
                         self.send(server, t, &out);
                         action = Action::Wait;
-                        continue;
                     }
-                    break;
+                    _ => break,
                 }
             }
             if matches!(action, Action::Wait) {
