@@ -90,11 +90,23 @@ fn network_boot(map: &netloader_proto::memmap::MemoryMap, handoff: &BootInfo) ->
     failure
 }
 
-/// Say why we stopped, on both consoles, then wait.
+/// How long a stopped loader waits before it tries the whole boot again by itself.
+const RETRY_AFTER_S: u64 = 30;
+
+/// Say why we stopped, on both consoles; then a key, or the timeout, starts the boot again
+/// (through a reset, so every form goes through its BIOS path afresh).
 fn stop(failure: &boot::Failure) -> ! {
     println!("{failure}");
-    println!("netloader: stopped.");
-    arch::halt_forever()
+    println!("netloader: stopped. Press a key to try again (again by itself in {RETRY_AFTER_S} s).");
+    let start = time::now_ms();
+    while time::now_ms() - start < RETRY_AFTER_S * 1000 {
+        if menu::key_waiting() {
+            break;
+        }
+        core::hint::spin_loop();
+    }
+    println!("netloader: restarting.");
+    arch::reset()
 }
 
 #[panic_handler]

@@ -60,6 +60,23 @@ pub fn choose(config: &Config) -> usize {
     }
 }
 
+/// Was any key pressed (PS/2 keyboard or serial line)? Consumes it.
+pub fn key_waiting() -> bool {
+    // SAFETY: as in `read_key`.
+    unsafe {
+        let ps2 = Port::<u8>::new(0x64).read() & 1 != 0;
+        let serial = Port::<u8>::new(0x3fd).read() & 1 != 0;
+        if ps2 {
+            let _ = Port::<u8>::new(0x60).read();
+        }
+        if serial {
+            let _ = Port::<u8>::new(0x3f8).read();
+        }
+        // Key releases (bit 7 of a scan code) count too: any activity means someone is there.
+        ps2 || serial
+    }
+}
+
 enum Key {
     Enter,
     Up,

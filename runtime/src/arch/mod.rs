@@ -9,6 +9,28 @@ core::arch::global_asm!(include_str!("../../../stage1/stage2.s"), options(att_sy
 core::arch::global_asm!(include_str!("../../../stage1/rom.s"), options(att_syntax));
 core::arch::global_asm!(include_str!("../../../stage1/pxe.s"), options(att_syntax));
 
+/// Reset the machine: the keyboard controller's reset line, else a triple fault.
+pub fn reset() -> ! {
+    // SAFETY: pulsing the reset line (8042 command 0xFE) is what it is for.
+    unsafe {
+        let mut status = x86_64::instructions::port::Port::<u8>::new(0x64);
+        for _ in 0..100_000 {
+            if status.read() & 2 == 0 {
+                break;
+            }
+        }
+        status.write(0xfe);
+    }
+    crate::time::delay_us(100_000);
+    // SAFETY: an empty IDT makes the next exception a triple fault, which resets the CPU.
+    unsafe {
+        let empty = x86_64::structures::DescriptorTablePointer { limit: 0, base: x86_64::VirtAddr::new(0) };
+        x86_64::instructions::tables::lidt(&empty);
+        core::arch::asm!("int3");
+    }
+    halt_forever()
+}
+
 /// Stop for good: interrupts off, halt.
 pub fn halt_forever() -> ! {
     loop {
