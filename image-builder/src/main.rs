@@ -126,7 +126,12 @@ fn build_rom(output: &Path, options: &forms::Options, rom_options: &rom::RomOpti
         rom_options.nic.name(),
         output.display()
     );
-    if image.len() > rom::SMALL_ROM_LEN {
+    if image.len() > rom::SEABIOS_WITH_VGA_ROM_LEN {
+        println!(
+            "warning: over {} KiB: SeaBIOS (QEMU) cannot place it beside a VGA BIOS",
+            rom::SEABIOS_WITH_VGA_ROM_LEN / 1024
+        );
+    } else if image.len() > rom::SMALL_ROM_LEN {
         println!(
             "note: over {} KiB: too large for VirtualBox and for many cards' 64 KiB flash",
             rom::SMALL_ROM_LEN / 1024

@@ -13,6 +13,9 @@ pub static ROM_HEADER_TEMPLATE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), 
 
 /// The largest ROM a legacy header can declare: its size byte counts 512-byte units.
 pub const MAX_ROM_LEN: usize = 255 * 512;
+/// The most SeaBIOS (QEMU 7.2, `-machine pc`, standard VGA) copies into the option ROM area
+/// beside the VGA BIOS (measured: 122 KiB copied, 123 KiB refused).
+pub const SEABIOS_WITH_VGA_ROM_LEN: usize = 122 * 1024;
 /// Most boards' NIC flash is 64 KiB, and VirtualBox refuses ROMs over 56 KiB.
 pub const SMALL_ROM_LEN: usize = 56 * 1024;
 
@@ -42,10 +45,16 @@ impl FromStr for PciId {
 
     fn from_str(text: &str) -> Result<Self, String> {
         let hex = |part: &str| u16::from_str_radix(part.trim_start_matches("0x"), 16);
-        let parsed = text.split_once(':').and_then(|(v, d)| Some((hex(v).ok()?, hex(d).ok()?)));
+        let parsed = text
+            .split_once(':')
+            .and_then(|(v, d)| Some((hex(v).ok()?, hex(d).ok()?)));
         match parsed {
-            Some((vendor, device)) if vendor != 0 && vendor != 0xffff && device != 0 => Ok(PciId { vendor, device }),
-            _ => Err(format!("`{text}` is not a PCI ID: write vendor:device in hex, e.g. 8086:100e")),
+            Some((vendor, device)) if vendor != 0 && vendor != 0xffff && device != 0 => {
+                Ok(PciId { vendor, device })
+            }
+            _ => Err(format!(
+                "`{text}` is not a PCI ID: write vendor:device in hex, e.g. 8086:100e"
+            )),
         }
     }
 }
@@ -80,9 +89,18 @@ impl NicFamily {
     /// The ID a ROM for this family declares unless told otherwise.
     pub fn primary_id(self) -> PciId {
         match self {
-            NicFamily::E1000 => PciId { vendor: e1000::INTEL_VENDOR_ID, device: 0x100e },
-            NicFamily::Rtl8139 => PciId { vendor: 0x10ec, device: 0x8139 },
-            NicFamily::Virtio => PciId { vendor: virtio::VIRTIO_VENDOR_ID, device: 0x1000 },
+            NicFamily::E1000 => PciId {
+                vendor: e1000::INTEL_VENDOR_ID,
+                device: 0x100e,
+            },
+            NicFamily::Rtl8139 => PciId {
+                vendor: 0x10ec,
+                device: 0x8139,
+            },
+            NicFamily::Virtio => PciId {
+                vendor: virtio::VIRTIO_VENDOR_ID,
+                device: 0x1000,
+            },
         }
     }
 
@@ -91,15 +109,24 @@ impl NicFamily {
         match self {
             NicFamily::E1000 => e1000::SUPPORTED_IDS
                 .iter()
-                .map(|chip| PciId { vendor: e1000::INTEL_VENDOR_ID, device: chip.device_id })
+                .map(|chip| PciId {
+                    vendor: e1000::INTEL_VENDOR_ID,
+                    device: chip.device_id,
+                })
                 .collect(),
             NicFamily::Rtl8139 => rtl8139::SUPPORTED_IDS
                 .iter()
-                .map(|card| PciId { vendor: card.vendor_id, device: card.device_id })
+                .map(|card| PciId {
+                    vendor: card.vendor_id,
+                    device: card.device_id,
+                })
                 .collect(),
             NicFamily::Virtio => virtio::SUPPORTED_IDS
                 .iter()
-                .map(|model| PciId { vendor: virtio::VIRTIO_VENDOR_ID, device: model.device_id })
+                .map(|model| PciId {
+                    vendor: virtio::VIRTIO_VENDOR_ID,
+                    device: model.device_id,
+                })
                 .collect(),
         }
     }
@@ -139,11 +166,21 @@ pub enum RomError {
 /// one with an embedded config).
 pub fn build(runtime: &[u8], options: &RomOptions) -> Result<Vec<u8>, RomError> {
     let primary = options.pci_id.unwrap_or(options.nic.primary_id());
-    pack(ROM_HEADER_TEMPLATE, runtime, primary, &options.nic.device_list(primary))
+    pack(
+        ROM_HEADER_TEMPLATE,
+        runtime,
+        primary,
+        &options.nic.device_list(primary),
+    )
 }
 
 /// Lay out header, device list and packed image; fill in the fields and both checksums.
-pub fn pack(template: &[u8], image: &[u8], primary: PciId, devices: &[u16]) -> Result<Vec<u8>, RomError> {
+pub fn pack(
+    template: &[u8],
+    image: &[u8],
+    primary: PciId,
+    devices: &[u16],
+) -> Result<Vec<u8>, RomError> {
     let bad = |what| RomError::BadTemplate { what };
     let mut rom = template.to_vec();
     let pcir = usize::from(read_u16(&rom, FIELD_PCIR).ok_or(bad("no PCIR pointer"))?);
@@ -172,13 +209,35 @@ pub fn pack(template: &[u8], image: &[u8], primary: PciId, devices: &[u16]) -> R
     let too_large = || RomError::TooLarge { len };
 
     rom[FIELD_SIZE] = (len / 512) as u8;
-    write(&mut rom, FIELD_PAYLOAD_OFFSET, &u16::try_from(payload_offset).map_err(|_| too_large())?.to_le_bytes());
-    write(&mut rom, FIELD_PAYLOAD_LEN, &(payload.len() as u32).to_le_bytes());
-    write(&mut rom, FIELD_IMAGE_LEN, &(image.len() as u32).to_le_bytes());
+    write(
+        &mut rom,
+        FIELD_PAYLOAD_OFFSET,
+        &u16::try_from(payload_offset)
+            .map_err(|_| too_large())?
+            .to_le_bytes(),
+    );
+    write(
+        &mut rom,
+        FIELD_PAYLOAD_LEN,
+        &(payload.len() as u32).to_le_bytes(),
+    );
+    write(
+        &mut rom,
+        FIELD_IMAGE_LEN,
+        &(image.len() as u32).to_le_bytes(),
+    );
     write(&mut rom, pcir + PCIR_VENDOR, &primary.vendor.to_le_bytes());
     write(&mut rom, pcir + PCIR_DEVICE, &primary.device.to_le_bytes());
-    write(&mut rom, pcir + PCIR_DEVICE_LIST, &((device_list - pcir) as u16).to_le_bytes());
-    write(&mut rom, pcir + PCIR_IMAGE_LEN, &((len / 512) as u16).to_le_bytes());
+    write(
+        &mut rom,
+        pcir + PCIR_DEVICE_LIST,
+        &((device_list - pcir) as u16).to_le_bytes(),
+    );
+    write(
+        &mut rom,
+        pcir + PCIR_IMAGE_LEN,
+        &((len / 512) as u16).to_le_bytes(),
+    );
     let pnp_sum = sum(&rom[pnp..pnp + PNP_LEN]).wrapping_sub(rom[pnp + PNP_CHECKSUM]);
     rom[pnp + PNP_CHECKSUM] = pnp_sum.wrapping_neg();
     let last = len - 1;

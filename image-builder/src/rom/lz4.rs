@@ -81,7 +81,12 @@ struct Matcher<'a> {
 
 impl<'a> Matcher<'a> {
     fn new(input: &'a [u8]) -> Self {
-        Matcher { input, head: vec![NONE; 1 << HASH_BITS], previous: vec![NONE; input.len()], inserted: 0 }
+        Matcher {
+            input,
+            head: vec![NONE; 1 << HASH_BITS],
+            previous: vec![NONE; input.len()],
+            inserted: 0,
+        }
     }
 
     fn hash(&self, at: usize) -> usize {
@@ -108,7 +113,11 @@ impl<'a> Matcher<'a> {
                 break;
             }
             if self.input[from + best_len] == self.input[at + best_len] {
-                let len = self.input[from..].iter().zip(&self.input[at..at + max_len]).take_while(|(a, b)| a == b).count();
+                let len = self.input[from..]
+                    .iter()
+                    .zip(&self.input[at..at + max_len])
+                    .take_while(|(a, b)| a == b)
+                    .count();
                 if len > best_len {
                     (best_len, best_offset) = (len, at - from);
                     if len == max_len {
@@ -119,7 +128,11 @@ impl<'a> Matcher<'a> {
             candidate = self.previous[from];
             depth += 1;
         }
-        if best_len < MIN_MATCH { (0, 0) } else { (best_len, best_offset) }
+        if best_len < MIN_MATCH {
+            (0, 0)
+        } else {
+            (best_len, best_offset)
+        }
     }
 }
 
@@ -138,10 +151,22 @@ mod tests {
 
     #[test]
     fn round_trips_edge_cases() {
-        for input in [&b""[..], b"a", b"abcdefghijkl", b"abcdefghijklm", &[0; 13], &[7; 100_000]] {
+        for input in [
+            &b""[..],
+            b"a",
+            b"abcdefghijkl",
+            b"abcdefghijklm",
+            &[0; 13],
+            &[7; 100_000],
+        ] {
             round_trip(input);
         }
-        let text: Vec<u8> = b"the quick brown fox jumps over the lazy dog. ".iter().cycle().take(70_000).copied().collect();
+        let text: Vec<u8> = b"the quick brown fox jumps over the lazy dog. "
+            .iter()
+            .cycle()
+            .take(70_000)
+            .copied()
+            .collect();
         assert!(round_trip(&text).len() < 1_000);
     }
 

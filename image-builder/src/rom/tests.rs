@@ -33,13 +33,25 @@ fn check_rom(rom: &[u8], vendor: u16, device: u16) {
     assert_eq!(u16_at(rom, pcir + 6), device);
     assert_eq!(u16_at(rom, pcir + 0x0a), 0x1c, "PCI 3.0 structure length");
     assert_eq!(rom[pcir + 0x0c], 3, "PCI 3.0 structure revision");
-    assert_eq!(&rom[pcir + 0x0d..pcir + 0x10], &[0x00, 0x00, 0x02], "class 02 00 00");
-    assert_eq!(u16_at(rom, pcir + 0x10) as usize * 512, rom.len(), "image length");
+    assert_eq!(
+        &rom[pcir + 0x0d..pcir + 0x10],
+        &[0x00, 0x00, 0x02],
+        "class 02 00 00"
+    );
+    assert_eq!(
+        u16_at(rom, pcir + 0x10) as usize * 512,
+        rom.len(),
+        "image length"
+    );
     assert_eq!(rom[pcir + 0x14], 0, "code type: x86");
     assert_eq!(rom[pcir + 0x15] & 0x80, 0x80, "last image");
     let list = pcir + u16_at(rom, pcir + 8) as usize;
     assert_ne!(list, pcir, "device list present");
-    assert_eq!(u16_at(rom, list), device, "the list starts with the primary device");
+    assert_eq!(
+        u16_at(rom, list),
+        device,
+        "the list starts with the primary device"
+    );
 
     // PnP expansion header.
     let pnp = u16_at(rom, 0x1a) as usize;
@@ -47,11 +59,22 @@ fn check_rom(rom: &[u8], vendor: u16, device: u16) {
     assert_eq!(&rom[pnp..pnp + 4], b"$PnP");
     assert_eq!(rom[pnp + 5], 2, "length: 2 x 16 bytes");
     assert_eq!(sum(&rom[pnp..pnp + 32]), 0, "$PnP checksum");
-    assert_eq!(&rom[pnp + 0x12..pnp + 0x15], &[0x02, 0x00, 0x00], "device type: network");
+    assert_eq!(
+        &rom[pnp + 0x12..pnp + 0x15],
+        &[0x02, 0x00, 0x00],
+        "device type: network"
+    );
     let bev = u16_at(rom, pnp + 0x1a) as usize;
     assert!(bev != 0 && bev < rom.len(), "boot entry vector");
-    assert_eq!(u16_at(rom, pnp + 0x16), 0, "no BCV: a network card is not a disk");
-    assert_eq!(c_string(rom, u16_at(rom, pnp + 0x10) as usize), "netloader network boot");
+    assert_eq!(
+        u16_at(rom, pnp + 0x16),
+        0,
+        "no BCV: a network card is not a disk"
+    );
+    assert_eq!(
+        c_string(rom, u16_at(rom, pnp + 0x10) as usize),
+        "netloader network boot"
+    );
     assert_eq!(c_string(rom, u16_at(rom, pnp + 0x0e) as usize), "netloader");
 }
 
@@ -81,17 +104,38 @@ fn e1000_rom_has_valid_headers_and_unpacks_to_the_runtime() {
     let rom = build(stage1::RUNTIME_IMAGE, &RomOptions::default()).unwrap();
     check_rom(&rom, 0x8086, 0x100e);
     let list = device_list(&rom);
-    assert!(list.contains(&0x100f) && list.contains(&0x10d3), "the e1000 family: {list:04x?}");
+    assert!(
+        list.contains(&0x100f) && list.contains(&0x10d3),
+        "the e1000 family: {list:04x?}"
+    );
     assert_eq!(unpacked(&rom), stage1::RUNTIME_IMAGE);
     assert!(rom.len() < stage1::RUNTIME_IMAGE.len(), "compressed");
 }
 
 #[test]
 fn each_family_declares_its_ids() {
-    let rom = build(stage1::RUNTIME_IMAGE, &RomOptions { nic: NicFamily::Rtl8139, pci_id: None }).unwrap();
+    let rom = build(
+        stage1::RUNTIME_IMAGE,
+        &RomOptions {
+            nic: NicFamily::Rtl8139,
+            pci_id: None,
+        },
+    )
+    .unwrap();
     check_rom(&rom, 0x10ec, 0x8139);
-    assert_eq!(device_list(&rom), vec![0x8139, 0x8138], "only the 10ec IDs of the family");
-    let rom = build(stage1::RUNTIME_IMAGE, &RomOptions { nic: NicFamily::Virtio, pci_id: None }).unwrap();
+    assert_eq!(
+        device_list(&rom),
+        vec![0x8139, 0x8138],
+        "only the 10ec IDs of the family"
+    );
+    let rom = build(
+        stage1::RUNTIME_IMAGE,
+        &RomOptions {
+            nic: NicFamily::Virtio,
+            pci_id: None,
+        },
+    )
+    .unwrap();
     check_rom(&rom, 0x1af4, 0x1000);
     assert_eq!(device_list(&rom), vec![0x1000, 0x1041]);
 }
@@ -99,18 +143,51 @@ fn each_family_declares_its_ids() {
 #[test]
 fn pci_id_overrides_the_primary_id() {
     let pci_id = Some("8086:10d3".parse().unwrap());
-    let rom = build(stage1::RUNTIME_IMAGE, &RomOptions { nic: NicFamily::E1000, pci_id }).unwrap();
+    let rom = build(
+        stage1::RUNTIME_IMAGE,
+        &RomOptions {
+            nic: NicFamily::E1000,
+            pci_id,
+        },
+    )
+    .unwrap();
     check_rom(&rom, 0x8086, 0x10d3);
     let list = device_list(&rom);
-    assert_eq!(list.iter().filter(|&&d| d == 0x10d3).count(), 1, "listed once");
+    assert_eq!(
+        list.iter().filter(|&&d| d == 0x10d3).count(),
+        1,
+        "listed once"
+    );
     assert!(list.contains(&0x100e));
 }
 
 #[test]
 fn pci_ids_parse_strictly() {
-    assert_eq!("8086:100e".parse::<PciId>(), Ok(PciId { vendor: 0x8086, device: 0x100e }));
-    assert_eq!("0x1AF4:0x1000".parse::<PciId>(), Ok(PciId { vendor: 0x1af4, device: 0x1000 }));
-    for bad in ["", "8086", "8086:", ":100e", "8086:100e:1", "ffff:100e", "0:1", "18086:100e", "80g6:100e"] {
+    assert_eq!(
+        "8086:100e".parse::<PciId>(),
+        Ok(PciId {
+            vendor: 0x8086,
+            device: 0x100e
+        })
+    );
+    assert_eq!(
+        "0x1AF4:0x1000".parse::<PciId>(),
+        Ok(PciId {
+            vendor: 0x1af4,
+            device: 0x1000
+        })
+    );
+    for bad in [
+        "",
+        "8086",
+        "8086:",
+        ":100e",
+        "8086:100e:1",
+        "ffff:100e",
+        "0:1",
+        "18086:100e",
+        "80g6:100e",
+    ] {
         assert!(bad.parse::<PciId>().is_err(), "{bad:?}");
     }
 }
@@ -133,12 +210,19 @@ fn too_large_an_image_fails_loudly() {
 #[test]
 fn a_malformed_template_is_an_error_not_a_panic() {
     let id = NicFamily::E1000.primary_id();
-    for template in [&[][..], &ROM_HEADER_TEMPLATE[..0x1c], &[0x55, 0xaa, 0, 0, 0, 0][..]] {
+    for template in [
+        &[][..],
+        &ROM_HEADER_TEMPLATE[..0x1c],
+        &[0x55, 0xaa, 0, 0, 0, 0][..],
+    ] {
         assert!(pack(template, b"x", id, &[]).is_err());
     }
 }
 
 #[test]
 fn roms_are_deterministic() {
-    assert_eq!(build(stage1::RUNTIME_IMAGE, &RomOptions::default()).unwrap(), build(stage1::RUNTIME_IMAGE, &RomOptions::default()).unwrap());
+    assert_eq!(
+        build(stage1::RUNTIME_IMAGE, &RomOptions::default()).unwrap(),
+        build(stage1::RUNTIME_IMAGE, &RomOptions::default()).unwrap()
+    );
 }
