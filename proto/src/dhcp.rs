@@ -6,6 +6,10 @@
 
 use core::net::Ipv4Addr;
 
+mod cached;
+
+pub use cached::{CachedAckError, CachedLease, file_field};
+
 pub const OPTION_TFTP_SERVER_NAME: u8 = 66;
 pub const OPTION_BOOTFILE_NAME: u8 = 67;
 pub const OPTION_PXELINUX_CONFIGFILE: u8 = 209;

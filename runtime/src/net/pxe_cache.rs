@@ -7,12 +7,11 @@
 //! booting it again would loop; the config comes from option 209 or the per-host lookup.
 
 use core::fmt;
-use core::net::Ipv4Addr;
 
-use netloader_proto::dhcp::BootParams;
-use smoltcp::wire::{DhcpMessageType, DhcpPacket, DhcpRepr, IpCidr, Ipv4Cidr};
+use netloader_proto::dhcp::CachedLease;
+use smoltcp::wire::{IpCidr, Ipv4Cidr};
 
-use super::{Lease, Net, NetError, packet_file_field};
+use super::{Lease, Net, NetError};
 use crate::boot_info::PxeHandoff;
 use crate::{println, time};
 
@@ -45,39 +44,16 @@ impl fmt::Display for CacheError {
 }
 
 /// Address, mask and router from an ACK; the boot parameters from `boot` (the boot server's
-/// reply, or the ACK itself).
+/// reply, or the ACK itself). The parsing is netloader_proto's, tested there on hostile bytes.
 fn lease_from_packets(ack: &[u8], boot: Option<&[u8]>) -> Result<Lease, CacheError> {
-    let packet = DhcpPacket::new_checked(ack).map_err(|_| CacheError::Unparsable("too short"))?;
-    let repr = DhcpRepr::parse(&packet).map_err(|_| CacheError::Unparsable("not a DHCP packet"))?;
-    if repr.message_type != DhcpMessageType::Ack {
-        return Err(CacheError::Unparsable("not a DHCPACK"));
-    }
-    let address = repr.your_ip;
-    if address.is_unspecified() || address.is_broadcast() || address.is_multicast() {
-        return Err(CacheError::Unparsable("no client address (yiaddr)"));
-    }
-    let prefix_len = match repr.subnet_mask {
-        Some(mask) => Ipv4Cidr::from_netmask(address, mask).map_err(|_| CacheError::Unparsable("bad subnet mask"))?.prefix_len(),
-        None => 24,
-    };
-    let dhcp_server = repr.server_identifier.unwrap_or(repr.server_ip);
-    let reply = boot.and_then(|b| DhcpPacket::new_checked(b).ok()).filter(|p| DhcpRepr::parse(p).is_ok());
-    let boot = boot_params(&packet, reply.as_ref(), dhcp_server);
-    Ok(Lease { address, prefix_len, router: repr.router, dhcp_server, boot })
-}
-
-/// The ACK's boot parameters, overridden by the boot server's reply where it has them (a
-/// ProxyDHCP or boot server answer carries next-server and the PXELINUX options, not the ACK).
-fn boot_params(ack: &DhcpPacket<&[u8]>, reply: Option<&DhcpPacket<&[u8]>>, dhcp_server: Ipv4Addr) -> BootParams {
-    let reply_server = reply.map(|r| r.server_ip()).filter(|a| !a.is_unspecified());
-    let reply_file = reply.map(packet_file_field).filter(|f| f.first().is_some_and(|&b| b != 0));
-    let options = ack.options().chain(reply.into_iter().flat_map(|r| r.options())).map(|o| (o.kind, o.data));
-    BootParams::from_answer(
-        reply_server.unwrap_or_else(|| ack.server_ip()),
-        reply_file.unwrap_or_else(|| packet_file_field(ack)),
-        options,
-        Some(dhcp_server),
-    )
+    let lease = CachedLease::from_packets(ack, boot).map_err(|e| CacheError::Unparsable(e.as_str()))?;
+    Ok(Lease {
+        address: lease.address,
+        prefix_len: lease.prefix_len,
+        router: lease.router,
+        dhcp_server: lease.dhcp_server,
+        boot: lease.boot,
+    })
 }
 
 impl Net<'_> {
