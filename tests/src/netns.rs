@@ -133,6 +133,55 @@ pub fn atftpd_install() -> io::Result<Atftpd> {
     Ok(found)
 }
 
+/// tftp-hpa's `in.tftpd`, unpacked from Debian's `tftpd-hpa` the same way as atftpd (the
+/// package would start a system service if installed).
+pub fn tftpd_hpa_install() -> io::Result<PathBuf> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let tools = target_dir().join("tools");
+    let root = tools.join("tftpd-hpa");
+    let binary = root.join("usr/sbin/in.tftpd");
+    if binary.exists() {
+        return Ok(binary);
+    }
+    std::fs::create_dir_all(&tools)?;
+    let scratch = tools.join(format!("tftpd-hpa.tmp-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&scratch);
+    std::fs::create_dir_all(scratch.join("root"))?;
+    eprintln!(
+        "netns: fetching tftpd-hpa with apt-get download into {}",
+        scratch.display()
+    );
+    run_checked(
+        Command::new("apt-get")
+            .args(["download", "tftpd-hpa"])
+            .current_dir(&scratch),
+    )?;
+    for entry in std::fs::read_dir(&scratch)? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "deb") {
+            run_checked(
+                Command::new("dpkg")
+                    .arg("-x")
+                    .arg(&path)
+                    .arg(scratch.join("root")),
+            )?;
+        }
+    }
+    match std::fs::rename(scratch.join("root"), &root) {
+        Ok(()) => {}
+        Err(_) if binary.exists() => {}
+        Err(e) => return Err(e),
+    }
+    let _ = std::fs::remove_dir_all(&scratch);
+    if !binary.exists() {
+        return Err(io::Error::other(
+            "tftpd-hpa unpacked, but usr/sbin/in.tftpd is missing",
+        ));
+    }
+    Ok(binary)
+}
+
 // ---------------------------------------------------------------------------------------
 // The namespace and the processes living in it
 
@@ -201,6 +250,18 @@ impl Namespace {
             }
         }
         Ok(())
+    }
+
+    /// Kill the started process named `what` (as given to [`Namespace::spawn`]), e.g. to take
+    /// a server away mid-transfer. False when there is none.
+    pub fn kill(&mut self, what: &str) -> bool {
+        let Some(index) = self.children.iter().position(|(w, _)| w == what) else {
+            return false;
+        };
+        let (_, mut child) = self.children.remove(index);
+        let _ = child.kill();
+        let _ = child.wait();
+        true
     }
 
     /// Wait until something in the namespace listens on UDP `port`.
@@ -331,6 +392,8 @@ pub struct RelayStats {
     pub to_guest: AtomicU64,
     pub dropped: AtomicU64,
     pub duplicated: AtomicU64,
+    /// Frames held back and sent after the next one.
+    pub reordered: AtomicU64,
 }
 
 /// xorshift64*: small, seeded, good enough to pick frames.
@@ -359,6 +422,43 @@ fn copies(rng: &mut Rng, impairment: &Impairment, stats: &RelayStats) -> usize {
         return 2;
     }
     1
+}
+
+/// Swaps a frame with the next one, with a seeded probability (its own generator, so the
+/// loss pattern of a seed stays the same with or without reordering).
+struct Reorderer {
+    probability: f64,
+    rng: Rng,
+    held: Option<Vec<u8>>,
+    stats: Arc<RelayStats>,
+}
+
+impl Reorderer {
+    fn new(probability: f64, seed: u64, stats: Arc<RelayStats>) -> Reorderer {
+        Reorderer {
+            probability,
+            rng: Rng::new(seed),
+            held: None,
+            stats,
+        }
+    }
+
+    fn pass(&mut self, frame: &[u8], send: &mut dyn FnMut(&[u8])) {
+        if self.held.is_none() && self.probability > 0.0 && self.rng.unit() < self.probability {
+            self.held = Some(frame.to_vec());
+            self.stats.reordered.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        send(frame);
+        self.flush(send);
+    }
+
+    /// Send the held frame, if any (also when no next frame came in time).
+    fn flush(&mut self, send: &mut dyn FnMut(&[u8])) {
+        if let Some(held) = self.held.take() {
+            send(&held);
+        }
+    }
 }
 
 /// One direction's output: immediate, or through a FIFO delay line on its own thread (the
@@ -414,6 +514,12 @@ pub struct Relay {
 
 impl Relay {
     pub fn start(tap: Tap, impairment: Impairment) -> io::Result<Relay> {
+        Relay::start_with(tap, impairment, 0.0)
+    }
+
+    /// Like [`Relay::start`], and with probability `reorder` a frame is held back and sent
+    /// just after the next one in its direction (or after 50 ms when no other comes).
+    pub fn start_with(tap: Tap, impairment: Impairment, reorder: f64) -> io::Result<Relay> {
         let socket = UdpSocket::bind("127.0.0.1:0")?;
         socket.set_read_timeout(Some(Duration::from_millis(50)))?;
         let relay_addr = socket.local_addr()?;
@@ -438,9 +544,12 @@ impl Relay {
             );
             threads.push(std::thread::spawn(move || {
                 let mut rng = Rng::new(impairment.seed);
+                let mut reorderer =
+                    Reorderer::new(reorder, impairment.seed ^ 0x0DE7, stats.clone());
                 let mut buffer = vec![0u8; 65536];
                 while !stop.load(Ordering::Relaxed) {
                     let Ok((len, from)) = socket.recv_from(&mut buffer) else {
+                        reorderer.flush(&mut |f| out.send(f, delay));
                         continue;
                     };
                     if from != qemu_addr {
@@ -448,7 +557,7 @@ impl Relay {
                     }
                     stats.to_server.fetch_add(1, Ordering::Relaxed);
                     for _ in 0..copies(&mut rng, &impairment, &stats) {
-                        out.send(&buffer[..len], delay);
+                        reorderer.pass(&buffer[..len], &mut |f| out.send(f, delay));
                     }
                 }
             }));
@@ -466,9 +575,12 @@ impl Relay {
             );
             threads.push(std::thread::spawn(move || {
                 let mut rng = Rng::new(impairment.seed ^ 0x5555_5555);
+                let mut reorderer =
+                    Reorderer::new(reorder, impairment.seed ^ 0x0DE8, stats.clone());
                 let mut buffer = vec![0u8; 65536];
                 while !stop.load(Ordering::Relaxed) {
                     if !tap_in.readable(Duration::from_millis(50)) {
+                        reorderer.flush(&mut |f| out.send(f, delay));
                         continue;
                     }
                     let Ok(len) = (&tap_in.file).read(&mut buffer) else {
@@ -476,7 +588,7 @@ impl Relay {
                     };
                     stats.to_guest.fetch_add(1, Ordering::Relaxed);
                     for _ in 0..copies(&mut rng, &impairment, &stats) {
-                        out.send(&buffer[..len], delay);
+                        reorderer.pass(&buffer[..len], &mut |f| out.send(f, delay));
                     }
                 }
             }));
@@ -521,6 +633,75 @@ pub struct TestNet {
     pub logs: PathBuf,
 }
 
+/// The DHCP side of a [`TestNet`].
+#[derive(Clone, Debug)]
+pub enum DhcpServer {
+    /// dnsmasq giving addresses and naming the boot file: `dhcp-boot=<file>,,192.168.77.1`.
+    WithBootFile(String),
+    /// dnsmasq giving addresses only: no boot file, no next-server (a proxy may add them).
+    AddressesOnly,
+    /// No DHCP server at all.
+    Nothing,
+}
+
+/// The TFTP side of a [`TestNet`], all on 192.168.77.1:69.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TftpServer {
+    /// atftpd 0.8 (grants RFC 7440 windowsize).
+    Atftpd,
+    /// dnsmasq's own TFTP server in the DHCP dnsmasq (`enable-tftp`, `tftp-root`).
+    Dnsmasq,
+    /// tftp-hpa: `in.tftpd -L -s <root> -a 192.168.77.1:69`.
+    TftpHpa,
+    Nothing,
+}
+
+/// What runs in the namespace; see [`TestNet::start_servers`].
+#[derive(Clone, Debug)]
+pub struct Servers {
+    pub dhcp: DhcpServer,
+    /// A second dnsmasq as proxyDHCP (`dhcp-range=192.168.77.0,proxy`) naming this boot file.
+    pub proxy_boot_file: Option<String>,
+    pub tftp: TftpServer,
+    pub impairment: Impairment,
+    /// Probability that the relay swaps a frame with the next one (each direction).
+    pub reorder: f64,
+}
+
+impl Servers {
+    /// dnsmasq for DHCP naming `boot_file`, atftpd for TFTP, no impairment.
+    pub fn new(boot_file: &str) -> Servers {
+        Servers {
+            dhcp: DhcpServer::WithBootFile(boot_file.to_string()),
+            proxy_boot_file: None,
+            tftp: TftpServer::Atftpd,
+            impairment: Impairment::NONE,
+            reorder: 0.0,
+        }
+    }
+}
+
+/// The dnsmasq options both of ours share: DHCP on the tap only, no DNS, log every exchange.
+fn dnsmasq_command(namespace: &Namespace, tap_name: &str, logs: &Path, tag: &str) -> Command {
+    let mut dnsmasq = namespace.command("dnsmasq");
+    dnsmasq
+        .args([
+            "--no-daemon",
+            "--conf-file=/dev/null",
+            "--port=0",
+            "--bind-interfaces",
+            "--log-dhcp",
+        ])
+        .arg(format!("--interface={tap_name}"))
+        .arg(format!(
+            "--dhcp-leasefile={}",
+            logs.join(format!("{tag}.leases")).display()
+        ))
+        .arg("--pid-file=")
+        .arg("--user=root");
+    dnsmasq
+}
+
 impl TestNet {
     /// Serve `tftp_root` by TFTP and name `boot_file` in DHCP. Logs go to `logs/`.
     pub fn start(
@@ -529,7 +710,16 @@ impl TestNet {
         impairment: Impairment,
         logs: &Path,
     ) -> io::Result<TestNet> {
-        let atftpd = atftpd_install()?;
+        let servers = Servers {
+            impairment,
+            ..Servers::new(boot_file)
+        };
+        TestNet::start_servers(tftp_root, &servers, logs)
+    }
+
+    /// Start the chosen servers on 192.168.77.1 serving `tftp_root`. Logs go to `logs/`
+    /// (`dnsmasq.log`, `proxy.log`, `atftpd.log` / `tftpd-hpa.log`).
+    pub fn start_servers(tftp_root: &Path, servers: &Servers, logs: &Path) -> io::Result<TestNet> {
         std::fs::create_dir_all(logs)?;
         // atftpd refuses every file whose full path holds "..", as target/ paths often do.
         let tftp_root = tftp_root.canonicalize()?;
@@ -557,57 +747,92 @@ impl TestNet {
         ])?;
         namespace.run(&["ip", "link", "set", &tap_name, "up"])?;
 
-        let mut dnsmasq = namespace.command("dnsmasq");
-        dnsmasq
-            .args([
-                "--no-daemon",
-                "--conf-file=/dev/null",
-                "--port=0",
-                "--bind-interfaces",
-                "--log-dhcp",
-            ])
-            .arg(format!("--interface={tap_name}"))
-            .arg("--dhcp-range=192.168.77.50,192.168.77.60,255.255.255.0,1h")
-            .arg(format!("--dhcp-boot={boot_file},,{SERVER_ADDR}"))
-            .arg(format!(
-                "--dhcp-leasefile={}",
-                logs.join("dnsmasq.leases").display()
-            ))
-            .arg("--pid-file=")
-            .arg("--user=root");
-        namespace.spawn("dnsmasq", dnsmasq, &logs.join("dnsmasq.log"))?;
+        let dhcp_boot = match &servers.dhcp {
+            DhcpServer::WithBootFile(file) => Some(Some(file.as_str())),
+            DhcpServer::AddressesOnly => Some(None),
+            DhcpServer::Nothing => None,
+        };
+        if let Some(boot_file) = dhcp_boot {
+            let mut dnsmasq = dnsmasq_command(&namespace, &tap_name, logs, "dnsmasq");
+            dnsmasq.arg("--dhcp-range=192.168.77.50,192.168.77.60,255.255.255.0,1h");
+            if let Some(file) = boot_file {
+                dnsmasq.arg(format!("--dhcp-boot={file},,{SERVER_ADDR}"));
+            }
+            if servers.tftp == TftpServer::Dnsmasq {
+                dnsmasq
+                    .arg("--enable-tftp")
+                    .arg(format!("--tftp-root={}", tftp_root.display()));
+            }
+            namespace.spawn("dnsmasq", dnsmasq, &logs.join("dnsmasq.log"))?;
+        }
+        if let Some(file) = &servers.proxy_boot_file {
+            // Beside the first dnsmasq: both take port 67 (dnsmasq sets SO_REUSEADDR, and
+            // broadcasts reach every socket), the proxy also 4011.
+            let mut proxy = dnsmasq_command(&namespace, &tap_name, logs, "proxy");
+            proxy
+                .arg("--dhcp-range=192.168.77.0,proxy")
+                .arg(format!("--dhcp-boot={file},,{SERVER_ADDR}"))
+                .arg(format!("--pxe-service=x86PC,\"netloader\",{file}"));
+            namespace.spawn("proxy", proxy, &logs.join("proxy.log"))?;
+        }
+        match servers.tftp {
+            TftpServer::Atftpd => {
+                let atftpd = atftpd_install()?;
+                let mut tftpd = namespace.command(&atftpd.binary);
+                tftpd
+                    .env("LD_LIBRARY_PATH", &atftpd.library_path)
+                    .args([
+                        "--daemon",
+                        "--no-fork",
+                        "--port",
+                        "69",
+                        "--bind-address",
+                        SERVER_ADDR,
+                    ])
+                    .args([
+                        "--logfile",
+                        "-",
+                        "--user",
+                        "root",
+                        "--group",
+                        "root",
+                        "--verbose=5",
+                    ])
+                    .arg(&tftp_root);
+                namespace.spawn("atftpd", tftpd, &logs.join("atftpd.log"))?;
+            }
+            TftpServer::TftpHpa => {
+                let binary = tftpd_hpa_install()?;
+                let mut tftpd = namespace.command(&binary);
+                tftpd
+                    .args(["-L", "-v", "-v", "-u", "root", "-s"])
+                    .arg(&tftp_root)
+                    .args(["-a", &format!("{SERVER_ADDR}:69")]);
+                namespace.spawn("tftpd-hpa", tftpd, &logs.join("tftpd-hpa.log"))?;
+            }
+            TftpServer::Dnsmasq | TftpServer::Nothing => {}
+        }
 
-        let mut tftpd = namespace.command(&atftpd.binary);
-        tftpd
-            .env("LD_LIBRARY_PATH", &atftpd.library_path)
-            .args([
-                "--daemon",
-                "--no-fork",
-                "--port",
-                "69",
-                "--bind-address",
-                SERVER_ADDR,
-            ])
-            .args([
-                "--logfile",
-                "-",
-                "--user",
-                "root",
-                "--group",
-                "root",
-                "--verbose=5",
-            ])
-            .arg(&tftp_root);
-        namespace.spawn("atftpd", tftpd, &logs.join("atftpd.log"))?;
-
-        namespace.wait_for_udp_port(67, Duration::from_secs(10))?;
-        namespace.wait_for_udp_port(69, Duration::from_secs(10))?;
-        let relay = Relay::start(tap, impairment)?;
+        if dhcp_boot.is_some() {
+            namespace.wait_for_udp_port(67, Duration::from_secs(10))?;
+        }
+        if servers.proxy_boot_file.is_some() {
+            namespace.wait_for_udp_port(4011, Duration::from_secs(10))?;
+        }
+        if servers.tftp != TftpServer::Nothing {
+            namespace.wait_for_udp_port(69, Duration::from_secs(10))?;
+        }
+        let relay = Relay::start_with(tap, servers.impairment, servers.reorder)?;
         Ok(TestNet {
             relay,
             namespace,
             logs: logs.to_path_buf(),
         })
+    }
+
+    /// Kill one of the servers (`"atftpd"`, `"tftpd-hpa"`, `"dnsmasq"`, `"proxy"`).
+    pub fn kill_server(&mut self, what: &str) -> bool {
+        self.namespace.kill(what)
     }
 
     /// The QEMU `-netdev` argument for this network.
@@ -626,8 +851,10 @@ impl TestNet {
     /// The server logs, for failure messages.
     pub fn server_logs(&self) -> String {
         let mut text = String::new();
-        for name in ["dnsmasq.log", "atftpd.log"] {
-            let log = std::fs::read_to_string(self.logs.join(name)).unwrap_or_default();
+        for name in ["dnsmasq.log", "proxy.log", "atftpd.log", "tftpd-hpa.log"] {
+            let Ok(log) = std::fs::read_to_string(self.logs.join(name)) else {
+                continue;
+            };
             let lines: Vec<&str> = log.lines().collect();
             text.push_str(&format!(
                 "--- {name} (last lines) ---\n{}\n",

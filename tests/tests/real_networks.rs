@@ -1,0 +1,339 @@
+//! Full Multiboot boots against real servers, and through a lossy, disordered network.
+//!
+//! Each test builds a network namespace (see `netloader_tests::netns`) with a chosen set of
+//! servers: dnsmasq for DHCP (and TFTP), a second dnsmasq as proxyDHCP, atftpd, tftp-hpa. The
+//! guest reaches it through a seeded relay that can drop, duplicate and reorder frames, so
+//! every impaired run replays the same way. The test kernel hashes every module it received
+//! and the test compares with the host's. Root only (namespaces, tap); without root the tests
+//! say so and pass without running.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use netloader::forms::{self, Form};
+use netloader_tests::kernels::{self, EXIT_PASS, Variant, parse_report, sha256_hex};
+use netloader_tests::netns::{self, DhcpServer, Impairment, Servers, TestNet, TftpServer};
+use netloader_tests::qemu::{Outcome, Qemu, work_dir};
+
+struct Module {
+    name: String,
+    data: Vec<u8>,
+    args: &'static str,
+}
+
+fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
+    let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect()
+}
+
+/// Three modules of the given sizes, with command lines.
+fn modules(sizes: &[usize]) -> Vec<Module> {
+    let args = ["first module", "x=1 y=2", "--flag"];
+    sizes
+        .iter()
+        .enumerate()
+        .map(|(i, &size)| Module {
+            name: format!("mod{i}"),
+            data: random_bytes(size, i as u64 + 11),
+            args: args[i % args.len()],
+        })
+        .collect()
+}
+
+/// A TFTP root with the kernel, the modules and `boot.cfg` naming them.
+fn tftp_root(dir: &Path, modules: &[Module]) -> PathBuf {
+    let root = dir.join("tftp");
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::copy(kernels::path(Variant::Elf32), root.join("kernel")).unwrap();
+    let mut config = String::from(
+        "set timeout=0\nmenuentry \"test kernel\" {\n  multiboot /kernel console=ttyS0 \"quoted arg\"\n",
+    );
+    for m in modules {
+        std::fs::write(root.join(&m.name), &m.data).unwrap();
+        config += &format!("  module /{} {}\n", m.name, m.args);
+    }
+    config += "  boot\n}\n";
+    std::fs::write(root.join("boot.cfg"), config).unwrap();
+    root
+}
+
+fn skip_unless_root(test: &str) -> bool {
+    if netns::is_root() {
+        return false;
+    }
+    eprintln!("{test}: SKIPPED (not root): network namespaces and tap devices need root; CI runs this as root");
+    true
+}
+
+/// Boot the ISO on an e1000 against `servers`; `during(serial, net)` runs on every look at
+/// the serial log (to take a server away mid-transfer). Returns the outcome and the servers'
+/// logs.
+fn boot_with(
+    name: &str,
+    servers: &Servers,
+    modules: &[Module],
+    timeout: Duration,
+    stop_when: impl Fn(&str) -> bool,
+    during: impl Fn(&str, &mut TestNet),
+) -> (Outcome, String, [u64; 4]) {
+    let dir = work_dir().join(name);
+    let root = tftp_root(&dir, modules);
+    let iso = dir.join("netloader.iso");
+    std::fs::write(&iso, forms::build(Form::Iso).unwrap()).unwrap();
+    let net = TestNet::start_servers(&root, servers, &dir.join("servers"))
+        .unwrap_or_else(|e| panic!("{name}: could not set up the namespace and its servers: {e}"));
+    let netdev = net.netdev("n0");
+    let net = Mutex::new(net);
+    let outcome = Qemu::new(name, "pc", 128)
+        .timeout(timeout)
+        .args(["-no-reboot", "-cdrom", iso.to_str().unwrap()])
+        .args(["-netdev", &netdev])
+        .args(["-device", "e1000,netdev=n0"])
+        .run(|serial| {
+            during(serial, &mut net.lock().unwrap());
+            stop_when(serial)
+        });
+    let net = net.into_inner().unwrap();
+    let stats = net.stats();
+    use std::sync::atomic::Ordering::Relaxed;
+    let counts = [
+        stats.to_server.load(Relaxed) + stats.to_guest.load(Relaxed),
+        stats.dropped.load(Relaxed),
+        stats.duplicated.load(Relaxed),
+        stats.reordered.load(Relaxed),
+    ];
+    let logs = net.server_logs();
+    drop(net);
+    eprintln!(
+        "{name}: {:.1} s; relay: {} frames, {} dropped, {} duplicated, {} reordered",
+        outcome.elapsed.as_secs_f64(),
+        counts[0],
+        counts[1],
+        counts[2],
+        counts[3]
+    );
+    (outcome, logs, counts)
+}
+
+fn boot(name: &str, servers: &Servers, modules: &[Module]) -> (Outcome, String, [u64; 4]) {
+    boot_with(
+        name,
+        servers,
+        modules,
+        Duration::from_secs(90),
+        |serial| serial.contains("netloader: stopped."),
+        |_, _| {},
+    )
+}
+
+/// The kernel's report: every module there, with the host's size, hash and command line.
+fn check_report(outcome: &Outcome, modules: &[Module], servers: &str) {
+    let report = parse_report(&outcome.serial);
+    outcome.check(report.is_some(), &format!("the test kernel printed no report\n{servers}"));
+    let report = report.unwrap();
+    outcome.check(report.magic_ok, "Multiboot magic");
+    outcome.check(report.cmdline.as_deref() == Some("console=ttyS0 quoted arg"), "kernel command line");
+    outcome.check(report.modules.len() == modules.len(), "module count");
+    for (got, want) in report.modules.iter().zip(modules) {
+        outcome.check(got.size == want.data.len() as u64, &format!("size of {}", want.name));
+        outcome.check(got.sha256 == sha256_hex(&want.data), &format!("sha256 of {}", want.name));
+        outcome.check(got.cmdline == want.args, &format!("command line of {}", want.name));
+    }
+    let failed: Vec<String> = report.failed_checks().iter().map(|c| format!("{} {}", c.name, c.detail)).collect();
+    outcome.check(failed.is_empty(), &format!("kernel checks failed: {failed:?}"));
+    outcome.check(report.verdict_pass && outcome.exit_code == Some(EXIT_PASS), "verdict pass and exit 33");
+}
+
+/// (retransmissions, duplicates) summed over the `tftp: ... done:` lines.
+fn tftp_counts(serial: &str) -> (u64, u64) {
+    let mut totals = (0, 0);
+    for line in serial.lines().filter(|l| l.starts_with("tftp: ") && l.contains(" done: ")) {
+        let number_before = |word: &str| -> u64 {
+            line.split(", ")
+                .find_map(|part| part.strip_suffix(word))
+                .and_then(|n| n.trim().parse().ok())
+                .unwrap_or(0)
+        };
+        totals.0 += number_before(" retransmissions");
+        totals.1 += number_before(" duplicates");
+    }
+    totals
+}
+
+const SMALL: [usize; 3] = [40_000, 300_000, 1_000_000];
+
+fn full_boot(name: &str, tftp: TftpServer) {
+    if skip_unless_root(name) {
+        return;
+    }
+    let mods = modules(&SMALL);
+    let servers = Servers { tftp, ..Servers::new("boot.cfg") };
+    let (outcome, logs, _) = boot(name, &servers, &mods);
+    outcome.check(outcome.contains("dhcp: address 192.168.77."), &format!("no lease from dnsmasq\n{logs}"));
+    check_report(&outcome, &mods, &logs);
+}
+
+#[test]
+fn multiboot_from_dnsmasq_dhcp_and_tftp() {
+    full_boot("rn-dnsmasq-tftp", TftpServer::Dnsmasq);
+}
+
+#[test]
+fn multiboot_from_dnsmasq_and_tftp_hpa() {
+    full_boot("rn-tftp-hpa", TftpServer::TftpHpa);
+}
+
+#[test]
+fn multiboot_from_dnsmasq_and_atftpd_windowed() {
+    full_boot("rn-atftpd", TftpServer::Atftpd);
+}
+
+/// One dnsmasq gives the address only; a second dnsmasq, as proxyDHCP, names the server and
+/// the boot file. The loader must take the address from the first and the boot file from the
+/// proxy.
+#[test]
+fn proxy_dhcp_names_the_boot_file() {
+    let name = "rn-proxy";
+    if skip_unless_root(name) {
+        return;
+    }
+    let mods = modules(&SMALL[..2]);
+    let servers = Servers {
+        dhcp: DhcpServer::AddressesOnly,
+        proxy_boot_file: Some("boot.cfg".into()),
+        ..Servers::new("unused")
+    };
+    let (outcome, logs, _) = boot(name, &servers, &mods);
+    outcome.check(outcome.contains("dhcp: address 192.168.77."), &format!("no lease\n{logs}"));
+    outcome.check(outcome.contains("dhcp: proxyDHCP 192.168.77.1"), &format!("the proxy's answer was not used\n{logs}"));
+    outcome.check(outcome.contains("config: found boot.cfg") || outcome.contains("tftp: boot.cfg done"), "the proxy's boot file was fetched");
+    check_report(&outcome, &mods, &logs);
+}
+
+/// Larger modules, so that the loss hits many blocks.
+const LOSSY: [usize; 3] = [100_000, 700_000, 1_500_000];
+
+fn lossy_boot(name: &str, impairment: Impairment, reorder: f64) -> (u64, u64) {
+    let mods = modules(&LOSSY);
+    let servers = Servers { impairment, reorder, ..Servers::new("boot.cfg") };
+    let (outcome, logs, counts) = boot(name, &servers, &mods);
+    check_report(&outcome, &mods, &logs);
+    outcome.check(outcome.elapsed < Duration::from_secs(60), "the boot took over 60 s");
+    let (retransmissions, duplicates) = tftp_counts(&outcome.serial);
+    eprintln!(
+        "{name}: {:.1} s to the kernel's verdict, {retransmissions} retransmissions, {duplicates} duplicates reported; relay dropped {}",
+        outcome.elapsed.as_secs_f64(),
+        counts[1]
+    );
+    if impairment.loss > 0.0 {
+        outcome.check(retransmissions > 0, "loss was injected, the done lines report no retransmission");
+    }
+    (retransmissions, duplicates)
+}
+
+#[test]
+fn five_percent_loss() {
+    if skip_unless_root("five_percent_loss") {
+        return;
+    }
+    let impairment = Impairment { loss: 0.05, seed: 5, ..Impairment::NONE };
+    lossy_boot("rn-loss5", impairment, 0.0);
+}
+
+#[test]
+fn twenty_percent_loss() {
+    if skip_unless_root("twenty_percent_loss") {
+        return;
+    }
+    let impairment = Impairment { loss: 0.20, seed: 20, ..Impairment::NONE };
+    lossy_boot("rn-loss20", impairment, 0.0);
+}
+
+#[test]
+fn duplicates_and_reordering() {
+    if skip_unless_root("duplicates_and_reordering") {
+        return;
+    }
+    let impairment = Impairment { duplicate: 0.01, seed: 101, ..Impairment::NONE };
+    let (_, duplicates) = lossy_boot("rn-dup-reorder", impairment, 0.01);
+    assert!(duplicates > 0, "duplicated frames were sent, the done lines report no duplicate");
+}
+
+/// atftpd killed while the 8 MiB module is on its way: one clear line naming file, server and
+/// block, the stop message, and after 30 s the machine restarts (`-no-reboot`: QEMU exits).
+#[test]
+fn tftp_server_killed_mid_transfer() {
+    let name = "rn-server-killed";
+    if skip_unless_root(name) {
+        return;
+    }
+    let mods = modules(&[8 << 20]);
+    let servers = Servers::new("boot.cfg");
+    let (outcome, logs, _) = boot_with(
+        name,
+        &servers,
+        &mods,
+        Duration::from_secs(120),
+        |_| false, // until QEMU exits by itself (the restart, with -no-reboot)
+        |serial, net| {
+            if serial.contains("tftp: /mod0 ") && serial.contains(" KiB") {
+                net.kill_server("atftpd");
+            }
+        },
+    );
+    let line = outcome.serial.lines().find(|l| l.contains("E-TFTP-TIMEOUT"));
+    outcome.check(line.is_some(), &format!("no E-TFTP-TIMEOUT line\n{logs}"));
+    let line = line.unwrap();
+    outcome.check(
+        line.contains("/mod0") && line.contains("192.168.77.1") && line.contains("block"),
+        &format!("the line must name the file, the server and the block: {line}"),
+    );
+    outcome.check(
+        outcome.contains("netloader: stopped. Press a key to try again (again by itself in 30 s)."),
+        "the stop message",
+    );
+    outcome.check(!outcome.timed_out && outcome.exit_code.is_some(), "QEMU must exit by itself: the restart after 30 s");
+    outcome.check(!outcome.contains("MB BEGIN"), "the kernel must not start");
+}
+
+/// No DHCP server at all: DISCOVERs on the PXE timetable (0, 4, 12, 28 s), then
+/// E-DHCP-TIMEOUT at 60 s.
+#[test]
+fn no_dhcp_server() {
+    let name = "rn-no-dhcp";
+    if skip_unless_root(name) {
+        return;
+    }
+    let servers = Servers { dhcp: DhcpServer::Nothing, tftp: TftpServer::Nothing, ..Servers::new("unused") };
+    let (outcome, _, _) = boot_with(
+        name,
+        &servers,
+        &[],
+        Duration::from_secs(90),
+        |serial| serial.contains("netloader: stopped."),
+        |_, _| {},
+    );
+    let retries = outcome.serial.matches("dhcp: no answer yet, asking again").count();
+    outcome.check(retries == 3, &format!("expected 3 further DISCOVERs (at 4, 12, 28 s), saw {retries}"));
+    for wait in ["waiting 8 s", "waiting 16 s", "waiting 32 s"] {
+        outcome.check(outcome.contains(wait), wait);
+    }
+    outcome.check(outcome.contains("E-DHCP-TIMEOUT: no DHCP server answered in 60 s"), "the timeout line");
+    outcome.check(outcome.elapsed > Duration::from_secs(55), "gave up too early");
+}
+
+#[test]
+fn done_line_counts_are_summed() {
+    let serial = "tftp: a done: 10 bytes in 0.1 s, blksize 1468, window 32, 3 retransmissions, 1 duplicates\n\
+                  tftp: b done: 10 bytes in 0.1 s, blksize 1468, window 32, 2 retransmissions, 0 duplicates\n";
+    assert_eq!(tftp_counts(serial), (5, 1));
+}
