@@ -6,4 +6,5 @@
 pub mod qemu;
 pub mod kernels;
 pub mod netns;
+pub mod scenario;
 pub mod bochs;

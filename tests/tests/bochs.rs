@@ -4,54 +4,11 @@
 //!
 //! Bochs is slow (an interpreter): the payload is kept small and the timeout generous.
 
-use std::path::PathBuf;
-
 use netloader::forms::{self, Form};
 use netloader_tests::bochs::{Bochs, BootMedium, Network};
-use netloader_tests::kernels::{self, Variant, parse_report, sha256_hex};
+use netloader_tests::kernels::Variant;
 use netloader_tests::qemu::{Outcome, work_dir};
-
-struct Module {
-    name: &'static str,
-    data: Vec<u8>,
-    args: &'static str,
-}
-
-fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
-    let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state as u8
-        })
-        .collect()
-}
-
-/// Two modules: one under a TFTP block, one over several blocks of any size the server picks.
-fn modules() -> Vec<Module> {
-    vec![
-        Module { name: "mod0", data: random_bytes(300, 21), args: "first module" },
-        Module { name: "mod1", data: random_bytes(6000, 22), args: "x=1" },
-    ]
-}
-
-/// A TFTP root with the kernel, the modules and boot.cfg naming them.
-fn tftp_root(name: &str, modules: &[Module]) -> PathBuf {
-    let dir = work_dir().join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::copy(kernels::path(Variant::Elf64), dir.join("kernel")).unwrap();
-    let mut config = String::from("set timeout=0\nmenuentry \"test kernel\" {\n  multiboot /kernel console=ttyS0\n");
-    for m in modules {
-        std::fs::write(dir.join(m.name), &m.data).unwrap();
-        config += &format!("  module /{} {}\n", m.name, m.args);
-    }
-    config += "}\n";
-    std::fs::write(dir.join("boot.cfg"), config).unwrap();
-    dir
-}
+use netloader_tests::scenario::{Module, check_kernel_report, modules, tftp_root};
 
 /// Builds `form`, boots it in Bochs and returns how it ended. The image lives beside (not in)
 /// the TFTP root.
@@ -61,8 +18,8 @@ fn boot(name: &str, form: Form, network: Network) -> (Outcome, Vec<Module>) {
 
 /// As `boot`, with the image changed by `patch` first.
 fn boot_patched(name: &str, form: Form, network: Network, patch: fn(&mut [u8])) -> (Outcome, Vec<Module>) {
-    let mods = modules();
-    let dir = tftp_root(name, &mods);
+    let mods = modules(2);
+    let dir = tftp_root(name, Variant::Elf64, &mods, "boot.cfg");
     let image = work_dir().join(format!("{name}.{}", form.name()));
     let mut bytes = forms::build(form).unwrap();
     patch(&mut bytes);
@@ -86,20 +43,7 @@ fn check_pass(outcome: &Outcome, boot_form: &str, network: Network, blksize: u32
     let transfer = outcome.serial.lines().find(|l| l.starts_with("tftp: /mod1 done:"));
     let at_blksize = format!("blksize {blksize},");
     outcome.check(transfer.is_some_and(|l| l.contains(&at_blksize)), &format!("mod1 moved with {at_blksize}"));
-    let report = parse_report(&outcome.serial);
-    outcome.check(report.is_some(), "the test kernel printed no report");
-    let report = report.unwrap();
-    outcome.check(report.magic_ok, "Multiboot magic");
-    outcome.check(report.cmdline.as_deref() == Some("console=ttyS0"), "kernel command line");
-    outcome.check(report.modules.len() == modules.len(), "module count");
-    for (got, want) in report.modules.iter().zip(modules) {
-        outcome.check(got.size == want.data.len() as u64, &format!("size of {}", want.name));
-        outcome.check(got.sha256 == sha256_hex(&want.data), &format!("sha256 of {}", want.name));
-        outcome.check(got.cmdline == want.args, &format!("command line of {}", want.name));
-    }
-    let failed: Vec<String> = report.failed_checks().iter().map(|c| format!("{} {}", c.name, c.detail)).collect();
-    outcome.check(failed.is_empty(), &format!("kernel checks failed: {failed:?}"));
-    outcome.check(report.verdict_pass, "MB VERDICT pass");
+    check_kernel_report(outcome, Variant::Elf64, modules);
     println!("{}: pass in {:.1} s ({})", outcome.name, outcome.elapsed.as_secs_f64(), transfer.unwrap_or_default());
 }
 

@@ -8,48 +8,14 @@
 use std::path::{Path, PathBuf};
 
 use netloader::forms::{self, Form};
-use netloader_tests::kernels::{self, EXIT_PASS, Variant, parse_report, sha256_hex};
+use netloader_tests::kernels::Variant;
 use netloader_tests::qemu::{Outcome, Qemu, work_dir};
-
-struct Module {
-    name: String,
-    data: Vec<u8>,
-    args: &'static str,
-}
-
-fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
-    let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state as u8
-        })
-        .collect()
-}
-
-fn modules(count: usize) -> Vec<Module> {
-    let args = ["first module", "", "x=1 y=2"];
-    (0..count)
-        .map(|i| Module { name: format!("mod{i}"), data: random_bytes(3000 + i * 41_017, i as u64 + 11), args: args[i % args.len()] })
-        .collect()
-}
+use netloader_tests::scenario::{self, Module, check_report, modules};
 
 /// A TFTP root with netloader.pxe, the kernel, the modules and netloader.cfg/default.
 fn tftp_root(name: &str, variant: Variant, modules: &[Module]) -> PathBuf {
-    let dir = work_dir().join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(dir.join("netloader.cfg")).unwrap();
+    let dir = scenario::tftp_root(name, variant, modules, "netloader.cfg/default");
     std::fs::write(dir.join("netloader.pxe"), forms::build(Form::Pxe).unwrap()).unwrap();
-    std::fs::copy(kernels::path(variant), dir.join("kernel")).unwrap();
-    let mut config = String::from("set timeout=0\nmenuentry \"test kernel\" {\n  multiboot /kernel console=ttyS0 \"quoted arg\"\n");
-    for m in modules {
-        std::fs::write(dir.join(&m.name), &m.data).unwrap();
-        config += &format!("  module /{} {}\n", m.name, m.args);
-    }
-    config += "  boot\n}\n";
-    std::fs::write(dir.join("netloader.cfg/default"), config).unwrap();
     dir
 }
 
@@ -95,24 +61,6 @@ fn dhcp_after_nbp_download(capture: &Path) -> Option<usize> {
     let packets = udp_packets(&pcap);
     let rrq = packets.iter().position(|(_, dst, data)| *dst == 69 && data.windows(13).any(|w| w == b"netloader.pxe"))?;
     Some(packets[rrq..].iter().filter(|(src, dst, _)| *src == 68 && *dst == 67).count())
-}
-
-fn check_report(outcome: &Outcome, variant: Variant, modules: &[Module]) {
-    let report = parse_report(&outcome.serial);
-    outcome.check(report.is_some(), "the test kernel printed no report");
-    let report = report.unwrap();
-    outcome.check(report.variant == variant.name(), &format!("variant {} expected", variant.name()));
-    outcome.check(report.magic_ok, "Multiboot magic");
-    outcome.check(report.cmdline.as_deref() == Some("console=ttyS0 quoted arg"), "kernel command line");
-    outcome.check(report.modules.len() == modules.len(), "module count");
-    for (got, want) in report.modules.iter().zip(modules) {
-        outcome.check(got.size == want.data.len() as u64, &format!("size of {}", want.name));
-        outcome.check(got.sha256 == sha256_hex(&want.data), &format!("sha256 of {}", want.name));
-        outcome.check(got.cmdline == want.args, &format!("command line of {}", want.name));
-    }
-    let failed: Vec<String> = report.failed_checks().iter().map(|c| format!("{} {}", c.name, c.detail)).collect();
-    outcome.check(failed.is_empty(), &format!("kernel checks failed: {failed:?}"));
-    outcome.check(report.verdict_pass && outcome.exit_code == Some(EXIT_PASS), "verdict pass and exit 33");
 }
 
 fn chainload(nic: &str, variant: Variant, module_count: usize) {

@@ -5,48 +5,14 @@
 use std::path::PathBuf;
 
 use netloader::forms::{self, Form};
-use netloader_tests::kernels::{self, EXIT_PASS, Variant, parse_report, sha256_hex};
+use netloader_tests::kernels::Variant;
 use netloader_tests::qemu::{Outcome, Qemu, work_dir};
-
-struct Module {
-    name: String,
-    data: Vec<u8>,
-    args: &'static str,
-}
-
-fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
-    let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state as u8
-        })
-        .collect()
-}
-
-fn modules() -> Vec<Module> {
-    vec![
-        Module { name: "mod0".into(), data: random_bytes(3000, 11), args: "first module" },
-        Module { name: "mod1".into(), data: random_bytes(40_000, 12), args: "x=1" },
-    ]
-}
+use netloader_tests::scenario::{self, Module, check_report, modules};
 
 /// A TFTP root with the kernel, the modules, a config naming them (boot.cfg) and the USB image
 /// (`netloader.usb`, changed by `patch` first).
 fn tftp_root(name: &str, modules: &[Module], patch: fn(&mut [u8])) -> PathBuf {
-    let dir = work_dir().join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::copy(kernels::path(Variant::Elf64), dir.join("kernel")).unwrap();
-    let mut config = String::from("set timeout=0\nmenuentry \"test kernel\" {\n  multiboot /kernel console=ttyS0\n");
-    for m in modules {
-        std::fs::write(dir.join(&m.name), &m.data).unwrap();
-        config += &format!("  module /{} {}\n", m.name, m.args);
-    }
-    config += "}\n";
-    std::fs::write(dir.join("boot.cfg"), config).unwrap();
+    let dir = scenario::tftp_root(name, Variant::Elf64, modules, "boot.cfg");
     let mut image = forms::build(Form::Usb).unwrap();
     patch(&mut image);
     std::fs::write(dir.join("netloader.usb"), image).unwrap();
@@ -56,7 +22,7 @@ fn tftp_root(name: &str, modules: &[Module], patch: fn(&mut [u8])) -> PathBuf {
 /// Boots the USB image attached by `drive_args` (`{image}` stands for its path). SeaBIOS's
 /// own log goes beside the serial log (`<name>.bios.log`): it says which drives it found.
 fn boot_patched(name: &str, drive_args: &[&str], patch: fn(&mut [u8])) -> (Outcome, Vec<Module>) {
-    let mods = modules();
+    let mods = modules(2);
     let dir = tftp_root(name, &mods, patch);
     let bios_log = work_dir().join(format!("{name}.bios.log"));
     let image = dir.join("netloader.usb");
@@ -88,20 +54,7 @@ fn without_int13_extensions(image: &mut [u8]) {
 
 fn check_pass(outcome: &Outcome, modules: &[Module]) {
     outcome.check(outcome.contains("boot form: USB / hard disk"), "stage 1 hands over the disk form");
-    let report = parse_report(&outcome.serial);
-    outcome.check(report.is_some(), "the test kernel printed no report");
-    let report = report.unwrap();
-    outcome.check(report.magic_ok, "Multiboot magic");
-    outcome.check(report.cmdline.as_deref() == Some("console=ttyS0"), "kernel command line");
-    outcome.check(report.modules.len() == modules.len(), "module count");
-    for (got, want) in report.modules.iter().zip(modules) {
-        outcome.check(got.size == want.data.len() as u64, &format!("size of {}", want.name));
-        outcome.check(got.sha256 == sha256_hex(&want.data), &format!("sha256 of {}", want.name));
-        outcome.check(got.cmdline == want.args, &format!("command line of {}", want.name));
-    }
-    let failed: Vec<String> = report.failed_checks().iter().map(|c| format!("{} {}", c.name, c.detail)).collect();
-    outcome.check(failed.is_empty(), &format!("kernel checks failed: {failed:?}"));
-    outcome.check(report.verdict_pass && outcome.exit_code == Some(EXIT_PASS), "verdict pass and exit 33");
+    check_report(outcome, Variant::Elf64, modules);
     println!("{}: pass in {:.1} s", outcome.name, outcome.elapsed.as_secs_f64());
 }
 

@@ -2,56 +2,12 @@
 //! modules over the network, and the test kernel reports what it received. Every module hash
 //! and command line is compared with the host's; the kernel's own checks must all pass.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use netloader::forms::{self, Form};
-use netloader_tests::kernels::{self, EXIT_PASS, Variant, parse_report, sha256_hex};
-use netloader_tests::qemu::{Outcome, Qemu, work_dir};
-
-struct Module {
-    name: String,
-    data: Vec<u8>,
-    args: &'static str,
-}
-
-fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
-    let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state as u8
-        })
-        .collect()
-}
-
-fn modules(count: usize) -> Vec<Module> {
-    let args = ["first module", "", "x=1 y=2", "--flag"];
-    (0..count)
-        .map(|i| Module {
-            name: format!("mod{i}"),
-            data: random_bytes(1000 + i * 37_123, i as u64 + 7),
-            args: args[i % args.len()],
-        })
-        .collect()
-}
-
-/// A TFTP root with the kernel, the modules and a config naming them.
-fn tftp_root(name: &str, variant: Variant, modules: &[Module], config_name: &str) -> PathBuf {
-    let dir = work_dir().join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(dir.join("netloader.cfg")).unwrap();
-    std::fs::copy(kernels::path(variant), dir.join("kernel")).unwrap();
-    let mut config = String::from("set timeout=0\nmenuentry \"test kernel\" {\n  multiboot /kernel console=ttyS0 \"quoted arg\"\n");
-    for m in modules {
-        std::fs::write(dir.join(&m.name), &m.data).unwrap();
-        config += &format!("  module /{} {}\n", m.name, m.args);
-    }
-    config += "  boot\n}\n";
-    std::fs::write(dir.join(config_name), config).unwrap();
-    dir
-}
+use netloader_tests::kernels::{self, Variant, parse_report};
+use netloader_tests::qemu::{Outcome, Qemu};
+use netloader_tests::scenario::{check_report, modules, random_bytes, tftp_root};
 
 fn image(form: Form, dir: &Path) -> (String, String) {
     image_with(form, dir, None)
@@ -81,25 +37,6 @@ fn boot_image(name: &str, (drive_flag, drive): (String, String), nic: &str, dir:
         .args(["-device".into(), format!("{nic},netdev=n0")])
         // The test kernel ends QEMU itself (isa-debug-exit), with its verdict as the status.
         .run(|serial| serial.contains("netloader: stopped."))
-}
-
-fn check_report(outcome: &Outcome, variant: Variant, modules: &[Module]) {
-    let report = parse_report(&outcome.serial);
-    outcome.check(report.is_some(), "the test kernel printed no report");
-    let report = report.unwrap();
-    outcome.check(report.variant == variant.name(), &format!("variant {} expected", variant.name()));
-    outcome.check(report.magic_ok, "Multiboot magic");
-    outcome.check(report.cmdline.as_deref() == Some("console=ttyS0 quoted arg"), "kernel command line");
-    outcome.check(report.loader.as_deref().is_some_and(|l| l.starts_with("netloader ")), "boot loader name");
-    outcome.check(report.modules.len() == modules.len(), "module count");
-    for (got, want) in report.modules.iter().zip(modules) {
-        outcome.check(got.size == want.data.len() as u64, &format!("size of {}", want.name));
-        outcome.check(got.sha256 == sha256_hex(&want.data), &format!("sha256 of {}", want.name));
-        outcome.check(got.cmdline == want.args, &format!("command line of {}", want.name));
-    }
-    let failed: Vec<String> = report.failed_checks().iter().map(|c| format!("{} {}", c.name, c.detail)).collect();
-    outcome.check(failed.is_empty(), &format!("kernel checks failed: {failed:?}"));
-    outcome.check(report.verdict_pass && outcome.exit_code == Some(EXIT_PASS), "verdict pass and exit 33");
 }
 
 fn boot_variant(variant: Variant, form: Form, nic: &str, module_count: usize) {

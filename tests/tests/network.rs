@@ -3,21 +3,8 @@
 //! memory, and a SHA-256 of what arrived, compared with the host's.
 
 use netloader::forms::{self, Form};
+use netloader_tests::scenario::random_bytes;
 use netloader_tests::qemu::{Qemu, work_dir};
-
-/// Deterministic pseudo-random bytes (xorshift), so a failure can be replayed.
-fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
-    let mut state = seed | 1;
-    let mut bytes = Vec::with_capacity(len + 8);
-    while bytes.len() < len {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        bytes.extend_from_slice(&state.to_le_bytes());
-    }
-    bytes.truncate(len);
-    bytes
-}
 
 fn download(nic: &str, machine: &str, size: usize) {
     let name = format!("net-{nic}-{machine}-{}k", size / 1024);

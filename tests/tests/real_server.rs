@@ -8,21 +8,8 @@ use std::time::Duration;
 
 use netloader::forms::{self, Form};
 use netloader_tests::netns::{self, Impairment, TestNet};
+use netloader_tests::scenario::random_bytes;
 use netloader_tests::qemu::{Qemu, work_dir};
-
-/// Deterministic pseudo-random bytes (xorshift), so a failure can be replayed.
-fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
-    let mut state = seed | 1;
-    let mut bytes = Vec::with_capacity(len + 8);
-    while bytes.len() < len {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        bytes.extend_from_slice(&state.to_le_bytes());
-    }
-    bytes.truncate(len);
-    bytes
-}
 
 /// The `window N` of the `tftp: <file> done: ...` line.
 fn negotiated_window(serial: &str, file: &str) -> Option<u32> {

@@ -1,0 +1,99 @@
+//! The boot scenario most tests share: a TFTP root holding the Multiboot test kernel, a few
+//! modules of seeded random bytes and a config naming them; and the check of the kernel's
+//! report against what the host put there (every module's size, SHA-256 and command line).
+
+use std::path::{Path, PathBuf};
+
+use crate::kernels::{self, EXIT_PASS, Variant, parse_report, sha256_hex};
+use crate::qemu::{Outcome, work_dir};
+
+/// Deterministic pseudo-random bytes (xorshift), so a failing boot can be replayed exactly.
+pub fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
+    let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect()
+}
+
+pub struct Module {
+    pub name: String,
+    pub data: Vec<u8>,
+    /// As written in the config; equal to what the kernel receives (no quoting used).
+    pub args: &'static str,
+}
+
+/// `count` modules of different sizes and command lines (one of them empty).
+pub fn modules(count: usize) -> Vec<Module> {
+    let args = ["first module", "", "x=1 y=2", "--flag"];
+    (0..count)
+        .map(|i| Module {
+            name: format!("mod{i}"),
+            data: random_bytes(1000 + i * 37_123, i as u64 + 7),
+            args: args[i % args.len()],
+        })
+        .collect()
+}
+
+/// The kernel's arguments in the config, and the command line the kernel must receive.
+pub const KERNEL_ARGS: &str = "console=ttyS0 \"quoted arg\"";
+pub const KERNEL_CMDLINE: &str = "console=ttyS0 quoted arg";
+
+/// A one-entry config booting `/kernel` with `modules`, no menu wait.
+pub fn config(modules: &[Module]) -> String {
+    let mut config = format!("set timeout=0\nmenuentry \"test kernel\" {{\n  multiboot /kernel {KERNEL_ARGS}\n");
+    for m in modules {
+        config += &format!("  module /{} {}\n", m.name, m.args);
+    }
+    config + "  boot\n}\n"
+}
+
+/// A fresh TFTP root `work_dir()/name` with the kernel, the modules, and the config at
+/// `config_path` (relative; `netloader.cfg/` exists for the per-host names).
+pub fn tftp_root(name: &str, variant: Variant, modules: &[Module], config_path: &str) -> PathBuf {
+    let dir = work_dir().join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("netloader.cfg")).unwrap();
+    std::fs::copy(kernels::path(variant), dir.join("kernel")).unwrap();
+    for m in modules {
+        std::fs::write(dir.join(&m.name), &m.data).unwrap();
+    }
+    write(&dir, config_path, config(modules).as_bytes());
+    dir
+}
+
+/// Write `data` to `dir/relative`.
+pub fn write(dir: &Path, relative: &str, data: &[u8]) {
+    std::fs::write(dir.join(relative), data).unwrap();
+}
+
+/// The test kernel booted with exactly these modules, and QEMU ended with the pass status.
+pub fn check_report(outcome: &Outcome, variant: Variant, modules: &[Module]) {
+    check_kernel_report(outcome, variant, modules);
+    outcome.check(outcome.exit_code == Some(EXIT_PASS), "exit status 33 (isa-debug-exit: pass)");
+}
+
+/// The kernel's report alone (for emulators without isa-debug-exit): magic, command lines,
+/// every module's size and SHA-256, all of the kernel's own checks, the pass verdict.
+pub fn check_kernel_report(outcome: &Outcome, variant: Variant, modules: &[Module]) {
+    let report = parse_report(&outcome.serial);
+    outcome.check(report.is_some(), "the test kernel printed no report");
+    let report = report.unwrap();
+    outcome.check(report.variant == variant.name(), &format!("variant {} expected", variant.name()));
+    outcome.check(report.magic_ok, "Multiboot magic");
+    outcome.check(report.cmdline.as_deref() == Some(KERNEL_CMDLINE), "kernel command line");
+    outcome.check(report.loader.as_deref().is_some_and(|l| l.starts_with("netloader ")), "boot loader name");
+    outcome.check(report.modules.len() == modules.len(), "module count");
+    for (got, want) in report.modules.iter().zip(modules) {
+        outcome.check(got.size == want.data.len() as u64, &format!("size of {}", want.name));
+        outcome.check(got.sha256 == sha256_hex(&want.data), &format!("sha256 of {}", want.name));
+        outcome.check(got.cmdline == want.args, &format!("command line of {}", want.name));
+    }
+    let failed: Vec<String> = report.failed_checks().iter().map(|c| format!("{} {}", c.name, c.detail)).collect();
+    outcome.check(failed.is_empty(), &format!("kernel checks failed: {failed:?}"));
+    outcome.check(report.verdict_pass, "verdict pass");
+}
