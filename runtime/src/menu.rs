@@ -5,7 +5,7 @@
 use netloader_proto::config::{Config, Timeout};
 use x86_64::instructions::port::Port;
 
-use crate::{print, println, time};
+use crate::{console, print, println, time};
 
 /// The index of the entry to boot.
 pub fn choose(config: &Config) -> usize {
@@ -60,21 +60,16 @@ pub fn choose(config: &Config) -> usize {
     }
 }
 
-/// Was any key pressed (PS/2 keyboard or serial line)? Consumes it.
+/// Was any key pressed (PS/2 keyboard or serial line)? Consumes it. Key releases count too:
+/// any activity means someone is there.
 pub fn key_waiting() -> bool {
-    // SAFETY: as in `read_key`.
-    unsafe {
-        let ps2 = Port::<u8>::new(0x64).read() & 1 != 0;
-        let serial = Port::<u8>::new(0x3fd).read() & 1 != 0;
-        if ps2 {
-            let _ = Port::<u8>::new(0x60).read();
-        }
-        if serial {
-            let _ = Port::<u8>::new(0x3f8).read();
-        }
-        // Key releases (bit 7 of a scan code) count too: any activity means someone is there.
-        ps2 || serial
-    }
+    ps2_scan_code().is_some() | console::serial_byte().is_some()
+}
+
+/// The next byte from the PS/2 keyboard controller, if one is waiting.
+fn ps2_scan_code() -> Option<u8> {
+    // SAFETY: the 8042's status and data ports; reading them only consumes a pending byte.
+    unsafe { (Port::<u8>::new(0x64).read() & 1 != 0).then(|| Port::<u8>::new(0x60).read()) }
 }
 
 enum Key {
@@ -84,30 +79,24 @@ enum Key {
     Digit(u8),
 }
 
+/// A key from the PS/2 keyboard (scan code set 1) or the serial line (digits, Enter, and the
+/// last byte of the VT100 arrow sequences ESC [ A / ESC [ B, or vi's k / j).
 fn read_key() -> Option<Key> {
-    // SAFETY: the 8042 status and data ports and COM1's line status and data ports; reading
-    // them only consumes a pending byte.
-    unsafe {
-        if Port::<u8>::new(0x64).read() & 1 != 0 {
-            let code = Port::<u8>::new(0x60).read();
-            return match code {
-                0x1c => Some(Key::Enter),
-                0x48 => Some(Key::Up),
-                0x50 => Some(Key::Down),
-                0x02..=0x0a => Some(Key::Digit(code - 0x01)),
-                0x0b => Some(Key::Digit(0)),
-                _ => None,
-            };
-        }
-        if Port::<u8>::new(0x3fd).read() & 1 != 0 {
-            return match Port::<u8>::new(0x3f8).read() {
-                b'\r' | b'\n' => Some(Key::Enter),
-                c @ b'0'..=b'9' => Some(Key::Digit(c - b'0')),
-                b'k' | b'A' => Some(Key::Up),
-                b'j' | b'B' => Some(Key::Down),
-                _ => None,
-            };
-        }
+    if let Some(code) = ps2_scan_code() {
+        return match code {
+            0x1c => Some(Key::Enter),
+            0x48 => Some(Key::Up),
+            0x50 => Some(Key::Down),
+            0x02..=0x0a => Some(Key::Digit(code - 0x01)),
+            0x0b => Some(Key::Digit(0)),
+            _ => None,
+        };
     }
-    None
+    match console::serial_byte()? {
+        b'\r' | b'\n' => Some(Key::Enter),
+        c @ b'0'..=b'9' => Some(Key::Digit(c - b'0')),
+        b'k' | b'A' => Some(Key::Up),
+        b'j' | b'B' => Some(Key::Down),
+        _ => None,
+    }
 }

@@ -41,7 +41,6 @@ pub struct Function {
     pub vendor: u16,
     pub device: u16,
     pub class: u8,
-    pub subclass: u8,
 }
 
 impl Function {
@@ -76,7 +75,6 @@ pub fn scan(mut visit: impl FnMut(Function)) {
                     vendor,
                     device: (id >> 16) as u16,
                     class: (class >> 24) as u8,
-                    subclass: (class >> 16) as u8,
                 });
             }
         }

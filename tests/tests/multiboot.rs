@@ -174,3 +174,17 @@ fn sha256_mismatch_refuses_to_boot() {
     std::fs::write(dir.join("bad.cfg"), format!("menuentry \"x\" {{\n  multiboot /kernel\n  module /mod0 --sha256={wrong}\n}}\n")).unwrap();
     expect_error("mb-err-hash", &dir, "bad.cfg", "E-HASH-MISMATCH: /mod0 from 10.0.2.2 has sha256");
 }
+
+/// Several entries: the menu is shown on serial, counts down, and boots `set default`.
+#[test]
+fn menu_boots_the_default_entry_after_its_timeout() {
+    let name = "mb-menu";
+    let dir = tftp_root(name, Variant::Elf32, &[], "unused.cfg");
+    let config = "set timeout=1\nset default=\"second\"\nmenuentry \"first\" {\n  multiboot /kernel entry=first\n}\nmenuentry \"second\" {\n  multiboot /kernel entry=second\n}\n";
+    std::fs::write(dir.join("menu.cfg"), config).unwrap();
+    let outcome = boot(name, Form::Iso, "e1000", &dir, Some("menu.cfg"));
+    outcome.check(outcome.contains("  0 first") && outcome.contains("  1 second  (default)"), "the menu lists both entries");
+    outcome.check(outcome.contains("menu: booting entry 1 in 1 s"), "the countdown is shown");
+    let report = parse_report(&outcome.serial);
+    outcome.check(report.is_some_and(|r| r.cmdline.as_deref() == Some("entry=second") && r.verdict_pass), "entry 1 booted");
+}

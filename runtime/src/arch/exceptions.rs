@@ -55,7 +55,7 @@ pub fn init() {
     unsafe {
         let tss = &raw mut TSS;
         (*tss).interrupt_stack_table[0] =
-            VirtAddr::from_ptr(addr_of!(IST_STACK)) + IST_STACK_SIZE as u64;
+            VirtAddr::from_ptr(addr_of!(IST_STACK.0)) + IST_STACK_SIZE as u64;
         let base = tss as u64;
         let limit = (core::mem::size_of::<TaskStateSegment>() - 1) as u64;
         // Available 64-bit TSS (type 9), present.

@@ -74,8 +74,8 @@ impl Layout {
         }
         let config_area = upper.end - CONFIG_AREA..upper.end;
         let scratch = align_up(upper.start + (upper.end - upper.start) / 2, PAGE)..config_area.start;
-        // SAFETY: a linker symbol; only its address is taken.
-        let runtime_end = align_up(unsafe { &raw const __runtime_end } as u64, PAGE);
+        // A linker symbol: only its address is taken.
+        let runtime_end = align_up(&raw const __runtime_end as u64, PAGE);
         let conventional_end = (map.lower_kib() as u64 * 1024) & !(PAGE - 1);
         Ok(Layout {
             upper,

@@ -23,6 +23,11 @@ pub fn init() {
     console.vga.clear();
 }
 
+/// A byte typed on the serial line, if one is waiting.
+pub fn serial_byte() -> Option<u8> {
+    CONSOLE.try_lock()?.serial.read_byte()
+}
+
 impl Write for Console {
     fn write_str(&mut self, s: &str) -> fmt::Result {
         for byte in s.bytes() {
