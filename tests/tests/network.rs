@@ -80,3 +80,18 @@ fn missing_boot_file_names_file_and_server() {
         "expected E-TFTP-NOTFOUND naming the file and the server",
     );
 }
+
+/// Cards without a driver are named with their PCI IDs, so the user knows what was seen.
+#[test]
+fn unsupported_cards_are_listed_with_their_ids() {
+    let name = "net-unsupported";
+    let iso = work_dir().join(format!("{name}.iso"));
+    std::fs::write(&iso, forms::build(Form::Iso).unwrap()).unwrap();
+    let outcome = Qemu::new(name, "pc", 64)
+        .args(["-cdrom", iso.to_str().unwrap()])
+        .args(["-netdev", "user,id=n0,restrict=on", "-device", "pcnet,netdev=n0"])
+        .args(["-netdev", "user,id=n1,restrict=on", "-device", "ne2k_pci,netdev=n1"])
+        .run(|serial| serial.contains("netloader: stopped."));
+    outcome.check(outcome.contains("E-NIC-UNSUPPORTED: no driver for the network cards found (1022:2000 at "), "pcnet listed");
+    outcome.check(outcome.contains(", 10ec:8029 at "), "ne2k_pci listed");
+}
