@@ -95,3 +95,38 @@ fn unsupported_cards_are_listed_with_their_ids() {
     outcome.check(outcome.contains("E-NIC-UNSUPPORTED: no driver for the network cards found (1022:2000 at "), "pcnet listed");
     outcome.check(outcome.contains(", 10ec:8029 at "), "ne2k_pci listed");
 }
+
+/// The cable pulled (QEMU's `set_link off` before the loader looks): it waits for link, says
+/// so, and gives up with E-NET-NOLINK after 20 s instead of hanging.
+#[test]
+fn no_link_is_a_clear_error() {
+    use std::io::Write;
+    use std::os::unix::net::UnixStream;
+    let name = "net-no-link";
+    let dir = work_dir().join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    let iso = dir.join("netloader.iso");
+    std::fs::write(&iso, forms::build(Form::Iso).unwrap()).unwrap();
+    let monitor = dir.join("monitor.sock");
+    let _ = std::fs::remove_file(&monitor);
+    let socket = monitor.clone();
+    let unplug = std::thread::spawn(move || {
+        for _ in 0..200 {
+            if let Ok(mut stream) = UnixStream::connect(&socket) {
+                stream.write_all(b"set_link n0 off\n").unwrap();
+                std::thread::sleep(std::time::Duration::from_millis(500));
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        false
+    });
+    let outcome = Qemu::new(name, "pc", 64)
+        .args(["-cdrom", iso.to_str().unwrap()])
+        .args(["-netdev", &format!("user,id=n0,restrict=on,tftp={}", dir.display()), "-device", "e1000,netdev=n0"])
+        .args(["-monitor".to_string(), format!("unix:{},server,nowait", monitor.display())])
+        .run(|serial| serial.contains("netloader: stopped."));
+    outcome.check(unplug.join().unwrap(), "the monitor took the set_link command");
+    outcome.check(outcome.contains("net: waiting for link..."), "it says it waits for link");
+    outcome.check(outcome.contains("E-NET-NOLINK: the network card reports no link after 20 s"), "expected E-NET-NOLINK");
+}
