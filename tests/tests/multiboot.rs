@@ -188,3 +188,23 @@ fn menu_boots_the_default_entry_after_its_timeout() {
     let report = parse_report(&outcome.serial);
     outcome.check(report.is_some_and(|r| r.cmdline.as_deref() == Some("entry=second") && r.verdict_pass), "entry 1 booted");
 }
+
+/// Set header flag bits in a copy of the test kernel, keeping the checksum valid. (The kernel
+/// would then fail its own image check: use it only where it must not start.)
+fn kernel_with_flags(dir: &Path, name: &str, extra_flags: u32) {
+    let mut kernel = std::fs::read(kernels::path(Variant::Elf32)).unwrap();
+    let magic = kernel.windows(4).position(|w| w == 0x1badb002u32.to_le_bytes()).unwrap();
+    let flags = u32::from_le_bytes(kernel[magic + 4..magic + 8].try_into().unwrap()) | extra_flags;
+    let checksum = 0u32.wrapping_sub(0x1badb002).wrapping_sub(flags);
+    kernel[magic + 4..magic + 8].copy_from_slice(&flags.to_le_bytes());
+    kernel[magic + 8..magic + 12].copy_from_slice(&checksum.to_le_bytes());
+    std::fs::write(dir.join(name), kernel).unwrap();
+}
+
+#[test]
+fn unknown_required_flag_is_refused() {
+    let dir = tftp_root("mb-err-flags", Variant::Elf32, &[], "boot.cfg");
+    kernel_with_flags(&dir, "flagged", 1 << 5);
+    std::fs::write(dir.join("bad.cfg"), "menuentry \"x\" {\n  multiboot /flagged\n}\n").unwrap();
+    expect_error("mb-err-flags", &dir, "bad.cfg", "E-KERNEL-FLAGS: /flagged: Multiboot header requires features this loader lacks (flags 0x0020)");
+}

@@ -379,3 +379,25 @@ fn random_and_mutated_images_never_panic() {
         parse_and_check(&f);
     }
 }
+
+/// Flag 2 (video mode) is a request the loader may leave unanswered: never a reason to refuse.
+#[test]
+fn video_mode_request_is_accepted() {
+    let mut f = ElfImage::elf32(0x100020)
+        .with(load(0x1000, 0x100000, 0x100000, 0x1000, 0x1000))
+        .build();
+    put(&mut f, 0x1000, &mb_header(0x7, None, Some([1, 80, 25, 0])));
+    let k = KernelImage::parse(&f).unwrap();
+    assert!(k.header().wants_video_info());
+    assert!(k.header().check_supported().is_ok());
+}
+
+/// Any other required bit (3-15) is refused, naming the bits.
+#[test]
+fn unknown_required_bits_are_refused() {
+    let f = elf32_kernel(0x3 | 1 << 5 | 1 << 15, None);
+    match KernelImage::parse(&f) {
+        Err(KernelError::Header(HeaderError::UnsupportedFlags(bits))) => assert_eq!(bits, 1 << 5 | 1 << 15),
+        other => panic!("expected UnsupportedFlags, got {other:?}"),
+    }
+}

@@ -18,9 +18,9 @@ use core::net::Ipv4Addr;
 use core::ops::Range;
 
 use netloader_proto::config::{Config, FileLine, FileSource, MenuEntry};
-use netloader_proto::kernel::KernelImage;
+use netloader_proto::kernel::{KernelError, KernelImage};
 use netloader_proto::memmap::MemoryMap;
-use netloader_proto::multiboot::{Header, MbiBuilder};
+use netloader_proto::multiboot::{Header, HeaderError, MbiBuilder};
 
 use crate::download::{Hex, MemorySink};
 use crate::net::{Lease, Net};
@@ -146,8 +146,12 @@ fn boot_entry(
         None => download(net, lease, kernel_line, layout.scratch.clone())?,
     };
     let path = kernel_line.source.path();
-    let kernel = KernelImage::parse(kernel_file.bytes()).map_err(|e| fail!("E-KERNEL-FORMAT: {path}: {e}: check that it is a Multiboot kernel"))?;
-    kernel.header().check_supported().map_err(|e| fail!("E-KERNEL-FLAGS: {path}: {e}"))?;
+    let kernel = KernelImage::parse(kernel_file.bytes()).map_err(|e| match e {
+        KernelError::Header(HeaderError::UnsupportedFlags(_)) => {
+            fail!("E-KERNEL-FLAGS: {path}: {e}: the kernel needs a Multiboot feature netloader does not provide")
+        }
+        _ => fail!("E-KERNEL-FORMAT: {path}: {e}: check that it is a Multiboot kernel"),
+    })?;
     println!("kernel: {path}: {:?}, entry {:#x}, occupies {:#x}-{:#x}", kernel.format(), kernel.entry(), kernel.extent().start, kernel.extent().end);
 
     // Place the segments: high ones now, low ones (over the runtime) staged for the trampoline.
