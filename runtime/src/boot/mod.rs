@@ -68,7 +68,9 @@ struct Layout {
 
 impl Layout {
     fn new(map: &MemoryMap) -> Result<Layout, Failure> {
-        let upper = MIB..MIB + map.upper_kib() as u64 * 1024;
+        // The kernel runs in 32-bit mode and the Multiboot information holds 32-bit addresses:
+        // nothing of ours goes above 4 GiB, even where RAM runs on past it.
+        let upper = MIB..(MIB + map.upper_kib() as u64 * 1024).min(1 << 32);
         if upper.end - upper.start < 8 * MIB {
             return Err(fail!("E-MEM-LOW: only {} KiB of memory above 1 MiB: netloader needs at least 8 MiB", map.upper_kib()));
         }
