@@ -6,6 +6,8 @@
 
 use core::net::Ipv4Addr;
 
+pub mod proxy;
+
 mod cached;
 
 pub use cached::{CachedAckError, CachedLease, file_field};
