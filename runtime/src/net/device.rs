@@ -9,11 +9,14 @@ pub struct NicDevice<'n> {
     /// The received frame is copied here: smoltcp may transmit (an ARP reply, an ACK) while
     /// it still holds the receive token, so the token cannot borrow the card.
     rx: [u8; MAX_FRAME_LEN],
+    /// Sees every received frame while DHCP runs (smoltcp drops proxyDHCP offers).
+    pub proxy: super::proxy::Listener,
 }
 
 impl<'n> NicDevice<'n> {
     pub fn new(nic: &'n mut dyn Nic) -> Self {
-        NicDevice { nic, rx: [0; MAX_FRAME_LEN] }
+        let proxy = super::proxy::Listener::new(nic.mac());
+        NicDevice { nic, rx: [0; MAX_FRAME_LEN], proxy }
     }
 
     pub fn nic(&mut self) -> &mut dyn Nic {
@@ -63,6 +66,9 @@ impl phy::Device for NicDevice<'_> {
             len = frame.len().min(MAX_FRAME_LEN);
             rx[..len].copy_from_slice(&frame[..len]);
         });
+        if got {
+            self.proxy.observe(&self.rx[..len]);
+        }
         got.then(|| (RxToken(&self.rx[..len]), TxToken(&mut *self.nic)))
     }
 

@@ -2,6 +2,7 @@
 //! transfers driven by netloader_proto's sans-IO client.
 
 mod device;
+mod proxy;
 mod pxe_cache;
 
 use core::fmt;
@@ -158,6 +159,7 @@ impl<'n> Net<'n> {
         let schedule_ms = [4_000u64, 8_000, 16_000, 32_000];
         let mut stage = 0;
         self.set_discover_timeout(schedule_ms[0]);
+        self.device.proxy.start();
         loop {
             self.poll();
             let elapsed = time::now_ms() - start;
@@ -178,6 +180,7 @@ impl<'n> Net<'n> {
             }
             let socket = self.sockets.get_mut::<dhcpv4::Socket>(self.dhcp);
             if let Some(dhcpv4::Event::Configured(config)) = socket.poll() {
+                let plain_names_boot = config.packet.as_ref().is_some_and(names_boot_source);
                 let lease = lease_from(&config);
                 let cidr = config.address;
                 let router = config.router;
@@ -188,9 +191,30 @@ impl<'n> Net<'n> {
                 if let Some(router) = router {
                     let _ = self.iface.routes_mut().add_default_ipv4_route(router);
                 }
-                return Ok(lease);
+                return Ok(self.with_proxy_answer(lease, plain_names_boot));
             }
         }
+    }
+
+    /// Combine the lease with a proxyDHCP answer: the one heard during discovery, or, when the
+    /// lease names nothing to boot from, one that comes within `proxy::PROXY_WAIT_MS`.
+    fn with_proxy_answer(&mut self, mut lease: Lease, plain_names_boot: bool) -> Lease {
+        if !plain_names_boot && !self.device.proxy.heard() {
+            let start = time::now_ms();
+            while !self.device.proxy.heard() && time::now_ms() - start < proxy::PROXY_WAIT_MS {
+                self.poll();
+            }
+        }
+        if let Some(answer) = self.device.proxy.finish() {
+            println!(
+                "dhcp: proxyDHCP {}: tftp server {:?}, boot file {:?}",
+                answer.server,
+                answer.boot.tftp_server,
+                answer.boot.boot_file.as_deref()
+            );
+            lease.boot = netloader_proto::dhcp::proxy::combine(lease.boot, &answer.boot);
+        }
+        lease
     }
 
     fn set_discover_timeout(&mut self, ms: u64) {
@@ -313,6 +337,14 @@ fn lease_from(config: &dhcpv4::Config) -> Lease {
         dhcp_server: config.server.identifier,
         boot,
     }
+}
+
+/// Does the DHCP server's own answer name a boot file or a next-server (siaddr, option 66)?
+/// If not, only a proxyDHCP can tell us what to boot.
+fn names_boot_source(packet: &smoltcp::wire::DhcpPacket<&[u8]>) -> bool {
+    let file = packet_file_field(packet).first().is_some_and(|&b| b != 0);
+    let options = packet.options().any(|o| o.kind == 66 || o.kind == 67);
+    file || options || !packet.server_ip().is_unspecified()
 }
 
 /// The raw 128-byte `file` field (smoltcp's accessor rejects some valid names).
