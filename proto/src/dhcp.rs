@@ -44,8 +44,13 @@ fn text(bytes: &[u8]) -> Option<Name> {
     if s.is_empty() {
         return None;
     }
+    // Cut at a character boundary: slicing a str inside a character would panic.
+    let mut end = s.len().min(NAME_CAPACITY);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
     let mut name = Name::new();
-    name.push_str(&s[..s.len().min(NAME_CAPACITY)]).ok()?;
+    name.push_str(&s[..end]).ok()?;
     Some(name)
 }
 
@@ -131,5 +136,49 @@ mod tests {
             let code = next() as u8;
             let _ = BootParams::from_answer(Ipv4Addr::from(next()), &bytes, [(code, &bytes[..])], None);
         }
+    }
+
+    /// Many options per answer, the ones we read most often, with NULs, invalid UTF-8 and
+    /// 255-byte values: every name kept is non-empty, printable text within capacity.
+    #[test]
+    fn random_option_lists_never_panic() {
+        let mut seed = 0x9e37_79b9u32;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            seed
+        };
+        let pieces: [&[u8]; 6] = [b"10.0.0.1", b"boot/k\0x", b"\xff\xfe", b" ", b"\0\0a", "é/ü".as_bytes()];
+        for _ in 0..20_000 {
+            let mut values: std::vec::Vec<std::vec::Vec<u8>> = std::vec::Vec::new();
+            for _ in 0..next() % 8 {
+                let mut v = std::vec::Vec::new();
+                while v.len() < (next() % 256) as usize {
+                    v.extend_from_slice(pieces[(next() % 6) as usize]);
+                    v.push(next() as u8);
+                }
+                v.truncate(255);
+                values.push(v);
+            }
+            let codes = [66u8, 67, 209, 210, 0, 255, 53];
+            let options: std::vec::Vec<(u8, &[u8])> =
+                values.iter().map(|v| (codes[(next() % 7) as usize], &v[..])).collect();
+            let file = values.first().map_or(&[][..], |v| &v[..v.len().min(128)]);
+            let p = BootParams::from_answer(Ipv4Addr::from(next() & 0xff), file, options, Some(Ipv4Addr::from(next())));
+            for name in [&p.tftp_server_name, &p.boot_file, &p.config_file, &p.path_prefix].into_iter().flatten() {
+                assert!(!name.is_empty() && name.len() <= NAME_CAPACITY && !name.contains('\0'));
+            }
+        }
+    }
+
+    /// A value longer than the capacity whose cut falls inside a character.
+    #[test]
+    fn long_value_is_cut_at_a_character_boundary() {
+        let mut value = std::vec![b'a'; NAME_CAPACITY - 1];
+        value.extend_from_slice("éé".as_bytes());
+        let opts: [(u8, &[u8]); 1] = [(209, &value)];
+        let p = BootParams::from_answer(Ipv4Addr::UNSPECIFIED, b"", opts, None);
+        assert_eq!(p.config_file.map(|n| n.len()), Some(NAME_CAPACITY - 1));
     }
 }

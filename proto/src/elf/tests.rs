@@ -303,3 +303,83 @@ fn no_load_segments() {
         ElfError::NoLoadSegments
     );
 }
+
+/// Checks what a successful parse promises the loader: each segment's file bytes lie in the
+/// file, memory is at least the file part, and the physical range stays below 4 GiB.
+fn assert_sound(bytes: &[u8]) {
+    let Ok(elf) = ElfFile::new_checked(bytes) else {
+        return;
+    };
+    let _ = (elf.class(), elf.machine(), elf.entry(), elf.entry_paddr());
+    for s in elf.load_segments() {
+        if s.file_size > 0 {
+            let end = s.file_offset.checked_add(s.file_size).expect("file range overflows");
+            assert!(end <= bytes.len(), "segment {} runs past the file", s.index);
+        }
+        assert!(s.mem_size >= s.file_size as u64);
+        assert!(s.paddr.checked_add(s.mem_size).is_some_and(|end| end <= 1 << 32));
+    }
+}
+
+/// Random and mutated ELF32/ELF64 images straight into `ElfFile` (no Multiboot header in
+/// front): errors, never a panic or a segment outside the file.
+#[test]
+fn random_and_mutated_elf_never_panics() {
+    let mut rng = crate::kernel::test_images::Rng::new(0xe1f_5eed);
+    let high = 0xffff_ffff_8000_0000u64;
+    let seeds: Vec<Vec<u8>> = std::vec![
+        ElfImage::elf32(0x100010)
+            .with(load(0x1000, 0x100000, 0x100000, 0x200, 0x1000))
+            .with(load(0x1200, 0x102000, 0x102000, 0x100, 0x100))
+            .build(),
+        ElfImage::elf64(high + 0x200010)
+            .with(load(0x1000, high + 0x200000, 0x200000, 0x400, 0x2000))
+            .build(),
+    ];
+    for seed in &seeds {
+        ElfFile::new_checked(seed).expect("seed images are valid");
+    }
+    let mut accepted = 0;
+    for round in 0..30_000 {
+        let mut f = seeds[round % seeds.len()].clone();
+        match rng.below(4) {
+            // A few bytes anywhere in the headers (ELF header + program headers).
+            0 | 1 => {
+                for _ in 0..=rng.below(4) {
+                    let at = rng.below(0x100.min(f.len() as u64)) as usize;
+                    f[at] = rng.next_u64() as u8;
+                }
+            }
+            // An edge value into one header word: offsets, sizes, counts, addresses.
+            2 => {
+                let edges = [0u64, 1, 0xffff, 0xffff_ffff, 0x8000_0000, 0xa0000, u64::MAX, rng.next_u64()];
+                let v = edges[rng.below(edges.len() as u64) as usize];
+                let at = 4 * rng.below(0x100 / 4) as usize;
+                if rng.below(2) == 0 {
+                    let at = at.min(f.len() - 8);
+                    put64(&mut f, at, v);
+                } else {
+                    put16(&mut f, at, v as u16);
+                }
+            }
+            _ => f.truncate(rng.below(f.len() as u64 + 1) as usize),
+        }
+        assert_sound(&f);
+        accepted += usize::from(ElfFile::new_checked(&f).is_ok());
+    }
+    assert!(accepted > 1_000, "only {accepted} mutants parsed");
+    for _ in 0..5_000 {
+        let len = rng.below(600) as usize;
+        let mut f: Vec<u8> = (0..len).map(|_| rng.next_u64() as u8).collect();
+        if len >= 20 {
+            f[..4].copy_from_slice(b"\x7fELF");
+            f[4] = 1 + rng.below(2) as u8; // class
+            f[5] = 1; // little-endian
+            f[6] = 1;
+            put16(&mut f, 16, 2); // ET_EXEC
+            let machine = if f[4] == 1 { 3 } else { 62 };
+            put16(&mut f, 18, machine);
+        }
+        assert_sound(&f);
+    }
+}

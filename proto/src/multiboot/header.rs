@@ -333,6 +333,36 @@ mod tests {
         );
     }
 
+    /// Random files with a magic (and often a right checksum) at random offsets: `find` gives
+    /// a header inside the search range and the file, or an error; never a panic.
+    #[test]
+    fn random_files_never_panic() {
+        let mut rng = Rng::new(0x4d42_5eed);
+        for _ in 0..5_000 {
+            let len = rng.below(9000) as usize;
+            let mut f: std::vec::Vec<u8> = (0..len).map(|_| rng.next_u64() as u8).collect();
+            for _ in 0..rng.below(3) {
+                if len < 4 {
+                    break;
+                }
+                let at = (rng.below(len as u64 - 3) & !3) as usize;
+                let flags = rng.next_u64() as u32 & [0xffff_ffff, 0x1_0007][rng.below(2) as usize];
+                let checksum = match rng.below(4) {
+                    0 => rng.next_u64() as u32,
+                    _ => 0x1BAD_B002u32.wrapping_neg().wrapping_sub(flags),
+                };
+                let fields = [rng.next_u64() as u32; 5];
+                let header = mb_header_raw(flags, checksum, Some(fields), Some([7; 4]));
+                let n = header.len().min(len - at);
+                f[at..at + n].copy_from_slice(&header[..n]);
+            }
+            if let Ok(h) = Header::find(&f) {
+                assert!(h.offset % 4 == 0 && h.offset < 8192 && h.offset + 12 <= f.len());
+                let _ = (h.check_supported(), h.unsupported_required_bits());
+            }
+        }
+    }
+
     #[test]
     fn messages() {
         use std::string::ToString;
