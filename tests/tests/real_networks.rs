@@ -301,6 +301,7 @@ fn tftp_server_killed_mid_transfer() {
         outcome.contains("netloader: stopped. Press a key to try again (again by itself in 30 s)."),
         "the stop message",
     );
+    outcome.check(outcome.contains("netloader: restarting."), "the restart message after 30 s");
     outcome.check(!outcome.timed_out && outcome.exit_code.is_some(), "QEMU must exit by itself: the restart after 30 s");
     outcome.check(!outcome.contains("MB BEGIN"), "the kernel must not start");
 }
