@@ -25,6 +25,10 @@ const UDP_TX_SLOTS: usize = 8;
 const UDP_TX_BYTES: usize = 4 * 1024;
 /// TFTP window (RFC 7440): what the UDP receive buffer holds with room to spare.
 const TFTP_WINDOW: u16 = 32;
+/// First retransmission timeout (doubling to 2 s, 8 retries: about 9 s of silence before
+/// giving up). On a LAN an answer takes well under a millisecond, even for a whole window;
+/// under loss every lost tail block or ACK costs one timeout, so the first one is short.
+const TFTP_FIRST_TIMEOUT_MS: u64 = 100;
 
 static mut SOCKET_STORAGE: [SocketStorage<'static>; 2] = [SocketStorage::EMPTY; 2];
 static mut UDP_RX_META: [udp::PacketMetadata; UDP_RX_SLOTS] = [udp::PacketMetadata::EMPTY; UDP_RX_SLOTS];
@@ -87,6 +91,9 @@ impl fmt::Display for NetError {
                     TftpError::Server { code: 1, .. } => write!(f, ": check the path on the TFTP server"),
                     TftpError::NoResponse { .. } => write!(f, ": check that a TFTP server runs on {server}"),
                     TftpError::Timeout { .. } => write!(f, ": the server stopped answering"),
+                    // The file changed on the server while it was sent (or the server
+                    // misreports sizes): what arrived is not one whole file, so it is dropped.
+                    TftpError::SizeMismatch { .. } => write!(f, ": the file changed on the server during the transfer, or the server reports a wrong size"),
                     _ => Ok(()),
                 }
             }
@@ -230,6 +237,7 @@ impl<'n> Net<'n> {
         let fail = |error| NetError::Tftp { server, path: truncated(path), error };
         let mut options = tftp::Options::for_mtu(1500);
         options.windowsize = TFTP_WINDOW;
+        options.initial_timeout_ms = TFTP_FIRST_TIMEOUT_MS;
         options.server_port = server_port;
         let mut client = TftpClient::new(path, options).map_err(fail)?;
         let port = self.next_port;
