@@ -16,6 +16,7 @@ mod pci;
 mod time;
 
 use boot_info::BootInfo;
+use console::OrNone;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -74,16 +75,16 @@ fn network_boot(map: &netloader_proto::memmap::MemoryMap, handoff: &BootInfo) ->
         Err(e) => return boot::fail!("{e}"),
     };
     println!(
-        "dhcp: address {}/{} from {}, router {:?}",
-        lease.address, lease.prefix_len, lease.dhcp_server, lease.router
+        "dhcp: address {}/{} from {}, router {}",
+        lease.address, lease.prefix_len, lease.dhcp_server, OrNone(lease.router)
     );
     let params = &lease.boot;
     println!(
-        "dhcp: tftp server {:?}, boot file {:?}, config {:?}, prefix {:?}",
-        params.tftp_server,
-        params.boot_file.as_deref(),
-        params.config_file.as_deref(),
-        params.path_prefix.as_deref()
+        "dhcp: tftp server {}, boot file {}, config {}, prefix {}",
+        OrNone(params.tftp_server),
+        OrNone(params.boot_file.as_deref()),
+        OrNone(params.config_file.as_deref()),
+        OrNone(params.path_prefix.as_deref())
     );
     let failure = boot::run(&mut net, &lease, map, mac);
     net.close();

@@ -18,7 +18,7 @@ use core::net::Ipv4Addr;
 use core::ops::Range;
 
 use netloader_proto::config::{Config, FileLine, FileSource, MenuEntry};
-use netloader_proto::kernel::{KernelError, KernelImage};
+use netloader_proto::kernel::{Format, KernelError, KernelImage};
 use netloader_proto::memmap::MemoryMap;
 use netloader_proto::multiboot::{Header, HeaderError, MbiBuilder};
 
@@ -154,7 +154,12 @@ fn boot_entry(
         }
         _ => fail!("E-KERNEL-FORMAT: {path}: {e}: check that it is a Multiboot kernel"),
     })?;
-    println!("kernel: {path}: {:?}, entry {:#x}, occupies {:#x}-{:#x}", kernel.format(), kernel.entry(), kernel.extent().start, kernel.extent().end);
+    let format = match kernel.format() {
+        Format::Elf32 => "ELF32",
+        Format::Elf64 => "ELF64",
+        Format::AddressFields => "Multiboot address fields",
+    };
+    println!("kernel: {path}: {format}, entry {:#x}, occupies {:#x}-{:#x}", kernel.entry(), kernel.extent().start, kernel.extent().end);
 
     // Place the segments: high ones now, low ones (over the runtime) staged for the trampoline.
     let mut copies = heapless::Vec::<handoff::Copy, { handoff::MAX_COPIES }>::new();
@@ -285,9 +290,9 @@ pub fn run(net: &mut Net, lease: &Lease, map: &MemoryMap, mac: [u8; 6]) -> Failu
             println!("boot: {file} is a Multiboot kernel: booting it directly");
             let text = concat::<300>(&[b"menuentry \"", file.as_bytes(), b"\" { multiboot /", file.trim_start_matches('/').as_bytes(), b" }"]);
             let Ok(config) = Config::parse(&text) else {
-                return fail!("E-DHCP-FILE: the boot file name {file:?} cannot be used as a path");
+                return fail!("E-DHCP-FILE: the boot file name \"{file}\" cannot be used as a path");
             };
-            let Some(entry) = config.entry(0) else { return fail!("E-DHCP-FILE: {file:?}") };
+            let Some(entry) = config.entry(0) else { return fail!("E-DHCP-FILE: \"{file}\"") };
             return match boot_entry(net, lease, map, &entry, Some(sink)) {
                 Ok(never) => match never {},
                 Err(failure) => failure,

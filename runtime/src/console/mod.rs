@@ -23,6 +23,19 @@ pub fn init() {
     console.vga.clear();
 }
 
+/// An optional value for the console: the value, or "none". (Display only: Debug formatting
+/// pulls the string-escaping machinery into the image, which the option ROM pays for.)
+pub struct OrNone<T>(pub Option<T>);
+
+impl<T: core::fmt::Display> core::fmt::Display for OrNone<T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match &self.0 {
+            Some(value) => value.fmt(f),
+            None => f.write_str("none"),
+        }
+    }
+}
+
 /// A byte typed on the serial line, if one is waiting.
 pub fn serial_byte() -> Option<u8> {
     CONSOLE.try_lock()?.serial.read_byte()
