@@ -8,3 +8,4 @@ pub mod kernels;
 pub mod netns;
 pub mod scenario;
 pub mod bochs;
+pub mod timed_serial;

@@ -1,0 +1,384 @@
+//! Boot time: QEMU start -> the test kernel's entry, for every netloader form and NIC, beside
+//! iPXE (Debian's `ipxe-qemu` ROMs, QEMU's own NIC ROMs) on the same card and payload in the
+//! same run; and the size of every image.
+//!
+//! Run: `cargo run --release -p netloader-tests --bin boot_bench [-- --runs 3 --nics e1000,rtl8139 --forms iso,rom --embedded]`
+//!
+//! Payload: the Multiboot test kernel (ELF32 variant, which iPXE's Multiboot loader takes too)
+//! and a 1 MiB module, from QEMU's built-in TFTP server (user networking, restrict=on). Kernel
+//! entry is the test kernel's first serial line, `MB BEGIN`, stamped on the host as it arrives
+//! on QEMU's stdout (`-serial stdio`), counted from spawning QEMU; the boot is stopped there.
+//!
+//! - netloader floppy / iso / usb / rom: the DHCP boot file is the config (`set timeout=0`), the
+//!   realistic default; `--embedded` embeds it in the image instead (no boot file).
+//! - netloader rom: our ROM as the card's `romfile=` (made for the card's family), bootindex=1.
+//! - netloader pxe: the card's iPXE ROM boots `-boot n`, DHCPs and chainloads netloader.pxe,
+//!   which finds its config by the per-host lookup (`netloader.cfg/default`, after the MAC and
+//!   IP names miss). This includes iPXE's own banner, DHCP and ProxyDHCP wait.
+//! - iPXE: `-boot n`, DHCP boot file `boot.ipxe` = `kernel` + `module` + `boot`.
+//!
+//! A benchmark: it prints figures (median of `--runs`) and asserts nothing about them.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use netloader::forms::{self, Form};
+use netloader::rom::{NicFamily, RomOptions};
+use netloader_tests::kernels::{self, Variant};
+use netloader_tests::qemu::work_dir;
+use netloader_tests::timed_serial::{self, TimedRun};
+
+const MODULE: &str = "payload.bin";
+const MODULE_SIZE: usize = 1 << 20;
+const CONFIG: &str = "boot.cfg";
+const IPXE_SCRIPT: &str = "boot.ipxe";
+const KERNEL_ENTRY: &str = "MB BEGIN";
+const MEMORY_MIB: u32 = 128;
+const TIMEOUT: Duration = Duration::from_secs(90);
+/// The goal: netloader at the test kernel in at most this share of iPXE's time.
+const GOAL_RATIO: f64 = 0.2;
+
+#[derive(Clone, Copy, PartialEq)]
+enum Client {
+    Netloader(Form),
+    Ipxe,
+}
+
+impl Client {
+    fn name(self) -> &'static str {
+        match self {
+            Client::Netloader(form) => form.name(),
+            Client::Ipxe => "ipxe",
+        }
+    }
+}
+
+struct Options {
+    runs: usize,
+    nics: Vec<String>,
+    forms: Vec<Form>,
+    embedded: bool,
+}
+
+fn options() -> Options {
+    let mut options = Options {
+        runs: 3,
+        nics: vec![],
+        forms: vec![],
+        embedded: false,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        let mut value = || {
+            args.next()
+                .unwrap_or_else(|| panic!("{flag} needs a value"))
+        };
+        match flag.as_str() {
+            "--runs" => options.runs = value().parse().expect("--runs N"),
+            "--nics" => options.nics = value().split(',').map(String::from).collect(),
+            "--forms" => {
+                options.forms = value()
+                    .split(',')
+                    .map(|name| form_named(name).unwrap_or_else(|| panic!("unknown form {name}")))
+                    .collect()
+            }
+            "--embedded" => options.embedded = true,
+            other => panic!("unknown option {other}; see the top of tests/src/bin/boot_bench.rs"),
+        }
+    }
+    if options.nics.is_empty() {
+        options.nics = ["e1000", "rtl8139", "virtio-net-pci"]
+            .map(String::from)
+            .to_vec();
+    }
+    if options.forms.is_empty() {
+        options.forms = vec![Form::Floppy, Form::Iso, Form::Usb, Form::Rom, Form::Pxe];
+    }
+    options
+}
+
+fn form_named(name: &str) -> Option<Form> {
+    [Form::Floppy, Form::Iso, Form::Usb, Form::Rom, Form::Pxe]
+        .into_iter()
+        .find(|f| f.name() == name)
+}
+
+fn family(nic: &str) -> NicFamily {
+    match nic {
+        "rtl8139" => NicFamily::Rtl8139,
+        "virtio-net-pci" => NicFamily::Virtio,
+        _ => NicFamily::E1000,
+    }
+}
+
+fn random_bytes(len: usize) -> Vec<u8> {
+    let mut state = 0x2545_F491_4F6C_DD1Du64;
+    let mut bytes = Vec::with_capacity(len + 8);
+    while bytes.len() < len {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        bytes.extend_from_slice(&state.to_le_bytes());
+    }
+    bytes.truncate(len);
+    bytes
+}
+
+fn config_text() -> String {
+    format!(
+        "set timeout=0\nmenuentry \"bench\" {{\n  multiboot /kernel\n  module /{MODULE}\n  boot\n}}\n"
+    )
+}
+
+/// The TFTP root: kernel, module, the config under both names, netloader.pxe, the iPXE script.
+fn tftp_root(dir: &Path) -> PathBuf {
+    let root = dir.join("tftp");
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(root.join("netloader.cfg")).unwrap();
+    std::fs::copy(kernels::path(Variant::Elf32), root.join("kernel")).unwrap();
+    std::fs::write(root.join(MODULE), random_bytes(MODULE_SIZE)).unwrap();
+    std::fs::write(root.join(CONFIG), config_text()).unwrap();
+    std::fs::write(root.join("netloader.cfg/default"), config_text()).unwrap();
+    std::fs::write(root.join("netloader.pxe"), forms::build(Form::Pxe).unwrap()).unwrap();
+    std::fs::write(
+        root.join(IPXE_SCRIPT),
+        format!("#!ipxe\nkernel tftp://${{next-server}}/kernel\nmodule tftp://${{next-server}}/{MODULE}\nboot\n"),
+    )
+    .unwrap();
+    root
+}
+
+/// The image of `form` for `nic` (the ROM is per family), with the config embedded or not.
+fn image(form: Form, nic: &str, embedded: bool) -> Vec<u8> {
+    let options = forms::Options {
+        config: embedded.then(|| config_text().into_bytes()),
+    };
+    match form {
+        Form::Rom => forms::rom(
+            &options,
+            &RomOptions {
+                nic: family(nic),
+                pci_id: None,
+            },
+        )
+        .unwrap(),
+        // netloader.pxe finds its config on the server (the ROM's DHCP names netloader.pxe).
+        Form::Pxe => forms::build(Form::Pxe).unwrap(),
+        _ => forms::build_with(form, &options).unwrap(),
+    }
+}
+
+/// QEMU arguments for one client on one card.
+fn qemu_args(
+    client: Client,
+    nic: &str,
+    root: &Path,
+    image: &Path,
+    embedded: bool,
+) -> Vec<OsString> {
+    let boot_file = match client {
+        Client::Ipxe => Some(IPXE_SCRIPT),
+        Client::Netloader(Form::Pxe) => Some("netloader.pxe"),
+        Client::Netloader(_) if embedded => None,
+        Client::Netloader(_) => Some(CONFIG),
+    };
+    let boot_file = boot_file
+        .map(|f| format!(",bootfile={f}"))
+        .unwrap_or_default();
+    let netdev = format!("user,id=n0,restrict=on,tftp={}{boot_file}", root.display());
+    let image = image.display();
+    let mut args: Vec<String> = vec!["-netdev".into(), netdev];
+    let device = match client {
+        Client::Netloader(Form::Rom) => format!("{nic},netdev=n0,romfile={image},bootindex=1"),
+        _ => format!("{nic},netdev=n0"),
+    };
+    args.extend(["-device".into(), device]);
+    match client {
+        Client::Ipxe | Client::Netloader(Form::Pxe) => {
+            args.extend(["-boot".into(), "order=n".into()])
+        }
+        Client::Netloader(Form::Floppy) => args.extend([
+            "-drive".into(),
+            format!("file={image},format=raw,if=floppy"),
+        ]),
+        Client::Netloader(Form::Iso) => args.extend(["-cdrom".into(), image.to_string()]),
+        Client::Netloader(Form::Usb) => {
+            args.extend(["-drive".into(), format!("file={image},format=raw")])
+        }
+        Client::Netloader(Form::Rom) => {}
+    }
+    args.into_iter().map(OsString::from).collect()
+}
+
+fn median(mut times: Vec<Duration>) -> Option<Duration> {
+    times.sort();
+    times.get(times.len() / 2).copied()
+}
+
+fn seconds(time: Option<Duration>) -> String {
+    time.map_or("failed".into(), |t| format!("{:.2}", t.as_secs_f64()))
+}
+
+/// Where the time of one netloader boot went: firmware and stage 1 up to the runtime's first
+/// line, then the runtime's phases, read from its log lines.
+fn phases(run: &TimedRun) -> String {
+    let marks = [
+        ("runtime", "netloader "),
+        ("card up", "nic: MAC"),
+        ("lease", "dhcp: address"),
+        ("config read", "boot: entry"),
+        ("files loaded", "boot: 1 module"),
+        ("kernel", KERNEL_ENTRY),
+    ];
+    let mut out = Vec::new();
+    for (label, text) in marks {
+        if let Some(at) = run.first(text) {
+            out.push(format!("{label} {:.2}", at.as_secs_f64()));
+        }
+    }
+    out.join(", ")
+}
+
+fn main() {
+    let options = options();
+    let dir = work_dir().join("boot-bench");
+    std::fs::create_dir_all(&dir).unwrap();
+    let root = tftp_root(&dir);
+
+    println!(
+        "QEMU start -> test kernel entry (`{KERNEL_ENTRY}` on serial), seconds, median of {} runs; kernel (ELF32) + {} MiB module over QEMU's TFTP.",
+        options.runs,
+        MODULE_SIZE >> 20
+    );
+    println!(
+        "netloader's config: {}; pxe: per-host lookup, iPXE's DHCP included.",
+        if options.embedded {
+            "embedded in the image"
+        } else {
+            "the DHCP boot file"
+        }
+    );
+    println!();
+    let mut rows = Vec::new();
+    let mut sizes = Vec::new();
+    let mut timelines = Vec::new();
+    for nic in &options.nics {
+        let ipxe_args = qemu_args(Client::Ipxe, nic, &root, Path::new(""), false);
+        let mut forms_args = Vec::new();
+        for &form in &options.forms {
+            let bytes = image(form, nic, options.embedded);
+            let path = dir.join(format!("netloader-{nic}.{}", form.name()));
+            sizes.push((form, nic.clone(), bytes.len()));
+            std::fs::write(&path, bytes).unwrap();
+            forms_args.push((
+                form,
+                qemu_args(Client::Netloader(form), nic, &root, &path, options.embedded),
+            ));
+        }
+        // Interleaved (iPXE, every form; again) so drift in host load spreads over all.
+        let mut ipxe_times = Vec::new();
+        let mut form_times: Vec<Vec<Duration>> = vec![Vec::new(); forms_args.len()];
+        for round in 0..options.runs {
+            let run = timed_serial::run(
+                &format!("ipxe-{nic}-{round}"),
+                MEMORY_MIB,
+                &ipxe_args,
+                KERNEL_ENTRY,
+                TIMEOUT,
+                &dir,
+            );
+            report_failure(&run);
+            ipxe_times.extend(run.marker_at);
+            for (i, (form, args)) in forms_args.iter().enumerate() {
+                let name = format!("{}-{nic}-{round}", Client::Netloader(*form).name());
+                let run = timed_serial::run(&name, MEMORY_MIB, args, KERNEL_ENTRY, TIMEOUT, &dir);
+                report_failure(&run);
+                form_times[i].extend(run.marker_at);
+                if round == 0 {
+                    timelines.push(format!("{} {nic}: {}", form.name(), phases(&run)));
+                }
+            }
+        }
+        let ipxe = median(ipxe_times);
+        for ((form, _), times) in forms_args.iter().zip(form_times) {
+            let complete = times.len() == options.runs;
+            let netloader = median(times).filter(|_| complete);
+            rows.push((*form, nic.clone(), netloader, ipxe));
+        }
+    }
+
+    println!("| form | NIC | netloader s | iPXE s | netloader / iPXE | goal <= {GOAL_RATIO}x |");
+    println!("| --- | --- | --- | --- | --- | --- |");
+    for (form, nic, netloader, ipxe) in &rows {
+        let (ratio, goal) = match (netloader, ipxe) {
+            (Some(n), Some(i)) => {
+                let r = n.as_secs_f64() / i.as_secs_f64();
+                (
+                    format!("{r:.2}x"),
+                    if r <= GOAL_RATIO { "met" } else { "not met" },
+                )
+            }
+            _ => ("-".into(), "-"),
+        };
+        println!(
+            "| {} | {nic} | {} | {} | {ratio} | {goal} |",
+            form.name(),
+            seconds(*netloader),
+            seconds(*ipxe)
+        );
+    }
+    println!();
+    println!("Image sizes (bytes):");
+    println!();
+    println!("| form | NIC | bytes |");
+    println!("| --- | --- | --- |");
+    for (form, nic, len) in &sizes {
+        // Only the ROM differs per card; the others are listed once.
+        if *form == Form::Rom || nic == &options.nics[0] {
+            let nic = if *form == Form::Rom {
+                nic.as_str()
+            } else {
+                "any"
+            };
+            println!("| {} | {nic} | {len} |", form.name());
+        }
+    }
+    println!();
+    println!(
+        "Where the time went (first run, seconds from QEMU start at each phase's first line):"
+    );
+    println!();
+    for line in timelines {
+        println!("- {line}");
+    }
+    println!();
+    println!("Timestamped serial logs: {}", dir.display());
+}
+
+fn report_failure(run: &TimedRun) {
+    if run.marker_at.is_none() {
+        eprintln!(
+            "  no `{KERNEL_ENTRY}` within {} s; log: {}",
+            TIMEOUT.as_secs(),
+            run.log.display()
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_of_three_is_the_middle() {
+        let ms = Duration::from_millis;
+        assert_eq!(median(vec![ms(3), ms(1), ms(2)]), Some(ms(2)));
+        assert_eq!(median(vec![]), None);
+    }
+
+    #[test]
+    fn config_parses_with_the_runtime_parser() {
+        forms::check_config(CONFIG, config_text().as_bytes()).unwrap();
+    }
+}
