@@ -247,10 +247,10 @@ fn boot_entry(
     mbi.memory(map.lower_kib(), map.upper_kib()).memory_map(map.entries());
     // SAFETY: CMDLINE is used only here, one command line at a time; the builder copies it.
     let cmdline = unsafe { &mut *(&raw mut CMDLINE) };
-    let len = kernel_line.write_cmdline(cmdline).map_err(|e| fail!("E-CONFIG-CMDLINE: the command line of {path} (line {}) is {} bytes; at most {CMDLINE_MAX}", kernel_line.line, e.needed))?;
+    let len = kernel_line.write_cmdline(cmdline).map_err(|e| fail!("E-CONFIG-CMDLINE: the command line of {path} (line {}) is {} bytes; at most {CMDLINE_MAX}: shorten it in the config", kernel_line.line, e.needed))?;
     mbi.cmdline(&cmdline[..len]);
     for (line, (start, end)) in entry.modules().zip(loaded.iter()) {
-        let len = line.write_cmdline(cmdline).map_err(|e| fail!("E-CONFIG-CMDLINE: the command line of {} (line {}) is {} bytes; at most {CMDLINE_MAX}", line.source.path(), line.line, e.needed))?;
+        let len = line.write_cmdline(cmdline).map_err(|e| fail!("E-CONFIG-CMDLINE: the command line of {} (line {}) is {} bytes; at most {CMDLINE_MAX}: shorten it in the config", line.source.path(), line.line, e.needed))?;
         mbi.module(*start, *end, &cmdline[..len]);
     }
     let mut name = heapless::String::<32>::new();
