@@ -2,25 +2,21 @@
 //! failed, what to check) with the kernel never started (`MB BEGIN` absent), or, for the large
 //! but valid config, boot normally.
 
-use std::net::UdpSocket;
 use std::path::Path;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use netloader::forms::{self, Form};
 use netloader_tests::kernels::{self, Variant};
 use netloader_tests::qemu::{Outcome, Qemu};
-use netloader_tests::scenario::{check_report, tftp_root};
+use netloader_tests::scenario::{check_report, random_bytes, tftp_root};
 
-/// The ISO, QEMU user networking with `tftp=dir`, the config as the DHCP boot file. With
-/// `restrict` off, the guest reaches the host's loopback as 10.0.2.2 (for our own server).
-fn boot(name: &str, dir: &Path, mem_mib: u32, restrict: bool) -> Outcome {
+/// The ISO, QEMU user networking (restrict=on) with `tftp=dir`, the config as the DHCP boot file.
+fn boot(name: &str, dir: &Path, mem_mib: u32) -> Outcome {
     let iso = dir.join("netloader.iso");
-    std::fs::write(&iso, forms::build_with(Form::Iso, &forms::Options { config: None }).unwrap()).unwrap();
-    let restrict = if restrict { "on" } else { "off" };
+    std::fs::write(&iso, forms::build(Form::Iso).unwrap()).unwrap();
     Qemu::new(name, "pc", mem_mib)
         .args(["-cdrom".into(), iso.display().to_string()])
-        .args(["-netdev".into(), format!("user,id=n0,restrict={restrict},tftp={},bootfile=boot.cfg", dir.display())])
+        .args(["-netdev".into(), format!("user,id=n0,restrict=on,tftp={},bootfile=boot.cfg", dir.display())])
         .args(["-device", "e1000,netdev=n0"])
         .run(|serial| serial.contains("netloader: stopped."))
 }
@@ -67,7 +63,7 @@ fn truncated_elf() {
     let (elf, load) = elf32_and_first_load();
     let cut = u32_at(&elf, load + P_OFFSET) as usize + u32_at(&elf, load + P_FILESZ) as usize / 2;
     let dir = root_with_broken_kernel("hostile-truncated", &elf[..cut]);
-    let outcome = boot("hostile-truncated", &dir, 128, true);
+    let outcome = boot("hostile-truncated", &dir, 128);
     expect_error(&outcome, "E-KERNEL-FORMAT: /broken: ");
     outcome.check(outcome.contains("check that it is a Multiboot kernel"), "what to check");
 }
@@ -78,7 +74,7 @@ fn program_header_pointing_outside_the_file() {
     let past_the_end = elf.len() as u32 + 0x1000;
     elf[load + P_OFFSET..load + P_OFFSET + 4].copy_from_slice(&past_the_end.to_le_bytes());
     let dir = root_with_broken_kernel("hostile-phdr-offset", &elf);
-    let outcome = boot("hostile-phdr-offset", &dir, 128, true);
+    let outcome = boot("hostile-phdr-offset", &dir, 128);
     expect_error(&outcome, "E-KERNEL-FORMAT: /broken: ");
 }
 
@@ -86,7 +82,7 @@ fn kernel_loaded_at(name: &str, paddr: u32) -> Outcome {
     let (mut elf, load) = elf32_and_first_load();
     elf[load + P_PADDR..load + P_PADDR + 4].copy_from_slice(&paddr.to_le_bytes());
     let dir = root_with_broken_kernel(name, &elf);
-    boot(name, &dir, 128, true)
+    boot(name, &dir, 128)
 }
 
 #[test]
@@ -114,7 +110,7 @@ fn module_larger_than_free_ram_is_refused_from_its_tsize() {
     std::fs::File::create(dir.join("big")).unwrap().set_len(size).unwrap();
     std::fs::write(dir.join("boot.cfg"), "set timeout=0\nmenuentry \"x\" {\n  multiboot /kernel\n  module /big\n}\n").unwrap();
     let start = Instant::now();
-    let outcome = boot(name, &dir, 64, true);
+    let outcome = boot(name, &dir, 64);
     expect_error(&outcome, "E-MODULE-TOOBIG: /big: it does not fit in the ");
     // The refusal names the size the server announced: nothing was downloaded first.
     outcome.check(outcome.contains(&format!("file needs {size} bytes")), "refused from the tsize");
@@ -122,96 +118,51 @@ fn module_larger_than_free_ram_is_refused_from_its_tsize() {
     outcome.check(start.elapsed() < Duration::from_secs(90), "refused quickly");
 }
 
-/// A tiny TFTP server on the host's loopback that serves `data` in 512-byte blocks (lock
-/// step) but announces `tsize` in its OACK: a file that changed size under the server, made
-/// deterministic. Returns its port and the thread, which ends on the client's last word.
-fn lying_tftp_server(data: Vec<u8>, tsize: u64) -> (u16, JoinHandle<String>) {
-    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-    socket.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
-    let port = socket.local_addr().unwrap().port();
-    let thread = std::thread::spawn(move || {
-        let mut buf = [0u8; 1500];
-        let deadline = Instant::now() + Duration::from_secs(150);
-        let client = loop {
-            if Instant::now() > deadline {
-                return "no request".to_string();
-            }
-            if let Ok((n, from)) = socket.recv_from(&mut buf)
-                && n > 2
-                && buf[..2] == [0, 1]
-            {
-                break from;
-            }
-        };
-        let oack = [&[0u8, 6][..], b"tsize\0", tsize.to_string().as_bytes(), b"\0"].concat();
-        let blocks = data.len() / 512 + 1; // the last one short (maybe empty)
-        let packet = |block: usize| -> Vec<u8> {
-            if block == 0 {
-                return oack.clone();
-            }
-            let chunk = &data[(block - 1) * 512..(block * 512).min(data.len())];
-            [&[0u8, 3][..], &(block as u16).to_be_bytes(), chunk].concat()
-        };
-        let mut sent = 0; // last packet sent: 0 = OACK, n = DATA block n
-        let mut retries = 0;
-        socket.send_to(&packet(0), client).unwrap();
-        while Instant::now() < deadline && retries < 10 {
-            match socket.recv_from(&mut buf) {
-                Ok((n, from)) if from == client && n >= 4 && buf[..2] == [0, 4] => {
-                    let acked = u16::from_be_bytes([buf[2], buf[3]]) as usize;
-                    if acked == sent % 65536 {
-                        if sent == blocks {
-                            return format!("client acked all {blocks} blocks");
-                        }
-                        sent += 1;
-                        retries = 0;
-                        socket.send_to(&packet(sent), client).unwrap();
-                    }
-                }
-                Ok((n, from)) if from == client && n >= 4 && buf[..2] == [0, 5] => {
-                    return format!("client error after block {sent}: {}", String::from_utf8_lossy(&buf[4..n]));
-                }
-                Ok(_) => {}
-                Err(_) => {
-                    retries += 1;
-                    socket.send_to(&packet(sent), client).unwrap();
-                }
-            }
-        }
-        format!("gave up at block {sent}")
-    });
-    (port, thread)
-}
-
-fn kernel_with_wrong_tsize(name: &str, announced: impl Fn(u64) -> u64) -> (Outcome, u64, u64, String) {
-    let kernel = std::fs::read(kernels::path(Variant::Elf32)).unwrap();
-    let real = kernel.len() as u64;
-    let tsize = announced(real);
-    let (port, server) = lying_tftp_server(kernel, tsize);
+/// A module that changes size on the server during its transfer: QEMU's TFTP server announces
+/// the size it sees at the request (tsize), then reads the file block by block. The test
+/// resizes the file once the loader's progress line for it appears, long before the end (the
+/// module is tens of MiB, a second or more of transfer under TCG).
+fn module_resized_during_transfer(name: &str, initial: u64, resized: u64) -> Outcome {
     let dir = tftp_root(name, Variant::Elf32, &[], "unused.cfg");
-    std::fs::write(dir.join("boot.cfg"), format!("set timeout=0\nmenuentry \"x\" {{\n  multiboot tftp://10.0.2.2:{port}/kernel\n}}\n")).unwrap();
-    let outcome = boot(name, &dir, 128, false);
-    let log = server.join().unwrap();
-    (outcome, real, tsize, log)
+    let module = dir.join("big");
+    std::fs::write(&module, random_bytes(initial as usize, 99)).unwrap();
+    std::fs::write(dir.join("boot.cfg"), "set timeout=0\nmenuentry \"x\" {\n  multiboot /kernel\n  module /big\n}\n").unwrap();
+    let iso = dir.join("netloader.iso");
+    std::fs::write(&iso, forms::build(Form::Iso).unwrap()).unwrap();
+    let resized_at = std::cell::Cell::new(None);
+    let outcome = Qemu::new(name, "pc", 256)
+        .args(["-cdrom".into(), iso.display().to_string()])
+        .args(["-netdev".into(), format!("user,id=n0,restrict=on,tftp={},bootfile=boot.cfg", dir.display())])
+        .args(["-device", "e1000,netdev=n0"])
+        .run(|serial| {
+            if resized_at.get().is_none() && serial.contains("tftp: /big ") {
+                let file = std::fs::OpenOptions::new().write(true).open(&module).unwrap();
+                file.set_len(resized).unwrap();
+                resized_at.set(Some(serial.len()));
+            }
+            serial.contains("netloader: stopped.")
+        });
+    outcome.check(resized_at.get().is_some(), "the transfer was seen under way, and the file resized");
+    outcome.check(!outcome.contains("tftp: /big done"), "the resize came before the end of the transfer");
+    outcome
 }
 
-/// The file shrank: fewer bytes than announced. The client gets the whole short file, then
-/// refuses it (a half-loaded kernel must not run).
+/// The file shrank: fewer bytes than announced. The loader refuses what it got (a half-loaded
+/// module must not reach the kernel).
 #[test]
 fn file_shorter_than_its_tsize() {
-    let (outcome, real, tsize, log) = kernel_with_wrong_tsize("hostile-tsize-short", |real| real + 5000);
-    expect_error(&outcome, &format!("E-TFTP-SIZE: /kernel from 10.0.2.2: received {real} bytes but the server announced tsize {tsize}"));
-    outcome.check(log.contains("acked all"), &format!("the server saw the whole transfer: {log}"));
+    let (initial, resized) = (64 << 20, 40 << 20);
+    let outcome = module_resized_during_transfer("hostile-tsize-short", initial, resized);
+    expect_error(&outcome, &format!("E-TFTP-SIZE: /big from 10.0.2.2: received {resized} bytes but the server announced tsize {initial}"));
 }
 
-/// The file grew: more bytes than announced. Refused at the first byte past the tsize, with
-/// an ERROR to the server.
+/// The file grew: more bytes than announced. Refused as soon as the data passes the tsize.
 #[test]
 fn file_longer_than_its_tsize() {
-    let (outcome, _real, tsize, log) = kernel_with_wrong_tsize("hostile-tsize-long", |real| real - 3000);
-    expect_error(&outcome, &format!("but the server announced tsize {tsize}"));
-    outcome.check(outcome.contains("E-TFTP-SIZE: /kernel from 10.0.2.2: received "), "the code and the file");
-    outcome.check(log.contains("client error"), &format!("the server got an ERROR: {log}"));
+    let (initial, resized) = (48 << 20, 64 << 20);
+    let outcome = module_resized_during_transfer("hostile-tsize-long", initial, resized);
+    expect_error(&outcome, &format!("but the server announced tsize {initial}"));
+    outcome.check(outcome.contains("E-TFTP-SIZE: /big from 10.0.2.2: received "), "the code and the file");
 }
 
 const BOOT_ENTRY: &str = "menuentry \"test kernel\" {\n  multiboot /kernel console=ttyS0 \"quoted arg\"\n  boot\n}\n";
@@ -227,7 +178,7 @@ fn config_of_ten_thousand_lines_boots() {
     config += BOOT_ENTRY;
     assert!(config.lines().count() > 10_000);
     std::fs::write(dir.join("boot.cfg"), config).unwrap();
-    let outcome = boot(name, &dir, 128, true);
+    let outcome = boot(name, &dir, 128);
     check_report(&outcome, Variant::Elf32, &[]);
 }
 
@@ -242,7 +193,7 @@ fn config_error_on_line_9999_is_named() {
     config += "linux16 /vmlinuz\n";
     config += BOOT_ENTRY;
     std::fs::write(dir.join("boot.cfg"), config).unwrap();
-    let outcome = boot(name, &dir, 128, true);
+    let outcome = boot(name, &dir, 128);
     expect_error(&outcome, "E-CONFIG-SYNTAX: boot.cfg: line 9999, column 1: unknown command \"linux16\"");
 }
 
@@ -253,6 +204,6 @@ fn command_line_of_100_kib_is_refused() {
     let dir = tftp_root(name, Variant::Elf32, &[], "unused.cfg");
     let argument = "x".repeat(100 * 1024);
     std::fs::write(dir.join("boot.cfg"), format!("set timeout=0\nmenuentry \"x\" {{\n  multiboot /kernel {argument}\n}}\n")).unwrap();
-    let outcome = boot(name, &dir, 128, true);
+    let outcome = boot(name, &dir, 128);
     expect_error(&outcome, &format!("E-CONFIG-CMDLINE: the command line of /kernel (line 3) is {} bytes; at most 8192: shorten it in the config", argument.len()));
 }
