@@ -70,7 +70,9 @@ fn skip_unless_root(test: &str) -> bool {
     if netns::is_root() {
         return false;
     }
-    eprintln!("{test}: SKIPPED (not root): network namespaces and tap devices need root; CI runs this as root");
+    eprintln!(
+        "{test}: SKIPPED (not root): network namespaces and tap devices need root; CI runs this as root"
+    );
     true
 }
 
@@ -138,25 +140,53 @@ fn boot(name: &str, servers: &Servers, modules: &[Module]) -> (Outcome, String, 
 /// The kernel's report: every module there, with the host's size, hash and command line.
 fn check_report(outcome: &Outcome, modules: &[Module], servers: &str) {
     let report = parse_report(&outcome.serial);
-    outcome.check(report.is_some(), &format!("the test kernel printed no report\n{servers}"));
+    outcome.check(
+        report.is_some(),
+        &format!("the test kernel printed no report\n{servers}"),
+    );
     let report = report.unwrap();
     outcome.check(report.magic_ok, "Multiboot magic");
-    outcome.check(report.cmdline.as_deref() == Some("console=ttyS0 quoted arg"), "kernel command line");
+    outcome.check(
+        report.cmdline.as_deref() == Some("console=ttyS0 quoted arg"),
+        "kernel command line",
+    );
     outcome.check(report.modules.len() == modules.len(), "module count");
     for (got, want) in report.modules.iter().zip(modules) {
-        outcome.check(got.size == want.data.len() as u64, &format!("size of {}", want.name));
-        outcome.check(got.sha256 == sha256_hex(&want.data), &format!("sha256 of {}", want.name));
-        outcome.check(got.cmdline == want.args, &format!("command line of {}", want.name));
+        outcome.check(
+            got.size == want.data.len() as u64,
+            &format!("size of {}", want.name),
+        );
+        outcome.check(
+            got.sha256 == sha256_hex(&want.data),
+            &format!("sha256 of {}", want.name),
+        );
+        outcome.check(
+            got.cmdline == want.args,
+            &format!("command line of {}", want.name),
+        );
     }
-    let failed: Vec<String> = report.failed_checks().iter().map(|c| format!("{} {}", c.name, c.detail)).collect();
-    outcome.check(failed.is_empty(), &format!("kernel checks failed: {failed:?}"));
-    outcome.check(report.verdict_pass && outcome.exit_code == Some(EXIT_PASS), "verdict pass and exit 33");
+    let failed: Vec<String> = report
+        .failed_checks()
+        .iter()
+        .map(|c| format!("{} {}", c.name, c.detail))
+        .collect();
+    outcome.check(
+        failed.is_empty(),
+        &format!("kernel checks failed: {failed:?}"),
+    );
+    outcome.check(
+        report.verdict_pass && outcome.exit_code == Some(EXIT_PASS),
+        "verdict pass and exit 33",
+    );
 }
 
 /// (retransmissions, duplicates) summed over the `tftp: ... done:` lines.
 fn tftp_counts(serial: &str) -> (u64, u64) {
     let mut totals = (0, 0);
-    for line in serial.lines().filter(|l| l.starts_with("tftp: ") && l.contains(" done: ")) {
+    for line in serial
+        .lines()
+        .filter(|l| l.starts_with("tftp: ") && l.contains(" done: "))
+    {
         let number_before = |word: &str| -> u64 {
             line.split(", ")
                 .find_map(|part| part.strip_suffix(word))
@@ -176,9 +206,15 @@ fn full_boot(name: &str, tftp: TftpServer) {
         return;
     }
     let mods = modules(&SMALL);
-    let servers = Servers { tftp, ..Servers::new("boot.cfg") };
+    let servers = Servers {
+        tftp,
+        ..Servers::new("boot.cfg")
+    };
     let (outcome, logs, _) = boot(name, &servers, &mods);
-    outcome.check(outcome.contains("dhcp: address 192.168.77."), &format!("no lease from dnsmasq\n{logs}"));
+    outcome.check(
+        outcome.contains("dhcp: address 192.168.77."),
+        &format!("no lease from dnsmasq\n{logs}"),
+    );
     check_report(&outcome, &mods, &logs);
 }
 
@@ -213,9 +249,18 @@ fn proxy_dhcp_names_the_boot_file() {
         ..Servers::new("unused")
     };
     let (outcome, logs, _) = boot(name, &servers, &mods);
-    outcome.check(outcome.contains("dhcp: address 192.168.77."), &format!("no lease\n{logs}"));
-    outcome.check(outcome.contains("dhcp: proxyDHCP 192.168.77.1"), &format!("the proxy's answer was not used\n{logs}"));
-    outcome.check(outcome.contains("config: found boot.cfg") || outcome.contains("tftp: boot.cfg done"), "the proxy's boot file was fetched");
+    outcome.check(
+        outcome.contains("dhcp: address 192.168.77."),
+        &format!("no lease\n{logs}"),
+    );
+    outcome.check(
+        outcome.contains("dhcp: proxyDHCP 192.168.77.1"),
+        &format!("the proxy's answer was not used\n{logs}"),
+    );
+    outcome.check(
+        outcome.contains("config: found boot.cfg") || outcome.contains("tftp: boot.cfg done"),
+        "the proxy's boot file was fetched",
+    );
     check_report(&outcome, &mods, &logs);
 }
 
@@ -224,10 +269,17 @@ const LOSSY: [usize; 3] = [100_000, 700_000, 1_500_000];
 
 fn lossy_boot(name: &str, impairment: Impairment, reorder: f64) -> (u64, u64) {
     let mods = modules(&LOSSY);
-    let servers = Servers { impairment, reorder, ..Servers::new("boot.cfg") };
+    let servers = Servers {
+        impairment,
+        reorder,
+        ..Servers::new("boot.cfg")
+    };
     let (outcome, logs, counts) = boot(name, &servers, &mods);
     check_report(&outcome, &mods, &logs);
-    outcome.check(outcome.elapsed < Duration::from_secs(60), "the boot took over 60 s");
+    outcome.check(
+        outcome.elapsed < Duration::from_secs(60),
+        "the boot took over 60 s",
+    );
     let (retransmissions, duplicates) = tftp_counts(&outcome.serial);
     eprintln!(
         "{name}: {:.1} s to the kernel's verdict, {retransmissions} retransmissions, {duplicates} duplicates reported; relay dropped {}",
@@ -235,7 +287,10 @@ fn lossy_boot(name: &str, impairment: Impairment, reorder: f64) -> (u64, u64) {
         counts[1]
     );
     if impairment.loss > 0.0 {
-        outcome.check(retransmissions > 0, "loss was injected, the done lines report no retransmission");
+        outcome.check(
+            retransmissions > 0,
+            "loss was injected, the done lines report no retransmission",
+        );
     }
     (retransmissions, duplicates)
 }
@@ -245,7 +300,11 @@ fn five_percent_loss() {
     if skip_unless_root("five_percent_loss") {
         return;
     }
-    let impairment = Impairment { loss: 0.05, seed: 5, ..Impairment::NONE };
+    let impairment = Impairment {
+        loss: 0.05,
+        seed: 5,
+        ..Impairment::NONE
+    };
     lossy_boot("rn-loss5", impairment, 0.0);
 }
 
@@ -254,7 +313,11 @@ fn twenty_percent_loss() {
     if skip_unless_root("twenty_percent_loss") {
         return;
     }
-    let impairment = Impairment { loss: 0.20, seed: 20, ..Impairment::NONE };
+    let impairment = Impairment {
+        loss: 0.20,
+        seed: 20,
+        ..Impairment::NONE
+    };
     lossy_boot("rn-loss20", impairment, 0.0);
 }
 
@@ -263,9 +326,16 @@ fn duplicates_and_reordering() {
     if skip_unless_root("duplicates_and_reordering") {
         return;
     }
-    let impairment = Impairment { duplicate: 0.01, seed: 101, ..Impairment::NONE };
+    let impairment = Impairment {
+        duplicate: 0.01,
+        seed: 101,
+        ..Impairment::NONE
+    };
     let (_, duplicates) = lossy_boot("rn-dup-reorder", impairment, 0.01);
-    assert!(duplicates > 0, "duplicated frames were sent, the done lines report no duplicate");
+    assert!(
+        duplicates > 0,
+        "duplicated frames were sent, the done lines report no duplicate"
+    );
 }
 
 /// atftpd killed while the 8 MiB module is on its way: one clear line naming file, server and
@@ -290,7 +360,10 @@ fn tftp_server_killed_mid_transfer() {
             }
         },
     );
-    let line = outcome.serial.lines().find(|l| l.contains("E-TFTP-TIMEOUT"));
+    let line = outcome
+        .serial
+        .lines()
+        .find(|l| l.contains("E-TFTP-TIMEOUT"));
     outcome.check(line.is_some(), &format!("no E-TFTP-TIMEOUT line\n{logs}"));
     let line = line.unwrap();
     outcome.check(
@@ -301,8 +374,14 @@ fn tftp_server_killed_mid_transfer() {
         outcome.contains("netloader: stopped. Press a key to try again (again by itself in 30 s)."),
         "the stop message",
     );
-    outcome.check(outcome.contains("netloader: restarting."), "the restart message after 30 s");
-    outcome.check(!outcome.timed_out && outcome.exit_code.is_some(), "QEMU must exit by itself: the restart after 30 s");
+    outcome.check(
+        outcome.contains("netloader: restarting."),
+        "the restart message after 30 s",
+    );
+    outcome.check(
+        !outcome.timed_out && outcome.exit_code.is_some(),
+        "QEMU must exit by itself: the restart after 30 s",
+    );
     outcome.check(!outcome.contains("MB BEGIN"), "the kernel must not start");
 }
 
@@ -314,7 +393,11 @@ fn no_dhcp_server() {
     if skip_unless_root(name) {
         return;
     }
-    let servers = Servers { dhcp: DhcpServer::Nothing, tftp: TftpServer::Nothing, ..Servers::new("unused") };
+    let servers = Servers {
+        dhcp: DhcpServer::Nothing,
+        tftp: TftpServer::Nothing,
+        ..Servers::new("unused")
+    };
     let (outcome, _, _) = boot_with(
         name,
         &servers,
@@ -323,13 +406,25 @@ fn no_dhcp_server() {
         |serial| serial.contains("netloader: stopped."),
         |_, _| {},
     );
-    let retries = outcome.serial.matches("dhcp: no answer yet, asking again").count();
-    outcome.check(retries == 3, &format!("expected 3 further DISCOVERs (at 4, 12, 28 s), saw {retries}"));
+    let retries = outcome
+        .serial
+        .matches("dhcp: no answer yet, asking again")
+        .count();
+    outcome.check(
+        retries == 3,
+        &format!("expected 3 further DISCOVERs (at 4, 12, 28 s), saw {retries}"),
+    );
     for wait in ["waiting 8 s", "waiting 16 s", "waiting 32 s"] {
         outcome.check(outcome.contains(wait), wait);
     }
-    outcome.check(outcome.contains("E-DHCP-TIMEOUT: no DHCP server answered in 60 s"), "the timeout line");
-    outcome.check(outcome.elapsed > Duration::from_secs(55), "gave up too early");
+    outcome.check(
+        outcome.contains("E-DHCP-TIMEOUT: no DHCP server answered in 60 s"),
+        "the timeout line",
+    );
+    outcome.check(
+        outcome.elapsed > Duration::from_secs(55),
+        "gave up too early",
+    );
 }
 
 #[test]
