@@ -73,13 +73,23 @@ lba_next:
     cmpw %ax, %cx
     jae 1f
     movw %cx, %ax
-1:  movw %ax, DAP + 2
+1:  movw $RETRIES, %di
+2:  movw %ax, DAP + 2              # (the BIOS may have changed it on a failed try)
+    pushw %ax
     movw $DAP, %si
     movb VAR_DRIVE, %dl
     movb $0x42, %ah
     int $0x13
-    jc disk_error
-    movzwl DAP + 2, %eax
+    popw %ax
+    jnc 3f
+    pushw %ax                      # reset the drive, then try again: USB sticks and slow
+    xorb %ah, %ah                  # drives often fail a first read
+    int $0x13
+    popw %ax
+    decw %di
+    jnz 2b
+    jmp disk_error
+3:  movzwl %ax, %eax
     subw %ax, FIELD_COUNT
     addl %eax, FIELD_LBA
     addw $SEG_PER_CHUNK, VAR_SEG
@@ -163,6 +173,11 @@ disk_error:
 1:  lodsb
     testb %al, %al
     jz 2f
+    pushw %ax
+    movb $0x01, %ah                # and on COM1 through the BIOS, for headless machines
+    xorw %dx, %dx
+    int $0x14
+    popw %ax
     movb $0x0e, %ah
     movw $0x0007, %bx
     int $0x10
@@ -173,7 +188,7 @@ disk_error:
 spt_candidates:
     .byte 36, 18, 15, 9, 0
 disk_error_text:
-    .asciz "netloader: E-DISK-READ: boot disk read error"
+    .asciz "netloader: E-DISK-READ"
 
     .org 0x1a4, 0x00
     .word 0                        # FIELD_COUNT

@@ -112,3 +112,18 @@ fn cpu_without_long_mode_gets_a_clear_message() {
         outcome.check(!outcome.contains(READY), "the runtime must not start");
     }
 }
+
+/// A medium stage 1 cannot read (here: the runtime's sector number points past the end of the
+/// floppy) ends in E-DISK-READ on the screen and on COM1, after the retries, not in a hang.
+#[test]
+fn unreadable_medium_is_a_clear_error() {
+    let path = image(Form::Floppy, "disk-read-error");
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[0x1b0..0x1b4].copy_from_slice(&5000u32.to_le_bytes());
+    std::fs::write(&path, bytes).unwrap();
+    let outcome = Qemu::new("disk-read-error", "pc", 64)
+        .args(["-drive", &format!("file={},format=raw,if=floppy", path.display())])
+        .timeout(std::time::Duration::from_secs(30))
+        .run(|serial| serial.contains("E-DISK-READ"));
+    outcome.check(outcome.contains("netloader: E-DISK-READ"), "stage 1 reports the read error on COM1");
+}
