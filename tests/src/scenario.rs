@@ -39,6 +39,16 @@ pub fn modules(count: usize) -> Vec<Module> {
         .collect()
 }
 
+/// Modules of the given sizes (for tests that need large ones).
+pub fn modules_sized(sizes: &[usize]) -> Vec<Module> {
+    let args = ["first module", "x=1 y=2", "--flag"];
+    sizes
+        .iter()
+        .enumerate()
+        .map(|(i, &size)| Module { name: format!("mod{i}"), data: random_bytes(size, i as u64 + 11), args: args[i % args.len()] })
+        .collect()
+}
+
 /// The kernel's arguments in the config, and the command line the kernel must receive.
 pub const KERNEL_ARGS: &str = "console=ttyS0 \"quoted arg\"";
 pub const KERNEL_CMDLINE: &str = "console=ttyS0 quoted arg";

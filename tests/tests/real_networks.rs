@@ -7,64 +7,15 @@
 //! and the test compares with the host's. Root only (namespaces, tap); without root the tests
 //! say so and pass without running.
 
-use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
 use netloader::forms::{self, Form};
-use netloader_tests::kernels::{self, EXIT_PASS, Variant, parse_report, sha256_hex};
+use netloader_tests::kernels::{Variant, parse_report};
 use netloader_tests::netns::{self, DhcpServer, Impairment, Servers, TestNet, TftpServer};
 use netloader_tests::qemu::{Outcome, Qemu, work_dir};
+use netloader_tests::scenario::{self, Module};
 
-struct Module {
-    name: String,
-    data: Vec<u8>,
-    args: &'static str,
-}
-
-fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
-    let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state as u8
-        })
-        .collect()
-}
-
-/// Three modules of the given sizes, with command lines.
-fn modules(sizes: &[usize]) -> Vec<Module> {
-    let args = ["first module", "x=1 y=2", "--flag"];
-    sizes
-        .iter()
-        .enumerate()
-        .map(|(i, &size)| Module {
-            name: format!("mod{i}"),
-            data: random_bytes(size, i as u64 + 11),
-            args: args[i % args.len()],
-        })
-        .collect()
-}
-
-/// A TFTP root with the kernel, the modules and `boot.cfg` naming them.
-fn tftp_root(dir: &Path, modules: &[Module]) -> PathBuf {
-    let root = dir.join("tftp");
-    let _ = std::fs::remove_dir_all(&root);
-    std::fs::create_dir_all(&root).unwrap();
-    std::fs::copy(kernels::path(Variant::Elf32), root.join("kernel")).unwrap();
-    let mut config = String::from(
-        "set timeout=0\nmenuentry \"test kernel\" {\n  multiboot /kernel console=ttyS0 \"quoted arg\"\n",
-    );
-    for m in modules {
-        std::fs::write(root.join(&m.name), &m.data).unwrap();
-        config += &format!("  module /{} {}\n", m.name, m.args);
-    }
-    config += "  boot\n}\n";
-    std::fs::write(root.join("boot.cfg"), config).unwrap();
-    root
-}
 
 fn skip_unless_root(test: &str) -> bool {
     if netns::is_root() {
@@ -88,7 +39,7 @@ fn boot_with(
     during: impl Fn(&str, &mut TestNet),
 ) -> (Outcome, String, [u64; 4]) {
     let dir = work_dir().join(name);
-    let root = tftp_root(&dir, modules);
+    let root = scenario::tftp_root(&format!("{name}/tftp"), Variant::Elf32, modules, "boot.cfg");
     let iso = dir.join("netloader.iso");
     std::fs::write(&iso, forms::build(Form::Iso).unwrap()).unwrap();
     let net = TestNet::start_servers(&root, servers, &dir.join("servers"))
@@ -138,47 +89,11 @@ fn boot(name: &str, servers: &Servers, modules: &[Module]) -> (Outcome, String, 
     )
 }
 
-/// The kernel's report: every module there, with the host's size, hash and command line.
+/// The kernel's report (see `scenario::check_report`), with the servers' logs on the way
+/// when the kernel never reported.
 fn check_report(outcome: &Outcome, modules: &[Module], servers: &str) {
-    let report = parse_report(&outcome.serial);
-    outcome.check(
-        report.is_some(),
-        &format!("the test kernel printed no report\n{servers}"),
-    );
-    let report = report.unwrap();
-    outcome.check(report.magic_ok, "Multiboot magic");
-    outcome.check(
-        report.cmdline.as_deref() == Some("console=ttyS0 quoted arg"),
-        "kernel command line",
-    );
-    outcome.check(report.modules.len() == modules.len(), "module count");
-    for (got, want) in report.modules.iter().zip(modules) {
-        outcome.check(
-            got.size == want.data.len() as u64,
-            &format!("size of {}", want.name),
-        );
-        outcome.check(
-            got.sha256 == sha256_hex(&want.data),
-            &format!("sha256 of {}", want.name),
-        );
-        outcome.check(
-            got.cmdline == want.args,
-            &format!("command line of {}", want.name),
-        );
-    }
-    let failed: Vec<String> = report
-        .failed_checks()
-        .iter()
-        .map(|c| format!("{} {}", c.name, c.detail))
-        .collect();
-    outcome.check(
-        failed.is_empty(),
-        &format!("kernel checks failed: {failed:?}"),
-    );
-    outcome.check(
-        report.verdict_pass && outcome.exit_code == Some(EXIT_PASS),
-        "verdict pass and exit 33",
-    );
+    outcome.check(parse_report(&outcome.serial).is_some(), &format!("the test kernel printed no report\n{servers}"));
+    scenario::check_report(outcome, Variant::Elf32, modules);
 }
 
 /// (retransmissions, duplicates) summed over the `tftp: ... done:` lines.
@@ -206,7 +121,7 @@ fn full_boot(name: &str, tftp: TftpServer) {
     if skip_unless_root(name) {
         return;
     }
-    let mods = modules(&SMALL);
+    let mods = scenario::modules_sized(&SMALL);
     let servers = Servers {
         tftp,
         ..Servers::new("boot.cfg")
@@ -243,7 +158,7 @@ fn proxy_dhcp_names_the_boot_file() {
     if skip_unless_root(name) {
         return;
     }
-    let mods = modules(&SMALL[..2]);
+    let mods = scenario::modules_sized(&SMALL[..2]);
     let servers = Servers {
         dhcp: DhcpServer::AddressesOnly,
         proxy_boot_file: Some("boot.cfg".into()),
@@ -269,7 +184,7 @@ fn proxy_dhcp_names_the_boot_file() {
 const LOSSY: [usize; 3] = [100_000, 700_000, 1_500_000];
 
 fn lossy_boot(name: &str, impairment: Impairment, reorder: f64) -> (u64, u64) {
-    let mods = modules(&LOSSY);
+    let mods = scenario::modules_sized(&LOSSY);
     let servers = Servers {
         impairment,
         reorder,
@@ -343,7 +258,7 @@ fn tftp_server_killed_mid_transfer() {
     if skip_unless_root(name) {
         return;
     }
-    let mods = modules(&[8 << 20]);
+    let mods = scenario::modules_sized(&[8 << 20]);
     let servers = Servers::new("boot.cfg");
     let (outcome, logs, _) = boot_with(
         name,

@@ -210,18 +210,6 @@ fn options() -> Options {
     options
 }
 
-fn random_bytes(len: usize) -> Vec<u8> {
-    let mut state = 0x2545_F491_4F6C_DD1Du64;
-    let mut bytes = Vec::with_capacity(len + 8);
-    while bytes.len() < len {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        bytes.extend_from_slice(&state.to_le_bytes());
-    }
-    bytes.truncate(len);
-    bytes
-}
 
 fn row(
     nic: &str,
@@ -253,7 +241,7 @@ fn main() {
     let dir: PathBuf = work_dir().join("bench");
     let root = dir.join("tftp");
     std::fs::create_dir_all(&root).unwrap();
-    std::fs::write(root.join(FILE), random_bytes(options.size)).unwrap();
+    std::fs::write(root.join(FILE), netloader_tests::scenario::random_bytes(options.size, 0x2545_F491)).unwrap();
     std::fs::write(root.join("done.txt"), "done\n").unwrap();
     // ${next-server} is 10.0.2.2 under QEMU and 192.168.77.1 in the namespace.
     std::fs::write(

@@ -112,18 +112,6 @@ fn family(nic: &str) -> NicFamily {
     }
 }
 
-fn random_bytes(len: usize) -> Vec<u8> {
-    let mut state = 0x2545_F491_4F6C_DD1Du64;
-    let mut bytes = Vec::with_capacity(len + 8);
-    while bytes.len() < len {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        bytes.extend_from_slice(&state.to_le_bytes());
-    }
-    bytes.truncate(len);
-    bytes
-}
 
 fn config_text() -> String {
     format!(
@@ -137,7 +125,7 @@ fn tftp_root(dir: &Path) -> PathBuf {
     let _ = std::fs::remove_dir_all(&root);
     std::fs::create_dir_all(root.join("netloader.cfg")).unwrap();
     std::fs::copy(kernels::path(Variant::Elf32), root.join("kernel")).unwrap();
-    std::fs::write(root.join(MODULE), random_bytes(MODULE_SIZE)).unwrap();
+    std::fs::write(root.join(MODULE), netloader_tests::scenario::random_bytes(MODULE_SIZE, 0x2545_F491)).unwrap();
     std::fs::write(root.join(CONFIG), config_text()).unwrap();
     std::fs::write(root.join("netloader.cfg/default"), config_text()).unwrap();
     std::fs::write(root.join("netloader.pxe"), forms::build(Form::Pxe).unwrap()).unwrap();
