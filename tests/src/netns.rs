@@ -74,112 +74,60 @@ pub struct Atftpd {
 }
 
 /// Download and unpack atftpd (and libwrap0 if missing) once; later calls reuse the folder.
-/// Safe to race between threads and processes: each unpacks into its own temporary folder and
-/// the first rename wins.
 pub fn atftpd_install() -> io::Result<Atftpd> {
-    static LOCK: Mutex<()> = Mutex::new(());
-    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
-    let tools = target_dir().join("tools");
-    let root = tools.join("atftpd");
-    let found = Atftpd {
-        binary: root.join("usr/sbin/atftpd"),
-        library_path: root.join("usr/lib/x86_64-linux-gnu"),
-    };
-    if found.binary.exists() {
-        return Ok(found);
-    }
-    std::fs::create_dir_all(&tools)?;
-    let scratch = tools.join(format!("atftpd.tmp-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&scratch);
-    std::fs::create_dir_all(scratch.join("root"))?;
     let mut packages = vec!["atftpd"];
     if !Path::new("/usr/lib/x86_64-linux-gnu/libwrap.so.0").exists()
         && !Path::new("/lib/x86_64-linux-gnu/libwrap.so.0").exists()
     {
         packages.push("libwrap0");
     }
-    eprintln!(
-        "netns: fetching {packages:?} with apt-get download into {}",
-        scratch.display()
-    );
-    run_checked(
-        Command::new("apt-get")
-            .arg("download")
-            .args(&packages)
-            .current_dir(&scratch),
-    )?;
-    for entry in std::fs::read_dir(&scratch)? {
-        let path = entry?.path();
-        if path.extension().is_some_and(|e| e == "deb") {
-            run_checked(
-                Command::new("dpkg")
-                    .arg("-x")
-                    .arg(&path)
-                    .arg(scratch.join("root")),
-            )?;
-        }
-    }
-    match std::fs::rename(scratch.join("root"), &root) {
-        Ok(()) => {}
-        Err(_) if found.binary.exists() => {} // another process won the race
-        Err(e) => return Err(e),
-    }
-    let _ = std::fs::remove_dir_all(&scratch);
-    if !found.binary.exists() {
-        return Err(io::Error::other(
-            "atftpd package unpacked, but usr/sbin/atftpd is missing",
-        ));
-    }
-    Ok(found)
+    let root = unpacked_debs("atftpd", &packages, "usr/sbin/atftpd")?;
+    Ok(Atftpd {
+        binary: root.join("usr/sbin/atftpd"),
+        library_path: root.join("usr/lib/x86_64-linux-gnu"),
+    })
 }
 
 /// tftp-hpa's `in.tftpd`, unpacked from Debian's `tftpd-hpa` the same way as atftpd (the
 /// package would start a system service if installed).
 pub fn tftpd_hpa_install() -> io::Result<PathBuf> {
+    Ok(unpacked_debs("tftpd-hpa", &["tftpd-hpa"], "usr/sbin/in.tftpd")?.join("usr/sbin/in.tftpd"))
+}
+
+/// `target/tools/<name>`: Debian `packages` fetched with `apt-get download` and unpacked with
+/// `dpkg -x` (never installed: the server packages would start system services), once; later
+/// calls reuse the folder. `binary` (relative) must exist afterwards. Safe to race between
+/// threads and processes: each unpacks into its own temporary folder and the first rename wins.
+fn unpacked_debs(name: &str, packages: &[&str], binary: &str) -> io::Result<PathBuf> {
     static LOCK: Mutex<()> = Mutex::new(());
     let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let tools = target_dir().join("tools");
-    let root = tools.join("tftpd-hpa");
-    let binary = root.join("usr/sbin/in.tftpd");
-    if binary.exists() {
-        return Ok(binary);
+    let root = tools.join(name);
+    if root.join(binary).exists() {
+        return Ok(root);
     }
     std::fs::create_dir_all(&tools)?;
-    let scratch = tools.join(format!("tftpd-hpa.tmp-{}", std::process::id()));
+    let scratch = tools.join(format!("{name}.tmp-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&scratch);
     std::fs::create_dir_all(scratch.join("root"))?;
-    eprintln!(
-        "netns: fetching tftpd-hpa with apt-get download into {}",
-        scratch.display()
-    );
-    run_checked(
-        Command::new("apt-get")
-            .args(["download", "tftpd-hpa"])
-            .current_dir(&scratch),
-    )?;
+    eprintln!("netns: fetching {packages:?} with apt-get download into {}", scratch.display());
+    run_checked(Command::new("apt-get").arg("download").args(packages).current_dir(&scratch))?;
     for entry in std::fs::read_dir(&scratch)? {
         let path = entry?.path();
         if path.extension().is_some_and(|e| e == "deb") {
-            run_checked(
-                Command::new("dpkg")
-                    .arg("-x")
-                    .arg(&path)
-                    .arg(scratch.join("root")),
-            )?;
+            run_checked(Command::new("dpkg").arg("-x").arg(&path).arg(scratch.join("root")))?;
         }
     }
     match std::fs::rename(scratch.join("root"), &root) {
         Ok(()) => {}
-        Err(_) if binary.exists() => {}
+        Err(_) if root.join(binary).exists() => {} // another process won the race
         Err(e) => return Err(e),
     }
     let _ = std::fs::remove_dir_all(&scratch);
-    if !binary.exists() {
-        return Err(io::Error::other(
-            "tftpd-hpa unpacked, but usr/sbin/in.tftpd is missing",
-        ));
+    if !root.join(binary).exists() {
+        return Err(io::Error::other(format!("{packages:?} unpacked, but {binary} is missing")));
     }
-    Ok(binary)
+    Ok(root)
 }
 
 // ---------------------------------------------------------------------------------------
