@@ -20,36 +20,18 @@ fn main() {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
 
-    let elf_path = build_runtime(&root);
-    let elf = std::fs::read(&elf_path).expect("read the runtime ELF");
-    let file = object::File::parse(&*elf).expect("parse the runtime ELF");
-
-    let symbol = |name: &str| -> u64 {
-        file.symbols()
-            .find(|s| s.name() == Ok(name))
-            .unwrap_or_else(|| panic!("runtime ELF lacks the symbol {name}"))
-            .address()
-    };
-    let image_start = symbol("__image_start");
-    let image_end = symbol("__image_end");
-    let runtime_end = symbol("__runtime_end");
-
-    // The flat image: every allocated section with contents inside [start, end).
-    let mut image = vec![0u8; (image_end - image_start) as usize];
-    for section in file.sections() {
-        let (address, size) = (section.address(), section.size());
-        if address < image_start || address + size > image_end || size == 0 {
-            continue;
-        }
-        if let Ok(data) = section.data() {
-            if data.is_empty() {
-                continue; // NOBITS
-            }
-            let at = (address - image_start) as usize;
-            image[at..at + data.len()].copy_from_slice(data);
-        }
+    // An option ROM carries its own card's driver only: one runtime per driver, for it.
+    for driver in ["e1000", "rtl8139", "virtio"] {
+        let elf = build_runtime(&root, Some(driver));
+        let file = object::File::parse(&*elf).expect("parse the runtime ELF");
+        std::fs::write(out_dir.join(format!("runtime-{driver}.bin")), flat_image(&file)).unwrap();
     }
-    std::fs::write(out_dir.join("runtime.bin"), &image).unwrap();
+
+    let elf = build_runtime(&root, None);
+    let file = object::File::parse(&*elf).expect("parse the runtime ELF");
+    let image_start = symbol(&file, "__image_start");
+    let runtime_end = symbol(&file, "__runtime_end");
+    std::fs::write(out_dir.join("runtime.bin"), flat_image(&file)).unwrap();
 
     let boot_sector = file
         .section_by_name(".boot.sector")
@@ -89,8 +71,37 @@ fn main() {
     .unwrap();
 }
 
-/// `cargo build --release` in ../runtime, with a target directory of its own beside ours.
-fn build_runtime(root: &Path) -> PathBuf {
+fn symbol(file: &object::File, name: &str) -> u64 {
+    file.symbols()
+        .find(|s| s.name() == Ok(name))
+        .unwrap_or_else(|| panic!("runtime ELF lacks the symbol {name}"))
+        .address()
+}
+
+/// The flat image stage 1 loads: every allocated section with contents inside
+/// [__image_start, __image_end).
+fn flat_image(file: &object::File) -> Vec<u8> {
+    let (image_start, image_end) = (symbol(file, "__image_start"), symbol(file, "__image_end"));
+    let mut image = vec![0u8; (image_end - image_start) as usize];
+    for section in file.sections() {
+        let (address, size) = (section.address(), section.size());
+        if address < image_start || address + size > image_end || size == 0 {
+            continue;
+        }
+        if let Ok(data) = section.data() {
+            if data.is_empty() {
+                continue; // NOBITS
+            }
+            let at = (address - image_start) as usize;
+            image[at..at + data.len()].copy_from_slice(data);
+        }
+    }
+    image
+}
+
+/// `cargo build --release` in ../runtime, with a target directory of its own beside ours;
+/// with `driver`, a runtime carrying that NIC driver only. Returns the ELF's bytes.
+fn build_runtime(root: &Path, driver: Option<&str>) -> Vec<u8> {
     let target_dir = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("target"))
@@ -102,6 +113,9 @@ fn build_runtime(root: &Path) -> PathBuf {
         .arg(root.join("runtime/Cargo.toml"))
         .arg("--target-dir")
         .arg(&target_dir);
+    if let Some(driver) = driver {
+        command.args(["--no-default-features", "--features", driver]);
+    }
     // The outer build's settings are for host code; none of them may reach the runtime.
     for (key, _) in std::env::vars_os() {
         let key = key.to_string_lossy();
@@ -111,5 +125,5 @@ fn build_runtime(root: &Path) -> PathBuf {
     }
     let status = command.status().expect("run cargo for the runtime");
     assert!(status.success(), "building the runtime failed (see the errors above)");
-    target_dir.join("release/netloader-runtime")
+    std::fs::read(target_dir.join("release/netloader-runtime")).expect("read the runtime ELF")
 }

@@ -58,7 +58,7 @@ pub fn build(form: Form) -> anyhow::Result<Vec<u8>> {
 
 pub fn build_with(form: Form, options: &Options) -> anyhow::Result<Vec<u8>> {
     let runtime = match &options.config {
-        Some(config) => stage1::runtime_with_config(config)?,
+        Some(config) => stage1::runtime_with_config(stage1::RUNTIME_IMAGE, config)?,
         None => stage1::RUNTIME_IMAGE.to_vec(),
     };
     match form {
@@ -66,7 +66,7 @@ pub fn build_with(form: Form, options: &Options) -> anyhow::Result<Vec<u8>> {
         Form::Iso => iso_from(&runtime),
         Form::Usb => usb_from(&runtime),
         Form::Pxe => crate::pxe::nbp(&runtime),
-        Form::Rom => Ok(crate::rom::build(&runtime, &crate::rom::RomOptions::default())?),
+        Form::Rom => rom(options, &crate::rom::RomOptions::default()),
         #[allow(unreachable_patterns)]
         _ => {
             anyhow::ensure!(options.config.is_none(), "--config is not supported for --form {} yet", form.name());
@@ -88,8 +88,8 @@ fn build_plain(form: Form) -> anyhow::Result<Vec<u8>> {
 /// The option ROM form, for one NIC family (`build_with` makes the default, e1000).
 pub fn rom(options: &Options, rom: &crate::rom::RomOptions) -> anyhow::Result<Vec<u8>> {
     let runtime = match &options.config {
-        Some(config) => stage1::runtime_with_config(config)?,
-        None => stage1::RUNTIME_IMAGE.to_vec(),
+        Some(config) => stage1::runtime_with_config(rom.nic.runtime_image(), config)?,
+        None => rom.nic.runtime_image().to_vec(),
     };
     Ok(crate::rom::build(&runtime, rom)?)
 }

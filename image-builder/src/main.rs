@@ -114,8 +114,9 @@ fn build_rom(output: &Path, options: &forms::Options, rom_options: &rom::RomOpti
     std::fs::write(output, &image).with_context(|| format!("cannot write {}", output.display()))?;
     let primary = rom_options.pci_id.unwrap_or(rom_options.nic.primary_id());
     println!(
-        "runtime image: {} bytes, packed (LZ4) into the ROM; unpacked to {:#x} at boot",
-        stage1::RUNTIME_IMAGE.len(),
+        "runtime image: {} bytes with the {:?} driver only, packed (LZ4) into the ROM; unpacked to {:#x} at boot",
+        rom_options.nic.runtime_image().len(),
+        rom_options.nic,
         stage1::LOAD_ADDRESS
     );
     println!(

@@ -78,6 +78,15 @@ pub enum NicFamily {
 }
 
 impl NicFamily {
+    /// The runtime carrying this family's driver only.
+    pub fn runtime_image(self) -> &'static [u8] {
+        match self {
+            NicFamily::E1000 => crate::stage1::RUNTIME_IMAGE_E1000,
+            NicFamily::Rtl8139 => crate::stage1::RUNTIME_IMAGE_RTL8139,
+            NicFamily::Virtio => crate::stage1::RUNTIME_IMAGE_VIRTIO,
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             NicFamily::E1000 => "e1000",

@@ -7,6 +7,11 @@ include!(concat!(env!("OUT_DIR"), "/runtime_layout.rs"));
 /// The flat runtime image (stage 2 + the Rust runtime), loaded by stage 1 at `LOAD_ADDRESS`.
 pub static RUNTIME_IMAGE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/runtime.bin"));
 
+/// The runtime with one NIC driver only, for option ROMs (see build.rs).
+pub static RUNTIME_IMAGE_E1000: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/runtime-e1000.bin"));
+pub static RUNTIME_IMAGE_RTL8139: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/runtime-rtl8139.bin"));
+pub static RUNTIME_IMAGE_VIRTIO: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/runtime-virtio.bin"));
+
 /// The shared boot sector, before a form fills in its fields.
 pub static BOOT_SECTOR_TEMPLATE: &[u8; 512] = include_bytes!(concat!(env!("OUT_DIR"), "/bootsector.bin"));
 
@@ -58,13 +63,13 @@ pub enum Stage1Error {
 const EMBEDDED_CONFIG_MARKER: &[u8; 16] = b"netloader-config";
 pub const EMBEDDED_CONFIG_CAPACITY: usize = 8192;
 
-/// The runtime image with `config` written into its slot. The config must already have been
-/// checked by the caller (the same parser the runtime uses).
-pub fn runtime_with_config(config: &[u8]) -> Result<Vec<u8>, Stage1Error> {
+/// A runtime image (`RUNTIME_IMAGE` or a single-driver one) with `config` written into its
+/// slot. The config must already have been checked by the caller (the runtime's parser).
+pub fn runtime_with_config(runtime: &[u8], config: &[u8]) -> Result<Vec<u8>, Stage1Error> {
     if config.len() > EMBEDDED_CONFIG_CAPACITY {
         return Err(Stage1Error::ConfigTooLarge { len: config.len() });
     }
-    let mut image = RUNTIME_IMAGE.to_vec();
+    let mut image = runtime.to_vec();
     let mut found = image.windows(16).enumerate().filter(|(_, w)| w == EMBEDDED_CONFIG_MARKER).map(|(i, _)| i);
     let at = match (found.next(), found.next()) {
         (Some(at), None) => at + 16,
@@ -132,12 +137,12 @@ mod tests {
 
     #[test]
     fn config_goes_into_its_slot() {
-        let image = runtime_with_config(b"menuentry x { multiboot /k }").unwrap();
+        let image = runtime_with_config(RUNTIME_IMAGE, b"menuentry x { multiboot /k }").unwrap();
         assert_eq!(image.len(), RUNTIME_IMAGE.len());
         let at = image.windows(16).position(|w| w == EMBEDDED_CONFIG_MARKER).unwrap() + 16;
         assert_eq!(&image[at..at + 4], &28u32.to_le_bytes());
         assert_eq!(&image[at + 4..at + 32], b"menuentry x { multiboot /k }");
-        assert!(runtime_with_config(&[b'#'; 8193]).is_err());
+        assert!(runtime_with_config(RUNTIME_IMAGE, &[b'#'; 8193]).is_err());
     }
 
     #[test]

@@ -10,6 +10,29 @@ use netloader_drivers::{Nic, NicError, e1000, rtl8139, virtio};
 use crate::pci::{self, Bar, Function};
 use crate::{println, time};
 
+// Which drivers this build carries (cargo features; an option ROM carries only its card's).
+// A driver left out never matches, so the optimizer drops all of its code.
+fn probe_e1000(vendor: u16, device: u16) -> Option<&'static e1000::Chip> {
+    if cfg!(feature = "e1000") { e1000::probe(vendor, device) } else { None }
+}
+
+fn probe_rtl8139(vendor: u16, device: u16) -> Option<&'static rtl8139::Card> {
+    if cfg!(feature = "rtl8139") { rtl8139::probe(vendor, device) } else { None }
+}
+
+fn probe_virtio(vendor: u16, device: u16) -> Option<&'static virtio::Model> {
+    if cfg!(feature = "virtio") { virtio::probe(vendor, device) } else { None }
+}
+
+/// The drivers of this build, for the "no driver" message.
+const DRIVEN: &str = match (cfg!(feature = "e1000"), cfg!(feature = "rtl8139"), cfg!(feature = "virtio")) {
+    (true, true, true) => "Intel e1000/e1000e, Realtek 8139 and virtio-net",
+    (true, false, false) => "Intel e1000/e1000e only",
+    (false, true, false) => "Realtek 8139 only",
+    (false, false, true) => "virtio-net only",
+    _ => "a subset of its cards",
+};
+
 /// One card is driven at a time, so the drivers' DMA memory shares one place (conventional
 /// memory is tight).
 #[repr(C)]
@@ -55,7 +78,7 @@ impl core::fmt::Display for NoCard {
             ),
             NoCard::NoneSupported { seen } => write!(
                 f,
-                "E-NIC-UNSUPPORTED: no driver for the network cards found ({seen}): netloader drives Intel e1000/e1000e, Realtek 8139 and virtio-net"
+                "E-NIC-UNSUPPORTED: no driver for the network cards found ({seen}): this netloader drives {DRIVEN}"
             ),
             NoCard::OpenFailed { name, function, error } => write!(
                 f,
@@ -96,9 +119,9 @@ pub fn open_first() -> Result<Card, NoCard> {
             function.address.device(),
             function.address.function()
         );
-        let supported = e1000::probe(function.vendor, function.device).is_some()
-            || rtl8139::probe(function.vendor, function.device).is_some()
-            || virtio::probe(function.vendor, function.device).is_some();
+        let supported = probe_e1000(function.vendor, function.device).is_some()
+            || probe_rtl8139(function.vendor, function.device).is_some()
+            || probe_virtio(function.vendor, function.device).is_some();
         if supported && chosen.is_none() {
             chosen = Some(function);
         }
@@ -109,7 +132,7 @@ pub fn open_first() -> Result<Card, NoCard> {
 }
 
 fn open(function: Function) -> Result<Card, NoCard> {
-    if let Some(chip) = e1000::probe(function.vendor, function.device) {
+    if let Some(chip) = probe_e1000(function.vendor, function.device) {
         let fail = |error| NoCard::OpenFailed { name: chip.name, function, error };
         let Some(Bar::Memory(base)) = pci::bar(function.address, 0) else {
             return Err(fail(NicError::UnsupportedDevice));
@@ -125,7 +148,7 @@ fn open(function: Function) -> Result<Card, NoCard> {
         println!("nic: {} ({:04x}:{:04x}) at mmio {:#x}", chip.name, function.vendor, function.device, base);
         return Ok(Card::E1000(nic));
     }
-    if let Some(card) = rtl8139::probe(function.vendor, function.device) {
+    if let Some(card) = probe_rtl8139(function.vendor, function.device) {
         let fail = |error| NoCard::OpenFailed { name: card.name, function, error };
         let port = pci::first_io_bar(function.address).ok_or(fail(NicError::UnsupportedDevice))?;
         // SAFETY: the I/O BAR of this RTL8139; nothing else drives the card.
@@ -140,7 +163,7 @@ fn open(function: Function) -> Result<Card, NoCard> {
         println!("nic: {} ({:04x}:{:04x}) at io {:#x}", card.name, function.vendor, function.device, port);
         return Ok(Card::Rtl8139(nic));
     }
-    if let Some(model) = virtio::probe(function.vendor, function.device) {
+    if let Some(model) = probe_virtio(function.vendor, function.device) {
         let fail = |error| NoCard::VirtioFailed { function, error };
         // SAFETY: the standard configuration ports; nothing else uses them concurrently.
         let cam = unsafe { virtio::PortCam::new() };

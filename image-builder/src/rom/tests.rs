@@ -226,3 +226,17 @@ fn roms_are_deterministic() {
         build(stage1::RUNTIME_IMAGE, &RomOptions::default()).unwrap()
     );
 }
+
+/// `netloader build --form rom` packs the runtime that carries the card's driver only.
+#[test]
+fn each_family_rom_carries_its_own_driver_only() {
+    for (nic, image) in [
+        (NicFamily::E1000, stage1::RUNTIME_IMAGE_E1000),
+        (NicFamily::Rtl8139, stage1::RUNTIME_IMAGE_RTL8139),
+        (NicFamily::Virtio, stage1::RUNTIME_IMAGE_VIRTIO),
+    ] {
+        let rom = crate::forms::rom(&crate::forms::Options::default(), &RomOptions { nic, pci_id: None }).unwrap();
+        assert_eq!(unpacked(&rom), image, "{nic:?}");
+        assert!(image.len() < stage1::RUNTIME_IMAGE.len(), "{nic:?}: smaller than the all-driver runtime");
+    }
+}
