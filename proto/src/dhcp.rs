@@ -123,13 +123,8 @@ mod tests {
 
     #[test]
     fn garbage_never_panics() {
-        let mut seed = 0x1234_5678u32;
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 17;
-            seed ^= seed << 5;
-            seed
-        };
+        let mut rng = crate::test_rng::Rng::new(0x1234_5678);
+        let mut next = || rng.next_u64() as u32;
         for _ in 0..20_000 {
             let len = (next() % 300) as usize;
             let bytes: std::vec::Vec<u8> = (0..len).map(|_| next() as u8).collect();
@@ -142,13 +137,8 @@ mod tests {
     /// 255-byte values: every name kept is non-empty, printable text within capacity.
     #[test]
     fn random_option_lists_never_panic() {
-        let mut seed = 0x9e37_79b9u32;
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 17;
-            seed ^= seed << 5;
-            seed
-        };
+        let mut rng = crate::test_rng::Rng::new(0x9e37_79b9);
+        let mut next = || rng.next_u64() as u32;
         let pieces: [&[u8]; 6] = [b"10.0.0.1", b"boot/k\0x", b"\xff\xfe", b" ", b"\0\0a", "é/ü".as_bytes()];
         for _ in 0..20_000 {
             let mut values: std::vec::Vec<std::vec::Vec<u8>> = std::vec::Vec::new();

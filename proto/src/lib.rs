@@ -9,6 +9,9 @@
 #[cfg(test)]
 extern crate std;
 
+#[cfg(test)]
+mod test_rng;
+
 pub mod dhcp;
 pub mod elf;
 pub mod kernel;

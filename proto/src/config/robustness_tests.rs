@@ -5,26 +5,8 @@ use std::string::String;
 use std::vec::Vec;
 
 use super::*;
+use crate::test_rng::Rng;
 
-/// xorshift64*: small, seeded, good enough to pick pieces.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn pick<'p>(&mut self, items: &[&'p str]) -> &'p str {
-        items[self.below(items.len())]
-    }
-}
 
 const PIECES: &[&str] = &[
     "menuentry",
@@ -130,22 +112,22 @@ fn check(bytes: &[u8]) {
 
 #[test]
 fn random_bytes_never_panic() {
-    let mut rng = Rng(0x5eed_0001);
+    let mut rng = Rng::new(0x5eed_0001);
     for _ in 0..3_000 {
-        let len = rng.below(200);
-        let bytes: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+        let len = rng.index(200);
+        let bytes: Vec<u8> = (0..len).map(|_| rng.next_u64() as u8).collect();
         check(&bytes);
     }
 }
 
 #[test]
 fn random_token_soup_never_panics() {
-    let mut rng = Rng(0x5eed_0002);
+    let mut rng = Rng::new(0x5eed_0002);
     for _ in 0..100_000 {
         let mut text = String::new();
-        for _ in 0..rng.below(40) {
+        for _ in 0..rng.index(40) {
             text.push_str(rng.pick(PIECES));
-            if rng.below(3) == 0 {
+            if rng.index(3) == 0 {
                 text.push(' ');
             }
         }
@@ -183,26 +165,26 @@ const ENTRY_LINES: &[&str] = &[
 /// Configs built from plausible lines, so that most are accepted and the iterators run.
 #[test]
 fn structured_configs_never_panic() {
-    let mut rng = Rng(0x5eed_0004);
+    let mut rng = Rng::new(0x5eed_0004);
     let mut accepted = 0;
     for _ in 0..20_000 {
         let mut text = String::new();
-        for _ in 0..rng.below(4) {
+        for _ in 0..rng.index(4) {
             text.push_str(rng.pick(TOP_LINES));
             text.push('\n');
         }
-        for entry in 0..rng.below(4) {
+        for entry in 0..rng.index(4) {
             text.push_str(&std::format!(
                 "menuentry 't {entry}' {{\n multiboot /k{entry} a\n"
             ));
-            for _ in 0..rng.below(5) {
-                let line = if rng.below(20) == 0 {
+            for _ in 0..rng.index(5) {
+                let line = if rng.index(20) == 0 {
                     rng.pick(PIECES)
                 } else {
                     rng.pick(ENTRY_LINES)
                 };
                 text.push_str(line);
-                text.push(if rng.below(4) == 0 { ';' } else { '\n' });
+                text.push(if rng.index(4) == 0 { ';' } else { '\n' });
             }
             text.push_str("}\n");
         }
@@ -217,25 +199,25 @@ fn structured_configs_never_panic() {
 
 #[test]
 fn mutated_configs_never_panic() {
-    let mut rng = Rng(0x5eed_0003);
+    let mut rng = Rng::new(0x5eed_0003);
     let mut accepted = 0;
     for round in 0..100_000 {
         let mut bytes = Vec::from(SEEDS[round % SEEDS.len()].as_bytes());
-        for _ in 0..=rng.below(4) {
-            let at = rng.below(bytes.len() + 1);
-            match rng.below(5) {
+        for _ in 0..=rng.index(4) {
+            let at = rng.index(bytes.len() + 1);
+            match rng.index(5) {
                 0 if at < bytes.len() => {
                     bytes.remove(at);
                 }
-                1 if at < bytes.len() => bytes[at] = rng.next() as u8,
+                1 if at < bytes.len() => bytes[at] = rng.next_u64() as u8,
                 2 => {
                     let piece = rng.pick(PIECES).as_bytes();
                     bytes.splice(at..at, piece.iter().copied());
                 }
                 3 if at < bytes.len() => {
-                    let end = (at + rng.below(16)).min(bytes.len());
+                    let end = (at + rng.index(16)).min(bytes.len());
                     let copy: Vec<u8> = bytes[at..end].to_vec();
-                    let to = rng.below(bytes.len() + 1);
+                    let to = rng.index(bytes.len() + 1);
                     bytes.splice(to..to, copy);
                 }
                 _ => bytes.truncate(at),

@@ -202,13 +202,11 @@ mod tests {
         for len in 0..good.len() {
             let _ = parse_proxy_answer(&good[..len], MAC);
         }
-        let mut seed = 0x2545_f491u32;
+        let mut rng = crate::test_rng::Rng::new(0x2545_f491);
         for _ in 0..5_000 {
             let mut p = good.clone();
             for _ in 0..8 {
-                seed ^= seed << 13;
-                seed ^= seed >> 17;
-                seed ^= seed << 5;
+                let seed = rng.next_u64() as u32;
                 let at = seed as usize % p.len();
                 p[at] = (seed >> 8) as u8;
             }

@@ -199,22 +199,4 @@ pub fn get32(f: &[u8], at: usize) -> u32 {
     u32::from_le_bytes(f[at..at + 4].try_into().unwrap())
 }
 
-/// A small deterministic PRNG (xorshift64*) for the property tests: no dev-dependency needed.
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Self {
-        Rng(seed | 1)
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    pub fn below(&mut self, n: u64) -> u64 {
-        if n == 0 { 0 } else { self.next_u64() % n }
-    }
-}
+pub use crate::test_rng::Rng;

@@ -4,6 +4,7 @@
 use std::vec::Vec;
 
 use super::*;
+use crate::test_rng::Rng;
 
 /// A BOOTP reply (op 2) with `yiaddr`, `siaddr`, `file` and the given options after the cookie.
 fn packet(yiaddr: [u8; 4], siaddr: [u8; 4], file: &[u8], options: &[(u8, &[u8])]) -> Vec<u8> {
@@ -108,43 +109,28 @@ fn refusals() {
     assert_eq!(CachedLease::from_packets(&bad_mask, None), Err(BadMask));
 }
 
-/// xorshift64*.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
 
 /// Flips bytes (mostly in the options, where the lengths are), cuts the end, or inserts an
 /// option with a random length byte.
 fn mutate(rng: &mut Rng, p: &mut Vec<u8>) {
-    for _ in 0..=rng.below(4) {
-        match rng.below(4) {
+    for _ in 0..=rng.index(4) {
+        match rng.index(4) {
             0 if !p.is_empty() => {
-                let at = rng.below(p.len());
-                p[at] = rng.next() as u8;
+                let at = rng.index(p.len());
+                p[at] = rng.next_u64() as u8;
             }
             1 => {
-                let at = 240 + rng.below(p.len().saturating_sub(240).max(1));
+                let at = 240 + rng.index(p.len().saturating_sub(240).max(1));
                 if at < p.len() {
-                    p[at] = rng.next() as u8;
+                    p[at] = rng.next_u64() as u8;
                 }
             }
-            2 | 0 => p.truncate(rng.below(p.len() + 1)),
+            2 | 0 => p.truncate(rng.index(p.len() + 1)),
             _ => {
                 let at = 240.min(p.len());
-                let len = rng.next() as u8;
+                let len = rng.next_u64() as u8;
                 let kinds = [1, 3, 53, 54, 66, 67, 209, 210, 52, 0, 255];
-                let option = [kinds[rng.below(kinds.len())], len, rng.next() as u8];
+                let option = [kinds[rng.index(kinds.len())], len, rng.next_u64() as u8];
                 p.splice(at..at, option);
             }
         }
@@ -170,14 +156,14 @@ fn check(ack: &[u8], reply: Option<&[u8]>) {
 
 #[test]
 fn random_and_mutated_packets_never_panic() {
-    let mut rng = Rng(0x0dc9_5eed);
+    let mut rng = Rng::new(0x0dc9_5eed);
     let seeds = [ack(), proxy_reply()];
     let mut accepted = 0;
     for round in 0..30_000 {
         let mut a = seeds[round % 2].clone();
         let mut r = seeds[(round + 1) % 2].clone();
         mutate(&mut rng, &mut a);
-        if rng.below(2) == 0 {
+        if rng.index(2) == 0 {
             mutate(&mut rng, &mut r);
         }
         check(&a, Some(&r));
@@ -189,9 +175,9 @@ fn random_and_mutated_packets_never_panic() {
         "only {accepted} mutants parsed: the mutations are too harsh"
     );
     for _ in 0..5_000 {
-        let len = rng.below(600);
-        let mut a: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
-        if len >= 240 && rng.below(2) == 0 {
+        let len = rng.index(600);
+        let mut a: Vec<u8> = (0..len).map(|_| rng.next_u64() as u8).collect();
+        if len >= 240 && rng.index(2) == 0 {
             a[236..240].copy_from_slice(&[99, 130, 83, 99]);
         }
         check(&a, Some(&a));
