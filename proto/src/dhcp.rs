@@ -74,7 +74,7 @@ impl BootParams {
                 _ => {}
             }
         }
-        let server_from_option = server_option.as_ref().and_then(|n| n.parse::<Ipv4Addr>().ok());
+        let server_from_option = server_option.as_ref().and_then(|n| crate::ipv4::parse_dotted_quad(n).map(Ipv4Addr::from));
         if server_from_option.is_none() {
             params.tftp_server_name = server_option;
         }

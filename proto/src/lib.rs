@@ -14,6 +14,7 @@ mod test_rng;
 
 pub mod dhcp;
 pub mod elf;
+pub mod ipv4;
 pub mod kernel;
 pub mod memmap;
 pub mod config;

@@ -159,21 +159,7 @@ fn parse_ipv4(host: &str) -> Result<[u8; 4], ConfigErrorKind> {
     if host.bytes().any(|b| b.is_ascii_alphabetic()) {
         return Err(ConfigErrorKind::DnsNotSupported);
     }
-    let mut octets = [0u8; 4];
-    let mut parts = host.split('.');
-    for octet in octets.iter_mut() {
-        let part = parts.next().ok_or(ConfigErrorKind::BadAddress)?;
-        let decimal =
-            !part.is_empty() && part.len() <= 3 && part.bytes().all(|b| b.is_ascii_digit());
-        if !decimal {
-            return Err(ConfigErrorKind::BadAddress);
-        }
-        *octet = part.parse().map_err(|_| ConfigErrorKind::BadAddress)?;
-    }
-    if parts.next().is_some() {
-        return Err(ConfigErrorKind::BadAddress);
-    }
-    Ok(octets)
+    crate::ipv4::parse_dotted_quad(host).ok_or(ConfigErrorKind::BadAddress)
 }
 
 /// The value of `--sha256=` as 32 bytes: exactly 64 hex digits, either case.
