@@ -44,17 +44,25 @@ union CardBuffers {
 
 static mut CARD_BUFFERS: CardBuffers = CardBuffers { e1000: ManuallyDrop::new(e1000::E1000Buffers::new()) };
 
+/// Only the drivers this build carries are variants: otherwise their code would be linked in
+/// through `nic()` even where they can never be opened (a ROM carries one driver).
 pub enum Card {
+    #[cfg(feature = "e1000")]
     E1000(e1000::E1000<'static, MmioRegion, IdentityDma>),
+    #[cfg(feature = "rtl8139")]
     Rtl8139(rtl8139::Rtl8139<'static, PortRegion, IdentityDma>),
+    #[cfg(feature = "virtio")]
     Virtio(virtio::PciVirtioNet<'static>),
 }
 
 impl Card {
     pub fn nic(&mut self) -> &mut dyn Nic {
         match self {
+            #[cfg(feature = "e1000")]
             Card::E1000(nic) => nic,
+            #[cfg(feature = "rtl8139")]
             Card::Rtl8139(nic) => nic,
+            #[cfg(feature = "virtio")]
             Card::Virtio(nic) => nic,
         }
     }
@@ -132,6 +140,7 @@ pub fn open_first() -> Result<Card, NoCard> {
 }
 
 fn open(function: Function) -> Result<Card, NoCard> {
+    #[cfg(feature = "e1000")]
     if let Some(chip) = probe_e1000(function.vendor, function.device) {
         let fail = |error| NoCard::OpenFailed { name: chip.name, function, error };
         let Some(Bar::Memory(base)) = pci::bar(function.address, 0) else {
@@ -148,6 +157,7 @@ fn open(function: Function) -> Result<Card, NoCard> {
         println!("nic: {} ({:04x}:{:04x}) at mmio {:#x}", chip.name, function.vendor, function.device, base);
         return Ok(Card::E1000(nic));
     }
+    #[cfg(feature = "rtl8139")]
     if let Some(card) = probe_rtl8139(function.vendor, function.device) {
         let fail = |error| NoCard::OpenFailed { name: card.name, function, error };
         let port = pci::first_io_bar(function.address).ok_or(fail(NicError::UnsupportedDevice))?;
@@ -163,6 +173,7 @@ fn open(function: Function) -> Result<Card, NoCard> {
         println!("nic: {} ({:04x}:{:04x}) at io {:#x}", card.name, function.vendor, function.device, port);
         return Ok(Card::Rtl8139(nic));
     }
+    #[cfg(feature = "virtio")]
     if let Some(model) = probe_virtio(function.vendor, function.device) {
         let fail = |error| NoCard::VirtioFailed { function, error };
         // SAFETY: the standard configuration ports; nothing else uses them concurrently.

@@ -54,8 +54,10 @@ pub fn init() {
     // belongs to the runtime and the TSS/IDT live for the whole run.
     unsafe {
         let tss = &raw mut TSS;
+        // `new_truncate` throughout: our addresses are low and canonical, and the checked
+        // forms would link a panic path into the option ROM for nothing.
         (*tss).interrupt_stack_table[0] =
-            VirtAddr::from_ptr(addr_of!(IST_STACK.0)) + IST_STACK_SIZE as u64;
+            VirtAddr::new_truncate(addr_of!(IST_STACK.0) as u64 + IST_STACK_SIZE as u64);
         let base = tss as u64;
         let limit = (core::mem::size_of::<TaskStateSegment>() - 1) as u64;
         // Available 64-bit TSS (type 9), present.
@@ -75,7 +77,7 @@ pub fn init() {
             if matches!(vector, 9 | 15 | 22..=27 | 31) {
                 continue; // reserved or obsolete: the crate's IDT does not expose them
             }
-            let addr = VirtAddr::new(stubs + vector as u64 * STUB_SIZE);
+            let addr = VirtAddr::new_truncate(stubs + vector as u64 * STUB_SIZE);
             let options = match vector {
                 0 => (*idt).divide_error.set_handler_addr(addr),
                 1 => (*idt).debug.set_handler_addr(addr),

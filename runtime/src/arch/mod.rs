@@ -24,7 +24,7 @@ pub fn reset() -> ! {
     crate::time::delay_us(100_000);
     // SAFETY: an empty IDT makes the next exception a triple fault, which resets the CPU.
     unsafe {
-        let empty = x86_64::structures::DescriptorTablePointer { limit: 0, base: x86_64::VirtAddr::new(0) };
+        let empty = x86_64::structures::DescriptorTablePointer { limit: 0, base: x86_64::VirtAddr::zero() };
         x86_64::instructions::tables::lidt(&empty);
         core::arch::asm!("int3");
     }
