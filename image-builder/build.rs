@@ -20,11 +20,14 @@ fn main() {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
 
-    // An option ROM carries its own card's driver only: one runtime per driver, for it.
+    // An option ROM carries its own card's driver only: per driver, the first stage that
+    // chains netloader.pxe (runtime/src/chain.rs), and the whole loader (`--standalone`).
     for driver in ["e1000", "rtl8139", "virtio"] {
-        let elf = build_runtime(&root, Some(driver));
-        let file = object::File::parse(&*elf).expect("parse the runtime ELF");
-        std::fs::write(out_dir.join(format!("runtime-{driver}.bin")), flat_image(&file)).unwrap();
+        for (features, name) in [(format!("{driver},chain"), format!("runtime-chain-{driver}.bin")), (driver.to_string(), format!("runtime-{driver}.bin"))] {
+            let elf = build_runtime(&root, Some(&features));
+            let file = object::File::parse(&*elf).expect("parse the runtime ELF");
+            std::fs::write(out_dir.join(name), flat_image(&file)).unwrap();
+        }
     }
 
     let elf = build_runtime(&root, None);
@@ -100,8 +103,9 @@ fn flat_image(file: &object::File) -> Vec<u8> {
 }
 
 /// `cargo build --release` in ../runtime, with a target directory of its own beside ours;
-/// with `driver`, a runtime carrying that NIC driver only. Returns the ELF's bytes.
-fn build_runtime(root: &Path, driver: Option<&str>) -> Vec<u8> {
+/// with `features`, those instead of the default ones (every driver, the whole loader).
+/// Returns the ELF's bytes.
+fn build_runtime(root: &Path, features: Option<&str>) -> Vec<u8> {
     let target_dir = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("target"))
@@ -113,8 +117,8 @@ fn build_runtime(root: &Path, driver: Option<&str>) -> Vec<u8> {
         .arg(root.join("runtime/Cargo.toml"))
         .arg("--target-dir")
         .arg(&target_dir);
-    if let Some(driver) = driver {
-        command.args(["--no-default-features", "--features", driver]);
+    if let Some(features) = features {
+        command.args(["--no-default-features", "--features", features]);
     }
     // The outer build's settings are for host code; none of them may reach the runtime.
     for (key, _) in std::env::vars_os() {
@@ -123,7 +127,25 @@ fn build_runtime(root: &Path, driver: Option<&str>) -> Vec<u8> {
             command.env_remove(&*key);
         }
     }
+    command.env("CARGO_ENCODED_RUSTFLAGS", remap_source_paths(root).join("\x1f"));
     let status = command.status().expect("run cargo for the runtime");
     assert!(status.success(), "building the runtime failed (see the errors above)");
     std::fs::read(target_dir.join("release/netloader-runtime")).expect("read the runtime ELF")
+}
+
+/// Panic locations name source files; without these flags they carry this checkout's path and
+/// the crate registry's, which makes the image depend on where it was built and costs the
+/// option ROM a kilobyte. Each becomes a short relative path.
+fn remap_source_paths(root: &Path) -> Vec<String> {
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cargo")));
+    let mut prefixes = vec![root.to_path_buf()];
+    if let Some(sources) = cargo_home.map(|home| home.join("registry/src")) {
+        // One folder per registry (index.crates.io-<hash>), each holding <crate>-<version>/.
+        if let Ok(entries) = std::fs::read_dir(&sources) {
+            prefixes.extend(entries.flatten().map(|entry| entry.path()));
+        }
+    }
+    prefixes.iter().map(|prefix| format!("--remap-path-prefix={}/=", prefix.display())).collect()
 }

@@ -17,7 +17,8 @@
 #
 # Hand-off fields (boot_info + BI_PXE; mirrored by runtime/src/boot_info.rs `PxeHandoff`):
 #   +0  u8  API used: 0 none, 1 !PXE, 2 PXENV+
-#   +1  u8  found: bit 0 PXENV+ valid, bit 1 !PXE (stack pointer) valid, bit 2 !PXE via PXENV+
+#   +1  u8  found: bit 0 PXENV+ valid, bit 1 !PXE (stack pointer) valid, bit 2 !PXE via PXENV+,
+#           bit 7 started by netloader's option ROM (ESI = "NLRM"; no API then)
 #   +2  u16 PXENV+ version (0 when PXENV+ is invalid)
 #   +4  u16 status of PXENV_UNDI_SHUTDOWN
 #   +6  u16 status of PXENV_UNLOAD_STACK
@@ -58,6 +59,8 @@
     .set OP_GET_CACHED_INFO, 0x71
     .set PACKET_DHCP_ACK, 2
     .set PACKET_CACHED_REPLY, 3
+    .set CHAINED_MAGIC, 0x4d524c4e         # "NLRM" in ESI: from netloader's option ROM
+    .set FOUND_CHAINED, 0x80
 
     .globl pxe_entry_start
 pxe_entry_start:
@@ -83,6 +86,12 @@ pxe_normalised:
     movw %ax, PXE_ST_UNLOAD
     movw %ax, PXE_ST_STOP
 
+    # --- Started by netloader's own option ROM (runtime/src/chain.rs): no PXE API to look for.
+    cmpl $CHAINED_MAGIC, %esi
+    jne 1f
+    orb $FOUND_CHAINED, PXE_FOUND
+    jmp pxe_no_api
+1:
     # --- Which API: the !PXE from the stack, else PXENV+ (and, from 2.1 on, its !PXE).
     lesw VAR_PXENV, %di
     call pxe_check_pxenv
@@ -280,4 +289,8 @@ pxe_get_cached:
     popw %ds
 2:  ret
 
+# What the option ROM's first stage checks before it starts a downloaded file as netloader.pxe
+# (runtime/src/chain.rs, NBP_SIGNATURE): the last 16 bytes of this entry.
+    .org 0x3f0, 0
+    .ascii "netloader NBP v1"
     .org 0x400, 0

@@ -87,9 +87,13 @@ fn build_plain(form: Form) -> anyhow::Result<Vec<u8>> {
 
 /// The option ROM form, for one NIC family (`build_with` makes the default, e1000).
 pub fn rom(options: &Options, rom: &crate::rom::RomOptions) -> anyhow::Result<Vec<u8>> {
+    let image = rom.nic.runtime_image(rom.standalone);
     let runtime = match &options.config {
-        Some(config) => stage1::runtime_with_config(rom.nic.runtime_image(), config)?,
-        None => rom.nic.runtime_image().to_vec(),
+        Some(config) if rom.standalone => stage1::runtime_with_config(image, config)?,
+        Some(_) => anyhow::bail!(
+            "E-ROM-CONFIG: the option ROM's first stage carries no config (it starts netloader.pxe, which reads it): embed the config in netloader.pxe (`netloader build --form pxe --config FILE`), or build the ROM with --standalone"
+        ),
+        None => image.to_vec(),
     };
     Ok(crate::rom::build(&runtime, rom)?)
 }

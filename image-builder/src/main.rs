@@ -43,6 +43,10 @@ enum Commands {
         /// default: the family's usual ID. The family's other IDs go in the PCI 3.0 device list.
         #[arg(long)]
         pci_id: Option<rom::PciId>,
+        /// --form rom: put the whole loader in the ROM (about 100 KiB) instead of the first
+        /// stage (under 56 KiB) that downloads netloader.pxe from the TFTP server and starts it.
+        #[arg(long)]
+        standalone: bool,
     },
     /// Build an ISO and boot it in QEMU, with the loader's serial console on this terminal.
     Demo {
@@ -76,7 +80,7 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Commands::Build { form, output, config, nic, pci_id } => {
+        Commands::Build { form, output, config, nic, pci_id, standalone } => {
             let mut options = forms::Options::default();
             if let Some(path) = config {
                 let text = std::fs::read(&path).with_context(|| format!("cannot read the config {}", path.display()))?;
@@ -84,7 +88,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 options.config = Some(text);
             }
             if form == Form::Rom {
-                build_rom(&output, &options, &rom::RomOptions { nic, pci_id })?;
+                build_rom(&output, &options, &rom::RomOptions { nic, pci_id, standalone })?;
             } else {
                 build(form, &output, &options)?;
             }
@@ -114,9 +118,10 @@ fn build_rom(output: &Path, options: &forms::Options, rom_options: &rom::RomOpti
     std::fs::write(output, &image).with_context(|| format!("cannot write {}", output.display()))?;
     let primary = rom_options.pci_id.unwrap_or(rom_options.nic.primary_id());
     println!(
-        "runtime image: {} bytes with the {:?} driver only, packed (LZ4) into the ROM; unpacked to {:#x} at boot",
-        rom_options.nic.runtime_image().len(),
-        rom_options.nic,
+        "runtime image: {} bytes ({}) with the {} driver only, packed (LZ4) into the ROM; unpacked to {:#x} at boot",
+        rom_options.nic.runtime_image(rom_options.standalone).len(),
+        if rom_options.standalone { "the whole loader" } else { "the first stage" },
+        rom_options.nic.name(),
         stage1::LOAD_ADDRESS
     );
     println!(
@@ -136,6 +141,12 @@ fn build_rom(output: &Path, options: &forms::Options, rom_options: &rom::RomOpti
         println!(
             "note: over {} KiB: too large for VirtualBox and for many cards' 64 KiB flash",
             rom::SMALL_ROM_LEN / 1024
+        );
+    }
+    if !rom_options.standalone {
+        println!(
+            "at boot the ROM gets a lease and starts netloader.pxe from the TFTP server: build it with \
+             `netloader build --form pxe`, and name it in the DHCP boot file (or call it netloader.pxe)"
         );
     }
     Ok(())

@@ -1,5 +1,8 @@
 //! The PCI option ROM form: stage1/rom.s's header and code, a PCI 3.0 device list, and the
-//! runtime image packed as one LZ4 block (by `lz4`, our own slow but thorough encoder), which the ROM's boot entry vector unpacks to 0x8000.
+//! runtime image packed as one LZ4 block (by `lz4`, our own slow but thorough encoder), which
+//! the ROM's boot entry vector unpacks to 0x8000. By default the image is the first stage
+//! (runtime/src/chain.rs: DHCP, then netloader.pxe from the TFTP server), which keeps a ROM
+//! under 56 KiB; `standalone` packs the whole loader instead.
 //!
 //! The field offsets mirror the table at the top of stage1/rom.s.
 
@@ -78,12 +81,17 @@ pub enum NicFamily {
 }
 
 impl NicFamily {
-    /// The runtime carrying this family's driver only.
-    pub fn runtime_image(self) -> &'static [u8] {
-        match self {
-            NicFamily::E1000 => crate::stage1::RUNTIME_IMAGE_E1000,
-            NicFamily::Rtl8139 => crate::stage1::RUNTIME_IMAGE_RTL8139,
-            NicFamily::Virtio => crate::stage1::RUNTIME_IMAGE_VIRTIO,
+    /// The runtime carrying this family's driver only: the whole loader (`standalone`), or
+    /// the first stage that starts netloader.pxe.
+    pub fn runtime_image(self, standalone: bool) -> &'static [u8] {
+        use crate::stage1::*;
+        match (self, standalone) {
+            (NicFamily::E1000, false) => CHAIN_IMAGE_E1000,
+            (NicFamily::Rtl8139, false) => CHAIN_IMAGE_RTL8139,
+            (NicFamily::Virtio, false) => CHAIN_IMAGE_VIRTIO,
+            (NicFamily::E1000, true) => RUNTIME_IMAGE_E1000,
+            (NicFamily::Rtl8139, true) => RUNTIME_IMAGE_RTL8139,
+            (NicFamily::Virtio, true) => RUNTIME_IMAGE_VIRTIO,
         }
     }
 
@@ -159,6 +167,9 @@ pub struct RomOptions {
     pub nic: NicFamily,
     /// Overrides the family's primary ID (the one the BIOS matches against the card).
     pub pci_id: Option<PciId>,
+    /// The whole loader in the ROM (97-103 KiB) instead of the first stage that downloads
+    /// netloader.pxe (under 56 KiB).
+    pub standalone: bool,
 }
 
 #[derive(Debug, thiserror::Error)]

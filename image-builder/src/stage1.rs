@@ -7,7 +7,13 @@ include!(concat!(env!("OUT_DIR"), "/runtime_layout.rs"));
 /// The flat runtime image (stage 2 + the Rust runtime), loaded by stage 1 at `LOAD_ADDRESS`.
 pub static RUNTIME_IMAGE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/runtime.bin"));
 
-/// The runtime with one NIC driver only, for option ROMs (see build.rs).
+/// The option ROM's first stage (runtime/src/chain.rs) with one NIC driver only (see build.rs):
+/// DHCP, then netloader.pxe from the TFTP server.
+pub static CHAIN_IMAGE_E1000: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/runtime-chain-e1000.bin"));
+pub static CHAIN_IMAGE_RTL8139: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/runtime-chain-rtl8139.bin"));
+pub static CHAIN_IMAGE_VIRTIO: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/runtime-chain-virtio.bin"));
+
+/// The whole loader with one NIC driver only, for `--form rom --standalone`.
 pub static RUNTIME_IMAGE_E1000: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/runtime-e1000.bin"));
 pub static RUNTIME_IMAGE_RTL8139: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/runtime-rtl8139.bin"));
 pub static RUNTIME_IMAGE_VIRTIO: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/runtime-virtio.bin"));

@@ -95,7 +95,8 @@ pub const PXE_PACKET_MAX: usize = 1472;
 pub struct PxeHandoff {
     /// 0 none, 1 !PXE, 2 PXENV+.
     pub api: u8,
-    /// Bit 0 PXENV+ valid, bit 1 !PXE (from the stack) valid, bit 2 !PXE via PXENV+ valid.
+    /// Bit 0 PXENV+ valid, bit 1 !PXE (from the stack) valid, bit 2 !PXE via PXENV+ valid,
+    /// bit 7 started by netloader's own option ROM (which offers no PXE API).
     pub found: u8,
     pub pxenv_version: u16,
     /// 0 success, 0xFFFF not called, else the PXE status.
@@ -120,6 +121,11 @@ impl BootInfo {
 }
 
 impl PxeHandoff {
+    /// Started by netloader's option ROM (runtime/src/chain.rs), not by a PXE ROM.
+    pub fn from_netloader_rom(&self) -> bool {
+        self.found & 0x80 != 0
+    }
+
     /// The DHCPACK the PXE ROM cached (PXENV_PACKET_TYPE_DHCP_ACK).
     pub fn dhcp_ack(&self) -> Option<&[u8]> {
         packet(&self.dhcp_ack, self.dhcp_ack_len)

@@ -11,11 +11,18 @@ pub struct MemorySink {
     start: u64,
     capacity: u64,
     len: u64,
-    crc: crc::Digest<'static, u32, crc::Table<1>>,
+    crc: crc::Digest<'static, u32, CrcTable>,
 }
 
+/// The option ROM's first stage hashes one small file: the bitwise form spares the ROM a
+/// 1 KiB table. Everywhere else the table keeps the CRC off the download's critical path.
+#[cfg(feature = "chain")]
+type CrcTable = crc::NoTable;
+#[cfg(not(feature = "chain"))]
+type CrcTable = crc::Table<1>;
+
 /// CRC-32 as zlib, gzip and Ethernet compute it (`crc32` on the command line).
-static CRC32: crc::Crc<u32, crc::Table<1>> = crc::Crc::<u32, crc::Table<1>>::new(&crc::CRC_32_ISO_HDLC);
+static CRC32: crc::Crc<u32, CrcTable> = crc::Crc::<u32, CrcTable>::new(&crc::CRC_32_ISO_HDLC);
 
 impl MemorySink {
     /// # Safety

@@ -2,10 +2,18 @@
 //! until it hands a kernel over.
 #![no_std]
 #![no_main]
+// The option ROM's first stage uses the network half only, and a ROM carries one driver: the
+// rest is compiled but unused.
+#![cfg_attr(
+    any(feature = "chain", not(all(feature = "e1000", feature = "rtl8139", feature = "virtio"))),
+    allow(dead_code, unused_imports)
+)]
 
 mod arch;
 mod boot;
 mod boot_info;
+#[cfg(feature = "chain")]
+mod chain;
 mod console;
 mod download;
 mod embedded;
@@ -39,8 +47,11 @@ extern "C" fn netloader_main(boot: &'static BootInfo) -> ! {
         map.entries().len(),
         boot.conventional_kib
     );
-    for entry in map.entries() {
-        println!("  {entry}");
+    // The option ROM's first stage leaves the list to netloader.pxe, which prints it again.
+    if !cfg!(feature = "chain") {
+        for entry in map.entries() {
+            println!("  {entry}");
+        }
     }
     println!(
         "memory: lower {} KiB, upper {} KiB, total usable {} MiB",
@@ -69,7 +80,7 @@ fn network_boot(map: &netloader_proto::memmap::MemoryMap, handoff: &BootInfo) ->
         mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]
     );
     let mut net = net::Net::new(nic);
-    let pxe = handoff.pxe().filter(|_| handoff.form() == boot_info::BootForm::Pxe);
+    let pxe = handoff.pxe().filter(|_| handoff.form() == boot_info::BootForm::Pxe && !cfg!(feature = "chain"));
     let lease = match net.lease(pxe, 20) {
         Ok(lease) => lease,
         Err(e) => return boot::fail!("{e}"),
@@ -86,7 +97,10 @@ fn network_boot(map: &netloader_proto::memmap::MemoryMap, handoff: &BootInfo) ->
         OrNone(params.config_file.as_deref()),
         OrNone(params.path_prefix.as_deref())
     );
+    #[cfg(not(feature = "chain"))]
     let failure = boot::run(&mut net, &lease, map, mac);
+    #[cfg(feature = "chain")]
+    let failure = chain::run(&mut net, &lease, map, handoff.conventional_kib);
     net.close();
     failure
 }

@@ -1,48 +1,54 @@
 //! The option ROM form end to end: QEMU loads our ROM as the network card's expansion ROM
 //! (`romfile=`), SeaBIOS runs its init and boots its BEV (no disks at all), the BEV unpacks the
-//! runtime, and the boot goes on to DHCP, the config, the Multiboot test kernel and its report,
-//! with every module hash compared with the host's.
+//! first stage, which gets a lease and starts netloader.pxe from the TFTP server; that goes on
+//! to DHCP, the config, the Multiboot test kernel and its report, with every module hash
+//! compared with the host's. `--standalone` ROMs do it all themselves.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use netloader::forms;
+use netloader::forms::{self, Form};
 use netloader::rom::{NicFamily, PciId, RomOptions};
 use netloader_tests::kernels::Variant;
 use netloader_tests::qemu::{Outcome, Qemu};
-use netloader_tests::scenario::{check_report, modules, tftp_root};
+use netloader_tests::scenario::{self, Module, check_report, modules};
 
-/// Build the ROM for `options`, give it to a `device` card as its expansion ROM, boot from it.
-fn boot_rom(name: &str, device: &str, options: RomOptions, dir: &Path) -> Outcome {
+/// A TFTP root with netloader.pxe, the kernel, the modules and netloader.cfg/default (found by
+/// netloader.pxe's per-host lookup, as on the PXE form).
+fn tftp_root(name: &str, variant: Variant, modules: &[Module]) -> PathBuf {
+    let dir = scenario::tftp_root(name, variant, modules, "netloader.cfg/default");
+    std::fs::write(dir.join("netloader.pxe"), forms::build(Form::Pxe).unwrap()).unwrap();
+    dir
+}
+
+/// Build the ROM for `options`, give it to a `device` card as its expansion ROM, boot from it
+/// with `bootfile` as the DHCP boot file (none: `None`).
+fn boot_rom(name: &str, device: &str, options: RomOptions, dir: &Path, bootfile: Option<&str>) -> Outcome {
     let rom = forms::rom(&forms::Options::default(), &options).unwrap();
     let rom_path = dir.join("netloader.rom");
     std::fs::write(&rom_path, rom).unwrap();
+    let bootfile = bootfile.map(|file| format!(",bootfile={file}")).unwrap_or_default();
     Qemu::new(name, "pc", 128)
-        .args([
-            "-netdev".into(),
-            format!(
-                "user,id=n0,restrict=on,tftp={},bootfile=boot.cfg",
-                dir.display()
-            ),
-        ])
-        .args([
-            "-device".into(),
-            format!(
-                "{device},netdev=n0,romfile={},bootindex=1",
-                rom_path.display()
-            ),
-        ])
+        .args(["-netdev".into(), format!("user,id=n0,restrict=on,tftp={}{bootfile}", dir.display())])
+        .args(["-device".into(), format!("{device},netdev=n0,romfile={},bootindex=1", rom_path.display())])
         .run(|serial| serial.contains("netloader: stopped."))
+}
+
+/// The first stage ran from the ROM, then netloader.pxe took over and found the config.
+fn check_chained(outcome: &Outcome) {
+    outcome.check(outcome.contains("boot form: PCI option ROM (BIOS drive 0x00)"), "entered from the ROM's BEV");
+    outcome.check(outcome.contains("chain: starting netloader.pxe at 0x7c00"), "the first stage started netloader.pxe");
+    outcome.check(outcome.contains("boot form: PXE"), "netloader.pxe ran as a PXE boot program");
+    outcome.check(outcome.contains("pxe: started by netloader's option ROM"), "netloader.pxe knew who started it");
+    outcome.check(!outcome.contains("E-PXE-"), "a PXE error on a chained start");
+    outcome.check(outcome.contains("config: found netloader.cfg/default"), "netloader.pxe found its config per host");
 }
 
 fn boot_family(device: &str, nic: NicFamily) {
     let name = format!("rom-{device}");
     let mods = modules(3);
-    let dir = tftp_root(&name, Variant::Elf32, &mods, "boot.cfg");
-    let outcome = boot_rom(&name, device, RomOptions { nic, pci_id: None }, &dir);
-    outcome.check(
-        outcome.contains("boot form: PCI option ROM (BIOS drive 0x00)"),
-        "entered from the ROM's BEV",
-    );
+    let dir = tftp_root(&name, Variant::Elf32, &mods);
+    let outcome = boot_rom(&name, device, RomOptions { nic, ..RomOptions::default() }, &dir, Some("netloader.pxe"));
+    check_chained(&outcome);
     check_report(&outcome, Variant::Elf32, &mods);
 }
 
@@ -61,30 +67,56 @@ fn virtio_net_boots_from_its_option_rom() {
     boot_family("virtio-net-pci", NicFamily::Virtio);
 }
 
+/// With no boot file in the DHCP answer the first stage asks for `netloader.pxe`.
+#[test]
+fn without_a_boot_file_the_rom_asks_for_netloader_pxe() {
+    let name = "rom-no-bootfile";
+    let mods = modules(1);
+    let dir = tftp_root(name, Variant::Elf32, &mods);
+    let outcome = boot_rom(name, "rtl8139", RomOptions { nic: NicFamily::Rtl8139, ..RomOptions::default() }, &dir, None);
+    check_chained(&outcome);
+    check_report(&outcome, Variant::Elf32, &mods);
+}
+
+/// A boot file that is not netloader.pxe (here the config, as the disk forms take it) is
+/// named in a clear error, and nothing is started.
+#[test]
+fn a_boot_file_that_is_not_netloader_pxe_is_refused() {
+    let name = "rom-wrong-bootfile";
+    let dir = tftp_root(name, Variant::Elf32, &[]);
+    let outcome = boot_rom(name, "e1000", RomOptions::default(), &dir, Some("netloader.cfg/default"));
+    outcome.check(
+        outcome.contains("E-ROM-CHAIN: netloader.cfg/default from 10.0.2.2 is not netloader.pxe"),
+        "the wrong boot file named in E-ROM-CHAIN",
+    );
+    outcome.check(!outcome.contains("chain: starting"), "started something that is not netloader.pxe");
+}
+
+/// `--standalone`: the whole loader in the ROM; the DHCP boot file is the config, as on the
+/// disk forms, and no netloader.pxe is needed.
+#[test]
+fn standalone_rom_boots_by_itself() {
+    let name = "rom-standalone";
+    let mods = modules(2);
+    let dir = scenario::tftp_root(name, Variant::Elf32, &mods, "boot.cfg");
+    let options = RomOptions { nic: NicFamily::E1000, standalone: true, ..RomOptions::default() };
+    let outcome = boot_rom(name, "e1000", options, &dir, Some("boot.cfg"));
+    outcome.check(outcome.contains("boot form: PCI option ROM (BIOS drive 0x00)"), "entered from the ROM's BEV");
+    outcome.check(!outcome.contains("chain: starting"), "a standalone ROM chained netloader.pxe");
+    check_report(&outcome, Variant::Elf32, &mods);
+}
+
 /// `--pci-id` picks the ID SeaBIOS matches: an e1000e (8086:10d3) runs an e1000-family ROM
 /// that declares it.
 #[test]
 fn pci_id_override_matches_another_card_of_the_family() {
     let name = "rom-e1000e-pci-id";
     let mods = modules(1);
-    let dir = tftp_root(name, Variant::Elf64, &mods, "boot.cfg");
-    let pci_id = Some(PciId {
-        vendor: 0x8086,
-        device: 0x10d3,
-    });
-    let outcome = boot_rom(
-        name,
-        "e1000e",
-        RomOptions {
-            nic: NicFamily::E1000,
-            pci_id,
-        },
-        &dir,
-    );
-    outcome.check(
-        outcome.contains("boot form: PCI option ROM"),
-        "entered from the ROM's BEV",
-    );
+    let dir = tftp_root(name, Variant::Elf64, &mods);
+    let pci_id = Some(PciId { vendor: 0x8086, device: 0x10d3 });
+    let options = RomOptions { nic: NicFamily::E1000, pci_id, ..RomOptions::default() };
+    let outcome = boot_rom(name, "e1000e", options, &dir, Some("netloader.pxe"));
+    check_chained(&outcome);
     check_report(&outcome, Variant::Elf64, &mods);
 }
 
@@ -92,7 +124,7 @@ fn pci_id_override_matches_another_card_of_the_family() {
 #[test]
 fn a_rom_for_another_card_is_not_run() {
     let name = "rom-mismatch";
-    let dir = tftp_root(name, Variant::Elf32, &[], "boot.cfg");
+    let dir = tftp_root(name, Variant::Elf32, &[]);
     let outcome = Qemu::new(name, "pc", 128)
         .timeout(std::time::Duration::from_secs(15))
         .args([
@@ -102,10 +134,7 @@ fn a_rom_for_another_card_is_not_run() {
         .args({
             let rom = forms::rom(
                 &forms::Options::default(),
-                &RomOptions {
-                    nic: NicFamily::Rtl8139,
-                    pci_id: None,
-                },
+                &RomOptions { nic: NicFamily::Rtl8139, ..RomOptions::default() },
             )
             .unwrap();
             let rom_path = dir.join("netloader.rom");

@@ -118,7 +118,7 @@ fn each_family_declares_its_ids() {
         stage1::RUNTIME_IMAGE,
         &RomOptions {
             nic: NicFamily::Rtl8139,
-            pci_id: None,
+            ..RomOptions::default()
         },
     )
     .unwrap();
@@ -132,7 +132,7 @@ fn each_family_declares_its_ids() {
         stage1::RUNTIME_IMAGE,
         &RomOptions {
             nic: NicFamily::Virtio,
-            pci_id: None,
+            ..RomOptions::default()
         },
     )
     .unwrap();
@@ -148,6 +148,7 @@ fn pci_id_overrides_the_primary_id() {
         &RomOptions {
             nic: NicFamily::E1000,
             pci_id,
+            ..RomOptions::default()
         },
     )
     .unwrap();
@@ -227,16 +228,38 @@ fn roms_are_deterministic() {
     );
 }
 
-/// `netloader build --form rom` packs the runtime that carries the card's driver only.
+/// `netloader build --form rom` packs the first stage with the card's driver only;
+/// `--standalone` the whole loader with that driver only.
 #[test]
 fn each_family_rom_carries_its_own_driver_only() {
-    for (nic, image) in [
-        (NicFamily::E1000, stage1::RUNTIME_IMAGE_E1000),
-        (NicFamily::Rtl8139, stage1::RUNTIME_IMAGE_RTL8139),
-        (NicFamily::Virtio, stage1::RUNTIME_IMAGE_VIRTIO),
+    for (nic, chain, whole) in [
+        (NicFamily::E1000, stage1::CHAIN_IMAGE_E1000, stage1::RUNTIME_IMAGE_E1000),
+        (NicFamily::Rtl8139, stage1::CHAIN_IMAGE_RTL8139, stage1::RUNTIME_IMAGE_RTL8139),
+        (NicFamily::Virtio, stage1::CHAIN_IMAGE_VIRTIO, stage1::RUNTIME_IMAGE_VIRTIO),
     ] {
-        let rom = crate::forms::rom(&crate::forms::Options::default(), &RomOptions { nic, pci_id: None }).unwrap();
-        assert_eq!(unpacked(&rom), image, "{nic:?}");
-        assert!(image.len() < stage1::RUNTIME_IMAGE.len(), "{nic:?}: smaller than the all-driver runtime");
+        let options = crate::forms::Options::default();
+        let rom = crate::forms::rom(&options, &RomOptions { nic, ..RomOptions::default() }).unwrap();
+        assert_eq!(unpacked(&rom), chain, "{nic:?}");
+        let standalone = crate::forms::rom(&options, &RomOptions { nic, standalone: true, ..RomOptions::default() }).unwrap();
+        assert_eq!(unpacked(&standalone), whole, "{nic:?}");
+        assert!(whole.len() < stage1::RUNTIME_IMAGE.len(), "{nic:?}: smaller than the all-driver runtime");
     }
+}
+
+/// The size goal: a single-driver ROM fits a 64 KiB flash and VirtualBox (at most 56 KiB).
+#[test]
+fn first_stage_roms_fit_in_56_kib() {
+    for nic in [NicFamily::E1000, NicFamily::Rtl8139, NicFamily::Virtio] {
+        let rom = crate::forms::rom(&crate::forms::Options::default(), &RomOptions { nic, ..RomOptions::default() }).unwrap();
+        assert!(rom.len() <= super::SMALL_ROM_LEN, "{nic:?}: {} bytes", rom.len());
+    }
+}
+
+/// An embedded config needs the whole loader: the first stage has no parser.
+#[test]
+fn first_stage_rom_refuses_an_embedded_config() {
+    let options = crate::forms::Options { config: Some(b"menuentry x { multiboot /k }".to_vec()) };
+    let error = crate::forms::rom(&options, &RomOptions::default()).unwrap_err();
+    assert!(error.to_string().starts_with("E-ROM-CONFIG"), "{error}");
+    assert!(crate::forms::rom(&options, &RomOptions { standalone: true, ..RomOptions::default() }).is_ok());
 }

@@ -11,7 +11,7 @@
 //! - the trampoline and the Multiboot information go to free conventional memory that no
 //!   kernel byte lands on.
 
-mod handoff;
+pub(crate) mod handoff;
 
 use core::fmt::Write;
 use core::net::Ipv4Addr;

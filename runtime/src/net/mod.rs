@@ -214,10 +214,10 @@ impl<'n> Net<'n> {
         }
         if let Some(answer) = self.device.proxy.finish() {
             println!(
-                "dhcp: proxyDHCP {}: tftp server {:?}, boot file {:?}",
+                "dhcp: proxyDHCP {}: tftp server {}, boot file {}",
                 answer.server,
-                answer.boot.tftp_server,
-                answer.boot.boot_file.as_deref()
+                crate::console::OrNone(answer.boot.tftp_server),
+                crate::console::OrNone(answer.boot.boot_file.as_deref())
             );
             lease.boot = netloader_proto::dhcp::proxy::combine(lease.boot, &answer.boot);
         }
@@ -375,14 +375,15 @@ impl<'p> Progress<'p> {
 
     fn update(&mut self, stats: &Stats, last: bool) {
         let now = time::now_us();
-        if !last && now - self.last_us < 250_000 {
+        // The option ROM's first stage fetches one small file: the summary line is enough.
+        if !last && (now - self.last_us < 250_000 || cfg!(feature = "chain")) {
             return;
         }
         self.last_us = now;
         let elapsed_us = (now - self.start_us).max(1);
         let kib = stats.bytes_received / 1024;
         let speed_kbs = stats.bytes_received * 1_000_000 / elapsed_us / 1000;
-        match stats.tsize {
+        match stats.tsize.filter(|_| !cfg!(feature = "chain")) {
             Some(total) => print!("\rtftp: {} {} / {} KiB, {}.{:03} MB/s", self.path, kib, total / 1024, speed_kbs / 1000, speed_kbs % 1000),
             None => print!("\rtftp: {} {} KiB, {}.{:03} MB/s", self.path, kib, speed_kbs / 1000, speed_kbs % 1000),
         }

@@ -61,6 +61,12 @@ impl Net<'_> {
     /// the console), our own DHCP exchange.
     pub fn lease(&mut self, pxe: Option<&PxeHandoff>, link_timeout_s: u64) -> Result<Lease, NetError> {
         let Some(pxe) = pxe else { return self.dhcp(link_timeout_s) };
+        if pxe.from_netloader_rom() {
+            println!("pxe: started by netloader's option ROM, which hands over no lease: asking DHCP again");
+            let mut lease = self.dhcp(link_timeout_s)?;
+            lease.boot.boot_file = None; // netloader.pxe, which the ROM just started
+            return Ok(lease);
+        }
         describe(pxe);
         let mut lease = match self.pxe_cached_lease(pxe, link_timeout_s) {
             Ok(lease) => lease,

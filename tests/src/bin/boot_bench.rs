@@ -143,14 +143,9 @@ fn image(form: Form, nic: &str, embedded: bool) -> Vec<u8> {
         config: embedded.then(|| config_text().into_bytes()),
     };
     match form {
-        Form::Rom => forms::rom(
-            &options,
-            &RomOptions {
-                nic: family(nic),
-                pci_id: None,
-            },
-        )
-        .unwrap(),
+        // The ROM's first stage starts netloader.pxe; an embedded config needs the whole
+        // loader in the ROM.
+        Form::Rom => forms::rom(&options, &RomOptions { nic: family(nic), standalone: embedded, ..RomOptions::default() }).unwrap(),
         // netloader.pxe finds its config on the server (the ROM's DHCP names netloader.pxe).
         Form::Pxe => forms::build(Form::Pxe).unwrap(),
         _ => forms::build_with(form, &options).unwrap(),
@@ -168,6 +163,7 @@ fn qemu_args(
     let boot_file = match client {
         Client::Ipxe => Some(IPXE_SCRIPT),
         Client::Netloader(Form::Pxe) => Some("netloader.pxe"),
+        Client::Netloader(Form::Rom) if !embedded => Some("netloader.pxe"),
         Client::Netloader(_) if embedded => None,
         Client::Netloader(_) => Some(CONFIG),
     };
