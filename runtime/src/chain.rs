@@ -116,8 +116,12 @@ pub fn run(net: &mut Net, lease: &Lease, map: &MemoryMap, conventional_kib: u16)
     }
     // SAFETY: RAM by the map, above everything of ours (the runtime lives below 640 KiB).
     let mut sink = unsafe { MemorySink::new(STAGING, capacity) };
-    if let Err(e) = net.tftp_get_from(server, 69, file, &mut sink) {
-        return fail!("{e}");
+    match net.tftp_get_from(server, 69, file, &mut sink) {
+        Ok(_) => {}
+        Err(e) if e.is_not_found() => {
+            return fail!("{e} (this option ROM starts netloader.pxe, made by `netloader build --form pxe`: put it on the TFTP server)");
+        }
+        Err(e) => return fail!("{e}"),
     }
     println!("file: {} {} bytes at {:#x} crc32 {:08x}", file, sink.len(), sink.start(), sink.crc32());
     if let Err(failure) = check_nbp(sink.bytes(), file, server) {

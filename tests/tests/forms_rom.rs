@@ -92,6 +92,18 @@ fn a_boot_file_that_is_not_netloader_pxe_is_refused() {
     outcome.check(!outcome.contains("chain: starting"), "started something that is not netloader.pxe");
 }
 
+/// No netloader.pxe on the server: the error names it and says where it comes from.
+#[test]
+fn a_missing_netloader_pxe_is_named() {
+    let name = "rom-no-nbp";
+    let dir = tftp_root(name, Variant::Elf32, &[]);
+    std::fs::remove_file(dir.join("netloader.pxe")).unwrap();
+    let outcome = boot_rom(name, "rtl8139", RomOptions { nic: NicFamily::Rtl8139, ..RomOptions::default() }, &dir, Some("netloader.pxe"));
+    outcome.check(outcome.contains("E-TFTP-NOTFOUND"), "the missing file reported");
+    outcome.check(outcome.contains("put it on the TFTP server"), "the hint where netloader.pxe comes from");
+    outcome.check(!outcome.contains("chain: starting"), "started something");
+}
+
 /// `--standalone`: the whole loader in the ROM; the DHCP boot file is the config, as on the
 /// disk forms, and no netloader.pxe is needed.
 #[test]
