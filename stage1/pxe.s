@@ -16,7 +16,7 @@
 # (the runtime reports what happened from the status fields below).
 #
 # Hand-off fields (boot_info + BI_PXE; mirrored by runtime/src/boot_info.rs `PxeHandoff`):
-#   +0  u8  API used: 0 none, 1 !PXE, 2 PXENV+
+#   +0  u8  API used: 0 none, 1 !PXE, 2 PXENV+, 3 netloader's option ROM (packets, no API)
 #   +1  u8  found: bit 0 PXENV+ valid, bit 1 !PXE (stack pointer) valid, bit 2 !PXE via PXENV+,
 #           bit 7 started by netloader's option ROM (ESI = "NLRM"; no API then)
 #   +2  u16 PXENV+ version (0 when PXENV+ is invalid)
@@ -61,6 +61,8 @@
     .set PACKET_CACHED_REPLY, 3
     .set CHAINED_MAGIC, 0x4d524c4e         # "NLRM" in ESI: from netloader's option ROM
     .set FOUND_CHAINED, 0x80
+    .set API_NETLOADER_ROM, 3
+    .set CHAIN_LEASE, 0x2000               # LEASE_AT in runtime/src/chain.rs
 
     .globl pxe_entry_start
 pxe_entry_start:
@@ -86,10 +88,23 @@ pxe_normalised:
     movw %ax, PXE_ST_UNLOAD
     movw %ax, PXE_ST_STOP
 
-    # --- Started by netloader's own option ROM (runtime/src/chain.rs): no PXE API to look for.
+    # --- Started by netloader's own option ROM (runtime/src/chain.rs): no PXE API to look for;
+    # its DHCP answers wait at CHAIN_LEASE (u16 ACK length, u16 proxy answer length, then each
+    # in a PACKET_MAX slot) and are taken as a PXE ROM's cached packets would be.
     cmpl $CHAINED_MAGIC, %esi
     jne 1f
     orb $FOUND_CHAINED, PXE_FOUND
+    movb $API_NETLOADER_ROM, PXE_API
+    movw $CHAIN_LEASE + 4, %si
+    movw $PXE_ACK, %di
+    movw CHAIN_LEASE, %cx
+    movw $PXE_ACK_LEN, %bx
+    call pxe_take_packet
+    movw $CHAIN_LEASE + 4 + PACKET_MAX, %si
+    movw $PXE_REPLY, %di
+    movw CHAIN_LEASE + 2, %cx
+    movw $PXE_REPLY_LEN, %bx
+    call pxe_take_packet
     jmp pxe_no_api
 1:
     # --- Which API: the !PXE from the stack, else PXENV+ (and, from 2.1 on, its !PXE).
@@ -169,6 +184,15 @@ pxe_no_api:
     ljmp $0, $stage2_entry
 
 # ---------------------------------------------------------------------------------------------
+# pxe_take_packet: CX bytes (at most PACKET_MAX) from 0:SI to 0:DI; the length to 0:BX.
+pxe_take_packet:
+    cmpw $PACKET_MAX, %cx
+    jbe 1f
+    movw $PACKET_MAX, %cx
+1:  movw %cx, (%bx)
+    rep movsb
+    ret
+
 # pxe_check_pxenv: CF clear when ES:DI is "PXENV+" with length >= 0x2C whose bytes sum to zero.
 pxe_check_pxenv:
     cmpl $0x4e455850, %es:(%di)        # "PXEN"

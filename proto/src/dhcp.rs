@@ -10,7 +10,7 @@ pub mod proxy;
 
 mod cached;
 
-pub use cached::{CachedAckError, CachedLease, file_field};
+pub use cached::{CachedAckError, CachedLease, file_field, message_len};
 
 pub const OPTION_TFTP_SERVER_NAME: u8 = 66;
 pub const OPTION_BOOTFILE_NAME: u8 = 67;

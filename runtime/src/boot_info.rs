@@ -93,7 +93,7 @@ pub const PXE_PACKET_MAX: usize = 1472;
 /// What the PXE entry (stage1/pxe.s) learned from the card's PXE ROM before unloading it.
 #[repr(C)]
 pub struct PxeHandoff {
-    /// 0 none, 1 !PXE, 2 PXENV+.
+    /// 0 none, 1 !PXE, 2 PXENV+, 3 netloader's option ROM (its packets, no API).
     pub api: u8,
     /// Bit 0 PXENV+ valid, bit 1 !PXE (from the stack) valid, bit 2 !PXE via PXENV+ valid,
     /// bit 7 started by netloader's own option ROM (which offers no PXE API).

@@ -2,7 +2,9 @@
 //! a driver and DHCP/TFTP, so it gets a lease, downloads netloader.pxe (the DHCP boot file, or
 //! `netloader.pxe` when the answer names none) and starts it the way a card's PXE ROM would: in
 //! real mode at 0:7C00. netloader.pxe then does the rest with every driver, the config parser,
-//! the menu and Multiboot. No PXE API is offered, so netloader.pxe asks for its own lease.
+//! the menu and Multiboot. There is no PXE API; instead the DHCP answers of this lease wait at
+//! `LEASE_AT` (stage1/pxe.s copies them into its hand-off record, as it does a PXE ROM's cached
+//! packets), so netloader.pxe sends no DHCP of its own.
 //!
 //! The way back to real mode: the Multiboot hand-off trampoline (boot/handoff.rs) leaves long
 //! mode and copies the file to 0x7C00 (over this runtime), then enters `chain_stub` (below),
@@ -13,6 +15,7 @@ use core::net::Ipv4Addr;
 use netloader_proto::memmap::MemoryMap;
 
 use crate::boot::handoff;
+use crate::boot_info::PXE_PACKET_MAX;
 use crate::boot::{Failure, fail};
 use crate::download::MemorySink;
 use crate::net::{Lease, Net};
@@ -31,6 +34,9 @@ const STAGING: u64 = 1024 * 1024;
 /// BIOS data area; nothing of ours and nothing of netloader.pxe lives there.
 const HANDOFF_AREA: core::ops::Range<u64> = 0x1000..0x1800;
 const STUB_AT: u64 = 0x1800;
+/// The lease for netloader.pxe: u16 DHCPACK length, u16 proxyDHCP answer length, then each
+/// in a PXE_PACKET_MAX slot (mirrored by CHAIN_LEASE in stage1/pxe.s).
+const LEASE_AT: u64 = 0x2000;
 
 unsafe extern "C" {
     static chain_stub_start: u8;
@@ -130,9 +136,17 @@ pub fn run(net: &mut Net, lease: &Lease, map: &MemoryMap, conventional_kib: u16)
     println!("chain: starting {file} at {NBP_LOAD:#x} (netloader's full loader, every driver)");
     net.close();
     let copy = handoff::Copy { src: STAGING as u32, dst: NBP_LOAD as u32, len: sink.len() as u32, zero: 0 };
-    // SAFETY: the stub goes to free low memory outside the hand-off area and the copy's
-    // destination; the card is closed; nothing of this runtime is needed afterwards.
+    let (ack, proxy) = net.raw_answers();
+    // SAFETY: the lease record and the stub go to free low memory outside the hand-off area
+    // and the copy's destination; the card is closed; nothing of this runtime is needed
+    // afterwards.
     unsafe {
+        let record = LEASE_AT as *mut u8;
+        for (slot, packet) in [ack, proxy].into_iter().enumerate() {
+            let len = packet.len().min(PXE_PACKET_MAX);
+            record.add(2 * slot).cast::<u16>().write_unaligned(len as u16);
+            core::ptr::copy_nonoverlapping(packet.as_ptr(), record.add(4 + slot * PXE_PACKET_MAX), len);
+        }
         let start = &raw const chain_stub_start;
         let len = (&raw const chain_stub_end as usize) - (start as usize);
         core::ptr::copy_nonoverlapping(start, STUB_AT as *mut u8, len);

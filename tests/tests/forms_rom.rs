@@ -40,6 +40,8 @@ fn check_chained(outcome: &Outcome) {
     outcome.check(outcome.contains("boot form: PXE"), "netloader.pxe ran as a PXE boot program");
     outcome.check(outcome.contains("pxe: started by netloader's option ROM"), "netloader.pxe knew who started it");
     outcome.check(!outcome.contains("E-PXE-"), "a PXE error on a chained start");
+    outcome.check(outcome.contains("dhcp: using the PXE ROM's cached reply from 10.0.2.2"), "netloader.pxe took the ROM's lease");
+    outcome.check(outcome.serial.matches("dhcp: asking for an address").count() == 1, "one DHCP exchange, the ROM's");
     outcome.check(outcome.contains("config: found netloader.cfg/default"), "netloader.pxe found its config per host");
 }
 

@@ -57,6 +57,23 @@ pub fn file_field<'a>(packet: &DhcpPacket<&'a [u8]>) -> &'a [u8] {
     bytes.get(FILE_FIELD).unwrap_or(&[])
 }
 
+/// Where the DHCP options start: the BOOTP fields, then the magic cookie.
+const OPTIONS_START: usize = 240;
+
+/// The length of the DHCP message at the start of `buffer`, through its END option, when the
+/// buffer may hold stale bytes after it (smoltcp keeps the last answer in a fixed buffer).
+/// `None` when the options run off the buffer without an END.
+pub fn message_len(buffer: &[u8]) -> Option<usize> {
+    let mut at = OPTIONS_START;
+    loop {
+        match *buffer.get(at)? {
+            0 => at += 1,
+            255 => return Some(at + 1),
+            _ => at += 2 + usize::from(*buffer.get(at + 1)?),
+        }
+    }
+}
+
 impl CachedLease {
     /// The lease in `ack`; boot parameters from `ack`, overridden by `reply` (the boot
     /// server's answer) where it has them. A `reply` that does not parse is ignored.

@@ -16,6 +16,7 @@ use smoltcp::socket::{dhcpv4, udp};
 use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::{DhcpOption, EthernetAddress, HardwareAddress, IpCidr, IpEndpoint};
 
+use crate::boot_info::PXE_PACKET_MAX;
 use crate::{print, println, time};
 pub use device::NicDevice;
 
@@ -108,6 +109,8 @@ pub struct Net<'n> {
     dhcp: SocketHandle,
     udp: SocketHandle,
     next_port: u16,
+    /// The DHCPACK of the lease, as received: the option ROM's first stage hands it on.
+    dhcp_ack: heapless::Vec<u8, PXE_PACKET_MAX>,
 }
 
 impl<'n> Net<'n> {
@@ -139,7 +142,7 @@ impl<'n> Net<'n> {
         };
         let next_port = 49152 + (time::now_us() % 8192) as u16;
         let _ = &mut sockets;
-        Net { device, iface, sockets, dhcp, udp, next_port }
+        Net { device, iface, sockets, dhcp, udp, next_port, dhcp_ack: heapless::Vec::new() }
     }
 
     fn poll(&mut self) {
@@ -188,6 +191,14 @@ impl<'n> Net<'n> {
             let socket = self.sockets.get_mut::<dhcpv4::Socket>(self.dhcp);
             if let Some(dhcpv4::Event::Configured(config)) = socket.poll() {
                 let plain_names_boot = config.packet.as_ref().is_some_and(names_boot_source);
+                self.dhcp_ack.clear();
+                if let Some(packet) = &config.packet {
+                    // smoltcp hands over its whole receive buffer: keep the message only.
+                    let buffer: &[u8] = packet.clone().into_inner();
+                    if let Some(len) = netloader_proto::dhcp::message_len(buffer) {
+                        let _ = self.dhcp_ack.extend_from_slice(&buffer[..len.min(buffer.len())]);
+                    }
+                }
                 let lease = lease_from(&config);
                 let cidr = config.address;
                 let router = config.router;
@@ -222,6 +233,12 @@ impl<'n> Net<'n> {
             lease.boot = netloader_proto::dhcp::proxy::combine(lease.boot, &answer.boot);
         }
         lease
+    }
+
+    /// The DHCP answers our lease came from, as received: the DHCPACK, and the proxyDHCP
+    /// answer where one was used (empty when none, or when one did not fit).
+    pub fn raw_answers(&self) -> (&[u8], &[u8]) {
+        (&self.dhcp_ack, self.device.proxy.raw_answer())
     }
 
     fn set_discover_timeout(&mut self, ms: u64) {
@@ -332,7 +349,7 @@ fn lease_from(config: &dhcpv4::Config) -> Lease {
     let boot = match &config.packet {
         Some(packet) => BootParams::from_answer(
             packet.server_ip(),
-            packet_file_field(packet),
+            netloader_proto::dhcp::file_field(packet),
             packet.options().map(|o| (o.kind, o.data)),
             Some(config.server.identifier),
         ),
@@ -350,16 +367,11 @@ fn lease_from(config: &dhcpv4::Config) -> Lease {
 /// Does the DHCP server's own answer name a boot file or a next-server (siaddr, option 66)?
 /// If not, only a proxyDHCP can tell us what to boot.
 fn names_boot_source(packet: &smoltcp::wire::DhcpPacket<&[u8]>) -> bool {
-    let file = packet_file_field(packet).first().is_some_and(|&b| b != 0);
+    let file = netloader_proto::dhcp::file_field(packet).first().is_some_and(|&b| b != 0);
     let options = packet.options().any(|o| o.kind == 66 || o.kind == 67);
     file || options || !packet.server_ip().is_unspecified()
 }
 
-/// The raw 128-byte `file` field (smoltcp's accessor rejects some valid names).
-fn packet_file_field<'a>(packet: &smoltcp::wire::DhcpPacket<&'a [u8]>) -> &'a [u8] {
-    let bytes: &'a [u8] = packet.clone().into_inner();
-    bytes.get(108..236).unwrap_or(&[])
-}
 
 /// A progress line, redrawn in place at most every 250 ms.
 struct Progress<'p> {

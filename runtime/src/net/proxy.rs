@@ -12,6 +12,8 @@
 use netloader_proto::dhcp::proxy::{ProxyAnswer, parse_proxy_answer};
 use smoltcp::wire::{EthernetFrame, EthernetProtocol, IpProtocol, Ipv4Packet, UdpPacket};
 
+use crate::boot_info::PXE_PACKET_MAX;
+
 /// How long to wait after the lease for a proxy answer, when the lease has nothing to boot.
 pub const PROXY_WAIT_MS: u64 = 1000;
 
@@ -23,17 +25,25 @@ pub struct Listener {
     mac: [u8; 6],
     listening: bool,
     answer: Option<ProxyAnswer>,
+    /// The answer's DHCP message as received (the option ROM's first stage hands it on).
+    raw: heapless::Vec<u8, PXE_PACKET_MAX>,
 }
 
 impl Listener {
     pub fn new(mac: [u8; 6]) -> Self {
-        Listener { mac, listening: false, answer: None }
+        Listener { mac, listening: false, answer: None, raw: heapless::Vec::new() }
     }
 
     /// Listen from the first DISCOVER on (forgetting any earlier answer).
     pub fn start(&mut self) {
         self.listening = true;
         self.answer = None;
+        self.raw.clear();
+    }
+
+    /// The kept answer's DHCP message (empty: none, or too long to keep).
+    pub fn raw_answer(&self) -> &[u8] {
+        &self.raw
     }
 
     /// Stop listening and hand over what was heard.
@@ -53,6 +63,10 @@ impl Listener {
         }
         let Some(payload) = dhcp_reply_payload(frame) else { return };
         self.answer = parse_proxy_answer(payload, self.mac);
+        if self.answer.is_some() {
+            self.raw.clear();
+            let _ = self.raw.extend_from_slice(payload);
+        }
     }
 }
 

@@ -61,12 +61,6 @@ impl Net<'_> {
     /// the console), our own DHCP exchange.
     pub fn lease(&mut self, pxe: Option<&PxeHandoff>, link_timeout_s: u64) -> Result<Lease, NetError> {
         let Some(pxe) = pxe else { return self.dhcp(link_timeout_s) };
-        if pxe.from_netloader_rom() {
-            println!("pxe: started by netloader's option ROM, which hands over no lease: asking DHCP again");
-            let mut lease = self.dhcp(link_timeout_s)?;
-            lease.boot.boot_file = None; // netloader.pxe, which the ROM just started
-            return Ok(lease);
-        }
         describe(pxe);
         let mut lease = match self.pxe_cached_lease(pxe, link_timeout_s) {
             Ok(lease) => lease,
@@ -119,6 +113,14 @@ impl Net<'_> {
 
 /// What stage1/pxe.s did with the ROM, for the log.
 pub fn describe(pxe: &PxeHandoff) {
+    if pxe.from_netloader_rom() {
+        println!(
+            "pxe: started by netloader's option ROM, with its DHCPACK ({} bytes) and proxyDHCP answer ({} bytes)",
+            pxe.dhcp_ack().map_or(0, <[u8]>::len),
+            pxe.cached_reply().map_or(0, <[u8]>::len),
+        );
+        return;
+    }
     let api = match pxe.api {
         1 => "!PXE",
         2 => "PXENV+",

@@ -155,6 +155,20 @@ fn check(ack: &[u8], reply: Option<&[u8]>) {
 }
 
 #[test]
+fn message_len_ends_at_the_end_option() {
+    let mut buffer = ack();
+    let len = buffer.len();
+    buffer.extend_from_slice(&[0x42; 300]); // stale bytes of an older, longer answer
+    assert_eq!(message_len(&buffer), Some(len));
+    let mut padded = ack();
+    padded.insert(240, 0); // a pad option before the others
+    assert_eq!(message_len(&padded), Some(len + 1));
+    assert_eq!(message_len(&buffer[..len - 1]), None, "no END");
+    assert_eq!(message_len(&buffer[..243]), None, "an option cut short");
+    assert_eq!(message_len(&[]), None);
+}
+
+#[test]
 fn random_and_mutated_packets_never_panic() {
     let mut rng = Rng::new(0x0dc9_5eed);
     let seeds = [ack(), proxy_reply()];
@@ -168,6 +182,7 @@ fn random_and_mutated_packets_never_panic() {
         }
         check(&a, Some(&r));
         check(&a, None);
+        assert!(message_len(&a).is_none_or(|len| len <= a.len()));
         accepted += usize::from(CachedLease::from_packets(&a, None).is_ok());
     }
     assert!(
