@@ -1,7 +1,8 @@
-//! An LZ4 block encoder that trades time for size: hash chains searched deep, with lazy
-//! matching (a match is deferred when the next position has a longer one). The ROM is built
-//! once and its flash is small, so every byte counts; stage1/rom.s decodes the standard block
-//! format, and the tests check the output with lz4_flex's independent decoder.
+//! An LZ4 block encoder that trades time for size: hash chains searched deep, and an optimal
+//! parse (the cheapest sequence of literals and matches by the format's exact byte costs,
+//! found by dynamic programming over the positions). The ROM is built once and its flash is
+//! small, so every byte counts; stage1/rom.s decodes the standard block format, and the tests
+//! check the output with lz4_flex's independent decoder.
 
 const MIN_MATCH: usize = 4;
 const MAX_OFFSET: usize = 65_535;
@@ -13,32 +14,85 @@ const HASH_BITS: u32 = 16;
 /// Candidates examined per position: deep enough to find nearly every long match.
 const CHAIN_DEPTH: usize = 4096;
 const NONE: u32 = u32::MAX;
+/// A match this long is taken as it is, without searching the positions it covers: long runs
+/// (zeroed buffers) would otherwise cost a deep search at every byte, for nothing.
+const TAKE_AT_ONCE: usize = 256;
+
+/// Bytes a 4-bit length field that reaches `len` needs after the token.
+fn length_bytes(len: usize) -> u32 {
+    if len < 15 { 0 } else { 1 + (len - 15) as u32 / 255 }
+}
 
 /// Compress `input` as one LZ4 block.
 pub fn compress(input: &[u8]) -> Vec<u8> {
+    let n = input.len();
+    let last_start = n.saturating_sub(MATCH_START_LIMIT);
+    // `boundary[i]`: the cheapest way to encode input[..i] ending with a match (or i = 0):
+    // its cost and the match (start, length, offset) that ends there.
+    // `pending[i]`: the cheapest way to be at i with literals pending since `start`: input
+    // [..start] encoded (a boundary), input[start..i] waiting as the next sequence's literals.
+    let mut boundary = vec![(u32::MAX, 0u32, 0u32, 0u16); n + 1];
+    let mut pending = vec![(u32::MAX, 0u32); n + 1];
+    boundary[0].0 = 0;
     let mut matcher = Matcher::new(input);
-    let mut out = Vec::with_capacity(input.len() / 2);
-    let mut anchor = 0;
-    let mut at = 0;
-    let last_start = input.len().saturating_sub(MATCH_START_LIMIT);
-    while at < last_start {
-        let (mut len, mut offset) = matcher.longest(at);
-        if len < MIN_MATCH {
-            at += 1;
+    let mut skip_until = 0;
+    for at in 0..=n {
+        // Literals pending at `at`: start a run here (after a match), or extend the run.
+        let mut here = (boundary[at].0, at as u32);
+        if at > 0 && pending[at - 1].0 != u32::MAX {
+            let (cost, start) = pending[at - 1];
+            let run = at - start as usize;
+            let extended = cost + 1 + length_bytes(run) - length_bytes(run - 1);
+            if extended < here.0 {
+                here = (extended, start);
+            }
+        }
+        pending[at] = here;
+        if at >= last_start || at < skip_until || here.0 == u32::MAX {
             continue;
         }
-        // Lazy: while the next position starts a longer match, emit this byte as a literal.
-        while at + 1 < last_start {
-            let (next_len, next_offset) = matcher.longest(at + 1);
-            if next_len <= len {
-                break;
-            }
-            at += 1;
-            (len, offset) = (next_len, next_offset);
+        let (longest, offset) = matcher.longest(at);
+        if longest < MIN_MATCH {
+            continue;
         }
-        emit_sequence(&mut out, &input[anchor..at], Some((offset, len)));
-        at += len;
-        anchor = at;
+        // A match costs its token, its 2-byte offset and its length bytes; the pending
+        // literals' own bytes are already counted in `here`.
+        let lengths = if longest >= TAKE_AT_ONCE {
+            skip_until = at + longest;
+            longest..=longest
+        } else {
+            MIN_MATCH..=longest
+        };
+        for len in lengths {
+            let cost = here.0 + 1 + 2 + length_bytes(len - MIN_MATCH);
+            let end = &mut boundary[at + len];
+            if cost < end.0 {
+                *end = (cost, at as u32, len as u32, offset as u16);
+            }
+        }
+    }
+
+    // Walk back from the end: the final literals, then match by match.
+    let mut sequences = Vec::new();
+    let mut at = n;
+    loop {
+        let start = pending[at].1 as usize;
+        if start == 0 {
+            break;
+        }
+        let (_, match_start, len, offset) = boundary[start];
+        let match_start = match_start as usize;
+        debug_assert_eq!(match_start + len as usize, start);
+        sequences.push((match_start, offset as usize, len as usize));
+        at = match_start;
+    }
+    let mut out = Vec::with_capacity(n / 2);
+    let mut anchor = 0;
+    for &(match_start, offset, len) in sequences.iter().rev() {
+        let literal_start = pending[match_start].1 as usize;
+        debug_assert_eq!(literal_start, anchor);
+        emit_sequence(&mut out, &input[anchor..match_start], Some((offset, len)));
+        anchor = match_start + len;
     }
     emit_sequence(&mut out, &input[anchor..], None);
     out
