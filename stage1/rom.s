@@ -4,7 +4,8 @@
 # The BIOS copies the ROM into the C0000-EFFFF area and far-calls `rom_init` (offset 3) at POST;
 # it returns at once: booting happens only if the BIOS picks this card, through the PnP boot
 # entry vector `rom_bev`. That unpacks the LZ4-compressed runtime image (a block appended by the
-# builder) to 0:8000 and enters stage 2 there with BL = 5 (option ROM) and DL = 0 (no drive).
+# builder) to 0:8000, undoes the builder's branch filter, and enters stage 2 there with BL = 5
+# (option ROM) and DL = 0 (no drive).
 #
 # The decompressor runs in "unreal" mode: DS and ES get 4 GiB limits from a moment in protected
 # mode, so 16-bit code can address the ROM copy and the image with 32-bit offsets.
@@ -124,6 +125,24 @@ rom_bev:
     cmpl %eax, %edi
     jne rom_unpack_failed
 
+    # Undo the branch filter (image-builder/src/rom/branch_filter.rs): walk the image as the
+    # builder did; after each E8/E9 byte, the 4-byte operand goes from image-relative back to
+    # relative to the next instruction (i + 5), and those 4 bytes are skipped.
+    movl $ROM_LOAD_ADDRESS, %esi
+    leal -4(%eax), %ebp                      # positions i with i + 5 <= length
+1:  cmpl %ebp, %esi
+    jae 2f
+    movb (%esi), %al
+    incl %esi
+    andb $0xfe, %al
+    cmpb $0xe8, %al
+    jne 1b
+    movl %esi, %eax
+    subl $(ROM_LOAD_ADDRESS - 4), %eax       # i + 5, with ESI = load address + i + 1
+    subl %eax, (%esi)
+    addl $4, %esi
+    jmp 1b
+2:
     movb $ROM_FORM_OPTION_ROM, %bl
     xorb %dl, %dl
     ljmp $0, $ROM_LOAD_ADDRESS

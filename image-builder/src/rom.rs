@@ -1,6 +1,6 @@
 //! The PCI option ROM form: stage1/rom.s's header and code, a PCI 3.0 device list, and the
-//! runtime image packed as one LZ4 block (by `lz4`, our own slow but thorough encoder), which
-//! the ROM's boot entry vector unpacks to 0x8000. By default the image is the first stage
+//! runtime image packed as one LZ4 block (by `lz4`, our own slow but thorough encoder, after
+//! `branch_filter`), which the ROM's boot entry vector unpacks to 0x8000. By default the image is the first stage
 //! (runtime/src/chain.rs: DHCP, then netloader.pxe from the TFTP server), which keeps a ROM
 //! under 56 KiB; `standalone` packs the whole loader instead.
 //!
@@ -218,7 +218,9 @@ pub fn pack(
         rom.extend_from_slice(&device.to_le_bytes());
     }
     let payload_offset = rom.len();
-    let payload = lz4::compress(image);
+    let mut filtered = image.to_vec();
+    branch_filter::encode(&mut filtered);
+    let payload = lz4::compress(&filtered);
     rom.extend_from_slice(&payload);
     // One spare byte at least: the last byte is the checksum.
     let len = (rom.len() + 1).next_multiple_of(512);
@@ -277,6 +279,7 @@ fn sum(bytes: &[u8]) -> u8 {
     bytes.iter().fold(0u8, |total, &b| total.wrapping_add(b))
 }
 
+mod branch_filter;
 mod lz4;
 
 #[cfg(test)]

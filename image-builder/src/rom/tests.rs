@@ -96,6 +96,7 @@ fn unpacked(rom: &[u8]) -> Vec<u8> {
     let mut image = vec![0; image_len];
     let written = lz4_flex::block::decompress_into(&rom[offset..offset + len], &mut image).unwrap();
     assert_eq!(written, image_len);
+    super::branch_filter::decode(&mut image);
     image
 }
 
