@@ -27,11 +27,21 @@ fn skip_unless_root(test: &str) -> bool {
     true
 }
 
-/// Boot the ISO on an e1000 against `servers`; `during(serial, net)` runs on every look at
-/// the serial log (to take a server away mid-transfer). Returns the outcome and the servers'
-/// logs.
+/// How the guest starts netloader.
+#[derive(Clone, Copy, PartialEq)]
+enum Medium {
+    Iso,
+    /// The e1000's option ROM (two stages: it fetches netloader.pxe).
+    Rom,
+}
+
+/// Boot the ISO (or the ROM) on an e1000 against `servers`; `during(serial, net)` runs on
+/// every look at the serial log (to take a server away mid-transfer). Returns the outcome and
+/// the servers' logs.
+#[allow(clippy::too_many_arguments)]
 fn boot_with(
     name: &str,
+    medium: Medium,
     servers: &Servers,
     modules: &[Module],
     timeout: Duration,
@@ -40,17 +50,36 @@ fn boot_with(
 ) -> (Outcome, String, [u64; 4]) {
     let dir = work_dir().join(name);
     let root = scenario::tftp_root(&format!("{name}/tftp"), Variant::Elf32, modules, "boot.cfg");
-    let iso = dir.join("netloader.iso");
-    std::fs::write(&iso, forms::build(Form::Iso).unwrap()).unwrap();
+    let (image, boot_args) = match medium {
+        Medium::Iso => {
+            let iso = dir.join("netloader.iso");
+            std::fs::write(&iso, forms::build(Form::Iso).unwrap()).unwrap();
+            let args = vec!["-cdrom".to_string(), iso.display().to_string()];
+            (iso, args)
+        }
+        Medium::Rom => {
+            // netloader.pxe finds the config by the per-host lookup.
+            std::fs::copy(root.join("boot.cfg"), root.join("netloader.cfg/default")).unwrap();
+            std::fs::write(root.join("netloader.pxe"), forms::build(Form::Pxe).unwrap()).unwrap();
+            let rom = dir.join("netloader.rom");
+            std::fs::write(&rom, forms::build(Form::Rom).unwrap()).unwrap();
+            (rom, Vec::new())
+        }
+    };
+    let device = match medium {
+        Medium::Iso => "e1000,netdev=n0".to_string(),
+        Medium::Rom => format!("e1000,netdev=n0,romfile={},bootindex=1", image.display()),
+    };
     let net = TestNet::start_servers(&root, servers, &dir.join("servers"))
         .unwrap_or_else(|e| panic!("{name}: could not set up the namespace and its servers: {e}"));
     let netdev = net.netdev("n0");
     let net = Mutex::new(net);
     let outcome = Qemu::new(name, "pc", 128)
         .timeout(timeout)
-        .args(["-no-reboot", "-cdrom", iso.to_str().unwrap()])
+        .args(["-no-reboot"])
+        .args(boot_args)
         .args(["-netdev", &netdev])
-        .args(["-device", "e1000,netdev=n0"])
+        .args(["-device", &device])
         .run(|serial| {
             during(serial, &mut net.lock().unwrap());
             stop_when(serial)
@@ -80,6 +109,7 @@ fn boot_with(
 fn boot(name: &str, servers: &Servers, modules: &[Module]) -> (Outcome, String, [u64; 4]) {
     boot_with(
         name,
+        Medium::Iso,
         servers,
         modules,
         // A guard against hangs, not a speed check: 20% loss takes ~50 s beside other boots.
@@ -180,6 +210,43 @@ fn proxy_dhcp_names_the_boot_file() {
     check_report(&outcome, &mods, &logs);
 }
 
+/// The option ROM behind a proxyDHCP: the ROM's first stage takes its address from one
+/// dnsmasq and netloader.pxe's name and server from the proxy, and hands both answers to
+/// netloader.pxe, which sends no DHCP of its own and finds its config per host.
+#[test]
+fn option_rom_hands_its_proxy_dhcp_lease_to_netloader_pxe() {
+    let name = "rn-rom-proxy";
+    if skip_unless_root(name) {
+        return;
+    }
+    let mods = scenario::modules_sized(&SMALL[..2]);
+    let servers = Servers {
+        dhcp: DhcpServer::AddressesOnly,
+        proxy_boot_file: Some("netloader.pxe".into()),
+        ..Servers::new("unused")
+    };
+    let (outcome, logs, _) = boot_with(
+        name,
+        Medium::Rom,
+        &servers,
+        &mods,
+        Duration::from_secs(120),
+        |serial| serial.contains("netloader: stopped."),
+        |_, _| {},
+    );
+    outcome.check(outcome.contains("boot form: PCI option ROM"), "started from the ROM");
+    outcome.check(outcome.contains("dhcp: proxyDHCP 192.168.77.1"), &format!("the first stage used no proxy answer\n{logs}"));
+    outcome.check(outcome.contains("chain: starting netloader.pxe"), &format!("netloader.pxe not started\n{logs}"));
+    outcome.check(
+        outcome.serial.lines().any(|l| l.starts_with("pxe: started by netloader's option ROM") && !l.ends_with("proxyDHCP answer (0 bytes)")),
+        "the proxy's answer was not handed over",
+    );
+    outcome.check(outcome.contains("dhcp: using the PXE ROM's cached reply from 192.168.77."), "netloader.pxe asked DHCP again");
+    outcome.check(outcome.serial.matches("dhcp: asking for an address").count() == 1, "two DHCP exchanges");
+    outcome.check(outcome.contains("config: found netloader.cfg/default"), "no per-host config");
+    check_report(&outcome, &mods, &logs);
+}
+
 /// Larger modules, so that the loss hits many blocks.
 const LOSSY: [usize; 3] = [100_000, 700_000, 1_500_000];
 
@@ -262,6 +329,7 @@ fn tftp_server_killed_mid_transfer() {
     let servers = Servers::new("boot.cfg");
     let (outcome, logs, _) = boot_with(
         name,
+        Medium::Iso,
         &servers,
         &mods,
         Duration::from_secs(120),
@@ -312,6 +380,7 @@ fn no_dhcp_server() {
     };
     let (outcome, _, _) = boot_with(
         name,
+        Medium::Iso,
         &servers,
         &[],
         Duration::from_secs(90),
