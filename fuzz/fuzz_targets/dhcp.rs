@@ -1,12 +1,14 @@
 //! DHCP bytes we read: the PXE ROM's cached DHCPACK and boot server reply
-//! (`CachedLease::from_packets`), and `BootParams::from_answer` over a raw option list.
-//! Never a panic; every name kept is non-empty text.
+//! (`CachedLease::from_packets`), the end of a message in a stale buffer (`message_len`), a
+//! dotted-quad server name (`parse_dotted_quad`), and `BootParams::from_answer` over a raw
+//! option list. Never a panic; every name kept is non-empty text.
 #![no_main]
 
 use core::net::Ipv4Addr;
 
 use libfuzzer_sys::fuzz_target;
-use netloader_proto::dhcp::{BootParams, CachedLease};
+use netloader_proto::dhcp::{BootParams, CachedLease, message_len};
+use netloader_proto::ipv4::parse_dotted_quad;
 
 fuzz_target!(|input: &[u8]| {
     // The first two bytes say where the ACK ends and the reply begins.
@@ -18,6 +20,10 @@ fuzz_target!(|input: &[u8]| {
         assert!(!lease.address.is_unspecified() && lease.prefix_len <= 32);
     }
     let _ = CachedLease::from_packets(input, None);
+    assert!(message_len(input).is_none_or(|len| len <= input.len()));
+    if let Ok(text) = core::str::from_utf8(input) {
+        let _ = parse_dotted_quad(text);
+    }
 
     // A raw option list as in a packet: kind, length, value; the file field first.
     let (file, mut rest) = input.split_at(input.len().min(128));
