@@ -8,7 +8,14 @@
 //! of the ring runs on into [`RX_SLACK`] bytes past it instead of continuing at the start, so
 //! every frame is one contiguous slice and goes to the caller without a copy.
 //! TX has four fixed slots (TSAD/TSD 0-3) that the chip sends in round-robin order; a slot is
-//! free again when its TSD shows TOK (or an error).
+//! free again when its TSD shows TOK (or an error). The slots' addresses never change, so TSAD
+//! is written once per reset.
+//!
+//! Register accesses are what a frame costs (under emulation each one is an exit into the
+//! device model), so the hot path has only those it needs: per received frame one CR read
+//! (BUFE: is a whole frame there?) and the CAPR write; per sent frame the TSD write and, once
+//! the four slots are in use, one TSD read. RX events in ISR are acknowledged every
+//! [`ISR_ACK_INTERVAL`] polls rather than per frame.
 
 #[cfg(any(test, feature = "testing"))]
 pub mod model;
@@ -46,6 +53,11 @@ const MAX_RX_LEN: usize = 1522;
 const RESET_POLLS: u32 = 100_000;
 /// Polls that may see an "early RX" header before the ring is taken as corrupt.
 const EARLY_RX_POLLS: u32 = 10_000;
+/// RX events (ROK, and the overflow bits after which some chips hold reception until they are
+/// cleared) are acknowledged every this many `receive_with` calls, empty or not: the driver
+/// never enables interrupts, so the bits only matter for that hold, and a stalled receiver is
+/// polled (and so acknowledged) within this many calls.
+pub const ISR_ACK_INTERVAL: u32 = 32;
 
 /// All memory the card reads and writes: 16 400 bytes, 16-byte aligned. The runtime keeps
 /// one in a `static` below 4 GiB (the chip has 32-bit DMA addresses only).
@@ -127,6 +139,8 @@ pub struct Rtl8139<'a, P: PortIo, D: Dma> {
     /// Offset in the ring of the next frame header (4-byte aligned, < RX_RING_LEN).
     rx_offset: usize,
     early_rx_polls: u32,
+    /// `receive_with` calls since ISR was last acknowledged.
+    polls_since_isr_ack: u32,
     rx_restarts: u32,
     /// Next slot to fill; slots are used (and sent by the chip) in round-robin order.
     tx_next: usize,
@@ -160,6 +174,7 @@ impl<'a, P: PortIo, D: Dma> Rtl8139<'a, P, D> {
             _mem: PhantomData,
             rx_offset: 0,
             early_rx_polls: 0,
+            polls_since_isr_ack: 0,
             rx_restarts: 0,
             tx_next: 0,
             tx_in_flight: 0,
@@ -216,6 +231,10 @@ impl<'a, P: PortIo, D: Dma> Rtl8139<'a, P, D> {
             RCR_APM | RCR_AB | RCR_WRAP | RCR_MXDMA_UNLIMITED | RCR_RBLEN_8K | RCR_RXFTH_NONE,
         );
         self.io.write32(TCR, TCR_MXDMA_2048 | TCR_IFG_STANDARD);
+        for slot in 0..TX_SLOTS {
+            let addr = self.dma.phys_addr(self.tx_ptr(slot)) as u32; // below 4 GiB, checked at open
+            self.io.write32(TSAD0 + 4 * slot as u16, addr);
+        }
         self.rx_offset = 0;
         self.io.write16(CAPR, capr_for(0));
         self.early_rx_polls = 0;
@@ -253,7 +272,12 @@ impl<'a, P: PortIo, D: Dma> Rtl8139<'a, P, D> {
         Some(unsafe { core::slice::from_raw_parts(self.rx_ptr().add(start), len) })
     }
 
+    /// When every slot is in flight, take back those the chip has finished (oldest first).
+    /// Until then there is no need to ask it.
     fn reclaim_tx(&mut self) {
+        if self.tx_in_flight < TX_SLOTS {
+            return;
+        }
         while self.tx_in_flight > 0 {
             let oldest = (self.tx_next + TX_SLOTS - self.tx_in_flight) % TX_SLOTS;
             let status = self.io.read32(TSD0 + 4 * oldest as u16);
@@ -313,8 +337,6 @@ impl<P: PortIo, D: Dma> Nic for Rtl8139<'_, P, D> {
         let sent = len.max(MIN_FRAME_LEN);
         frame[len..sent].fill(0);
         dma_barrier();
-        let addr = self.dma.phys_addr(buf) as u32; // below 4 GiB, checked at open
-        self.io.write32(TSAD0 + 4 * slot as u16, addr);
         // Writing the size with OWN clear hands the slot to the chip.
         self.io
             .write32(TSD0 + 4 * slot as u16, sent as u32 | TSD_ERTXTH_256);
@@ -324,7 +346,16 @@ impl<P: PortIo, D: Dma> Nic for Rtl8139<'_, P, D> {
     }
 
     fn receive_with(&mut self, f: &mut dyn FnMut(&[u8])) -> bool {
-        if !self.is_open || self.io.read8(CR) & CR_BUFE != 0 {
+        if !self.is_open {
+            return false;
+        }
+        self.polls_since_isr_ack += 1;
+        if self.polls_since_isr_ack >= ISR_ACK_INTERVAL {
+            self.polls_since_isr_ack = 0;
+            self.io.write16(ISR, ISR_ROK | ISR_RXOVW | ISR_FOVW);
+        }
+        // BUFE is what tells a new frame from the last lap's bytes at `rx_offset`.
+        if self.io.read8(CR) & CR_BUFE != 0 {
             return false;
         }
         dma_barrier();
@@ -356,8 +387,6 @@ impl<P: PortIo, D: Dma> Nic for Rtl8139<'_, P, D> {
         f(frame);
         self.rx_offset = ((offset + len + 4 + 3) & !3) % RX_RING_LEN;
         self.io.write16(CAPR, capr_for(self.rx_offset));
-        // Acknowledge RX events: after an overflow some chips wait for this to go on.
-        self.io.write16(ISR, ISR_ROK | ISR_RXOVW | ISR_FOVW);
         true
     }
 

@@ -7,6 +7,8 @@
 //! is judged against CAPR + 16; a frame that does not fit is dropped (RXOVW). CR.BUFE is set
 //! while the read offset equals the write offset. TX: a TSD write with OWN clear sends the
 //! slot's buffer (or queues it while `tx_paused`), and the model insists on round-robin order.
+//! With `holds_rx_on_overflow`, reception stops while ISR.RXOVW is set, as on some chips.
+//! Every register access is counted, so tests can pin down what the hot path costs.
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -48,6 +50,11 @@ pub struct Rtl8139Model {
     /// Frames dropped: ring full or receiver off.
     pub missed: u32,
     pub resets: u32,
+    /// Drop every frame while ISR.RXOVW is set (until the driver acknowledges the overflow).
+    pub holds_rx_on_overflow: bool,
+    /// Register reads and writes so far, and TSAD writes among them.
+    pub accesses: u64,
+    pub tsad_writes: u32,
 }
 
 impl Rtl8139Model {
@@ -75,6 +82,9 @@ impl Rtl8139Model {
             sent: Vec::new(),
             missed: 0,
             resets: 0,
+            holds_rx_on_overflow: false,
+            accesses: 0,
+            tsad_writes: 0,
         };
         model.reset();
         model.resets = 0;
@@ -130,7 +140,8 @@ impl Rtl8139Model {
     /// when `header` is nonsense. Returns false when dropped.
     pub fn inject_with_header(&mut self, header: u32, data: &[u8]) -> bool {
         let avail = (RX_RING_LEN + self.rx_read - self.rx_write) % RX_RING_LEN;
-        if !self.rx_enabled() || (avail != 0 && (data.len() + 8 + 3) & !3 >= avail) {
+        let held = self.holds_rx_on_overflow && self.isr & ISR_RXOVW != 0;
+        if !self.rx_enabled() || held || (avail != 0 && (data.len() + 8 + 3) & !3 >= avail) {
             self.missed += 1;
             self.isr |= ISR_RXOVW;
             return false;
@@ -275,6 +286,7 @@ impl PortIo for Rtl8139Model {
         }
         if let Some(slot) = Self::slot(offset, TSAD0) {
             self.tsad[slot] = value;
+            self.tsad_writes += 1;
             return;
         }
         match offset {
@@ -294,25 +306,32 @@ impl SharedRtl8139Model {
     pub fn get(&self) -> std::cell::RefMut<'_, Rtl8139Model> {
         self.0.borrow_mut()
     }
+
+    fn counted(&self) -> std::cell::RefMut<'_, Rtl8139Model> {
+        let mut model = self.0.borrow_mut();
+        model.accesses += 1;
+        model
+    }
 }
 
+/// The driver's accesses (counted; a test's own peeks at the model are not).
 impl PortIo for SharedRtl8139Model {
     fn read8(&mut self, offset: u16) -> u8 {
-        self.0.borrow_mut().read8(offset)
+        self.counted().read8(offset)
     }
     fn read16(&mut self, offset: u16) -> u16 {
-        self.0.borrow_mut().read16(offset)
+        self.counted().read16(offset)
     }
     fn read32(&mut self, offset: u16) -> u32 {
-        self.0.borrow_mut().read32(offset)
+        self.counted().read32(offset)
     }
     fn write8(&mut self, offset: u16, value: u8) {
-        self.0.borrow_mut().write8(offset, value)
+        self.counted().write8(offset, value)
     }
     fn write16(&mut self, offset: u16, value: u16) {
-        self.0.borrow_mut().write16(offset, value)
+        self.counted().write16(offset, value)
     }
     fn write32(&mut self, offset: u16, value: u32) {
-        self.0.borrow_mut().write32(offset, value)
+        self.counted().write32(offset, value)
     }
 }
