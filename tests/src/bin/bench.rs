@@ -1,8 +1,8 @@
 //! TFTP download throughput: netloader against iPXE (Debian's `ipxe-qemu` ROMs, QEMU's own NIC
 //! ROMs) on the same card, the same file and the same server, in one run.
 //!
-//! Run: `cargo run --release -p netloader-tests --bin bench [-- --size-mib 32 --rtt-ms 1 --nics e1000,rtl8139 --runs 1 --servers qemu,atftpd]`
-//! (`--runs N`: N transfers per client, interleaved, median shown.)
+//! Run: `cargo run --release -p netloader-tests --bin bench [-- --size-mib 32 --rtt-ms 1 --nics e1000,rtl8139 --runs 1 --servers qemu,atftpd --clients netloader,ipxe]`
+//! (`--runs N`: N transfers per client, interleaved, median shown; `--clients netloader,ipxe`.)
 //!
 //! Servers: (a) QEMU's built-in TFTP server (user networking, restrict=on); (b) atftpd in a
 //! network namespace through the delay relay of `netloader_tests::netns` (root only; skipped
@@ -187,6 +187,8 @@ struct Options {
     runs: usize,
     /// Which servers to run: "qemu", "atftpd" (default both).
     servers: Vec<String>,
+    /// Which clients to run: "netloader", "ipxe" (default both).
+    clients: Vec<String>,
 }
 
 fn options() -> Options {
@@ -196,6 +198,7 @@ fn options() -> Options {
         nics: vec![],
         runs: 1,
         servers: vec!["qemu".into(), "atftpd".into()],
+        clients: vec!["netloader".into(), "ipxe".into()],
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     for pair in args.chunks(2) {
@@ -209,6 +212,7 @@ fn options() -> Options {
             "--nics" => options.nics = value.split(',').map(String::from).collect(),
             "--runs" => options.runs = value.parse::<usize>().expect("--runs N").max(1),
             "--servers" => options.servers = value.split(',').map(String::from).collect(),
+            "--clients" => options.clients = value.split(',').map(String::from).collect(),
             other => panic!("unknown option {other}; see the top of tests/src/bin/bench.rs"),
         }
     }
@@ -279,7 +283,7 @@ fn main() {
     for nic in &options.nics {
         if options.servers.iter().any(|s| s == "qemu") {
             let server = Server::Qemu(&root);
-            let (n, i) = interleaved(options.runs, size, nic, |client| {
+            let (n, i) = interleaved(&options, nic, |client| {
                 run(client, nic, &server, &dir, &iso, "qemu")
             });
             row(nic, "QEMU built-in", size, &n, &i);
@@ -293,7 +297,7 @@ fn main() {
             continue;
         }
         let label = format!("atftpd, {rtt_ms} ms RTT");
-        let (n, i) = interleaved(options.runs, size, nic, |client| {
+        let (n, i) = interleaved(&options, nic, |client| {
             let boot_file = if client == Client::Ipxe {
                 IPXE_SCRIPT
             } else {
@@ -308,14 +312,15 @@ fn main() {
     }
 }
 
-/// `runs` transfers by each client, alternating netloader and iPXE; the median of each (a
-/// failed run counts as failed). Every run's figure goes to stderr.
+/// `--runs` transfers by each selected client, alternating netloader and iPXE; the median of
+/// each (a failed run counts as failed; a client not selected has none). Every run's figure
+/// goes to stderr.
 fn interleaved(
-    runs: usize,
-    size: usize,
+    options: &Options,
     nic: &str,
     mut one: impl FnMut(Client) -> Option<Transfer>,
 ) -> (Option<Transfer>, Option<Transfer>) {
+    let (runs, size) = (options.runs, options.size);
     let mut netloader = Vec::new();
     let mut ipxe = Vec::new();
     for _ in 0..runs {
@@ -323,6 +328,9 @@ fn interleaved(
             (Client::Netloader, &mut netloader),
             (Client::Ipxe, &mut ipxe),
         ] {
+            if !options.clients.iter().any(|c| c == client.name()) {
+                continue;
+            }
             let transfer = one(client);
             if runs > 1 {
                 let figure = transfer.as_ref().map_or("failed".to_string(), |t| {
@@ -340,6 +348,9 @@ fn interleaved(
 /// any run failed.
 fn median(transfers: Vec<Option<Transfer>>) -> Option<Transfer> {
     let mut transfers: Vec<Transfer> = transfers.into_iter().collect::<Option<_>>()?;
+    if transfers.is_empty() {
+        return None;
+    }
     transfers.sort_by(|a, b| a.seconds.total_cmp(&b.seconds));
     let middle = transfers.len() / 2;
     Some(transfers.swap_remove(middle))
