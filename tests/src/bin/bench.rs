@@ -225,13 +225,17 @@ fn options() -> Options {
 }
 
 fn row(
+    options: &Options,
     nic: &str,
     server: &str,
-    size: usize,
     netloader: &Option<Transfer>,
     ipxe: &Option<Transfer>,
 ) {
-    let figure = |t: &Option<Transfer>| {
+    let size = options.size;
+    let figure = |t: &Option<Transfer>, client: Client| {
+        if !options.clients.iter().any(|c| c == client.name()) {
+            return "not run".to_string();
+        }
         t.as_ref()
             .map_or("failed".to_string(), |t| format!("{:.2}", t.mb_per_s(size)))
     };
@@ -242,8 +246,8 @@ fn row(
     let opts = |t: &Option<Transfer>| t.as_ref().map_or(String::new(), |t| t.options.clone());
     println!(
         "| {nic} | {server} | {} | {} | {ratio} | {} | {} |",
-        figure(netloader),
-        figure(ipxe),
+        figure(netloader, Client::Netloader),
+        figure(ipxe, Client::Ipxe),
         opts(netloader),
         opts(ipxe)
     );
@@ -286,7 +290,7 @@ fn main() {
             let (n, i) = interleaved(&options, nic, |client| {
                 run(client, nic, &server, &dir, &iso, "qemu")
             });
-            row(nic, "QEMU built-in", size, &n, &i);
+            row(&options, nic, "QEMU built-in", &n, &i);
         }
 
         if !options.servers.iter().any(|s| s == "atftpd") {
@@ -308,7 +312,7 @@ fn main() {
                 .unwrap_or_else(|e| panic!("namespace with atftpd: {e}"));
             run(client, nic, &Server::Atftpd(&net), &dir, &iso, "atftpd")
         });
-        row(nic, &label, size, &n, &i);
+        row(&options, nic, &label, &n, &i);
     }
 }
 
