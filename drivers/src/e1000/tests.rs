@@ -142,8 +142,20 @@ fn receives_a_frame_then_nothing() {
     assert!(model.get().inject(&frame(7, 100)));
     assert_eq!(recv(&mut nic), Some(frame(7, 100)));
     assert_eq!(recv(&mut nic), None);
-    // The descriptor went back to the card: RDT now sits on it.
-    assert_eq!(model.get().reg(RDT), 0);
+    // Descriptors go back in batches: RDT has not moved yet.
+    assert_eq!(model.get().reg(RDT), RX_RING_LEN as u32 - 1);
+}
+
+#[test]
+fn rx_descriptors_go_back_in_batches() {
+    let (mut nic, model) = setup();
+    for i in 0..RX_RETURN_BATCH as u8 {
+        assert_eq!(model.get().reg(RDT), RX_RING_LEN as u32 - 1);
+        assert!(model.get().inject(&frame(i, 100)));
+        assert_eq!(recv(&mut nic), Some(frame(i, 100)));
+    }
+    // The batch went back: RDT sits on its last descriptor.
+    assert_eq!(model.get().reg(RDT), RX_RETURN_BATCH as u32 - 1);
 }
 
 #[test]

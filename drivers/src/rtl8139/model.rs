@@ -7,6 +7,11 @@
 //! is judged against CAPR + 16; a frame that does not fit is dropped (RXOVW). CR.BUFE is set
 //! while the read offset equals the write offset. TX: a TSD write with OWN clear sends the
 //! slot's buffer (or queues it while `tx_paused`), and the model insists on round-robin order.
+//! With `holds_rx_on_overflow`, reception stops while ISR.RXOVW is set, as on some chips.
+//! With `cplus`, the chip is an RTL8139C+ (TCR's version bits say so) and, once the driver sets
+//! CPCR, uses descriptor rings like QEMU's model: a frame takes the next RX descriptor the
+//! chip owns (and is dropped if it owns none), a TPPOLL write sends every owned TX descriptor.
+//! Every register access is counted, so tests can pin down what the hot path costs.
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -48,6 +53,18 @@ pub struct Rtl8139Model {
     /// Frames dropped: ring full or receiver off.
     pub missed: u32,
     pub resets: u32,
+    /// Drop every frame while ISR.RXOVW is set (until the driver acknowledges the overflow).
+    pub holds_rx_on_overflow: bool,
+    /// An RTL8139C+.
+    pub cplus: bool,
+    cpcr: u16,
+    rdsar: u64,
+    cp_rx_next: u64,
+    cp_tx_next: u64,
+    cp_tx_pending: bool,
+    /// Register reads and writes so far, and TSAD writes among them.
+    pub accesses: u64,
+    pub tsad_writes: u32,
 }
 
 impl Rtl8139Model {
@@ -75,6 +92,15 @@ impl Rtl8139Model {
             sent: Vec::new(),
             missed: 0,
             resets: 0,
+            holds_rx_on_overflow: false,
+            cplus: false,
+            cpcr: 0,
+            rdsar: 0,
+            cp_rx_next: 0,
+            cp_tx_next: 0,
+            cp_tx_pending: false,
+            accesses: 0,
+            tsad_writes: 0,
         };
         model.reset();
         model.resets = 0;
@@ -96,7 +122,82 @@ impl Rtl8139Model {
         self.tsd = [TSD_OWN; 4];
         self.tx_expected = 0;
         self.tx_queue.clear();
+        self.cpcr = 0;
+        self.rdsar = 0;
+        self.cp_rx_next = 0;
+        self.cp_tx_next = 0;
+        self.cp_tx_pending = false;
         self.resets += 1;
+    }
+
+    pub fn cpcr(&self) -> u16 {
+        self.cpcr
+    }
+
+    pub fn rdsar(&self) -> u64 {
+        self.rdsar
+    }
+
+    fn read_u32(&self, bus: u64) -> u32 {
+        let bytes = self.window.read(bus, 4);
+        u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]])
+    }
+
+    fn cp_mode_rx(&self) -> bool {
+        self.cplus && self.cpcr & CPCR_RX_ENABLE != 0
+    }
+
+    /// C+ receive: `data` + CRC into the next descriptor's buffer, word 0 set to
+    /// `flags | length` (FS | LS for a good frame). Returns false when dropped.
+    pub fn inject_cplus(&mut self, data: &[u8], flags: u32) -> bool {
+        let desc = self.rdsar + 16 * self.cp_rx_next;
+        let opts1 = self.read_u32(desc);
+        let size = (opts1 & RX_DESC_LEN_MASK) as usize;
+        if !self.rx_enabled() || opts1 & DESC_OWN == 0 || data.len() + 4 > size {
+            self.missed += 1;
+            self.isr |= ISR_RXOVW;
+            return false;
+        }
+        let buf = self.window.read_u64(desc + 8);
+        self.window.write(buf, data);
+        self.window
+            .write(buf + data.len() as u64, &[0xC0, 0xFF, 0xEE, 0x00]);
+        let len = (data.len() + 4) as u32;
+        self.window
+            .write(desc, &((opts1 & DESC_EOR) | flags | len).to_le_bytes());
+        self.cp_rx_next = if opts1 & DESC_EOR != 0 {
+            0
+        } else {
+            self.cp_rx_next + 1
+        };
+        self.isr |= ISR_ROK;
+        true
+    }
+
+    /// C+ transmit: send every descriptor the chip owns, from where it stopped.
+    fn cp_transmit(&mut self) {
+        let ring = u64::from(self.tsad[0]) | (u64::from(self.tsad[1]) << 32);
+        loop {
+            let desc = ring + 16 * self.cp_tx_next;
+            let opts1 = self.read_u32(desc);
+            if opts1 & DESC_OWN == 0 {
+                break;
+            }
+            assert_eq!(
+                opts1 & (DESC_FS | DESC_LS),
+                DESC_FS | DESC_LS,
+                "model: one descriptor per frame"
+            );
+            let buf = self.window.read_u64(desc + 8);
+            self.sent
+                .push(self.window.read(buf, (opts1 & TX_DESC_LEN_MASK) as usize));
+            self.window.write(desc, &(opts1 & !DESC_OWN).to_le_bytes());
+            self.cp_tx_next = if opts1 & DESC_EOR != 0 {
+                0
+            } else {
+                self.cp_tx_next + 1
+            };
+        }
     }
 
     pub fn rcr(&self) -> u32 {
@@ -122,6 +223,9 @@ impl Rtl8139Model {
         if data.len() < 60 {
             data.resize(60, 0);
         }
+        if self.cp_mode_rx() {
+            return self.inject_cplus(&data, DESC_FS | DESC_LS);
+        }
         let header = u32::from(RX_ROK) | (((data.len() + 4) as u32) << 16);
         self.inject_with_header(header, &data)
     }
@@ -130,7 +234,8 @@ impl Rtl8139Model {
     /// when `header` is nonsense. Returns false when dropped.
     pub fn inject_with_header(&mut self, header: u32, data: &[u8]) -> bool {
         let avail = (RX_RING_LEN + self.rx_read - self.rx_write) % RX_RING_LEN;
-        if !self.rx_enabled() || (avail != 0 && (data.len() + 8 + 3) & !3 >= avail) {
+        let held = self.holds_rx_on_overflow && self.isr & ISR_RXOVW != 0;
+        if !self.rx_enabled() || held || (avail != 0 && (data.len() + 8 + 3) & !3 >= avail) {
             self.missed += 1;
             self.isr |= ISR_RXOVW;
             return false;
@@ -164,6 +269,10 @@ impl Rtl8139Model {
 
     /// Send everything the driver has handed over.
     pub fn complete_tx(&mut self) {
+        if self.cp_tx_pending {
+            self.cp_tx_pending = false;
+            self.cp_transmit();
+        }
         while let Some(slot) = self.tx_queue.pop_front() {
             let len = (self.tsd[slot] & TSD_SIZE_MASK) as usize;
             let data = self.window.read(u64::from(self.tsad[slot]), len);
@@ -206,6 +315,13 @@ impl Rtl8139Model {
             self.rst_pending = self.reset_reads;
             return;
         }
+        // As QEMU: enabling a direction starts its C+ ring over.
+        if value & CR_RE != 0 {
+            self.cp_rx_next = 0;
+        }
+        if value & CR_TE != 0 {
+            self.cp_tx_next = 0;
+        }
         self.cr = value & (CR_RE | CR_TE);
     }
 
@@ -247,7 +363,8 @@ impl PortIo for Rtl8139Model {
         match offset {
             RBSTART => self.rbstart,
             RCR => self.rcr,
-            TCR => self.tcr,
+            TCR if self.cplus => self.tcr & !TCR_HWVERID_MASK | TCR_HWVERID_8139CPLUS,
+            TCR => self.tcr & !TCR_HWVERID_MASK,
             _ => 0,
         }
     }
@@ -255,6 +372,14 @@ impl PortIo for Rtl8139Model {
     fn write8(&mut self, offset: u16, value: u8) {
         match offset {
             CR => self.cr_write(value),
+            TPPOLL if value & TPPOLL_NPQ != 0 => {
+                let on = self.cr & CR_TE != 0 && self.cpcr & CPCR_TX_ENABLE != 0;
+                if on && self.tx_paused {
+                    self.cp_tx_pending = true;
+                } else if on {
+                    self.cp_transmit();
+                }
+            }
             CONFIG1 => self.config1 = value,
             _ => {}
         }
@@ -265,6 +390,7 @@ impl PortIo for Rtl8139Model {
             CAPR => self.rx_read = (usize::from(value) + 0x10) % RX_RING_LEN,
             IMR => self.imr = value,
             ISR => self.isr &= !value, // write 1 to clear
+            CPCR if self.cplus => self.cpcr = value & (CPCR_RX_ENABLE | CPCR_TX_ENABLE),
             _ => {}
         }
     }
@@ -275,12 +401,15 @@ impl PortIo for Rtl8139Model {
         }
         if let Some(slot) = Self::slot(offset, TSAD0) {
             self.tsad[slot] = value;
+            self.tsad_writes += 1;
             return;
         }
         match offset {
             RBSTART => self.rbstart = value,
             RCR => self.rcr = value,
             TCR => self.tcr = value,
+            RDSAR => self.rdsar = self.rdsar & !0xFFFF_FFFF | u64::from(value),
+            o if o == RDSAR + 4 => self.rdsar = self.rdsar & 0xFFFF_FFFF | (u64::from(value) << 32),
             _ => {}
         }
     }
@@ -294,25 +423,32 @@ impl SharedRtl8139Model {
     pub fn get(&self) -> std::cell::RefMut<'_, Rtl8139Model> {
         self.0.borrow_mut()
     }
+
+    fn counted(&self) -> std::cell::RefMut<'_, Rtl8139Model> {
+        let mut model = self.0.borrow_mut();
+        model.accesses += 1;
+        model
+    }
 }
 
+/// The driver's accesses (counted; a test's own peeks at the model are not).
 impl PortIo for SharedRtl8139Model {
     fn read8(&mut self, offset: u16) -> u8 {
-        self.0.borrow_mut().read8(offset)
+        self.counted().read8(offset)
     }
     fn read16(&mut self, offset: u16) -> u16 {
-        self.0.borrow_mut().read16(offset)
+        self.counted().read16(offset)
     }
     fn read32(&mut self, offset: u16) -> u32 {
-        self.0.borrow_mut().read32(offset)
+        self.counted().read32(offset)
     }
     fn write8(&mut self, offset: u16, value: u8) {
-        self.0.borrow_mut().write8(offset, value)
+        self.counted().write8(offset, value)
     }
     fn write16(&mut self, offset: u16, value: u16) {
-        self.0.borrow_mut().write16(offset, value)
+        self.counted().write16(offset, value)
     }
     fn write32(&mut self, offset: u16, value: u32) {
-        self.0.borrow_mut().write32(offset, value)
+        self.counted().write32(offset, value)
     }
 }

@@ -74,3 +74,33 @@ pub const TSD_TABT: u32 = 1 << 30;
 pub const RX_ROK: u16 = 1 << 0;
 /// Length field a chip shows while it is still copying the frame in (early RX).
 pub const RX_LEN_EARLY: usize = 0xFFF0;
+
+/// TCR bits 30-26 and 23-22: the chip's hardware version.
+pub const TCR_HWVERID_MASK: u32 = 0x7CC0_0000;
+/// The RTL8139C+, which has C+ mode (descriptor rings) beside the ring buffer.
+pub const TCR_HWVERID_8139CPLUS: u32 = 0x7480_0000;
+
+// C+ mode (RTL8139C+ only): descriptor rings as on the RTL8169.
+/// Transmit normal-priority descriptors start address, 64 bits (C+ mode's use of TSAD0/1).
+pub const TNPDS: u16 = 0x20;
+/// Transmit priority polling (8 bits): NPQ tells the chip to look at the normal queue.
+pub const TPPOLL: u16 = 0xD9;
+pub const TPPOLL_NPQ: u8 = 1 << 6;
+/// C+ command register (16 bits).
+pub const CPCR: u16 = 0xE0;
+pub const CPCR_TX_ENABLE: u16 = 1 << 0;
+pub const CPCR_RX_ENABLE: u16 = 1 << 1;
+/// Receive descriptor start address, 64 bits.
+pub const RDSAR: u16 = 0xE4;
+
+/// Descriptor word 0: owned by the chip, end of ring, first and last segment.
+pub const DESC_OWN: u32 = 1 << 31;
+pub const DESC_EOR: u32 = 1 << 30;
+pub const DESC_FS: u32 = 1 << 29;
+pub const DESC_LS: u32 = 1 << 28;
+/// RX descriptor word 0: receive error summary (valid with LS).
+pub const RX_DESC_RES: u32 = 1 << 20;
+/// RX descriptor word 0: buffer size (given), frame length with CRC (returned).
+pub const RX_DESC_LEN_MASK: u32 = 0x1FFF;
+/// TX descriptor word 0: frame length.
+pub const TX_DESC_LEN_MASK: u32 = 0xFFFF;

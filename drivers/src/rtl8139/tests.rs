@@ -67,7 +67,7 @@ fn open_powers_up_resets_and_programs_the_chip() {
     assert_eq!(rcr & (0b11 << 11), 0, "8 KiB ring");
     assert_eq!(
         m.read32(RBSTART) as u64,
-        BUS_BASE,
+        BUS_BASE + core::mem::offset_of!(Rtl8139Buffers, rx) as u64,
         "ring given as a bus address"
     );
     assert_eq!(m.read16(IMR), 0);
@@ -151,6 +151,8 @@ fn ring_wraps_with_several_frames_queued() {
 #[test]
 fn overflow_drops_frames_and_recovers() {
     let (mut nic, model) = setup();
+    // The strict kind of chip: nothing more arrives until the overflow is acknowledged.
+    model.get().holds_rx_on_overflow = true;
     let mut accepted = 0;
     for i in 0..20u8 {
         if model.get().inject(&frame(i, 1000)) {
@@ -162,7 +164,14 @@ fn overflow_drops_frames_and_recovers() {
     for i in 0..accepted {
         assert_eq!(recv(&mut nic), Some(frame(i, 1000)));
     }
-    assert_eq!(recv(&mut nic), None);
+    assert!(
+        !model.get().inject(&frame(99, 700)),
+        "held until acknowledged"
+    );
+    // Acknowledged within ISR_ACK_INTERVAL polls of an idle ring.
+    for _ in 0..ISR_ACK_INTERVAL {
+        assert_eq!(recv(&mut nic), None);
+    }
     assert_eq!(model.get().isr() & ISR_RXOVW, 0, "overflow acknowledged");
     for i in 0..30u8 {
         assert!(model.get().inject(&frame(i, 700)));
@@ -248,6 +257,45 @@ fn random_garbage_headers_never_panic() {
 }
 
 #[test]
+fn a_stale_header_from_the_last_lap_is_not_taken_as_a_frame() {
+    let (mut nic, model) = setup();
+    // 4 + 1016 + 4 bytes: eight frames fill the ring exactly, so after them the read offset
+    // is back at 0, where the first frame's (valid-looking) header still is.
+    for i in 0..8u8 {
+        assert!(model.get().inject(&frame(i, 1016)));
+        assert_eq!(recv(&mut nic), Some(frame(i, 1016)));
+    }
+    for _ in 0..3 {
+        assert_eq!(recv(&mut nic), None);
+    }
+    assert!(model.get().inject(&frame(8, 100)));
+    assert_eq!(recv(&mut nic), Some(frame(8, 100)));
+    assert_eq!(nic.rx_restarts(), 0);
+}
+
+#[test]
+fn a_lockstep_exchange_costs_five_register_accesses() {
+    // What a TFTP block costs on the wire side: the DATA frame is received, the next poll finds
+    // the ring empty, the ACK goes out. Under emulation each access is an exit into QEMU.
+    let (mut nic, model) = setup();
+    for i in 0..8u8 {
+        nic.transmit(&frame(i, 64)).unwrap(); // every slot used once
+    }
+    let polls = ISR_ACK_INTERVAL as u64 * 4;
+    let before = model.get().accesses;
+    for i in 0..polls / 2 {
+        assert!(model.get().inject(&frame(i as u8, 1470)));
+        assert_eq!(recv(&mut nic).map(|f| f.len()), Some(1470));
+        assert_eq!(recv(&mut nic), None);
+        nic.transmit(&frame(i as u8, 60)).unwrap();
+    }
+    let per_exchange = (model.get().accesses - before) as f64 / (polls / 2) as f64;
+    // CR + CAPR, CR, TSD read + TSD write; plus an ISR write every ISR_ACK_INTERVAL polls.
+    assert_eq!(per_exchange, 5.0 + 2.0 / f64::from(ISR_ACK_INTERVAL));
+    assert_eq!(model.get().tsad_writes, 4, "TSAD written once, at open");
+}
+
+#[test]
 fn transmits_round_robin_and_pads_short_frames() {
     let (mut nic, model) = setup();
     for i in 0..10u8 {
@@ -316,6 +364,127 @@ fn close_stops_the_chip() {
 
 #[test]
 fn buffer_size_matches_the_docs() {
-    assert_eq!(core::mem::size_of::<Rtl8139Buffers>(), 16_400);
-    assert_eq!(core::mem::align_of::<Rtl8139Buffers>(), 16);
+    assert_eq!(core::mem::size_of::<Rtl8139Buffers>(), 66_304);
+    assert_eq!(core::mem::align_of::<Rtl8139Buffers>(), 256);
+}
+
+// C+ mode (an RTL8139C+, as QEMU's model is).
+
+fn setup_cplus() -> (Driver, SharedRtl8139Model) {
+    let (buffers, window) = buffers_and_window(BUS_BASE);
+    let mut model = Rtl8139Model::new(window, MAC);
+    model.cplus = true;
+    let model = model.shared();
+    let nic = Rtl8139::open(rtl(), model.clone(), window, buffers).expect("open");
+    (nic, model)
+}
+
+#[test]
+fn an_8139cplus_runs_in_cplus_mode_and_a_plain_8139_does_not() {
+    let (nic, model) = setup_cplus();
+    assert!(nic.is_cplus());
+    let m = model.get();
+    assert_eq!(m.cpcr(), CPCR_RX_ENABLE | CPCR_TX_ENABLE);
+    assert_eq!(m.rdsar(), BUS_BASE, "RX descriptors first in the buffers");
+    assert_eq!(m.rdsar() % 256, 0);
+    drop(m);
+    let (nic, model) = setup();
+    assert!(!nic.is_cplus());
+    assert_eq!(model.get().cpcr(), 0);
+}
+
+#[test]
+fn cplus_receives_and_sends_without_ring_registers() {
+    // Per lockstep exchange: the frame, an empty poll, the answer. One TPPOLL write, plus
+    // the periodic ISR acknowledgement; no CAPR, no CR, no TSD.
+    let (mut nic, model) = setup_cplus();
+    let exchanges = u64::from(ISR_ACK_INTERVAL) * 4;
+    let before = model.get().accesses;
+    for i in 0..exchanges {
+        let tag = i as u8;
+        assert!(
+            model
+                .get()
+                .inject(&frame(tag, 60 + (i as usize * 37) % 1455))
+        );
+        assert_eq!(
+            recv(&mut nic),
+            Some(frame(tag, 60 + (i as usize * 37) % 1455))
+        );
+        assert_eq!(recv(&mut nic), None);
+        nic.transmit(&frame(tag, 42)).unwrap();
+    }
+    let per_exchange = (model.get().accesses - before) as f64 / exchanges as f64;
+    assert_eq!(per_exchange, 1.0 + 2.0 / f64::from(ISR_ACK_INTERVAL));
+    let m = model.get();
+    assert_eq!(m.sent.len(), exchanges as usize);
+    let mut padded = frame(5, 42);
+    padded.resize(60, 0);
+    assert_eq!(m.sent[5], padded);
+}
+
+#[test]
+fn cplus_ring_full_drops_then_recovers() {
+    let (mut nic, model) = setup_cplus();
+    let accepted = (0..40u8)
+        .filter(|&i| model.get().inject(&frame(i, 1000)))
+        .count();
+    assert_eq!(accepted, CP_RX_DESCS, "one frame per descriptor");
+    for i in 0..accepted {
+        assert_eq!(recv(&mut nic), Some(frame(i as u8, 1000)));
+    }
+    assert_eq!(recv(&mut nic), None);
+    for i in 0..100u8 {
+        assert!(model.get().inject(&frame(i, 1514)));
+        assert_eq!(recv(&mut nic), Some(frame(i, 1514)));
+    }
+}
+
+#[test]
+fn cplus_bad_descriptors_are_skipped() {
+    let (mut nic, model) = setup_cplus();
+    let bad_flags = [
+        DESC_FS,                         // first segment only: a frame split over buffers
+        DESC_LS,                         // last segment only
+        DESC_FS | DESC_LS | RX_DESC_RES, // receive error
+    ];
+    for (i, flags) in bad_flags.into_iter().enumerate() {
+        assert!(model.get().inject_cplus(&frame(i as u8, 100), flags));
+    }
+    assert!(model.get().inject_cplus(&[0xAB; 20], DESC_FS | DESC_LS)); // runt
+    assert!(model.get().inject(&frame(9, 100)));
+    assert_eq!(recv(&mut nic), Some(frame(9, 100)));
+    assert_eq!(recv(&mut nic), None);
+}
+
+#[test]
+fn cplus_four_frames_in_flight_then_busy_until_the_chip_sends() {
+    let (mut nic, model) = setup_cplus();
+    model.get().tx_paused = true;
+    for i in 0..4u8 {
+        nic.transmit(&frame(i, 64)).unwrap();
+    }
+    assert!(!nic.can_transmit());
+    assert_eq!(nic.transmit(&frame(9, 64)), Err(NicError::Busy));
+    model.get().complete_tx();
+    for i in 4..10u8 {
+        nic.transmit(&frame(i, 64)).unwrap();
+        model.get().complete_tx();
+    }
+    let m = model.get();
+    assert_eq!(m.sent.len(), 10);
+    assert!(
+        m.sent
+            .iter()
+            .enumerate()
+            .all(|(i, f)| *f == frame(i as u8, 64))
+    );
+}
+
+#[test]
+fn cplus_close_turns_cplus_off() {
+    let (mut nic, model) = setup_cplus();
+    nic.close();
+    assert_eq!(model.get().cpcr(), 0);
+    assert!(!model.get().inject(&frame(1, 64)));
 }

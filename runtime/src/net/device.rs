@@ -24,6 +24,22 @@ impl<'n> NicDevice<'n> {
     }
 }
 
+/// `destination.copy_from_slice(source)` 8 bytes per step. The runtime's memcpy is one
+/// `rep movsb`, which QEMU's TCG runs a byte per iteration (~7 us per full frame, as long as
+/// the rest of a TFTP block's handling); these moves take a fraction of that. Same lengths.
+fn copy_by_words(destination: &mut [u8], source: &[u8]) {
+    let mut to = destination.chunks_exact_mut(8);
+    let mut from = source.chunks_exact(8);
+    for (to, from) in (&mut to).zip(&mut from) {
+        let word = u64::from_ne_bytes([from[0], from[1], from[2], from[3], from[4], from[5], from[6], from[7]]);
+        // The barrier keeps LLVM from turning this loop back into a memcpy call.
+        to.copy_from_slice(&core::hint::black_box(word).to_ne_bytes());
+    }
+    for (to, from) in to.into_remainder().iter_mut().zip(from.remainder()) {
+        *to = *from;
+    }
+}
+
 pub struct RxToken<'a>(&'a [u8]);
 pub struct TxToken<'a>(&'a mut dyn Nic);
 
@@ -64,7 +80,7 @@ impl phy::Device for NicDevice<'_> {
         let rx = &mut self.rx;
         let got = self.nic.receive_with(&mut |frame| {
             len = frame.len().min(MAX_FRAME_LEN);
-            rx[..len].copy_from_slice(&frame[..len]);
+            copy_by_words(&mut rx[..len], &frame[..len]);
         });
         if got {
             self.proxy.observe(&self.rx[..len]);

@@ -326,7 +326,9 @@ impl<'n> Net<'n> {
     fn send(&mut self, server: Ipv4Addr, transmit: Transmit, out: &[u8]) {
         let socket = self.sockets.get_mut::<udp::Socket>(self.udp);
         let _ = socket.send_slice(&out[..transmit.len], IpEndpoint::new(server.into(), transmit.port));
-        self.poll();
+        // Egress only: the caller has just drained what came in, and the next `poll` takes
+        // what the answer brings. A receive poll here would cost a register read per block.
+        self.iface.poll_egress(now(), &mut self.device, &mut self.sockets);
     }
 
     /// Stop the card's DMA: required before the kernel owns memory.

@@ -1,7 +1,8 @@
 //! TFTP download throughput: netloader against iPXE (Debian's `ipxe-qemu` ROMs, QEMU's own NIC
 //! ROMs) on the same card, the same file and the same server, in one run.
 //!
-//! Run: `cargo run --release -p netloader-tests --bin bench [-- --size-mib 32 --rtt-ms 1 --nics e1000,rtl8139]`
+//! Run: `cargo run --release -p netloader-tests --bin bench [-- --size-mib 32 --rtt-ms 1 --nics e1000,rtl8139 --runs 1 --servers qemu,atftpd --clients netloader,ipxe]`
+//! (`--runs N`: N transfers per client, interleaved, median shown; `--clients netloader,ipxe`.)
 //!
 //! Servers: (a) QEMU's built-in TFTP server (user networking, restrict=on); (b) atftpd in a
 //! network namespace through the delay relay of `netloader_tests::netns` (root only; skipped
@@ -181,6 +182,13 @@ struct Options {
     size: usize,
     rtt: Duration,
     nics: Vec<String>,
+    /// Transfers per client and server; the table shows the median (runs interleaved:
+    /// netloader, iPXE, netloader, ... so that a change in the host's load hits both).
+    runs: usize,
+    /// Which servers to run: "qemu", "atftpd" (default both).
+    servers: Vec<String>,
+    /// Which clients to run: "netloader", "ipxe" (default both).
+    clients: Vec<String>,
 }
 
 fn options() -> Options {
@@ -188,6 +196,9 @@ fn options() -> Options {
         size: 32 << 20,
         rtt: Duration::from_millis(1),
         nics: vec![],
+        runs: 1,
+        servers: vec!["qemu".into(), "atftpd".into()],
+        clients: vec!["netloader".into(), "ipxe".into()],
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     for pair in args.chunks(2) {
@@ -199,6 +210,9 @@ fn options() -> Options {
                     Duration::from_secs_f64(value.parse::<f64>().expect("--rtt-ms N") / 1e3)
             }
             "--nics" => options.nics = value.split(',').map(String::from).collect(),
+            "--runs" => options.runs = value.parse::<usize>().expect("--runs N").max(1),
+            "--servers" => options.servers = value.split(',').map(String::from).collect(),
+            "--clients" => options.clients = value.split(',').map(String::from).collect(),
             other => panic!("unknown option {other}; see the top of tests/src/bin/bench.rs"),
         }
     }
@@ -210,15 +224,18 @@ fn options() -> Options {
     options
 }
 
-
 fn row(
+    options: &Options,
     nic: &str,
     server: &str,
-    size: usize,
     netloader: &Option<Transfer>,
     ipxe: &Option<Transfer>,
 ) {
-    let figure = |t: &Option<Transfer>| {
+    let size = options.size;
+    let figure = |t: &Option<Transfer>, client: Client| {
+        if !options.clients.iter().any(|c| c == client.name()) {
+            return "not run".to_string();
+        }
         t.as_ref()
             .map_or("failed".to_string(), |t| format!("{:.2}", t.mb_per_s(size)))
     };
@@ -229,8 +246,8 @@ fn row(
     let opts = |t: &Option<Transfer>| t.as_ref().map_or(String::new(), |t| t.options.clone());
     println!(
         "| {nic} | {server} | {} | {} | {ratio} | {} | {} |",
-        figure(netloader),
-        figure(ipxe),
+        figure(netloader, Client::Netloader),
+        figure(ipxe, Client::Ipxe),
         opts(netloader),
         opts(ipxe)
     );
@@ -241,7 +258,11 @@ fn main() {
     let dir: PathBuf = work_dir().join("bench");
     let root = dir.join("tftp");
     std::fs::create_dir_all(&root).unwrap();
-    std::fs::write(root.join(FILE), netloader_tests::scenario::random_bytes(options.size, 0x2545_F491)).unwrap();
+    std::fs::write(
+        root.join(FILE),
+        netloader_tests::scenario::random_bytes(options.size, 0x2545_F491),
+    )
+    .unwrap();
     std::fs::write(root.join("done.txt"), "done\n").unwrap();
     // ${next-server} is 10.0.2.2 under QEMU and 192.168.77.1 in the namespace.
     std::fs::write(
@@ -264,17 +285,23 @@ fn main() {
     );
     println!("| --- | --- | --- | --- | --- | --- | --- |");
     for nic in &options.nics {
-        let server = Server::Qemu(&root);
-        let n = run(Client::Netloader, nic, &server, &dir, &iso, "qemu");
-        let i = run(Client::Ipxe, nic, &server, &dir, &iso, "qemu");
-        row(nic, "QEMU built-in", size, &n, &i);
+        if options.servers.iter().any(|s| s == "qemu") {
+            let server = Server::Qemu(&root);
+            let (n, i) = interleaved(&options, nic, |client| {
+                run(client, nic, &server, &dir, &iso, "qemu")
+            });
+            row(&options, nic, "QEMU built-in", &n, &i);
+        }
 
+        if !options.servers.iter().any(|s| s == "atftpd") {
+            continue;
+        }
         if !netns::is_root() {
             eprintln!("  (atftpd in a namespace skipped: needs root)");
             continue;
         }
         let label = format!("atftpd, {rtt_ms} ms RTT");
-        let server_run = |client: Client| {
+        let (n, i) = interleaved(&options, nic, |client| {
             let boot_file = if client == Client::Ipxe {
                 IPXE_SCRIPT
             } else {
@@ -284,11 +311,53 @@ fn main() {
             let net = TestNet::start(&root, boot_file, Impairment::round_trip(options.rtt), &logs)
                 .unwrap_or_else(|e| panic!("namespace with atftpd: {e}"));
             run(client, nic, &Server::Atftpd(&net), &dir, &iso, "atftpd")
-        };
-        let n = server_run(Client::Netloader);
-        let i = server_run(Client::Ipxe);
-        row(nic, &label, size, &n, &i);
+        });
+        row(&options, nic, &label, &n, &i);
     }
+}
+
+/// `--runs` transfers by each selected client, alternating netloader and iPXE; the median of
+/// each (a failed run counts as failed; a client not selected has none). Every run's figure
+/// goes to stderr.
+fn interleaved(
+    options: &Options,
+    nic: &str,
+    mut one: impl FnMut(Client) -> Option<Transfer>,
+) -> (Option<Transfer>, Option<Transfer>) {
+    let (runs, size) = (options.runs, options.size);
+    let mut netloader = Vec::new();
+    let mut ipxe = Vec::new();
+    for _ in 0..runs {
+        for (client, results) in [
+            (Client::Netloader, &mut netloader),
+            (Client::Ipxe, &mut ipxe),
+        ] {
+            if !options.clients.iter().any(|c| c == client.name()) {
+                continue;
+            }
+            let transfer = one(client);
+            if runs > 1 {
+                let figure = transfer.as_ref().map_or("failed".to_string(), |t| {
+                    format!("{:.2} MB/s", t.mb_per_s(size))
+                });
+                eprintln!("  {nic} {}: {figure}", client.name());
+            }
+            results.push(transfer);
+        }
+    }
+    (median(netloader), median(ipxe))
+}
+
+/// The median transfer by time (the upper one of the middle two for an even count); None if
+/// any run failed.
+fn median(transfers: Vec<Option<Transfer>>) -> Option<Transfer> {
+    let mut transfers: Vec<Transfer> = transfers.into_iter().collect::<Option<_>>()?;
+    if transfers.is_empty() {
+        return None;
+    }
+    transfers.sort_by(|a, b| a.seconds.total_cmp(&b.seconds));
+    let middle = transfers.len() / 2;
+    Some(transfers.swap_remove(middle))
 }
 
 #[cfg(test)]
