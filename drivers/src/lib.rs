@@ -15,7 +15,7 @@
 //! - Registers: e1000 BAR0 as `hw::MmioRegion` (128 KiB, uncached); rtl8139 BAR0 as
 //!   `hw::PortRegion` (256 ports).
 //! - DMA memory: one `E1000Buffers` (90 880 bytes, 128-byte aligned) or `Rtl8139Buffers`
-//!   (16 400 bytes, 16-byte aligned, below 4 GiB), e.g. in a `static`, plus `hw::IdentityDma`.
+//!   (66 304 bytes, 256-byte aligned, below 4 GiB), e.g. in a `static`, plus `hw::IdentityDma`.
 //!   The card keeps writing into it until [`Nic::close`].
 //! - e1000 only: a `hw::Delay` for the reset and EEPROM waits (about 2 ms in all).
 #![no_std]
