@@ -89,6 +89,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             if form == Form::Rom {
                 build_rom(&output, &options, &rom::RomOptions { nic, pci_id, standalone })?;
+            } else if standalone || pci_id.is_some() {
+                bail!("--standalone and --pci-id are for --form rom only (this is --form {})", form.name());
             } else {
                 build(form, &output, &options)?;
             }
