@@ -32,7 +32,7 @@ pub const TX_RING_LEN: usize = 16;
 /// an RDT write is not free. QEMU's e1000 wakes its main loop on each one (it flushes its
 /// queued packets), which took several microseconds per frame in lockstep TFTP.
 pub const RX_RETURN_BATCH: usize = 8;
-const _: () = assert!(RX_RING_LEN % RX_RETURN_BATCH == 0 && RX_RETURN_BATCH < RX_RING_LEN);
+const _: () = assert!(RX_RING_LEN.is_multiple_of(RX_RETURN_BATCH) && RX_RETURN_BATCH < RX_RING_LEN);
 /// RX buffer size, as programmed in RCTL.BSIZE.
 pub const RX_BUF_LEN: usize = 2048;
 /// TX buffer size: one whole frame (no jumbo frames), a multiple of 16.
@@ -283,7 +283,7 @@ impl<'a, R: Mmio, D: Dma> E1000<'a, R, D> {
         // SAFETY: descriptor `i` is ours (DD set, not yet returned) until RDT moves onto it.
         unsafe { (&raw mut (*d).status).write_volatile(0) };
         self.rx_next = (i + 1) % RX_RING_LEN;
-        if self.rx_next % RX_RETURN_BATCH == 0 {
+        if self.rx_next.is_multiple_of(RX_RETURN_BATCH) {
             dma_barrier();
             self.regs.write32(RDT, i as u32);
         }

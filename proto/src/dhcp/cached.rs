@@ -53,7 +53,7 @@ impl fmt::Display for CachedAckError {
 /// The bytes of the BOOTP `file` field (empty if the packet is shorter, which a checked
 /// packet never is).
 pub fn file_field<'a>(packet: &DhcpPacket<&'a [u8]>) -> &'a [u8] {
-    let bytes: &'a [u8] = packet.clone().into_inner();
+    let bytes: &'a [u8] = packet.into_inner();
     bytes.get(FILE_FIELD).unwrap_or(&[])
 }
 

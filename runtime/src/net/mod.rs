@@ -194,7 +194,7 @@ impl<'n> Net<'n> {
                 self.dhcp_ack.clear();
                 if let Some(packet) = &config.packet {
                     // smoltcp hands over its whole receive buffer: keep the message only.
-                    let buffer: &[u8] = packet.clone().into_inner();
+                    let buffer: &[u8] = packet.into_inner();
                     if let Some(len) = netloader_proto::dhcp::message_len(buffer) {
                         let _ = self.dhcp_ack.extend_from_slice(&buffer[..len.min(buffer.len())]);
                     }
