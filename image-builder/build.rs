@@ -13,17 +13,31 @@ fn main() {
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
     let root = manifest_dir.parent().unwrap().to_path_buf();
     let out_dir = PathBuf::from(std::env::var("OUT_DIR").unwrap());
-    for watched in ["runtime/src", "runtime/Cargo.toml", "runtime/Cargo.lock", "runtime/build.rs",
-        "runtime/link.ld", "stage1", "proto/src", "proto/Cargo.toml", "drivers/src",
-        "drivers/Cargo.toml"]
-    {
+    for watched in [
+        "runtime/src",
+        "runtime/Cargo.toml",
+        "runtime/Cargo.lock",
+        "runtime/build.rs",
+        "runtime/link.ld",
+        "stage1",
+        "proto/src",
+        "proto/Cargo.toml",
+        "drivers/src",
+        "drivers/Cargo.toml",
+    ] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
 
     // An option ROM carries its own card's driver only: per driver, the first stage that
     // chains netloader.pxe (runtime/src/chain.rs), and the whole loader (`--standalone`).
     for driver in ["e1000", "rtl8139", "virtio"] {
-        for (features, name) in [(format!("{driver},chain"), format!("runtime-chain-{driver}.bin")), (driver.to_string(), format!("runtime-{driver}.bin"))] {
+        for (features, name) in [
+            (
+                format!("{driver},chain"),
+                format!("runtime-chain-{driver}.bin"),
+            ),
+            (driver.to_string(), format!("runtime-{driver}.bin")),
+        ] {
             let elf = build_runtime(&root, Some(&features));
             let file = object::File::parse(&*elf).expect("parse the runtime ELF");
             std::fs::write(out_dir.join(name), flat_image(&file)).unwrap();
@@ -42,7 +56,11 @@ fn main() {
         .data()
         .unwrap()
         .to_vec();
-    assert_eq!(boot_sector.len(), 512, "the boot sector must be exactly 512 bytes");
+    assert_eq!(
+        boot_sector.len(),
+        512,
+        "the boot sector must be exactly 512 bytes"
+    );
     std::fs::write(out_dir.join("bootsector.bin"), &boot_sector).unwrap();
 
     // The PXE entry (stage1/pxe.s): netloader.pxe's first 1 KiB, loaded at 0x7C00 by the ROM.
@@ -52,7 +70,11 @@ fn main() {
         .data()
         .unwrap()
         .to_vec();
-    assert_eq!(pxe_entry.len() as u64, image_start - 0x7c00, "the PXE entry must fill 0x7C00 up to the image");
+    assert_eq!(
+        pxe_entry.len() as u64,
+        image_start - 0x7c00,
+        "the PXE entry must fill 0x7C00 up to the image"
+    );
     std::fs::write(out_dir.join("pxe_entry.bin"), &pxe_entry).unwrap();
 
     // The option ROM's header and code (stage1/rom.s); the builder appends the packed image.
@@ -123,13 +145,22 @@ fn build_runtime(root: &Path, features: Option<&str>) -> Vec<u8> {
     // The outer build's settings are for host code; none of them may reach the runtime.
     for (key, _) in std::env::vars_os() {
         let key = key.to_string_lossy();
-        if key.starts_with("CARGO_") && key != "CARGO_HOME" || key == "RUSTFLAGS" || key == "RUSTC_WRAPPER" {
+        if key.starts_with("CARGO_") && key != "CARGO_HOME"
+            || key == "RUSTFLAGS"
+            || key == "RUSTC_WRAPPER"
+        {
             command.env_remove(&*key);
         }
     }
-    command.env("CARGO_ENCODED_RUSTFLAGS", remap_source_paths(root).join("\x1f"));
+    command.env(
+        "CARGO_ENCODED_RUSTFLAGS",
+        remap_source_paths(root).join("\x1f"),
+    );
     let status = command.status().expect("run cargo for the runtime");
-    assert!(status.success(), "building the runtime failed (see the errors above)");
+    assert!(
+        status.success(),
+        "building the runtime failed (see the errors above)"
+    );
     std::fs::read(target_dir.join("release/netloader-runtime")).expect("read the runtime ELF")
 }
 
@@ -147,5 +178,8 @@ fn remap_source_paths(root: &Path) -> Vec<String> {
             prefixes.extend(entries.flatten().map(|entry| entry.path()));
         }
     }
-    prefixes.iter().map(|prefix| format!("--remap-path-prefix={}/=", prefix.display())).collect()
+    prefixes
+        .iter()
+        .map(|prefix| format!("--remap-path-prefix={}/=", prefix.display()))
+        .collect()
 }

@@ -13,7 +13,9 @@ use netloader_proto::ipv4::parse_dotted_quad;
 fuzz_target!(|input: &[u8]| {
     // The first two bytes say where the ACK ends and the reply begins.
     let (ack, reply) = match input {
-        [hi, lo, rest @ ..] => rest.split_at(usize::from(u16::from_be_bytes([*hi, *lo])).min(rest.len())),
+        [hi, lo, rest @ ..] => {
+            rest.split_at(usize::from(u16::from_be_bytes([*hi, *lo])).min(rest.len()))
+        }
         _ => (input, &[][..]),
     };
     if let Ok(lease) = CachedLease::from_packets(ack, Some(reply)) {
@@ -34,7 +36,15 @@ fuzz_target!(|input: &[u8]| {
         rest = &tail[len..];
     }
     let p = BootParams::from_answer(Ipv4Addr::new(10, 0, 2, 2), file, options, None);
-    for name in [&p.tftp_server_name, &p.boot_file, &p.config_file, &p.path_prefix].into_iter().flatten() {
+    for name in [
+        &p.tftp_server_name,
+        &p.boot_file,
+        &p.config_file,
+        &p.path_prefix,
+    ]
+    .into_iter()
+    .flatten()
+    {
         assert!(!name.is_empty() && !name.contains('\0'));
     }
 });

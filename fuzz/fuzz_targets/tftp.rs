@@ -10,8 +10,9 @@ use netloader_proto::tftp::{Action, Options, SliceSink, TX_BUFFER_LEN, TftpClien
 const SERVER_PORT: u16 = 50000;
 
 fuzz_target!(|input: &[u8]| {
-    if let Ok(Packet::Oack(options) | Packet::Rrq(netloader_proto::tftp::wire::Request { options, .. })) =
-        Packet::parse(input)
+    if let Ok(
+        Packet::Oack(options) | Packet::Rrq(netloader_proto::tftp::wire::Request { options, .. }),
+    ) = Packet::parse(input)
     {
         for (_, value) in options.iter() {
             let _ = netloader_proto::tftp::wire::parse_decimal(value);

@@ -69,7 +69,11 @@ pub fn build_with(form: Form, options: &Options) -> anyhow::Result<Vec<u8>> {
         Form::Rom => rom(options, &crate::rom::RomOptions::default()),
         #[allow(unreachable_patterns)]
         _ => {
-            anyhow::ensure!(options.config.is_none(), "--config is not supported for --form {} yet", form.name());
+            anyhow::ensure!(
+                options.config.is_none(),
+                "--config is not supported for --form {} yet",
+                form.name()
+            );
             build_plain(form)
         }
     }
@@ -104,7 +108,10 @@ pub fn floppy() -> anyhow::Result<Vec<u8>> {
 }
 
 fn floppy_from(runtime: &[u8]) -> anyhow::Result<Vec<u8>> {
-    let mut sector = stage1::boot_sector(Placement { form: BootForm::Floppy, first_sector: 1 })?;
+    let mut sector = stage1::boot_sector(Placement {
+        form: BootForm::Floppy,
+        first_sector: 1,
+    })?;
     sector[3..11].copy_from_slice(b"NETLOADR"); // OEM name, beside the BPB fat12 writes
     let image = fat12::build_floppy(&sector, &stage1::pad(runtime, BootForm::Floppy), &[])?;
     Ok(image)
@@ -124,7 +131,10 @@ fn iso_from(runtime: &[u8]) -> anyhow::Result<Vec<u8>> {
     let layout = iso9660::plan(&[(ISO_BOOT_FILE, boot_file_len)])?;
     let runtime_lba = layout.file_lba[0] + 1;
 
-    let cd_sector = stage1::boot_sector(Placement { form: BootForm::Cdrom, first_sector: runtime_lba })?;
+    let cd_sector = stage1::boot_sector(Placement {
+        form: BootForm::Cdrom,
+        first_sector: runtime_lba,
+    })?;
     let mut boot_file = Vec::with_capacity(boot_file_len);
     boot_file.extend_from_slice(&cd_sector);
     boot_file.resize(iso9660::SECTOR_SIZE, 0);
@@ -134,13 +144,23 @@ fn iso_from(runtime: &[u8]) -> anyhow::Result<Vec<u8>> {
         form: BootForm::IsoAsDisk,
         first_sector: runtime_lba * (iso9660::SECTOR_SIZE / 512) as u32,
     })?;
-    mbr::write_partition_table(&mut mbr_sector, &[layout.hybrid_partition()], DISK_SIGNATURE)?;
+    mbr::write_partition_table(
+        &mut mbr_sector,
+        &[layout.hybrid_partition()],
+        DISK_SIGNATURE,
+    )?;
 
     let image = iso9660::write(
         &layout,
         ISO_VOLUME_ID,
-        &[IsoFile { name: ISO_BOOT_FILE, data: &boot_file }],
-        ElToritoBoot { file_index: 0, load_sectors: 4 },
+        &[IsoFile {
+            name: ISO_BOOT_FILE,
+            data: &boot_file,
+        }],
+        ElToritoBoot {
+            file_index: 0,
+            load_sectors: 4,
+        },
         Some(&mbr_sector),
     )?;
     Ok(image)
@@ -166,14 +186,18 @@ pub fn usb() -> anyhow::Result<Vec<u8>> {
 fn usb_from(runtime: &[u8]) -> anyhow::Result<Vec<u8>> {
     let runtime = stage1::pad(runtime, BootForm::Disk);
     let partition_start = USB_PARTITION_LBA as usize * 512;
-    let image_len = (partition_start + runtime.len()).div_ceil(USB_CYLINDER_BYTES) * USB_CYLINDER_BYTES;
+    let image_len =
+        (partition_start + runtime.len()).div_ceil(USB_CYLINDER_BYTES) * USB_CYLINDER_BYTES;
     let partition = mbr::PartitionEntry {
         bootable: true,
         kind: USB_PARTITION_TYPE,
         start_lba: USB_PARTITION_LBA,
         sectors: u32::try_from((image_len - partition_start) / 512)?,
     };
-    let mut sector = stage1::boot_sector(Placement { form: BootForm::Disk, first_sector: USB_PARTITION_LBA })?;
+    let mut sector = stage1::boot_sector(Placement {
+        form: BootForm::Disk,
+        first_sector: USB_PARTITION_LBA,
+    })?;
     mbr::write_partition_table(&mut sector, &[partition], DISK_SIGNATURE)?;
 
     let mut image = vec![0u8; image_len];
@@ -206,11 +230,17 @@ mod tests {
         assert_eq!(image.len() % (1024 * 1024), 0);
         let lba = u32::from_le_bytes(image[0x1b0..0x1b4].try_into().unwrap()) as usize;
         assert_eq!(image[0x1a6], BootForm::IsoAsDisk as u8);
-        assert_eq!(&image[lba * 512..lba * 512 + 64], &stage1::RUNTIME_IMAGE[..64]);
+        assert_eq!(
+            &image[lba * 512..lba * 512 + 64],
+            &stage1::RUNTIME_IMAGE[..64]
+        );
         // The CD boot sector sits one CD sector before the runtime.
         let cd = (lba / 4 - 1) * 2048;
         assert_eq!(image[cd + 0x1a6], BootForm::Cdrom as u8);
-        assert_eq!(u32::from_le_bytes(image[cd + 0x1b0..cd + 0x1b4].try_into().unwrap()) as usize, lba / 4);
+        assert_eq!(
+            u32::from_le_bytes(image[cd + 0x1b0..cd + 0x1b4].try_into().unwrap()) as usize,
+            lba / 4
+        );
     }
 
     /// Independent readers accept the real images (the tools are installed by scripts/test).
@@ -220,14 +250,28 @@ mod tests {
         let iso_path = temp_path("forms.iso");
         std::fs::write(&iso_path, iso().unwrap()).unwrap();
         let iso_arg = iso_path.to_str().unwrap();
-        if let Some(report) = run_tool("xorriso", &["-indev", iso_arg, "-report_el_torito", "plain"]) {
-            let entry = report.lines().find(|l| l.starts_with("El Torito boot img :   1  BIOS"));
+        if let Some(report) = run_tool(
+            "xorriso",
+            &["-indev", iso_arg, "-report_el_torito", "plain"],
+        ) {
+            let entry = report
+                .lines()
+                .find(|l| l.starts_with("El Torito boot img :   1  BIOS"));
             let entry = entry.unwrap_or_else(|| panic!("no BIOS boot entry in:\n{report}"));
-            assert!(entry.contains(" y ") && entry.contains(" none "), "bootable, no emulation: {entry}");
-            assert!(entry.split_whitespace().any(|w| w == "4"), "load size 4: {entry}");
+            assert!(
+                entry.contains(" y ") && entry.contains(" none "),
+                "bootable, no emulation: {entry}"
+            );
+            assert!(
+                entry.split_whitespace().any(|w| w == "4"),
+                "load size 4: {entry}"
+            );
         }
         if let Some(table) = run_tool("fdisk", &["-l", iso_arg]) {
-            let line = table.lines().find(|l| l.contains(&format!("{iso_arg}1"))).expect(&table);
+            let line = table
+                .lines()
+                .find(|l| l.contains(&format!("{iso_arg}1")))
+                .expect(&table);
             assert!(line.contains('*'), "the hybrid partition is active: {line}");
         }
         let floppy_path = temp_path("forms.img");
@@ -252,14 +296,25 @@ mod tests {
         assert_eq!(image.len() % (1024 * 1024), 0, "whole 64 x 32 cylinders");
         let entry = &image[0x1be..0x1ce];
         assert_eq!(entry[0], 0x80, "active");
-        assert_eq!(&entry[1..4], &[0, 1, 1], "CHS of LBA 2048: cylinder 1, head 0, sector 1");
+        assert_eq!(
+            &entry[1..4],
+            &[0, 1, 1],
+            "CHS of LBA 2048: cylinder 1, head 0, sector 1"
+        );
         assert_eq!(entry[4], USB_PARTITION_TYPE);
         let last_cylinder = (image.len() / (1024 * 1024) - 1) as u8;
-        assert_eq!(&entry[5..8], &[63, 32, last_cylinder], "ends at the image's last sector");
+        assert_eq!(
+            &entry[5..8],
+            &[63, 32, last_cylinder],
+            "ends at the image's last sector"
+        );
         assert_eq!(u32::from_le_bytes(entry[8..12].try_into().unwrap()), 2048);
         let sectors = u32::from_le_bytes(entry[12..16].try_into().unwrap()) as usize;
         assert_eq!(2048 + sectors, image.len() / 512);
-        assert!(image[0x1ce..0x1fe].iter().all(|&b| b == 0), "the other three entries are empty");
+        assert!(
+            image[0x1ce..0x1fe].iter().all(|&b| b == 0),
+            "the other three entries are empty"
+        );
         assert_eq!(&image[510..512], &[0x55, 0xaa]);
     }
 
@@ -273,8 +328,14 @@ mod tests {
         assert_eq!(count, stage1::RUNTIME_IMAGE.len().div_ceil(512));
         let runtime = &image[lba * 512..lba * 512 + stage1::RUNTIME_IMAGE.len()];
         assert_eq!(runtime, stage1::RUNTIME_IMAGE);
-        assert!(image[512..lba * 512].iter().all(|&b| b == 0), "nothing between the MBR and the partition");
-        assert!(image[(lba + count) * 512..].iter().all(|&b| b == 0), "zero padding after the runtime");
+        assert!(
+            image[512..lba * 512].iter().all(|&b| b == 0),
+            "nothing between the MBR and the partition"
+        );
+        assert!(
+            image[(lba + count) * 512..].iter().all(|&b| b == 0),
+            "zero padding after the runtime"
+        );
     }
 
     #[test]
@@ -288,13 +349,23 @@ mod tests {
         std::fs::remove_file(&path).ok();
         let Some(report) = report else { return };
         assert!(report.contains("0x52444c4e"), "disk signature: {report}");
-        let line = report.lines().find(|l| l.starts_with(&format!("{arg}1"))).expect(&report);
+        let line = report
+            .lines()
+            .find(|l| l.starts_with(&format!("{arg}1")))
+            .expect(&report);
         let fields: Vec<&str> = line.split_whitespace().collect();
         // Device Boot Start End Sectors Size Id Type
         let last = (image.len() / 512 - 1).to_string();
         let sectors = (image.len() / 512 - 2048).to_string();
-        assert_eq!(&fields[1..5], &["*", "2048", last.as_str(), sectors.as_str()], "{line}");
+        assert_eq!(
+            &fields[1..5],
+            &["*", "2048", last.as_str(), sectors.as_str()],
+            "{line}"
+        );
         assert_eq!(fields[6], "da", "{line}");
-        assert!(!report.contains(&format!("{arg}2")), "one partition only: {report}");
+        assert!(
+            !report.contains(&format!("{arg}2")),
+            "one partition only: {report}"
+        );
     }
 }

@@ -2,9 +2,9 @@
 //! user's options) to bytes: deterministic, no outside tools.
 
 pub mod fat12;
+pub mod forms;
 pub mod iso9660;
 pub mod mbr;
 pub mod pxe;
 pub mod rom;
-pub mod forms;
 pub mod stage1;

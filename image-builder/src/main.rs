@@ -80,23 +80,48 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Commands::Build { form, output, config, nic, pci_id, standalone } => {
+        Commands::Build {
+            form,
+            output,
+            config,
+            nic,
+            pci_id,
+            standalone,
+        } => {
             let mut options = forms::Options::default();
             if let Some(path) = config {
-                let text = std::fs::read(&path).with_context(|| format!("cannot read the config {}", path.display()))?;
+                let text = std::fs::read(&path)
+                    .with_context(|| format!("cannot read the config {}", path.display()))?;
                 forms::check_config(&path.display().to_string(), &text)?;
                 options.config = Some(text);
             }
             if form == Form::Rom {
-                build_rom(&output, &options, &rom::RomOptions { nic, pci_id, standalone })?;
+                build_rom(
+                    &output,
+                    &options,
+                    &rom::RomOptions {
+                        nic,
+                        pci_id,
+                        standalone,
+                    },
+                )?;
             } else if standalone || pci_id.is_some() {
-                bail!("--standalone and --pci-id are for --form rom only (this is --form {})", form.name());
+                bail!(
+                    "--standalone and --pci-id are for --form rom only (this is --form {})",
+                    form.name()
+                );
             } else {
                 build(form, &output, &options)?;
             }
             Ok(ExitCode::SUCCESS)
         }
-        Commands::Demo { timeout, image, tftp, bootfile, nic } => demo(timeout, image, tftp, &bootfile, &nic),
+        Commands::Demo {
+            timeout,
+            image,
+            tftp,
+            bootfile,
+            nic,
+        } => demo(timeout, image, tftp, &bootfile, &nic),
     }
 }
 
@@ -111,18 +136,31 @@ fn build(form: Form, output: &Path, options: &forms::Options) -> anyhow::Result<
         stage1::END_ADDRESS,
         (stage1::END_ADDRESS - stage1::LOAD_ADDRESS) / 1024
     );
-    println!("{} image: {} bytes -> {}", form.name(), image.len(), output.display());
+    println!(
+        "{} image: {} bytes -> {}",
+        form.name(),
+        image.len(),
+        output.display()
+    );
     Ok(())
 }
 
-fn build_rom(output: &Path, options: &forms::Options, rom_options: &rom::RomOptions) -> anyhow::Result<()> {
+fn build_rom(
+    output: &Path,
+    options: &forms::Options,
+    rom_options: &rom::RomOptions,
+) -> anyhow::Result<()> {
     let image = forms::rom(options, rom_options)?;
     std::fs::write(output, &image).with_context(|| format!("cannot write {}", output.display()))?;
     let primary = rom_options.pci_id.unwrap_or(rom_options.nic.primary_id());
     println!(
         "runtime image: {} bytes ({}) with the {} driver only, packed (LZ4) into the ROM; unpacked to {:#x} at boot",
         rom_options.nic.runtime_image(rom_options.standalone).len(),
-        if rom_options.standalone { "the whole loader" } else { "the first stage" },
+        if rom_options.standalone {
+            "the whole loader"
+        } else {
+            "the first stage"
+        },
         rom_options.nic.name(),
         stage1::LOAD_ADDRESS
     );
@@ -156,7 +194,13 @@ fn build_rom(output: &Path, options: &forms::Options, rom_options: &rom::RomOpti
 
 const QEMU: &str = "qemu-system-x86_64";
 
-fn demo(timeout: u64, image: Option<PathBuf>, tftp: Option<PathBuf>, bootfile: &str, nic: &str) -> anyhow::Result<ExitCode> {
+fn demo(
+    timeout: u64,
+    image: Option<PathBuf>,
+    tftp: Option<PathBuf>,
+    bootfile: &str,
+    nic: &str,
+) -> anyhow::Result<ExitCode> {
     if Command::new(QEMU).arg("--version").output().is_err() {
         bail!(
             "{QEMU} is not installed. On Debian or Ubuntu: sudo apt-get install qemu-system-x86 \
@@ -165,13 +209,21 @@ fn demo(timeout: u64, image: Option<PathBuf>, tftp: Option<PathBuf>, bootfile: &
     }
     let path = image.unwrap_or_else(|| std::env::temp_dir().join("netloader-demo.iso"));
     build(Form::Iso, &path, &forms::Options::default())?;
-    println!("booting {} in QEMU (serial console below; stops after {timeout} s)", path.display());
+    println!(
+        "booting {} in QEMU (serial console below; stops after {timeout} s)",
+        path.display()
+    );
     let mut network = Vec::new();
     match &tftp {
         Some(dir) => {
-            let dir = dir.canonicalize().with_context(|| format!("no TFTP folder {}", dir.display()))?;
+            let dir = dir
+                .canonicalize()
+                .with_context(|| format!("no TFTP folder {}", dir.display()))?;
             network.push("-netdev".to_string());
-            network.push(format!("user,id=n0,restrict=on,tftp={},bootfile={bootfile}", dir.display()));
+            network.push(format!(
+                "user,id=n0,restrict=on,tftp={},bootfile={bootfile}",
+                dir.display()
+            ));
             network.push("-device".to_string());
             network.push(format!("{nic},netdev=n0"));
         }
@@ -181,7 +233,17 @@ fn demo(timeout: u64, image: Option<PathBuf>, tftp: Option<PathBuf>, bootfile: &
         .arg("--foreground")
         .arg(timeout.to_string())
         .arg(QEMU)
-        .args(["-machine", "pc", "-m", "128", "-display", "none", "-serial", "stdio", "-no-reboot"])
+        .args([
+            "-machine",
+            "pc",
+            "-m",
+            "128",
+            "-display",
+            "none",
+            "-serial",
+            "stdio",
+            "-no-reboot",
+        ])
         .args(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"])
         .args(&network)
         .arg("-cdrom")

@@ -43,7 +43,11 @@ mod tests {
         assert_eq!(program.len(), 0x400 + RUNTIME_IMAGE.len());
         assert_eq!(&program[..0x400], PXE_ENTRY);
         assert_eq!(&program[0x400..], RUNTIME_IMAGE);
-        assert!(program.len() < 400 * 1024, "well inside what a PXE ROM loads: {} bytes", program.len());
+        assert!(
+            program.len() < 400 * 1024,
+            "well inside what a PXE ROM loads: {} bytes",
+            program.len()
+        );
     }
 
     /// iPXE takes any file that is not recognised as another type as a PXE image; make sure
@@ -55,10 +59,14 @@ mod tests {
         assert_ne!(&program[..4], b"\x7fELF");
         assert_ne!(&program[0x202..0x206], b"HdrS");
         let multiboot = (0..8192 - 12).step_by(4).any(|at| {
-            let word = |i: usize| u32::from_le_bytes(program[at + i..at + i + 4].try_into().unwrap());
+            let word =
+                |i: usize| u32::from_le_bytes(program[at + i..at + i + 4].try_into().unwrap());
             word(0) == 0x1bad_b002 && word(0).wrapping_add(word(4)).wrapping_add(word(8)) == 0
         });
-        assert!(!multiboot, "a Multiboot header in the first 8 KiB would make iPXE boot it as a kernel");
+        assert!(
+            !multiboot,
+            "a Multiboot header in the first 8 KiB would make iPXE boot it as a kernel"
+        );
     }
 
     #[test]

@@ -9,17 +9,24 @@ pub static RUNTIME_IMAGE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/runt
 
 /// The option ROM's first stage (runtime/src/chain.rs) with one NIC driver only (see build.rs):
 /// DHCP, then netloader.pxe from the TFTP server.
-pub static CHAIN_IMAGE_E1000: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/runtime-chain-e1000.bin"));
-pub static CHAIN_IMAGE_RTL8139: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/runtime-chain-rtl8139.bin"));
-pub static CHAIN_IMAGE_VIRTIO: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/runtime-chain-virtio.bin"));
+pub static CHAIN_IMAGE_E1000: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/runtime-chain-e1000.bin"));
+pub static CHAIN_IMAGE_RTL8139: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/runtime-chain-rtl8139.bin"));
+pub static CHAIN_IMAGE_VIRTIO: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/runtime-chain-virtio.bin"));
 
 /// The whole loader with one NIC driver only, for `--form rom --standalone`.
-pub static RUNTIME_IMAGE_E1000: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/runtime-e1000.bin"));
-pub static RUNTIME_IMAGE_RTL8139: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/runtime-rtl8139.bin"));
-pub static RUNTIME_IMAGE_VIRTIO: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/runtime-virtio.bin"));
+pub static RUNTIME_IMAGE_E1000: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/runtime-e1000.bin"));
+pub static RUNTIME_IMAGE_RTL8139: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/runtime-rtl8139.bin"));
+pub static RUNTIME_IMAGE_VIRTIO: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/runtime-virtio.bin"));
 
 /// The shared boot sector, before a form fills in its fields.
-pub static BOOT_SECTOR_TEMPLATE: &[u8; 512] = include_bytes!(concat!(env!("OUT_DIR"), "/bootsector.bin"));
+pub static BOOT_SECTOR_TEMPLATE: &[u8; 512] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/bootsector.bin"));
 
 const FIELD_COUNT: usize = 0x1a4;
 const FIELD_FORM: usize = 0x1a6;
@@ -56,9 +63,13 @@ pub struct Placement {
 
 #[derive(Debug, thiserror::Error)]
 pub enum Stage1Error {
-    #[error("the runtime image needs {sectors} sectors of {size} bytes; stage 1 can load at most 65535")]
+    #[error(
+        "the runtime image needs {sectors} sectors of {size} bytes; stage 1 can load at most 65535"
+    )]
     TooManySectors { sectors: usize, size: usize },
-    #[error("E-CONFIG-TOOBIG: the config is {len} bytes; an embedded config holds at most 8192 (serve larger ones by TFTP)")]
+    #[error(
+        "E-CONFIG-TOOBIG: the config is {len} bytes; an embedded config holds at most 8192 (serve larger ones by TFTP)"
+    )]
     ConfigTooLarge { len: usize },
     #[error("the runtime image has no (or more than one) embedded-config slot: a build problem")]
     NoConfigSlot,
@@ -76,7 +87,11 @@ pub fn runtime_with_config(runtime: &[u8], config: &[u8]) -> Result<Vec<u8>, Sta
         return Err(Stage1Error::ConfigTooLarge { len: config.len() });
     }
     let mut image = runtime.to_vec();
-    let mut found = image.windows(16).enumerate().filter(|(_, w)| w == EMBEDDED_CONFIG_MARKER).map(|(i, _)| i);
+    let mut found = image
+        .windows(16)
+        .enumerate()
+        .filter(|(_, w)| w == EMBEDDED_CONFIG_MARKER)
+        .map(|(i, _)| i);
     let at = match (found.next(), found.next()) {
         (Some(at), None) => at + 16,
         _ => return Err(Stage1Error::NoConfigSlot),
@@ -99,7 +114,10 @@ pub fn padded_image(form: BootForm) -> Vec<u8> {
 /// `runtime` (the image, perhaps with an embedded config) padded to whole device sectors.
 pub fn pad(runtime: &[u8], form: BootForm) -> Vec<u8> {
     let mut image = runtime.to_vec();
-    image.resize(runtime.len().div_ceil(form.sector_size()) * form.sector_size(), 0);
+    image.resize(
+        runtime.len().div_ceil(form.sector_size()) * form.sector_size(),
+        0,
+    );
     image
 }
 
@@ -107,7 +125,8 @@ pub fn pad(runtime: &[u8], form: BootForm) -> Vec<u8> {
 pub fn boot_sector(placement: Placement) -> Result<[u8; 512], Stage1Error> {
     let size = placement.form.sector_size();
     let sectors = image_sectors(placement.form);
-    let count = u16::try_from(sectors).map_err(|_| Stage1Error::TooManySectors { sectors, size })?;
+    let count =
+        u16::try_from(sectors).map_err(|_| Stage1Error::TooManySectors { sectors, size })?;
     let mut sector = *BOOT_SECTOR_TEMPLATE;
     sector[FIELD_COUNT..FIELD_COUNT + 2].copy_from_slice(&count.to_le_bytes());
     sector[FIELD_FORM] = placement.form as u8;
@@ -126,26 +145,44 @@ mod tests {
         assert_eq!(&s[510..], &[0x55, 0xaa]);
         assert_eq!(s[0], 0xeb, "starts with a short jump over the BPB");
         assert_eq!(s[0x1a8], 0x10, "DAP size byte");
-        assert_eq!(u16::from_le_bytes([s[0x1ae], s[0x1af]]), (LOAD_ADDRESS >> 4) as u16);
-        assert!(s[0x1b8..0x1fe].iter().all(|&b| b == 0), "signature and partition table left free");
+        assert_eq!(
+            u16::from_le_bytes([s[0x1ae], s[0x1af]]),
+            (LOAD_ADDRESS >> 4) as u16
+        );
+        assert!(
+            s[0x1b8..0x1fe].iter().all(|&b| b == 0),
+            "signature and partition table left free"
+        );
     }
 
     #[test]
     fn fields_are_written_where_stage1_reads_them() {
-        let sector = boot_sector(Placement { form: BootForm::Cdrom, first_sector: 0x1234_5678 }).unwrap();
+        let sector = boot_sector(Placement {
+            form: BootForm::Cdrom,
+            first_sector: 0x1234_5678,
+        })
+        .unwrap();
         assert_eq!(&sector[0x1b0..0x1b4], &0x1234_5678u32.to_le_bytes());
         assert_eq!(sector[0x1a6], 2);
         assert_eq!(sector[0x1a7], 8);
         let count = u16::from_le_bytes([sector[0x1a4], sector[0x1a5]]) as usize;
         assert_eq!(count, RUNTIME_IMAGE.len().div_ceil(2048));
-        assert_eq!(&sector[0x1b4..0x1b8], &[0; 4], "the high half of the LBA stays zero");
+        assert_eq!(
+            &sector[0x1b4..0x1b8],
+            &[0; 4],
+            "the high half of the LBA stays zero"
+        );
     }
 
     #[test]
     fn config_goes_into_its_slot() {
         let image = runtime_with_config(RUNTIME_IMAGE, b"menuentry x { multiboot /k }").unwrap();
         assert_eq!(image.len(), RUNTIME_IMAGE.len());
-        let at = image.windows(16).position(|w| w == EMBEDDED_CONFIG_MARKER).unwrap() + 16;
+        let at = image
+            .windows(16)
+            .position(|w| w == EMBEDDED_CONFIG_MARKER)
+            .unwrap()
+            + 16;
         assert_eq!(&image[at..at + 4], &28u32.to_le_bytes());
         assert_eq!(&image[at + 4..at + 32], b"menuentry x { multiboot /k }");
         assert!(runtime_with_config(RUNTIME_IMAGE, &[b'#'; 8193]).is_err());

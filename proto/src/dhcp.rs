@@ -63,7 +63,10 @@ impl BootParams {
         options: impl IntoIterator<Item = (u8, &'a [u8])>,
         dhcp_server: Option<Ipv4Addr>,
     ) -> BootParams {
-        let mut params = BootParams { boot_file: text(file), ..BootParams::default() };
+        let mut params = BootParams {
+            boot_file: text(file),
+            ..BootParams::default()
+        };
         let mut server_option = None;
         for (code, value) in options {
             match code {
@@ -74,7 +77,9 @@ impl BootParams {
                 _ => {}
             }
         }
-        let server_from_option = server_option.as_ref().and_then(|n| crate::ipv4::parse_dotted_quad(n).map(Ipv4Addr::from));
+        let server_from_option = server_option
+            .as_ref()
+            .and_then(|n| crate::ipv4::parse_dotted_quad(n).map(Ipv4Addr::from));
         if server_from_option.is_none() {
             params.tftp_server_name = server_option;
         }
@@ -105,7 +110,12 @@ mod tests {
             (209, b"pxelinux.cfg/default"),
             (210, b"/srv/tftp/"),
         ];
-        let p = BootParams::from_answer(Ipv4Addr::UNSPECIFIED, b"", opts, Some(Ipv4Addr::new(192, 168, 1, 1)));
+        let p = BootParams::from_answer(
+            Ipv4Addr::UNSPECIFIED,
+            b"",
+            opts,
+            Some(Ipv4Addr::new(192, 168, 1, 1)),
+        );
         assert_eq!(p.tftp_server, Some(Ipv4Addr::new(192, 168, 1, 5)));
         assert_eq!(p.boot_file.as_deref(), Some("boot/netloader.cfg"));
         assert_eq!(p.config_file.as_deref(), Some("pxelinux.cfg/default"));
@@ -115,7 +125,12 @@ mod tests {
     #[test]
     fn named_server_is_kept_and_dhcp_server_used() {
         let opts: [(u8, &[u8]); 1] = [(66, b"tftp.example.org")];
-        let p = BootParams::from_answer(Ipv4Addr::UNSPECIFIED, b"", opts, Some(Ipv4Addr::new(10, 1, 1, 1)));
+        let p = BootParams::from_answer(
+            Ipv4Addr::UNSPECIFIED,
+            b"",
+            opts,
+            Some(Ipv4Addr::new(10, 1, 1, 1)),
+        );
         assert_eq!(p.tftp_server, Some(Ipv4Addr::new(10, 1, 1, 1)));
         assert_eq!(p.tftp_server_name.as_deref(), Some("tftp.example.org"));
         assert_eq!(p.boot_file, None);
@@ -129,7 +144,8 @@ mod tests {
             let len = (next() % 300) as usize;
             let bytes: std::vec::Vec<u8> = (0..len).map(|_| next() as u8).collect();
             let code = next() as u8;
-            let _ = BootParams::from_answer(Ipv4Addr::from(next()), &bytes, [(code, &bytes[..])], None);
+            let _ =
+                BootParams::from_answer(Ipv4Addr::from(next()), &bytes, [(code, &bytes[..])], None);
         }
     }
 
@@ -139,7 +155,14 @@ mod tests {
     fn random_option_lists_never_panic() {
         let mut rng = crate::test_rng::Rng::new(0x9e37_79b9);
         let mut next = || rng.next_u64() as u32;
-        let pieces: [&[u8]; 6] = [b"10.0.0.1", b"boot/k\0x", b"\xff\xfe", b" ", b"\0\0a", "é/ü".as_bytes()];
+        let pieces: [&[u8]; 6] = [
+            b"10.0.0.1",
+            b"boot/k\0x",
+            b"\xff\xfe",
+            b" ",
+            b"\0\0a",
+            "é/ü".as_bytes(),
+        ];
         for _ in 0..20_000 {
             let mut values: std::vec::Vec<std::vec::Vec<u8>> = std::vec::Vec::new();
             for _ in 0..next() % 8 {
@@ -152,11 +175,26 @@ mod tests {
                 values.push(v);
             }
             let codes = [66u8, 67, 209, 210, 0, 255, 53];
-            let options: std::vec::Vec<(u8, &[u8])> =
-                values.iter().map(|v| (codes[(next() % 7) as usize], &v[..])).collect();
+            let options: std::vec::Vec<(u8, &[u8])> = values
+                .iter()
+                .map(|v| (codes[(next() % 7) as usize], &v[..]))
+                .collect();
             let file = values.first().map_or(&[][..], |v| &v[..v.len().min(128)]);
-            let p = BootParams::from_answer(Ipv4Addr::from(next() & 0xff), file, options, Some(Ipv4Addr::from(next())));
-            for name in [&p.tftp_server_name, &p.boot_file, &p.config_file, &p.path_prefix].into_iter().flatten() {
+            let p = BootParams::from_answer(
+                Ipv4Addr::from(next() & 0xff),
+                file,
+                options,
+                Some(Ipv4Addr::from(next())),
+            );
+            for name in [
+                &p.tftp_server_name,
+                &p.boot_file,
+                &p.config_file,
+                &p.path_prefix,
+            ]
+            .into_iter()
+            .flatten()
+            {
                 assert!(!name.is_empty() && name.len() <= NAME_CAPACITY && !name.contains('\0'));
             }
         }

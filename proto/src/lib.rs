@@ -12,11 +12,11 @@ extern crate std;
 #[cfg(test)]
 mod test_rng;
 
+pub mod config;
 pub mod dhcp;
 pub mod elf;
 pub mod ipv4;
 pub mod kernel;
 pub mod memmap;
-pub mod config;
 pub mod multiboot;
 pub mod tftp;

@@ -76,7 +76,11 @@ impl<'a> MemoryMap<'a> {
         if start >= end {
             return true;
         }
-        if self.entries.iter().any(|e| !e.is_ram() && e.base < end && start < e.end()) {
+        if self
+            .entries
+            .iter()
+            .any(|e| !e.is_ram() && e.base < end && start < e.end())
+        {
             return false;
         }
         // Walk forward through RAM entries until the range is covered.
@@ -109,7 +113,11 @@ impl<'a> MemoryMap<'a> {
 
     /// The total of all usable RAM, in bytes.
     pub fn total_ram(&self) -> u64 {
-        self.entries.iter().filter(|e| e.is_ram()).map(|e| e.length).fold(0, u64::saturating_add)
+        self.entries
+            .iter()
+            .filter(|e| e.is_ram())
+            .map(|e| e.length)
+            .fold(0, u64::saturating_add)
     }
 
     fn contiguous_ram_from(&self, start: u64) -> u64 {
@@ -143,10 +151,20 @@ mod tests {
     use super::*;
 
     fn ram(base: u64, length: u64) -> E820Entry {
-        E820Entry { base, length, kind: E820_RAM, acpi_attributes: 1 }
+        E820Entry {
+            base,
+            length,
+            kind: E820_RAM,
+            acpi_attributes: 1,
+        }
     }
     fn reserved(base: u64, length: u64) -> E820Entry {
-        E820Entry { base, length, kind: E820_RESERVED, acpi_attributes: 1 }
+        E820Entry {
+            base,
+            length,
+            kind: E820_RESERVED,
+            acpi_attributes: 1,
+        }
     }
 
     /// What SeaBIOS reports for -m 128.
@@ -180,7 +198,11 @@ mod tests {
 
     #[test]
     fn adjacent_entries_join_and_overlaps_are_strict() {
-        let entries = [ram(0x100000, 0x100000), ram(0x200000, 0x100000), reserved(0x280000, 0x1000)];
+        let entries = [
+            ram(0x100000, 0x100000),
+            ram(0x200000, 0x100000),
+            reserved(0x280000, 0x1000),
+        ];
         let map = MemoryMap::new(&entries);
         assert!(map.is_ram(0x100000, 0x280000));
         assert!(!map.is_ram(0x27f000, 0x281000));
@@ -189,7 +211,12 @@ mod tests {
 
     #[test]
     fn disabled_entries_are_not_ram() {
-        let entries = [E820Entry { base: 0, length: 0x1000, kind: E820_RAM, acpi_attributes: 0 }];
+        let entries = [E820Entry {
+            base: 0,
+            length: 0x1000,
+            kind: E820_RAM,
+            acpi_attributes: 0,
+        }];
         assert!(!MemoryMap::new(&entries).is_ram(0, 0x1000));
     }
 

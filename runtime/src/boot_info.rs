@@ -110,7 +110,10 @@ pub struct PxeHandoff {
     cached_reply: [u8; PXE_PACKET_MAX],
 }
 
-const _: () = assert!(core::mem::offset_of!(BootInfo, pxe) == 3088, "BI_PXE in stage1/pxe.s");
+const _: () = assert!(
+    core::mem::offset_of!(BootInfo, pxe) == 3088,
+    "BI_PXE in stage1/pxe.s"
+);
 const _: () = assert!(core::mem::size_of::<PxeHandoff>() == 16 + 2 * PXE_PACKET_MAX);
 
 impl BootInfo {

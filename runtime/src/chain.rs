@@ -15,8 +15,8 @@ use core::net::Ipv4Addr;
 use netloader_proto::memmap::MemoryMap;
 
 use crate::boot::handoff;
-use crate::boot_info::PXE_PACKET_MAX;
 use crate::boot::{Failure, fail};
+use crate::boot_info::PXE_PACKET_MAX;
 use crate::download::MemorySink;
 use crate::net::{Lease, Net};
 use crate::println;
@@ -111,31 +111,49 @@ chain_stub_end:
 /// Download netloader.pxe and start it. Returns only on failure.
 pub fn run(net: &mut Net, lease: &Lease, map: &MemoryMap, conventional_kib: u16) -> Failure {
     let Some(server) = lease.boot.tftp_server else {
-        return fail!("E-DHCP-NOSERVER: the DHCP answer names no TFTP server (next-server or option 66): check the DHCP server's settings");
+        return fail!(
+            "E-DHCP-NOSERVER: the DHCP answer names no TFTP server (next-server or option 66): check the DHCP server's settings"
+        );
     };
     let file = lease.boot.boot_file.as_deref().unwrap_or(DEFAULT_NBP);
     // netloader.pxe runs from 0x7C00 up, in conventional memory.
     let conventional_end = (u64::from(conventional_kib) * 1024).min(map.lower_kib() as u64 * 1024);
     let capacity = conventional_end.saturating_sub(NBP_LOAD);
     if !map.is_ram(STAGING, STAGING + capacity) {
-        return fail!("E-MEM-LOW: no RAM at {STAGING:#x}-{:#x} to receive {file}", STAGING + capacity);
+        return fail!(
+            "E-MEM-LOW: no RAM at {STAGING:#x}-{:#x} to receive {file}",
+            STAGING + capacity
+        );
     }
     // SAFETY: RAM by the map, above everything of ours (the runtime lives below 640 KiB).
     let mut sink = unsafe { MemorySink::new(STAGING, capacity) };
     match net.tftp_get_from(server, 69, file, &mut sink) {
         Ok(_) => {}
         Err(e) if e.is_not_found() => {
-            return fail!("{e} (this option ROM starts netloader.pxe, made by `netloader build --form pxe`: put it on the TFTP server)");
+            return fail!(
+                "{e} (this option ROM starts netloader.pxe, made by `netloader build --form pxe`: put it on the TFTP server)"
+            );
         }
         Err(e) => return fail!("{e}"),
     }
-    println!("file: {} {} bytes at {:#x} crc32 {:08x}", file, sink.len(), sink.start(), sink.crc32());
+    println!(
+        "file: {} {} bytes at {:#x} crc32 {:08x}",
+        file,
+        sink.len(),
+        sink.start(),
+        sink.crc32()
+    );
     if let Err(failure) = check_nbp(sink.bytes(), file, server) {
         return failure;
     }
     println!("chain: starting {file} at {NBP_LOAD:#x} (netloader's full loader, every driver)");
     net.close();
-    let copy = handoff::Copy { src: STAGING as u32, dst: NBP_LOAD as u32, len: sink.len() as u32, zero: 0 };
+    let copy = handoff::Copy {
+        src: STAGING as u32,
+        dst: NBP_LOAD as u32,
+        len: sink.len() as u32,
+        zero: 0,
+    };
     let (ack, proxy) = net.raw_answers();
     // SAFETY: the lease record and the stub go to free low memory outside the hand-off area
     // and the copy's destination; the card is closed; nothing of this runtime is needed
@@ -144,8 +162,15 @@ pub fn run(net: &mut Net, lease: &Lease, map: &MemoryMap, conventional_kib: u16)
         let record = LEASE_AT as *mut u8;
         for (slot, packet) in [ack, proxy].into_iter().enumerate() {
             let len = packet.len().min(PXE_PACKET_MAX);
-            record.add(2 * slot).cast::<u16>().write_unaligned(len as u16);
-            core::ptr::copy_nonoverlapping(packet.as_ptr(), record.add(4 + slot * PXE_PACKET_MAX), len);
+            record
+                .add(2 * slot)
+                .cast::<u16>()
+                .write_unaligned(len as u16);
+            core::ptr::copy_nonoverlapping(
+                packet.as_ptr(),
+                record.add(4 + slot * PXE_PACKET_MAX),
+                len,
+            );
         }
         let start = &raw const chain_stub_start;
         let len = (&raw const chain_stub_end as usize) - (start as usize);
@@ -156,7 +181,9 @@ pub fn run(net: &mut Net, lease: &Lease, map: &MemoryMap, conventional_kib: u16)
 
 /// Is this a netloader.pxe (of a compatible hand-off)?
 fn check_nbp(bytes: &[u8], file: &str, server: Ipv4Addr) -> Result<(), Failure> {
-    if bytes.get(NBP_SIGNATURE_AT..NBP_SIGNATURE_AT + NBP_SIGNATURE.len()) != Some(NBP_SIGNATURE.as_slice()) {
+    if bytes.get(NBP_SIGNATURE_AT..NBP_SIGNATURE_AT + NBP_SIGNATURE.len())
+        != Some(NBP_SIGNATURE.as_slice())
+    {
         return Err(fail!(
             "E-ROM-CHAIN: {file} from {server} is not netloader.pxe: this option ROM starts netloader.pxe (`netloader build --form pxe`); put it on the TFTP server and name it in the DHCP boot file"
         ));

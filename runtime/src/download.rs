@@ -20,7 +20,12 @@ impl MemorySink {
     /// `[start, start + capacity)` must be RAM (per the memory map) that nothing else in the
     /// runtime uses, identity-mapped.
     pub unsafe fn new(start: u64, capacity: u64) -> Self {
-        MemorySink { start, capacity, len: 0, crc: !0 }
+        MemorySink {
+            start,
+            capacity,
+            len: 0,
+            crc: !0,
+        }
     }
 
     pub fn start(&self) -> u64 {
@@ -51,7 +56,10 @@ impl MemorySink {
 impl Sink for MemorySink {
     fn size_hint(&mut self, size: u64) -> Result<(), SinkError> {
         if size > self.capacity {
-            return Err(SinkError::TooLarge { needed: size, capacity: self.capacity });
+            return Err(SinkError::TooLarge {
+                needed: size,
+                capacity: self.capacity,
+            });
         }
         Ok(())
     }
@@ -59,11 +67,16 @@ impl Sink for MemorySink {
     fn write_at(&mut self, offset: u64, data: &[u8]) -> Result<(), SinkError> {
         let end = offset.saturating_add(data.len() as u64);
         if end > self.capacity {
-            return Err(SinkError::TooLarge { needed: end, capacity: self.capacity });
+            return Err(SinkError::TooLarge {
+                needed: end,
+                capacity: self.capacity,
+            });
         }
         // SAFETY: within the range `new` was given (checked just above), which nothing else
         // refers to while this borrow lives.
-        let destination = unsafe { core::slice::from_raw_parts_mut((self.start + offset) as *mut u8, data.len()) };
+        let destination = unsafe {
+            core::slice::from_raw_parts_mut((self.start + offset) as *mut u8, data.len())
+        };
         self.crc = copy_and_crc(destination, data, self.crc);
         self.len = end;
         Ok(())
@@ -103,7 +116,9 @@ fn copy_and_crc(destination: &mut [u8], source: &[u8], mut crc: u32) -> u32 {
     // 4 KiB of tables (which do not compress).
     if cfg!(feature = "chain") {
         destination.copy_from_slice(source);
-        return source.iter().fold(crc, |crc, &byte| crc_byte_bitwise(crc, byte));
+        return source
+            .iter()
+            .fold(crc, |crc, &byte| crc_byte_bitwise(crc, byte));
     }
     let t = &CRC_TABLES;
     let mut words = destination.chunks_exact_mut(4).zip(source.chunks_exact(4));
@@ -122,7 +137,10 @@ fn copy_and_crc(destination: &mut [u8], source: &[u8], mut crc: u32) -> u32 {
 
 const fn crc_word(t: &[[u32; 256]; 4], crc: u32, word: [u8; 4]) -> u32 {
     let v = crc ^ u32::from_le_bytes(word);
-    t[3][(v & 0xFF) as usize] ^ t[2][((v >> 8) & 0xFF) as usize] ^ t[1][((v >> 16) & 0xFF) as usize] ^ t[0][(v >> 24) as usize]
+    t[3][(v & 0xFF) as usize]
+        ^ t[2][((v >> 8) & 0xFF) as usize]
+        ^ t[1][((v >> 16) & 0xFF) as usize]
+        ^ t[0][(v >> 24) as usize]
 }
 
 const fn crc_byte(t: &[[u32; 256]; 4], crc: u32, byte: u8) -> u32 {
@@ -133,7 +151,11 @@ const fn crc_byte_bitwise(crc: u32, byte: u8) -> u32 {
     let mut crc = crc ^ byte as u32;
     let mut bit = 0;
     while bit < 8 {
-        crc = if crc & 1 != 0 { 0xEDB8_8320 ^ (crc >> 1) } else { crc >> 1 };
+        crc = if crc & 1 != 0 {
+            0xEDB8_8320 ^ (crc >> 1)
+        } else {
+            crc >> 1
+        };
         bit += 1;
     }
     crc

@@ -13,7 +13,11 @@ pub struct Slot {
 
 #[used]
 #[unsafe(link_section = ".data.embedded_config")]
-static EMBEDDED_CONFIG: Slot = Slot { marker: *b"netloader-config", len: 0, text: [0; CAPACITY] };
+static EMBEDDED_CONFIG: Slot = Slot {
+    marker: *b"netloader-config",
+    len: 0,
+    text: [0; CAPACITY],
+};
 
 /// The embedded config, if the image carries one.
 pub fn config() -> Option<&'static [u8]> {

@@ -5,7 +5,10 @@
 // The option ROM's first stage uses the network half only, and a ROM carries one driver: the
 // rest is compiled but unused.
 #![cfg_attr(
-    any(feature = "chain", not(all(feature = "e1000", feature = "rtl8139", feature = "virtio"))),
+    any(
+        feature = "chain",
+        not(all(feature = "e1000", feature = "rtl8139", feature = "virtio"))
+    ),
     allow(dead_code, unused_imports)
 )]
 
@@ -35,10 +38,17 @@ extern "C" fn netloader_main(boot: &'static BootInfo) -> ! {
     arch::exceptions::init();
     println!("netloader {VERSION}");
     if boot.magic != boot_info::MAGIC {
-        println!("E-BOOTINFO: the hand-off record from stage 1 is damaged (magic {:#x}).", boot.magic);
+        println!(
+            "E-BOOTINFO: the hand-off record from stage 1 is damaged (magic {:#x}).",
+            boot.magic
+        );
         arch::halt_forever();
     }
-    println!("boot form: {} (BIOS drive {:#04x})", boot.form().describe(), boot.drive);
+    println!(
+        "boot form: {} (BIOS drive {:#04x})",
+        boot.form().describe(),
+        boot.drive
+    );
     println!("A20: {}", boot.a20_method());
     let map = boot.memory_map();
     println!(
@@ -80,14 +90,19 @@ fn network_boot(map: &netloader_proto::memmap::MemoryMap, handoff: &BootInfo) ->
         mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]
     );
     let mut net = net::Net::new(nic);
-    let pxe = handoff.pxe().filter(|_| handoff.form() == boot_info::BootForm::Pxe && !cfg!(feature = "chain"));
+    let pxe = handoff
+        .pxe()
+        .filter(|_| handoff.form() == boot_info::BootForm::Pxe && !cfg!(feature = "chain"));
     let lease = match net.lease(pxe, 20) {
         Ok(lease) => lease,
         Err(e) => return boot::fail!("{e}"),
     };
     println!(
         "dhcp: address {}/{} from {}, router {}",
-        lease.address, lease.prefix_len, lease.dhcp_server, OrNone(lease.router)
+        lease.address,
+        lease.prefix_len,
+        lease.dhcp_server,
+        OrNone(lease.router)
     );
     let params = &lease.boot;
     println!(
@@ -112,7 +127,9 @@ const RETRY_AFTER_S: u64 = 30;
 /// (through a reset, so every form goes through its BIOS path afresh).
 fn stop(failure: &boot::Failure) -> ! {
     println!("{failure}");
-    println!("netloader: stopped. Press a key to try again (again by itself in {RETRY_AFTER_S} s).");
+    println!(
+        "netloader: stopped. Press a key to try again (again by itself in {RETRY_AFTER_S} s)."
+    );
     let start = time::now_ms();
     while time::now_ms() - start < RETRY_AFTER_S * 1000 {
         if menu::key_waiting() {

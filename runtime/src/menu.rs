@@ -16,7 +16,16 @@ pub fn choose(config: &Config) -> usize {
     }
     println!("menu:");
     for entry in config.entries() {
-        println!("  {} {}{}", entry.index, entry.title, if entry.index == default { "  (default)" } else { "" });
+        println!(
+            "  {} {}{}",
+            entry.index,
+            entry.title,
+            if entry.index == default {
+                "  (default)"
+            } else {
+                ""
+            }
+        );
     }
     let timeout_ms = match config.timeout() {
         Some(Timeout::Seconds(s)) => Some(s as u64 * 1000),
@@ -38,7 +47,9 @@ pub fn choose(config: &Config) -> usize {
                 let left = (limit - elapsed).div_ceil(1000);
                 if left != shown {
                     shown = left;
-                    print!("\rmenu: booting entry {selected} in {left} s (number or arrows to choose, Enter to boot) ");
+                    print!(
+                        "\rmenu: booting entry {selected} in {left} s (number or arrows to choose, Enter to boot) "
+                    );
                 }
             }
         }

@@ -13,19 +13,35 @@ use crate::{println, time};
 // Which drivers this build carries (cargo features; an option ROM carries only its card's).
 // A driver left out never matches, so the optimizer drops all of its code.
 fn probe_e1000(vendor: u16, device: u16) -> Option<&'static e1000::Chip> {
-    if cfg!(feature = "e1000") { e1000::probe(vendor, device) } else { None }
+    if cfg!(feature = "e1000") {
+        e1000::probe(vendor, device)
+    } else {
+        None
+    }
 }
 
 fn probe_rtl8139(vendor: u16, device: u16) -> Option<&'static rtl8139::Card> {
-    if cfg!(feature = "rtl8139") { rtl8139::probe(vendor, device) } else { None }
+    if cfg!(feature = "rtl8139") {
+        rtl8139::probe(vendor, device)
+    } else {
+        None
+    }
 }
 
 fn probe_virtio(vendor: u16, device: u16) -> Option<&'static virtio::Model> {
-    if cfg!(feature = "virtio") { virtio::probe(vendor, device) } else { None }
+    if cfg!(feature = "virtio") {
+        virtio::probe(vendor, device)
+    } else {
+        None
+    }
 }
 
 /// The drivers of this build, for the "no driver" message.
-const DRIVEN: &str = match (cfg!(feature = "e1000"), cfg!(feature = "rtl8139"), cfg!(feature = "virtio")) {
+const DRIVEN: &str = match (
+    cfg!(feature = "e1000"),
+    cfg!(feature = "rtl8139"),
+    cfg!(feature = "virtio"),
+) {
     (true, true, true) => "Intel e1000/e1000e, Realtek 8139 and virtio-net",
     (true, false, false) => "Intel e1000/e1000e only",
     (false, true, false) => "Realtek 8139 only",
@@ -42,7 +58,9 @@ union CardBuffers {
     virtio: ManuallyDrop<virtio::VirtioBuffers>,
 }
 
-static mut CARD_BUFFERS: CardBuffers = CardBuffers { e1000: ManuallyDrop::new(e1000::E1000Buffers::new()) };
+static mut CARD_BUFFERS: CardBuffers = CardBuffers {
+    e1000: ManuallyDrop::new(e1000::E1000Buffers::new()),
+};
 
 /// Only the drivers this build carries are variants: otherwise their code would be linked in
 /// through `nic()` even where they can never be opened (a ROM carries one driver).
@@ -73,8 +91,15 @@ pub enum NoCard {
     /// No network device with a driver; lists what was seen (vendor:device, up to 8).
     NoneSupported { seen: heapless::String<160> },
     /// The card was found but would not start.
-    OpenFailed { name: &'static str, function: Function, error: NicError },
-    VirtioFailed { function: Function, error: virtio::VirtioError },
+    OpenFailed {
+        name: &'static str,
+        function: Function,
+        error: NicError,
+    },
+    VirtioFailed {
+        function: Function,
+        error: virtio::VirtioError,
+    },
 }
 
 impl core::fmt::Display for NoCard {
@@ -88,7 +113,11 @@ impl core::fmt::Display for NoCard {
                 f,
                 "E-NIC-UNSUPPORTED: no driver for the network cards found ({seen}): this netloader drives {DRIVEN}"
             ),
-            NoCard::OpenFailed { name, function, error } => write!(
+            NoCard::OpenFailed {
+                name,
+                function,
+                error,
+            } => write!(
                 f,
                 "E-NIC-OPEN: the {name} at PCI {:02x}:{:02x}.{} ({:04x}:{:04x}) did not start: {error}",
                 function.address.bus(),
@@ -142,7 +171,11 @@ pub fn open_first() -> Result<Card, NoCard> {
 fn open(function: Function) -> Result<Card, NoCard> {
     #[cfg(feature = "e1000")]
     if let Some(chip) = probe_e1000(function.vendor, function.device) {
-        let fail = |error| NoCard::OpenFailed { name: chip.name, function, error };
+        let fail = |error| NoCard::OpenFailed {
+            name: chip.name,
+            function,
+            error,
+        };
         let Some(Bar::Memory(base)) = pci::bar(function.address, 0) else {
             return Err(fail(NicError::UnsupportedDevice));
         };
@@ -153,24 +186,36 @@ fn open(function: Function) -> Result<Card, NoCard> {
         let regs = unsafe { MmioRegion::new(base as usize, e1000::MMIO_LEN) };
         // SAFETY: the buffers are handed out once, to the one card we drive.
         let buffers = unsafe { &mut *(&raw mut CARD_BUFFERS.e1000) }.deref_mut();
-        let nic = e1000::E1000::open(chip, regs, IdentityDma, buffers, &mut time::Delay).map_err(fail)?;
-        println!("nic: {} ({:04x}:{:04x}) at mmio {:#x}", chip.name, function.vendor, function.device, base);
+        let nic =
+            e1000::E1000::open(chip, regs, IdentityDma, buffers, &mut time::Delay).map_err(fail)?;
+        println!(
+            "nic: {} ({:04x}:{:04x}) at mmio {:#x}",
+            chip.name, function.vendor, function.device, base
+        );
         return Ok(Card::E1000(nic));
     }
     #[cfg(feature = "rtl8139")]
     if let Some(card) = probe_rtl8139(function.vendor, function.device) {
-        let fail = |error| NoCard::OpenFailed { name: card.name, function, error };
+        let fail = |error| NoCard::OpenFailed {
+            name: card.name,
+            function,
+            error,
+        };
         let port = pci::first_io_bar(function.address).ok_or(fail(NicError::UnsupportedDevice))?;
         // SAFETY: the I/O BAR of this RTL8139; nothing else drives the card.
         let io = unsafe { PortRegion::new(port) };
         // SAFETY: the buffers are handed out once, to the one card we drive.
         let buffers = unsafe {
-            (&raw mut CARD_BUFFERS.rtl8139).write(ManuallyDrop::new(rtl8139::Rtl8139Buffers::new()));
+            (&raw mut CARD_BUFFERS.rtl8139)
+                .write(ManuallyDrop::new(rtl8139::Rtl8139Buffers::new()));
             &mut *(&raw mut CARD_BUFFERS.rtl8139)
         }
         .deref_mut();
         let nic = rtl8139::Rtl8139::open(card, io, IdentityDma, buffers).map_err(fail)?;
-        println!("nic: {} ({:04x}:{:04x}) at io {:#x}", card.name, function.vendor, function.device, port);
+        println!(
+            "nic: {} ({:04x}:{:04x}) at io {:#x}",
+            card.name, function.vendor, function.device, port
+        );
         return Ok(Card::Rtl8139(nic));
     }
     #[cfg(feature = "virtio")]
@@ -190,8 +235,15 @@ fn open(function: Function) -> Result<Card, NoCard> {
         }
         .deref_mut();
         let nic = virtio::VirtioNet::open(model, cam, address, buffers).map_err(fail)?;
-        println!("nic: virtio-net ({:04x}:{:04x})", function.vendor, function.device);
+        println!(
+            "nic: virtio-net ({:04x}:{:04x})",
+            function.vendor, function.device
+        );
         return Ok(Card::Virtio(nic));
     }
-    Err(NoCard::OpenFailed { name: "card", function, error: NicError::UnsupportedDevice })
+    Err(NoCard::OpenFailed {
+        name: "card",
+        function,
+        error: NicError::UnsupportedDevice,
+    })
 }

@@ -43,7 +43,10 @@ pub fn init() -> u64 {
     };
     let per_ms = if per_ms < 1000 { 1_000_000 } else { per_ms }; // no PIT: assume 1 GHz
     TSC_PER_MS.store(per_ms, Ordering::Relaxed);
-    US_PER_TICK_FP32.store(((1000u128 << 32) / per_ms as u128) as u64, Ordering::Relaxed);
+    US_PER_TICK_FP32.store(
+        ((1000u128 << 32) / per_ms as u128) as u64,
+        Ordering::Relaxed,
+    );
     TSC_AT_START.store(rdtsc(), Ordering::Relaxed);
     per_ms
 }

@@ -124,9 +124,15 @@ impl Bochs {
     fn config(&self, dir: &Path, serial_log: &Path, bochs_log: &Path, net_script: &Path) -> String {
         let medium = match &self.medium {
             BootMedium::Cdrom(iso) => {
-                format!("ata0-slave: type=cdrom, path=\"{}\", status=inserted\nboot: cdrom\n", iso.display())
+                format!(
+                    "ata0-slave: type=cdrom, path=\"{}\", status=inserted\nboot: cdrom\n",
+                    iso.display()
+                )
             }
-            BootMedium::Floppy(img) => format!("floppya: 1_44=\"{}\", status=inserted\nboot: floppy\n", img.display()),
+            BootMedium::Floppy(img) => format!(
+                "floppya: 1_44=\"{}\", status=inserted\nboot: floppy\n",
+                img.display()
+            ),
             BootMedium::Disk(img) => {
                 let (copy, cylinders) = padded_disk(img, dir);
                 format!(
@@ -174,7 +180,11 @@ impl Bochs {
         let _ = std::fs::remove_file(&bochs_log);
         let net_script = dir.join("net.conf");
         std::fs::write(&net_script, self.network.script(&self.bootfile)).unwrap();
-        std::fs::write(dir.join("rc"), self.config(&dir, &log, &bochs_log, &net_script)).unwrap();
+        std::fs::write(
+            dir.join("rc"),
+            self.config(&dir, &log, &bochs_log, &net_script),
+        )
+        .unwrap();
         std::fs::write(dir.join("cont"), "c\n").unwrap();
 
         let start = Instant::now();
@@ -207,7 +217,14 @@ impl Bochs {
             serial.push_str(&bochs_log.display().to_string());
             serial.push(']');
         }
-        Outcome { name: self.name.clone(), exit_code, timed_out, serial, log, elapsed: start.elapsed() }
+        Outcome {
+            name: self.name.clone(),
+            exit_code,
+            timed_out,
+            serial,
+            log,
+            elapsed: start.elapsed(),
+        }
     }
 }
 
@@ -229,11 +246,15 @@ impl Drop for Running {
 }
 
 fn read_log(path: &Path) -> String {
-    std::fs::read(path).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default()
+    std::fs::read(path)
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default()
 }
 
 fn require_bochs() {
-    let found = Command::new("sh").args(["-c", "command -v bochs && command -v script"]).output();
+    let found = Command::new("sh")
+        .args(["-c", "command -v bochs && command -v script"])
+        .output();
     let missing = !found.is_ok_and(|o| o.status.success()) || !Path::new(BIOS).exists();
     if missing {
         panic!(

@@ -3,9 +3,9 @@
 //! Every boot runs under a timeout with its serial console written to a log file that is kept
 //! (under the cargo target directory); a failing check prints the log's tail and its path.
 
-pub mod qemu;
+pub mod bochs;
 pub mod kernels;
 pub mod netns;
+pub mod qemu;
 pub mod scenario;
-pub mod bochs;
 pub mod timed_serial;

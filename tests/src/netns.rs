@@ -110,12 +110,25 @@ fn unpacked_debs(name: &str, packages: &[&str], binary: &str) -> io::Result<Path
     let scratch = tools.join(format!("{name}.tmp-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&scratch);
     std::fs::create_dir_all(scratch.join("root"))?;
-    eprintln!("netns: fetching {packages:?} with apt-get download into {}", scratch.display());
-    run_checked(Command::new("apt-get").arg("download").args(packages).current_dir(&scratch))?;
+    eprintln!(
+        "netns: fetching {packages:?} with apt-get download into {}",
+        scratch.display()
+    );
+    run_checked(
+        Command::new("apt-get")
+            .arg("download")
+            .args(packages)
+            .current_dir(&scratch),
+    )?;
     for entry in std::fs::read_dir(&scratch)? {
         let path = entry?.path();
         if path.extension().is_some_and(|e| e == "deb") {
-            run_checked(Command::new("dpkg").arg("-x").arg(&path).arg(scratch.join("root")))?;
+            run_checked(
+                Command::new("dpkg")
+                    .arg("-x")
+                    .arg(&path)
+                    .arg(scratch.join("root")),
+            )?;
         }
     }
     match std::fs::rename(scratch.join("root"), &root) {
@@ -125,7 +138,9 @@ fn unpacked_debs(name: &str, packages: &[&str], binary: &str) -> io::Result<Path
     }
     let _ = std::fs::remove_dir_all(&scratch);
     if !root.join(binary).exists() {
-        return Err(io::Error::other(format!("{packages:?} unpacked, but {binary} is missing")));
+        return Err(io::Error::other(format!(
+            "{packages:?} unpacked, but {binary} is missing"
+        )));
     }
     Ok(root)
 }

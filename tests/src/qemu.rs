@@ -42,7 +42,11 @@ pub struct Outcome {
 impl Qemu {
     /// A PC with `memory_mib` of RAM, no display, no reboot, isa-debug-exit, TCG only.
     pub fn new(name: &str, machine: &str, memory_mib: u32) -> Self {
-        let mut qemu = Qemu { name: name.to_string(), args: Vec::new(), timeout: Duration::from_secs(120) };
+        let mut qemu = Qemu {
+            name: name.to_string(),
+            args: Vec::new(),
+            timeout: Duration::from_secs(120),
+        };
         qemu.args(["-machine", &format!("{machine},accel=tcg")])
             .args(["-m", &memory_mib.to_string()])
             .args(["-display", "none", "-no-reboot", "-monitor", "none"])
@@ -109,12 +113,21 @@ impl Qemu {
             serial.push_str("\n[qemu stderr] ");
             serial.push_str(&stderr);
         }
-        Outcome { name: self.name.clone(), exit_code, timed_out, serial, log, elapsed: start.elapsed() }
+        Outcome {
+            name: self.name.clone(),
+            exit_code,
+            timed_out,
+            serial,
+            log,
+            elapsed: start.elapsed(),
+        }
     }
 }
 
 fn read_log(path: &Path) -> String {
-    std::fs::read(path).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default()
+    std::fs::read(path)
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default()
 }
 
 fn stop(child: &mut Child) {
@@ -124,7 +137,9 @@ fn stop(child: &mut Child) {
 
 fn require_qemu() {
     if Command::new(QEMU).arg("--version").output().is_err() {
-        panic!("{QEMU} is missing: install it (Debian: apt-get install qemu-system-x86); the README's test command does this");
+        panic!(
+            "{QEMU} is missing: install it (Debian: apt-get install qemu-system-x86); the README's test command does this"
+        );
     }
 }
 
@@ -160,7 +175,9 @@ impl Outcome {
     pub fn downloaded(&self, file: &str, data: &[u8]) -> bool {
         let head = format!("file: {file} {} bytes at 0x", data.len());
         let tail = format!(" crc32 {:08x}", crc32(data));
-        self.serial.lines().any(|l| l.starts_with(&head) && l.ends_with(&tail))
+        self.serial
+            .lines()
+            .any(|l| l.starts_with(&head) && l.ends_with(&tail))
     }
 }
 

@@ -45,7 +45,11 @@ pub fn modules_sized(sizes: &[usize]) -> Vec<Module> {
     sizes
         .iter()
         .enumerate()
-        .map(|(i, &size)| Module { name: format!("mod{i}"), data: random_bytes(size, i as u64 + 11), args: args[i % args.len()] })
+        .map(|(i, &size)| Module {
+            name: format!("mod{i}"),
+            data: random_bytes(size, i as u64 + 11),
+            args: args[i % args.len()],
+        })
         .collect()
 }
 
@@ -55,7 +59,8 @@ pub const KERNEL_CMDLINE: &str = "console=ttyS0 quoted arg";
 
 /// A one-entry config booting `/kernel` with `modules`, no menu wait.
 pub fn config(modules: &[Module]) -> String {
-    let mut config = format!("set timeout=0\nmenuentry \"test kernel\" {{\n  multiboot /kernel {KERNEL_ARGS}\n");
+    let mut config =
+        format!("set timeout=0\nmenuentry \"test kernel\" {{\n  multiboot /kernel {KERNEL_ARGS}\n");
     for m in modules {
         config += &format!("  module /{} {}\n", m.name, m.args);
     }
@@ -84,7 +89,10 @@ pub fn write(dir: &Path, relative: &str, data: &[u8]) {
 /// The test kernel booted with exactly these modules, and QEMU ended with the pass status.
 pub fn check_report(outcome: &Outcome, variant: Variant, modules: &[Module]) {
     check_kernel_report(outcome, variant, modules);
-    outcome.check(outcome.exit_code == Some(EXIT_PASS), "exit status 33 (isa-debug-exit: pass)");
+    outcome.check(
+        outcome.exit_code == Some(EXIT_PASS),
+        "exit status 33 (isa-debug-exit: pass)",
+    );
 }
 
 /// The kernel's report alone (for emulators without isa-debug-exit): magic, command lines,
@@ -93,17 +101,45 @@ pub fn check_kernel_report(outcome: &Outcome, variant: Variant, modules: &[Modul
     let report = parse_report(&outcome.serial);
     outcome.check(report.is_some(), "the test kernel printed no report");
     let report = report.unwrap();
-    outcome.check(report.variant == variant.name(), &format!("variant {} expected", variant.name()));
+    outcome.check(
+        report.variant == variant.name(),
+        &format!("variant {} expected", variant.name()),
+    );
     outcome.check(report.magic_ok, "Multiboot magic");
-    outcome.check(report.cmdline.as_deref() == Some(KERNEL_CMDLINE), "kernel command line");
-    outcome.check(report.loader.as_deref().is_some_and(|l| l.starts_with("netloader ")), "boot loader name");
+    outcome.check(
+        report.cmdline.as_deref() == Some(KERNEL_CMDLINE),
+        "kernel command line",
+    );
+    outcome.check(
+        report
+            .loader
+            .as_deref()
+            .is_some_and(|l| l.starts_with("netloader ")),
+        "boot loader name",
+    );
     outcome.check(report.modules.len() == modules.len(), "module count");
     for (got, want) in report.modules.iter().zip(modules) {
-        outcome.check(got.size == want.data.len() as u64, &format!("size of {}", want.name));
-        outcome.check(got.sha256 == sha256_hex(&want.data), &format!("sha256 of {}", want.name));
-        outcome.check(got.cmdline == want.args, &format!("command line of {}", want.name));
+        outcome.check(
+            got.size == want.data.len() as u64,
+            &format!("size of {}", want.name),
+        );
+        outcome.check(
+            got.sha256 == sha256_hex(&want.data),
+            &format!("sha256 of {}", want.name),
+        );
+        outcome.check(
+            got.cmdline == want.args,
+            &format!("command line of {}", want.name),
+        );
     }
-    let failed: Vec<String> = report.failed_checks().iter().map(|c| format!("{} {}", c.name, c.detail)).collect();
-    outcome.check(failed.is_empty(), &format!("kernel checks failed: {failed:?}"));
+    let failed: Vec<String> = report
+        .failed_checks()
+        .iter()
+        .map(|c| format!("{} {}", c.name, c.detail))
+        .collect();
+    outcome.check(
+        failed.is_empty(),
+        &format!("kernel checks failed: {failed:?}"),
+    );
     outcome.check(report.verdict_pass, "verdict pass");
 }

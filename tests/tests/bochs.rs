@@ -17,7 +17,12 @@ fn boot(name: &str, form: Form, network: Network) -> (Outcome, Vec<Module>) {
 }
 
 /// As `boot`, with the image changed by `patch` first.
-fn boot_patched(name: &str, form: Form, network: Network, patch: fn(&mut [u8])) -> (Outcome, Vec<Module>) {
+fn boot_patched(
+    name: &str,
+    form: Form,
+    network: Network,
+    patch: fn(&mut [u8]),
+) -> (Outcome, Vec<Module>) {
     let mods = modules(2);
     let dir = tftp_root(name, Variant::Elf64, &mods, "boot.cfg");
     let image = work_dir().join(format!("{name}.{}", form.name()));
@@ -37,14 +42,37 @@ fn boot_patched(name: &str, form: Form, network: Network, patch: fn(&mut [u8])) 
 
 /// `blksize` is the block size the server should have chosen: our client asks for 1468, vnet
 /// grants at most 1432 and slirp answers 512; each transfer must go on with it.
-fn check_pass(outcome: &Outcome, boot_form: &str, network: Network, blksize: u32, modules: &[Module]) {
-    outcome.check(outcome.contains(&format!("boot form: {boot_form}")), "boot form");
-    outcome.check(outcome.contains(&format!("dhcp: address {}/24", network.guest_ip())), "address from Bochs' DHCP");
-    let transfer = outcome.serial.lines().find(|l| l.starts_with("tftp: /mod1 done:"));
+fn check_pass(
+    outcome: &Outcome,
+    boot_form: &str,
+    network: Network,
+    blksize: u32,
+    modules: &[Module],
+) {
+    outcome.check(
+        outcome.contains(&format!("boot form: {boot_form}")),
+        "boot form",
+    );
+    outcome.check(
+        outcome.contains(&format!("dhcp: address {}/24", network.guest_ip())),
+        "address from Bochs' DHCP",
+    );
+    let transfer = outcome
+        .serial
+        .lines()
+        .find(|l| l.starts_with("tftp: /mod1 done:"));
     let at_blksize = format!("blksize {blksize},");
-    outcome.check(transfer.is_some_and(|l| l.contains(&at_blksize)), &format!("mod1 moved with {at_blksize}"));
+    outcome.check(
+        transfer.is_some_and(|l| l.contains(&at_blksize)),
+        &format!("mod1 moved with {at_blksize}"),
+    );
     check_kernel_report(outcome, Variant::Elf64, modules);
-    println!("{}: pass in {:.1} s ({})", outcome.name, outcome.elapsed.as_secs_f64(), transfer.unwrap_or_default());
+    println!(
+        "{}: pass in {:.1} s ({})",
+        outcome.name,
+        outcome.elapsed.as_secs_f64(),
+        transfer.unwrap_or_default()
+    );
 }
 
 const CD: &str = "CD (El Torito, no emulation)";
@@ -82,9 +110,17 @@ fn usb_image_as_hard_disk_in_bochs() {
 fn usb_image_by_chs_in_bochs() {
     fn without_int13_extensions(image: &mut [u8]) {
         let probe = [0xb4, 0x41, 0xbb, 0xaa, 0x55];
-        let at = image[..512].windows(probe.len()).position(|w| w == probe).expect("stage 1's AH=41h probe");
+        let at = image[..512]
+            .windows(probe.len())
+            .position(|w| w == probe)
+            .expect("stage 1's AH=41h probe");
         image[at + 1] = 0x01;
     }
-    let (outcome, mods) = boot_patched("bochs-usb-chs", Form::Usb, Network::Vnet, without_int13_extensions);
+    let (outcome, mods) = boot_patched(
+        "bochs-usb-chs",
+        Form::Usb,
+        Network::Vnet,
+        without_int13_extensions,
+    );
     check_pass(&outcome, "USB / hard disk", Network::Vnet, 1432, &mods);
 }

@@ -25,9 +25,18 @@ fn boot(name: &str, nic: &str, dir: &Path) -> (Outcome, PathBuf) {
     let _ = std::fs::remove_file(&capture);
     let outcome = Qemu::new(name, "pc", 128)
         .args(["-boot", "n"])
-        .args(["-netdev".into(), format!("user,id=n0,restrict=on,tftp={},bootfile=netloader.pxe", dir.display())])
+        .args([
+            "-netdev".into(),
+            format!(
+                "user,id=n0,restrict=on,tftp={},bootfile=netloader.pxe",
+                dir.display()
+            ),
+        ])
         .args(["-device".into(), format!("{nic},netdev=n0")])
-        .args(["-object".into(), format!("filter-dump,id=f0,netdev=n0,file={}", capture.display())])
+        .args([
+            "-object".into(),
+            format!("filter-dump,id=f0,netdev=n0,file={}", capture.display()),
+        ])
         // The test kernel ends QEMU itself (isa-debug-exit), with its verdict as the status.
         .run(|serial| serial.contains("netloader: stopped."));
     (outcome, capture)
@@ -39,13 +48,17 @@ fn udp_packets(pcap: &[u8]) -> Vec<(u16, u16, Vec<u8>)> {
     let mut at = 24;
     while let Some(header) = pcap.get(at..at + 16) {
         let len = u32::from_le_bytes(header[8..12].try_into().unwrap()) as usize;
-        let Some(frame) = pcap.get(at + 16..at + 16 + len) else { break };
+        let Some(frame) = pcap.get(at + 16..at + 16 + len) else {
+            break;
+        };
         at += 16 + len;
         if frame.len() < 42 || frame[12..14] != [0x08, 0x00] || frame[23] != 17 {
             continue;
         }
         let ihl = (frame[14] & 0x0f) as usize * 4;
-        let Some(udp) = frame.get(14 + ihl..) else { continue };
+        let Some(udp) = frame.get(14 + ihl..) else {
+            continue;
+        };
         if udp.len() < 8 {
             continue;
         }
@@ -59,8 +72,15 @@ fn udp_packets(pcap: &[u8]) -> Vec<(u16, u16, Vec<u8>)> {
 fn dhcp_after_nbp_download(capture: &Path) -> Option<usize> {
     let pcap = std::fs::read(capture).ok()?;
     let packets = udp_packets(&pcap);
-    let rrq = packets.iter().position(|(_, dst, data)| *dst == 69 && data.windows(13).any(|w| w == b"netloader.pxe"))?;
-    Some(packets[rrq..].iter().filter(|(src, dst, _)| *src == 68 && *dst == 67).count())
+    let rrq = packets
+        .iter()
+        .position(|(_, dst, data)| *dst == 69 && data.windows(13).any(|w| w == b"netloader.pxe"))?;
+    Some(
+        packets[rrq..]
+            .iter()
+            .filter(|(src, dst, _)| *src == 68 && *dst == 67)
+            .count(),
+    )
 }
 
 fn chainload(nic: &str, variant: Variant, module_count: usize) {
@@ -68,16 +88,43 @@ fn chainload(nic: &str, variant: Variant, module_count: usize) {
     let mods = modules(module_count);
     let dir = tftp_root(&name, variant, &mods);
     let (outcome, capture) = boot(&name, nic, &dir);
-    outcome.check(outcome.contains("boot form: PXE network boot program"), "entered through the PXE entry");
-    outcome.check(outcome.contains("pxe: API !PXE (PXENV+ valid, !PXE valid"), "found and validated both PXE structures");
-    outcome.check(outcome.contains("UNDI_SHUTDOWN ok, UNLOAD_STACK ok, STOP_UNDI ok"), "unloaded the ROM's PXE stack");
-    outcome.check(outcome.contains("dhcp: using the PXE ROM's cached reply from 10.0.2.2"), "used the cached reply");
-    outcome.check(!outcome.contains("dhcp: asking for an address"), "no DHCP exchange of its own");
-    outcome.check(outcome.contains("dhcp: address 10.0.2.15/24"), "the ROM's address");
-    outcome.check(outcome.contains("is this loader itself"), "did not take netloader.pxe for a config or kernel");
-    outcome.check(outcome.contains("config: found netloader.cfg/default on 10.0.2.2"), "per-host lookup found default");
+    outcome.check(
+        outcome.contains("boot form: PXE network boot program"),
+        "entered through the PXE entry",
+    );
+    outcome.check(
+        outcome.contains("pxe: API !PXE (PXENV+ valid, !PXE valid"),
+        "found and validated both PXE structures",
+    );
+    outcome.check(
+        outcome.contains("UNDI_SHUTDOWN ok, UNLOAD_STACK ok, STOP_UNDI ok"),
+        "unloaded the ROM's PXE stack",
+    );
+    outcome.check(
+        outcome.contains("dhcp: using the PXE ROM's cached reply from 10.0.2.2"),
+        "used the cached reply",
+    );
+    outcome.check(
+        !outcome.contains("dhcp: asking for an address"),
+        "no DHCP exchange of its own",
+    );
+    outcome.check(
+        outcome.contains("dhcp: address 10.0.2.15/24"),
+        "the ROM's address",
+    );
+    outcome.check(
+        outcome.contains("is this loader itself"),
+        "did not take netloader.pxe for a config or kernel",
+    );
+    outcome.check(
+        outcome.contains("config: found netloader.cfg/default on 10.0.2.2"),
+        "per-host lookup found default",
+    );
     match dhcp_after_nbp_download(&capture) {
-        Some(count) => outcome.check(count == 0, &format!("{count} client DHCP packet(s) after the ROM fetched netloader.pxe")),
+        Some(count) => outcome.check(
+            count == 0,
+            &format!("{count} client DHCP packet(s) after the ROM fetched netloader.pxe"),
+        ),
         None => outcome.check(false, "the capture shows no read request for netloader.pxe"),
     }
     check_report(&outcome, variant, &mods);
@@ -108,11 +155,26 @@ fn without_a_valid_pxe_api_it_falls_back_to_its_own_dhcp() {
     let dir = tftp_root(name, Variant::Elf32, &mods);
     break_signatures(&dir, &[*b"PXEN", *b"!PXE"]);
     let (outcome, _) = boot(name, "e1000", &dir);
-    outcome.check(outcome.contains("pxe: API none (PXENV+ invalid, !PXE invalid"), "no API found");
-    outcome.check(outcome.contains("E-PXE-NOAPI"), "said why the cached reply is not used");
-    outcome.check(outcome.contains("dhcp: asking for an address"), "its own DHCP");
-    outcome.check(outcome.contains("is this loader itself"), "did not take netloader.pxe for a config or kernel");
-    outcome.check(outcome.contains("config: found netloader.cfg/default on 10.0.2.2"), "per-host lookup found default");
+    outcome.check(
+        outcome.contains("pxe: API none (PXENV+ invalid, !PXE invalid"),
+        "no API found",
+    );
+    outcome.check(
+        outcome.contains("E-PXE-NOAPI"),
+        "said why the cached reply is not used",
+    );
+    outcome.check(
+        outcome.contains("dhcp: asking for an address"),
+        "its own DHCP",
+    );
+    outcome.check(
+        outcome.contains("is this loader itself"),
+        "did not take netloader.pxe for a config or kernel",
+    );
+    outcome.check(
+        outcome.contains("config: found netloader.cfg/default on 10.0.2.2"),
+        "per-host lookup found default",
+    );
     check_report(&outcome, Variant::Elf32, &mods);
 }
 
@@ -120,7 +182,10 @@ fn without_a_valid_pxe_api_it_falls_back_to_its_own_dhcp() {
 fn break_signatures(dir: &Path, signatures: &[[u8; 4]]) {
     let mut program = std::fs::read(dir.join("netloader.pxe")).unwrap();
     for signature in signatures {
-        let at = program[..0x400].windows(4).position(|w| w == signature).expect("signature constant in the PXE entry");
+        let at = program[..0x400]
+            .windows(4)
+            .position(|w| w == signature)
+            .expect("signature constant in the PXE entry");
         program[at] ^= 0x20;
     }
     std::fs::write(dir.join("netloader.pxe"), program).unwrap();
@@ -135,10 +200,22 @@ fn pxenv_plus_entry_alone_is_enough() {
     let dir = tftp_root(name, Variant::Elf32, &mods);
     break_signatures(&dir, &[*b"!PXE"]);
     let (outcome, capture) = boot(name, "e1000", &dir);
-    outcome.check(outcome.contains("pxe: API PXENV+ (PXENV+ valid, !PXE invalid, version 0x201)"), "PXENV+ used");
-    outcome.check(outcome.contains("UNDI_SHUTDOWN ok, UNLOAD_STACK ok, STOP_UNDI ok"), "unloaded the ROM's PXE stack");
-    outcome.check(outcome.contains("dhcp: using the PXE ROM's cached reply from 10.0.2.2"), "used the cached reply");
-    outcome.check(dhcp_after_nbp_download(&capture) == Some(0), "no client DHCP after the NBP download");
+    outcome.check(
+        outcome.contains("pxe: API PXENV+ (PXENV+ valid, !PXE invalid, version 0x201)"),
+        "PXENV+ used",
+    );
+    outcome.check(
+        outcome.contains("UNDI_SHUTDOWN ok, UNLOAD_STACK ok, STOP_UNDI ok"),
+        "unloaded the ROM's PXE stack",
+    );
+    outcome.check(
+        outcome.contains("dhcp: using the PXE ROM's cached reply from 10.0.2.2"),
+        "used the cached reply",
+    );
+    outcome.check(
+        dhcp_after_nbp_download(&capture) == Some(0),
+        "no client DHCP after the NBP download",
+    );
     check_report(&outcome, Variant::Elf32, &mods);
 }
 
@@ -148,14 +225,21 @@ fn pxenv_plus_entry_alone_is_enough() {
 fn ipxe_rom_chainloads_netloader_pxe_from_dnsmasq_and_atftpd() {
     use netloader_tests::netns::{self, Impairment, TestNet};
     if !netns::is_root() {
-        eprintln!("forms_pxe: SKIPPED the dnsmasq test (not root): network namespaces and tap devices need root");
+        eprintln!(
+            "forms_pxe: SKIPPED the dnsmasq test (not root): network namespaces and tap devices need root"
+        );
         return;
     }
     let name = "pxe-dnsmasq";
     let mods = modules(2);
     let dir = tftp_root(name, Variant::Elf32, &mods);
-    let net = TestNet::start(&dir, "netloader.pxe", Impairment::NONE, &work_dir().join(format!("{name}-servers")))
-        .unwrap_or_else(|e| panic!("could not set up the namespace with dnsmasq and atftpd: {e}"));
+    let net = TestNet::start(
+        &dir,
+        "netloader.pxe",
+        Impairment::NONE,
+        &work_dir().join(format!("{name}-servers")),
+    )
+    .unwrap_or_else(|e| panic!("could not set up the namespace with dnsmasq and atftpd: {e}"));
     let outcome = Qemu::new(name, "pc", 128)
         .args(["-boot", "n"])
         .args(["-netdev", &net.netdev("n0")])
@@ -163,9 +247,21 @@ fn ipxe_rom_chainloads_netloader_pxe_from_dnsmasq_and_atftpd() {
         .run(|serial| serial.contains("netloader: stopped."));
     let servers = net.server_logs();
     drop(net);
-    outcome.check(outcome.contains("dhcp: using the PXE ROM's cached reply from 192.168.77.1"), &format!("cached reply\n{servers}"));
-    outcome.check(outcome.contains("dhcp: address 192.168.77."), "the ROM's address");
-    outcome.check(!outcome.contains("dhcp: asking for an address"), "no DHCP exchange of its own");
-    outcome.check(outcome.contains("config: found netloader.cfg/default on 192.168.77.1"), "per-host lookup on atftpd");
+    outcome.check(
+        outcome.contains("dhcp: using the PXE ROM's cached reply from 192.168.77.1"),
+        &format!("cached reply\n{servers}"),
+    );
+    outcome.check(
+        outcome.contains("dhcp: address 192.168.77."),
+        "the ROM's address",
+    );
+    outcome.check(
+        !outcome.contains("dhcp: asking for an address"),
+        "no DHCP exchange of its own",
+    );
+    outcome.check(
+        outcome.contains("config: found netloader.cfg/default on 192.168.77.1"),
+        "per-host lookup on atftpd",
+    );
     check_report(&outcome, Variant::Elf32, &mods);
 }

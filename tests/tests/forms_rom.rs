@@ -22,34 +22,88 @@ fn tftp_root(name: &str, variant: Variant, modules: &[Module]) -> PathBuf {
 
 /// Build the ROM for `options`, give it to a `device` card as its expansion ROM, boot from it
 /// with `bootfile` as the DHCP boot file (none: `None`).
-fn boot_rom(name: &str, device: &str, options: RomOptions, dir: &Path, bootfile: Option<&str>) -> Outcome {
+fn boot_rom(
+    name: &str,
+    device: &str,
+    options: RomOptions,
+    dir: &Path,
+    bootfile: Option<&str>,
+) -> Outcome {
     let rom = forms::rom(&forms::Options::default(), &options).unwrap();
     let rom_path = dir.join("netloader.rom");
     std::fs::write(&rom_path, rom).unwrap();
-    let bootfile = bootfile.map(|file| format!(",bootfile={file}")).unwrap_or_default();
+    let bootfile = bootfile
+        .map(|file| format!(",bootfile={file}"))
+        .unwrap_or_default();
     Qemu::new(name, "pc", 128)
-        .args(["-netdev".into(), format!("user,id=n0,restrict=on,tftp={}{bootfile}", dir.display())])
-        .args(["-device".into(), format!("{device},netdev=n0,romfile={},bootindex=1", rom_path.display())])
+        .args([
+            "-netdev".into(),
+            format!("user,id=n0,restrict=on,tftp={}{bootfile}", dir.display()),
+        ])
+        .args([
+            "-device".into(),
+            format!(
+                "{device},netdev=n0,romfile={},bootindex=1",
+                rom_path.display()
+            ),
+        ])
         .run(|serial| serial.contains("netloader: stopped."))
 }
 
 /// The first stage ran from the ROM, then netloader.pxe took over and found the config.
 fn check_chained(outcome: &Outcome) {
-    outcome.check(outcome.contains("boot form: PCI option ROM (BIOS drive 0x00)"), "entered from the ROM's BEV");
-    outcome.check(outcome.contains("chain: starting netloader.pxe at 0x7c00"), "the first stage started netloader.pxe");
-    outcome.check(outcome.contains("boot form: PXE"), "netloader.pxe ran as a PXE boot program");
-    outcome.check(outcome.contains("pxe: started by netloader's option ROM"), "netloader.pxe knew who started it");
-    outcome.check(!outcome.contains("E-PXE-"), "a PXE error on a chained start");
-    outcome.check(outcome.contains("dhcp: using the PXE ROM's cached reply from 10.0.2.2"), "netloader.pxe took the ROM's lease");
-    outcome.check(outcome.serial.matches("dhcp: asking for an address").count() == 1, "one DHCP exchange, the ROM's");
-    outcome.check(outcome.contains("config: found netloader.cfg/default"), "netloader.pxe found its config per host");
+    outcome.check(
+        outcome.contains("boot form: PCI option ROM (BIOS drive 0x00)"),
+        "entered from the ROM's BEV",
+    );
+    outcome.check(
+        outcome.contains("chain: starting netloader.pxe at 0x7c00"),
+        "the first stage started netloader.pxe",
+    );
+    outcome.check(
+        outcome.contains("boot form: PXE"),
+        "netloader.pxe ran as a PXE boot program",
+    );
+    outcome.check(
+        outcome.contains("pxe: started by netloader's option ROM"),
+        "netloader.pxe knew who started it",
+    );
+    outcome.check(
+        !outcome.contains("E-PXE-"),
+        "a PXE error on a chained start",
+    );
+    outcome.check(
+        outcome.contains("dhcp: using the PXE ROM's cached reply from 10.0.2.2"),
+        "netloader.pxe took the ROM's lease",
+    );
+    outcome.check(
+        outcome
+            .serial
+            .matches("dhcp: asking for an address")
+            .count()
+            == 1,
+        "one DHCP exchange, the ROM's",
+    );
+    outcome.check(
+        outcome.contains("config: found netloader.cfg/default"),
+        "netloader.pxe found its config per host",
+    );
 }
 
 fn boot_family(device: &str, nic: NicFamily) {
     let name = format!("rom-{device}");
     let mods = modules(3);
     let dir = tftp_root(&name, Variant::Elf32, &mods);
-    let outcome = boot_rom(&name, device, RomOptions { nic, ..RomOptions::default() }, &dir, Some("netloader.pxe"));
+    let outcome = boot_rom(
+        &name,
+        device,
+        RomOptions {
+            nic,
+            ..RomOptions::default()
+        },
+        &dir,
+        Some("netloader.pxe"),
+    );
     check_chained(&outcome);
     check_report(&outcome, Variant::Elf32, &mods);
 }
@@ -75,7 +129,16 @@ fn without_a_boot_file_the_rom_asks_for_netloader_pxe() {
     let name = "rom-no-bootfile";
     let mods = modules(1);
     let dir = tftp_root(name, Variant::Elf32, &mods);
-    let outcome = boot_rom(name, "rtl8139", RomOptions { nic: NicFamily::Rtl8139, ..RomOptions::default() }, &dir, None);
+    let outcome = boot_rom(
+        name,
+        "rtl8139",
+        RomOptions {
+            nic: NicFamily::Rtl8139,
+            ..RomOptions::default()
+        },
+        &dir,
+        None,
+    );
     check_chained(&outcome);
     check_report(&outcome, Variant::Elf32, &mods);
 }
@@ -86,12 +149,21 @@ fn without_a_boot_file_the_rom_asks_for_netloader_pxe() {
 fn a_boot_file_that_is_not_netloader_pxe_is_refused() {
     let name = "rom-wrong-bootfile";
     let dir = tftp_root(name, Variant::Elf32, &[]);
-    let outcome = boot_rom(name, "e1000", RomOptions::default(), &dir, Some("netloader.cfg/default"));
+    let outcome = boot_rom(
+        name,
+        "e1000",
+        RomOptions::default(),
+        &dir,
+        Some("netloader.cfg/default"),
+    );
     outcome.check(
         outcome.contains("E-ROM-CHAIN: netloader.cfg/default from 10.0.2.2 is not netloader.pxe"),
         "the wrong boot file named in E-ROM-CHAIN",
     );
-    outcome.check(!outcome.contains("chain: starting"), "started something that is not netloader.pxe");
+    outcome.check(
+        !outcome.contains("chain: starting"),
+        "started something that is not netloader.pxe",
+    );
 }
 
 /// No netloader.pxe on the server: the error names it and says where it comes from.
@@ -100,9 +172,24 @@ fn a_missing_netloader_pxe_is_named() {
     let name = "rom-no-nbp";
     let dir = tftp_root(name, Variant::Elf32, &[]);
     std::fs::remove_file(dir.join("netloader.pxe")).unwrap();
-    let outcome = boot_rom(name, "rtl8139", RomOptions { nic: NicFamily::Rtl8139, ..RomOptions::default() }, &dir, Some("netloader.pxe"));
-    outcome.check(outcome.contains("E-TFTP-NOTFOUND"), "the missing file reported");
-    outcome.check(outcome.contains("put it on the TFTP server"), "the hint where netloader.pxe comes from");
+    let outcome = boot_rom(
+        name,
+        "rtl8139",
+        RomOptions {
+            nic: NicFamily::Rtl8139,
+            ..RomOptions::default()
+        },
+        &dir,
+        Some("netloader.pxe"),
+    );
+    outcome.check(
+        outcome.contains("E-TFTP-NOTFOUND"),
+        "the missing file reported",
+    );
+    outcome.check(
+        outcome.contains("put it on the TFTP server"),
+        "the hint where netloader.pxe comes from",
+    );
     outcome.check(!outcome.contains("chain: starting"), "started something");
 }
 
@@ -113,10 +200,20 @@ fn standalone_rom_boots_by_itself() {
     let name = "rom-standalone";
     let mods = modules(2);
     let dir = scenario::tftp_root(name, Variant::Elf32, &mods, "boot.cfg");
-    let options = RomOptions { nic: NicFamily::E1000, standalone: true, ..RomOptions::default() };
+    let options = RomOptions {
+        nic: NicFamily::E1000,
+        standalone: true,
+        ..RomOptions::default()
+    };
     let outcome = boot_rom(name, "e1000", options, &dir, Some("boot.cfg"));
-    outcome.check(outcome.contains("boot form: PCI option ROM (BIOS drive 0x00)"), "entered from the ROM's BEV");
-    outcome.check(!outcome.contains("chain: starting"), "a standalone ROM chained netloader.pxe");
+    outcome.check(
+        outcome.contains("boot form: PCI option ROM (BIOS drive 0x00)"),
+        "entered from the ROM's BEV",
+    );
+    outcome.check(
+        !outcome.contains("chain: starting"),
+        "a standalone ROM chained netloader.pxe",
+    );
     check_report(&outcome, Variant::Elf32, &mods);
 }
 
@@ -127,8 +224,15 @@ fn pci_id_override_matches_another_card_of_the_family() {
     let name = "rom-e1000e-pci-id";
     let mods = modules(1);
     let dir = tftp_root(name, Variant::Elf64, &mods);
-    let pci_id = Some(PciId { vendor: 0x8086, device: 0x10d3 });
-    let options = RomOptions { nic: NicFamily::E1000, pci_id, ..RomOptions::default() };
+    let pci_id = Some(PciId {
+        vendor: 0x8086,
+        device: 0x10d3,
+    });
+    let options = RomOptions {
+        nic: NicFamily::E1000,
+        pci_id,
+        ..RomOptions::default()
+    };
     let outcome = boot_rom(name, "e1000e", options, &dir, Some("netloader.pxe"));
     check_chained(&outcome);
     check_report(&outcome, Variant::Elf64, &mods);
@@ -148,7 +252,10 @@ fn a_rom_for_another_card_is_not_run() {
         .args({
             let rom = forms::rom(
                 &forms::Options::default(),
-                &RomOptions { nic: NicFamily::Rtl8139, ..RomOptions::default() },
+                &RomOptions {
+                    nic: NicFamily::Rtl8139,
+                    ..RomOptions::default()
+                },
             )
             .unwrap();
             let rom_path = dir.join("netloader.rom");

@@ -26,13 +26,24 @@ fn boot_patched(name: &str, drive_args: &[&str], patch: fn(&mut [u8])) -> (Outco
     let dir = tftp_root(name, &mods, patch);
     let bios_log = work_dir().join(format!("{name}.bios.log"));
     let image = dir.join("netloader.usb");
-    let drive_args = drive_args.iter().map(|a| a.replace("{image}", &image.display().to_string()));
+    let drive_args = drive_args
+        .iter()
+        .map(|a| a.replace("{image}", &image.display().to_string()));
     let outcome = Qemu::new(name, "pc", 128)
         .args(drive_args)
         .args(["-boot", "menu=off"])
-        .args(["-chardev".into(), format!("file,id=bioslog,path={}", bios_log.display())])
+        .args([
+            "-chardev".into(),
+            format!("file,id=bioslog,path={}", bios_log.display()),
+        ])
         .args(["-device", "isa-debugcon,iobase=0x402,chardev=bioslog"])
-        .args(["-netdev".into(), format!("user,id=n0,restrict=on,tftp={},bootfile=boot.cfg", dir.display())])
+        .args([
+            "-netdev".into(),
+            format!(
+                "user,id=n0,restrict=on,tftp={},bootfile=boot.cfg",
+                dir.display()
+            ),
+        ])
         .args(["-device", "e1000,netdev=n0"])
         // The test kernel ends QEMU itself (isa-debug-exit), with its verdict as the status.
         .run(|serial| serial.contains("netloader: stopped."));
@@ -48,14 +59,24 @@ fn boot(name: &str, drive_args: &[&str]) -> (Outcome, Vec<Module>) {
 /// stage 1 takes its CHS path. SeaBIOS itself cannot be told to refuse AH=42h.
 fn without_int13_extensions(image: &mut [u8]) {
     let probe = [0xb4, 0x41, 0xbb, 0xaa, 0x55];
-    let at = image[..512].windows(probe.len()).position(|w| w == probe).expect("stage 1's AH=41h probe");
+    let at = image[..512]
+        .windows(probe.len())
+        .position(|w| w == probe)
+        .expect("stage 1's AH=41h probe");
     image[at + 1] = 0x01;
 }
 
 fn check_pass(outcome: &Outcome, modules: &[Module]) {
-    outcome.check(outcome.contains("boot form: USB / hard disk"), "stage 1 hands over the disk form");
+    outcome.check(
+        outcome.contains("boot form: USB / hard disk"),
+        "stage 1 hands over the disk form",
+    );
     check_report(outcome, Variant::Elf64, modules);
-    println!("{}: pass in {:.1} s", outcome.name, outcome.elapsed.as_secs_f64());
+    println!(
+        "{}: pass in {:.1} s",
+        outcome.name,
+        outcome.elapsed.as_secs_f64()
+    );
 }
 
 #[test]
@@ -101,7 +122,13 @@ fn usb_image_as_stick_on_uhci() {
     // `-usb` gives the PC machine its PIIX3 UHCI controller (USB 1.1).
     let (outcome, mods) = boot(
         "usb-uhci",
-        &["-usb", "-drive", "if=none,id=stick,file={image},format=raw", "-device", "usb-storage,drive=stick,bootindex=0"],
+        &[
+            "-usb",
+            "-drive",
+            "if=none,id=stick,file={image},format=raw",
+            "-device",
+            "usb-storage,drive=stick,bootindex=0",
+        ],
     );
     check_pass(&outcome, &mods);
 }
@@ -112,7 +139,10 @@ fn usb_image_as_stick_on_uhci() {
 /// interface cannot express, so no CHS loader can read them; SeaBIOS always has AH=42h.)
 #[test]
 fn usb_image_loads_by_chs_when_the_bios_lacks_int13_extensions() {
-    let (outcome, mods) =
-        boot_patched("usb-ide-chs", &["-drive", "file={image},format=raw,if=ide"], without_int13_extensions);
+    let (outcome, mods) = boot_patched(
+        "usb-ide-chs",
+        &["-drive", "file={image},format=raw,if=ide"],
+        without_int13_extensions,
+    );
     check_pass(&outcome, &mods);
 }

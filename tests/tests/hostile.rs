@@ -16,14 +16,23 @@ fn boot(name: &str, dir: &Path, mem_mib: u32) -> Outcome {
     std::fs::write(&iso, forms::build(Form::Iso).unwrap()).unwrap();
     Qemu::new(name, "pc", mem_mib)
         .args(["-cdrom".into(), iso.display().to_string()])
-        .args(["-netdev".into(), format!("user,id=n0,restrict=on,tftp={},bootfile=boot.cfg", dir.display())])
+        .args([
+            "-netdev".into(),
+            format!(
+                "user,id=n0,restrict=on,tftp={},bootfile=boot.cfg",
+                dir.display()
+            ),
+        ])
         .args(["-device", "e1000,netdev=n0"])
         .run(|serial| serial.contains("netloader: stopped."))
 }
 
 /// `expected` appears (the error line), and the kernel never ran.
 fn expect_error(outcome: &Outcome, expected: &str) {
-    outcome.check(outcome.contains(expected), &format!("expected `{expected}`"));
+    outcome.check(
+        outcome.contains(expected),
+        &format!("expected `{expected}`"),
+    );
     outcome.check(outcome.contains("netloader: stopped."), "the loader stops");
     outcome.check(!outcome.contains("MB BEGIN"), "the kernel must not start");
 }
@@ -32,7 +41,11 @@ fn expect_error(outcome: &Outcome, expected: &str) {
 fn root_with_broken_kernel(name: &str, kernel: &[u8]) -> std::path::PathBuf {
     let dir = tftp_root(name, Variant::Elf32, &[], "unused.cfg");
     std::fs::write(dir.join("broken"), kernel).unwrap();
-    std::fs::write(dir.join("boot.cfg"), "set timeout=0\nmenuentry \"x\" {\n  multiboot /broken\n}\n").unwrap();
+    std::fs::write(
+        dir.join("boot.cfg"),
+        "set timeout=0\nmenuentry \"x\" {\n  multiboot /broken\n}\n",
+    )
+    .unwrap();
     dir
 }
 
@@ -48,8 +61,15 @@ fn u16_at(f: &[u8], at: usize) -> u16 {
 fn elf32_and_first_load() -> (Vec<u8>, usize) {
     let elf = std::fs::read(kernels::path(Variant::Elf32)).unwrap();
     assert_eq!(&elf[..5], b"\x7fELF\x01", "the test kernel is ELF32");
-    let (phoff, phentsize, phnum) = (u32_at(&elf, 0x1c) as usize, u16_at(&elf, 0x2a) as usize, u16_at(&elf, 0x2c) as usize);
-    let load = (0..phnum).map(|i| phoff + i * phentsize).find(|&ph| u32_at(&elf, ph) == 1).expect("a PT_LOAD");
+    let (phoff, phentsize, phnum) = (
+        u32_at(&elf, 0x1c) as usize,
+        u16_at(&elf, 0x2a) as usize,
+        u16_at(&elf, 0x2c) as usize,
+    );
+    let load = (0..phnum)
+        .map(|i| phoff + i * phentsize)
+        .find(|&ph| u32_at(&elf, ph) == 1)
+        .expect("a PT_LOAD");
     (elf, load)
 }
 
@@ -65,7 +85,10 @@ fn truncated_elf() {
     let dir = root_with_broken_kernel("hostile-truncated", &elf[..cut]);
     let outcome = boot("hostile-truncated", &dir, 128);
     expect_error(&outcome, "E-KERNEL-FORMAT: /broken: ");
-    outcome.check(outcome.contains("check that it is a Multiboot kernel"), "what to check");
+    outcome.check(
+        outcome.contains("check that it is a Multiboot kernel"),
+        "what to check",
+    );
 }
 
 #[test]
@@ -88,16 +111,28 @@ fn kernel_loaded_at(name: &str, paddr: u32) -> Outcome {
 #[test]
 fn segment_over_the_hole_below_1_mib() {
     let outcome = kernel_loaded_at("hostile-paddr-hole", 0xA0000);
-    expect_error(&outcome, "E-KERNEL-NORAM: /broken: a segment wants 0xa0000-");
-    outcome.check(outcome.contains("not usable RAM on this machine"), "what is wrong");
+    expect_error(
+        &outcome,
+        "E-KERNEL-NORAM: /broken: a segment wants 0xa0000-",
+    );
+    outcome.check(
+        outcome.contains("not usable RAM on this machine"),
+        "what is wrong",
+    );
 }
 
 #[test]
 fn segment_past_the_end_of_ram() {
     let outcome = kernel_loaded_at("hostile-paddr-top", 128 * 1024 * 1024 - 0x10000);
-    expect_error(&outcome, "E-KERNEL-NORAM: /broken: a segment wants 0x7ff0000-");
+    expect_error(
+        &outcome,
+        "E-KERNEL-NORAM: /broken: a segment wants 0x7ff0000-",
+    );
     let outcome = kernel_loaded_at("hostile-paddr-4g", 0xfff0_0000);
-    expect_error(&outcome, "E-KERNEL-NORAM: /broken: a segment wants 0xfff00000-");
+    expect_error(
+        &outcome,
+        "E-KERNEL-NORAM: /broken: a segment wants 0xfff00000-",
+    );
 }
 
 /// 70 MiB on a 64 MiB machine: refused from the announced tsize, before any data (a sparse
@@ -107,13 +142,23 @@ fn module_larger_than_free_ram_is_refused_from_its_tsize() {
     let name = "hostile-big-module";
     let dir = tftp_root(name, Variant::Elf32, &[], "unused.cfg");
     let size = 70 * 1024 * 1024;
-    std::fs::File::create(dir.join("big")).unwrap().set_len(size).unwrap();
-    std::fs::write(dir.join("boot.cfg"), "set timeout=0\nmenuentry \"x\" {\n  multiboot /kernel\n  module /big\n}\n").unwrap();
+    std::fs::File::create(dir.join("big"))
+        .unwrap()
+        .set_len(size)
+        .unwrap();
+    std::fs::write(
+        dir.join("boot.cfg"),
+        "set timeout=0\nmenuentry \"x\" {\n  multiboot /kernel\n  module /big\n}\n",
+    )
+    .unwrap();
     let start = Instant::now();
     let outcome = boot(name, &dir, 64);
     expect_error(&outcome, "E-MODULE-TOOBIG: /big: it does not fit in the ");
     // The refusal names the size the server announced: nothing was downloaded first.
-    outcome.check(outcome.contains(&format!("file needs {size} bytes")), "refused from the tsize");
+    outcome.check(
+        outcome.contains(&format!("file needs {size} bytes")),
+        "refused from the tsize",
+    );
     outcome.check(!outcome.contains("tftp: /big done"), "no transfer of /big");
     outcome.check(start.elapsed() < Duration::from_secs(90), "refused quickly");
 }
@@ -126,24 +171,43 @@ fn module_resized_during_transfer(name: &str, initial: u64, resized: u64) -> Out
     let dir = tftp_root(name, Variant::Elf32, &[], "unused.cfg");
     let module = dir.join("big");
     std::fs::write(&module, random_bytes(initial as usize, 99)).unwrap();
-    std::fs::write(dir.join("boot.cfg"), "set timeout=0\nmenuentry \"x\" {\n  multiboot /kernel\n  module /big\n}\n").unwrap();
+    std::fs::write(
+        dir.join("boot.cfg"),
+        "set timeout=0\nmenuentry \"x\" {\n  multiboot /kernel\n  module /big\n}\n",
+    )
+    .unwrap();
     let iso = dir.join("netloader.iso");
     std::fs::write(&iso, forms::build(Form::Iso).unwrap()).unwrap();
     let resized_at = std::cell::Cell::new(None);
     let outcome = Qemu::new(name, "pc", 256)
         .args(["-cdrom".into(), iso.display().to_string()])
-        .args(["-netdev".into(), format!("user,id=n0,restrict=on,tftp={},bootfile=boot.cfg", dir.display())])
+        .args([
+            "-netdev".into(),
+            format!(
+                "user,id=n0,restrict=on,tftp={},bootfile=boot.cfg",
+                dir.display()
+            ),
+        ])
         .args(["-device", "e1000,netdev=n0"])
         .run(|serial| {
             if resized_at.get().is_none() && serial.contains("tftp: /big ") {
-                let file = std::fs::OpenOptions::new().write(true).open(&module).unwrap();
+                let file = std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(&module)
+                    .unwrap();
                 file.set_len(resized).unwrap();
                 resized_at.set(Some(serial.len()));
             }
             serial.contains("netloader: stopped.")
         });
-    outcome.check(resized_at.get().is_some(), "the transfer was seen under way, and the file resized");
-    outcome.check(!outcome.contains("tftp: /big done"), "the resize came before the end of the transfer");
+    outcome.check(
+        resized_at.get().is_some(),
+        "the transfer was seen under way, and the file resized",
+    );
+    outcome.check(
+        !outcome.contains("tftp: /big done"),
+        "the resize came before the end of the transfer",
+    );
     outcome
 }
 
@@ -153,7 +217,12 @@ fn module_resized_during_transfer(name: &str, initial: u64, resized: u64) -> Out
 fn file_shorter_than_its_tsize() {
     let (initial, resized) = (64 << 20, 40 << 20);
     let outcome = module_resized_during_transfer("hostile-tsize-short", initial, resized);
-    expect_error(&outcome, &format!("E-TFTP-SIZE: /big from 10.0.2.2: received {resized} bytes but the server announced tsize {initial}"));
+    expect_error(
+        &outcome,
+        &format!(
+            "E-TFTP-SIZE: /big from 10.0.2.2: received {resized} bytes but the server announced tsize {initial}"
+        ),
+    );
 }
 
 /// The file grew: more bytes than announced. Refused as soon as the data passes the tsize.
@@ -161,11 +230,18 @@ fn file_shorter_than_its_tsize() {
 fn file_longer_than_its_tsize() {
     let (initial, resized) = (48 << 20, 64 << 20);
     let outcome = module_resized_during_transfer("hostile-tsize-long", initial, resized);
-    expect_error(&outcome, &format!("but the server announced tsize {initial}"));
-    outcome.check(outcome.contains("E-TFTP-SIZE: /big from 10.0.2.2: received "), "the code and the file");
+    expect_error(
+        &outcome,
+        &format!("but the server announced tsize {initial}"),
+    );
+    outcome.check(
+        outcome.contains("E-TFTP-SIZE: /big from 10.0.2.2: received "),
+        "the code and the file",
+    );
 }
 
-const BOOT_ENTRY: &str = "menuentry \"test kernel\" {\n  multiboot /kernel console=ttyS0 \"quoted arg\"\n  boot\n}\n";
+const BOOT_ENTRY: &str =
+    "menuentry \"test kernel\" {\n  multiboot /kernel console=ttyS0 \"quoted arg\"\n  boot\n}\n";
 
 #[test]
 fn config_of_ten_thousand_lines_boots() {
@@ -194,7 +270,10 @@ fn config_error_on_line_9999_is_named() {
     config += BOOT_ENTRY;
     std::fs::write(dir.join("boot.cfg"), config).unwrap();
     let outcome = boot(name, &dir, 128);
-    expect_error(&outcome, "E-CONFIG-SYNTAX: boot.cfg: line 9999, column 1: unknown command \"linux16\"");
+    expect_error(
+        &outcome,
+        "E-CONFIG-SYNTAX: boot.cfg: line 9999, column 1: unknown command \"linux16\"",
+    );
 }
 
 /// A 100 KiB kernel command line: more than the loader's 8 KiB, refused with the line named.
@@ -203,7 +282,17 @@ fn command_line_of_100_kib_is_refused() {
     let name = "hostile-cmdline";
     let dir = tftp_root(name, Variant::Elf32, &[], "unused.cfg");
     let argument = "x".repeat(100 * 1024);
-    std::fs::write(dir.join("boot.cfg"), format!("set timeout=0\nmenuentry \"x\" {{\n  multiboot /kernel {argument}\n}}\n")).unwrap();
+    std::fs::write(
+        dir.join("boot.cfg"),
+        format!("set timeout=0\nmenuentry \"x\" {{\n  multiboot /kernel {argument}\n}}\n"),
+    )
+    .unwrap();
     let outcome = boot(name, &dir, 128);
-    expect_error(&outcome, &format!("E-CONFIG-CMDLINE: the command line of /kernel (line 3) is {} bytes; at most 8192: shorten it in the config", argument.len()));
+    expect_error(
+        &outcome,
+        &format!(
+            "E-CONFIG-CMDLINE: the command line of /kernel (line 3) is {} bytes; at most 8192: shorten it in the config",
+            argument.len()
+        ),
+    );
 }

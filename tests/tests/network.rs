@@ -3,8 +3,8 @@
 //! memory, and a SHA-256 of what arrived, compared with the host's.
 
 use netloader::forms::{self, Form};
-use netloader_tests::scenario::random_bytes;
 use netloader_tests::qemu::{Qemu, work_dir};
+use netloader_tests::scenario::random_bytes;
 
 fn download(nic: &str, machine: &str, size: usize) {
     let name = format!("net-{nic}-{machine}-{}k", size / 1024);
@@ -18,14 +18,33 @@ fn download(nic: &str, machine: &str, size: usize) {
 
     let outcome = Qemu::new(&name, machine, 128)
         .args(["-cdrom", iso.to_str().unwrap()])
-        .args(["-netdev", &format!("user,id=n0,restrict=on,tftp={},bootfile={file}", dir.display())])
+        .args([
+            "-netdev",
+            &format!(
+                "user,id=n0,restrict=on,tftp={},bootfile={file}",
+                dir.display()
+            ),
+        ])
         .args(["-device", &format!("{nic},netdev=n0")])
         .run(|serial| serial.contains("netloader: stopped."));
-    outcome.check(outcome.contains("dhcp: address 10.0.2.15/24"), "no DHCP lease");
-    outcome.check(outcome.downloaded(file, &data), &format!("expected `file: {file} {size} bytes ... crc32` matching the host's"));
+    outcome.check(
+        outcome.contains("dhcp: address 10.0.2.15/24"),
+        "no DHCP lease",
+    );
+    outcome.check(
+        outcome.downloaded(file, &data),
+        &format!("expected `file: {file} {size} bytes ... crc32` matching the host's"),
+    );
     // Random bytes are neither a kernel nor a config: the loader must say so, not boot them.
-    let refused = if size > 1 << 20 { "E-BOOTFILE: payload.bin is" } else { "E-CONFIG-SYNTAX: payload.bin:" };
-    outcome.check(outcome.contains(refused), "random bytes must be refused, neither kernel nor config");
+    let refused = if size > 1 << 20 {
+        "E-BOOTFILE: payload.bin is"
+    } else {
+        "E-CONFIG-SYNTAX: payload.bin:"
+    };
+    outcome.check(
+        outcome.contains(refused),
+        "random bytes must be refused, neither kernel nor config",
+    );
 }
 
 #[test]
@@ -60,7 +79,10 @@ fn no_card_is_a_clear_error() {
     let outcome = Qemu::new(name, "pc", 64)
         .args(["-cdrom", iso.to_str().unwrap()])
         .run(|serial| serial.contains("netloader: stopped."));
-    outcome.check(outcome.contains("E-NIC-NONE: no network card found"), "expected E-NIC-NONE");
+    outcome.check(
+        outcome.contains("E-NIC-NONE: no network card found"),
+        "expected E-NIC-NONE",
+    );
 }
 
 #[test]
@@ -72,7 +94,13 @@ fn missing_boot_file_names_file_and_server() {
     std::fs::write(&iso, forms::build(Form::Iso).unwrap()).unwrap();
     let outcome = Qemu::new(name, "pc", 64)
         .args(["-cdrom", iso.to_str().unwrap()])
-        .args(["-netdev", &format!("user,id=n0,restrict=on,tftp={},bootfile=nothere.bin", dir.display())])
+        .args([
+            "-netdev",
+            &format!(
+                "user,id=n0,restrict=on,tftp={},bootfile=nothere.bin",
+                dir.display()
+            ),
+        ])
         .args(["-device", "e1000,netdev=n0"])
         .run(|serial| serial.contains("netloader: stopped."));
     outcome.check(
@@ -89,10 +117,23 @@ fn unsupported_cards_are_listed_with_their_ids() {
     std::fs::write(&iso, forms::build(Form::Iso).unwrap()).unwrap();
     let outcome = Qemu::new(name, "pc", 64)
         .args(["-cdrom", iso.to_str().unwrap()])
-        .args(["-netdev", "user,id=n0,restrict=on", "-device", "pcnet,netdev=n0"])
-        .args(["-netdev", "user,id=n1,restrict=on", "-device", "ne2k_pci,netdev=n1"])
+        .args([
+            "-netdev",
+            "user,id=n0,restrict=on",
+            "-device",
+            "pcnet,netdev=n0",
+        ])
+        .args([
+            "-netdev",
+            "user,id=n1,restrict=on",
+            "-device",
+            "ne2k_pci,netdev=n1",
+        ])
         .run(|serial| serial.contains("netloader: stopped."));
-    outcome.check(outcome.contains("E-NIC-UNSUPPORTED: no driver for the network cards found (1022:2000 at "), "pcnet listed");
+    outcome.check(
+        outcome.contains("E-NIC-UNSUPPORTED: no driver for the network cards found (1022:2000 at "),
+        "pcnet listed",
+    );
     outcome.check(outcome.contains(", 10ec:8029 at "), "ne2k_pci listed");
 }
 
@@ -123,10 +164,27 @@ fn no_link_is_a_clear_error() {
     });
     let outcome = Qemu::new(name, "pc", 64)
         .args(["-cdrom", iso.to_str().unwrap()])
-        .args(["-netdev", &format!("user,id=n0,restrict=on,tftp={}", dir.display()), "-device", "e1000,netdev=n0"])
-        .args(["-monitor".to_string(), format!("unix:{},server,nowait", monitor.display())])
+        .args([
+            "-netdev",
+            &format!("user,id=n0,restrict=on,tftp={}", dir.display()),
+            "-device",
+            "e1000,netdev=n0",
+        ])
+        .args([
+            "-monitor".to_string(),
+            format!("unix:{},server,nowait", monitor.display()),
+        ])
         .run(|serial| serial.contains("netloader: stopped."));
-    outcome.check(unplug.join().unwrap(), "the monitor took the set_link command");
-    outcome.check(outcome.contains("net: waiting for link..."), "it says it waits for link");
-    outcome.check(outcome.contains("E-NET-NOLINK: the network card reports no link after 20 s"), "expected E-NET-NOLINK");
+    outcome.check(
+        unplug.join().unwrap(),
+        "the monitor took the set_link command",
+    );
+    outcome.check(
+        outcome.contains("net: waiting for link..."),
+        "it says it waits for link",
+    );
+    outcome.check(
+        outcome.contains("E-NET-NOLINK: the network card reports no link after 20 s"),
+        "expected E-NET-NOLINK",
+    );
 }

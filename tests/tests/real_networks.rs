@@ -16,7 +16,6 @@ use netloader_tests::netns::{self, DhcpServer, Impairment, Servers, TestNet, Tft
 use netloader_tests::qemu::{Outcome, Qemu, work_dir};
 use netloader_tests::scenario::{self, Module};
 
-
 fn skip_unless_root(test: &str) -> bool {
     if netns::is_root() {
         return false;
@@ -122,7 +121,10 @@ fn boot(name: &str, servers: &Servers, modules: &[Module]) -> (Outcome, String, 
 /// The kernel's report (see `scenario::check_report`), with the servers' logs on the way
 /// when the kernel never reported.
 fn check_report(outcome: &Outcome, modules: &[Module], servers: &str) {
-    outcome.check(parse_report(&outcome.serial).is_some(), &format!("the test kernel printed no report\n{servers}"));
+    outcome.check(
+        parse_report(&outcome.serial).is_some(),
+        &format!("the test kernel printed no report\n{servers}"),
+    );
     scenario::check_report(outcome, Variant::Elf32, modules);
 }
 
@@ -234,16 +236,41 @@ fn option_rom_hands_its_proxy_dhcp_lease_to_netloader_pxe() {
         |serial| serial.contains("netloader: stopped."),
         |_, _| {},
     );
-    outcome.check(outcome.contains("boot form: PCI option ROM"), "started from the ROM");
-    outcome.check(outcome.contains("dhcp: proxyDHCP 192.168.77.1"), &format!("the first stage used no proxy answer\n{logs}"));
-    outcome.check(outcome.contains("chain: starting netloader.pxe"), &format!("netloader.pxe not started\n{logs}"));
     outcome.check(
-        outcome.serial.lines().any(|l| l.starts_with("pxe: started by netloader's option ROM") && !l.ends_with("proxyDHCP answer (0 bytes)")),
+        outcome.contains("boot form: PCI option ROM"),
+        "started from the ROM",
+    );
+    outcome.check(
+        outcome.contains("dhcp: proxyDHCP 192.168.77.1"),
+        &format!("the first stage used no proxy answer\n{logs}"),
+    );
+    outcome.check(
+        outcome.contains("chain: starting netloader.pxe"),
+        &format!("netloader.pxe not started\n{logs}"),
+    );
+    outcome.check(
+        outcome.serial.lines().any(|l| {
+            l.starts_with("pxe: started by netloader's option ROM")
+                && !l.ends_with("proxyDHCP answer (0 bytes)")
+        }),
         "the proxy's answer was not handed over",
     );
-    outcome.check(outcome.contains("dhcp: using the PXE ROM's cached reply from 192.168.77."), "netloader.pxe asked DHCP again");
-    outcome.check(outcome.serial.matches("dhcp: asking for an address").count() == 1, "two DHCP exchanges");
-    outcome.check(outcome.contains("config: found netloader.cfg/default"), "no per-host config");
+    outcome.check(
+        outcome.contains("dhcp: using the PXE ROM's cached reply from 192.168.77."),
+        "netloader.pxe asked DHCP again",
+    );
+    outcome.check(
+        outcome
+            .serial
+            .matches("dhcp: asking for an address")
+            .count()
+            == 1,
+        "two DHCP exchanges",
+    );
+    outcome.check(
+        outcome.contains("config: found netloader.cfg/default"),
+        "no per-host config",
+    );
     check_report(&outcome, &mods, &logs);
 }
 

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use netloader::forms::{self, Form};
 use netloader_tests::netns::{self, Impairment, TestNet};
-use netloader_tests::scenario::random_bytes;
 use netloader_tests::qemu::{Qemu, work_dir};
+use netloader_tests::scenario::random_bytes;
 
 /// The `window N` of the `tftp: <file> done: ...` line.
 fn negotiated_window(serial: &str, file: &str) -> Option<u32> {

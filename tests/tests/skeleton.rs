@@ -18,7 +18,10 @@ fn boot(name: &str, machine: &str, drive: &[String]) -> Outcome {
     let outcome = Qemu::new(name, machine, MEMORY_MIB as u32)
         .args(drive)
         .run(|serial| serial.contains(READY) || serial.contains("E-"));
-    outcome.check(outcome.contains(READY), "the runtime did not reach 64-bit Rust");
+    outcome.check(
+        outcome.contains(READY),
+        "the runtime did not reach 64-bit Rust",
+    );
     outcome
 }
 
@@ -39,20 +42,31 @@ fn usable_above_1mib(serial: &str) -> u64 {
 }
 
 fn check_form_and_memory(outcome: &Outcome, form_text: &str) {
-    outcome.check(outcome.contains(&format!("boot form: {form_text}")), &format!("boot form should be '{form_text}'"));
-    outcome.check(outcome.contains("memory map (E820,"), "the memory map should come from E820");
+    outcome.check(
+        outcome.contains(&format!("boot form: {form_text}")),
+        &format!("boot form should be '{form_text}'"),
+    );
+    outcome.check(
+        outcome.contains("memory map (E820,"),
+        "the memory map should come from E820",
+    );
     let usable = usable_above_1mib(&outcome.serial);
     let expected = (MEMORY_MIB - 1) << 20;
     outcome.check(
         usable <= expected && usable + (4 << 20) >= expected,
-        &format!("usable RAM above 1 MiB is {usable} bytes; -m {MEMORY_MIB} should give about {expected}"),
+        &format!(
+            "usable RAM above 1 MiB is {usable} bytes; -m {MEMORY_MIB} should give about {expected}"
+        ),
     );
 }
 
 fn floppy(machine: &str) {
     let name = format!("floppy-{machine}");
     let path = image(Form::Floppy, &name);
-    let drive = [format!("-drive"), format!("file={},format=raw,if=floppy", path.display())];
+    let drive = [
+        format!("-drive"),
+        format!("file={},format=raw,if=floppy", path.display()),
+    ];
     let outcome = boot(&name, machine, &drive);
     check_form_and_memory(&outcome, "floppy");
 }
@@ -68,7 +82,10 @@ fn iso_as_cdrom(machine: &str) {
 fn iso_as_disk(machine: &str) {
     let name = format!("iso-disk-{machine}");
     let path = image(Form::Iso, &name);
-    let drive = [format!("-drive"), format!("file={},format=raw", path.display())];
+    let drive = [
+        format!("-drive"),
+        format!("file={},format=raw", path.display()),
+    ];
     let outcome = boot(&name, machine, &drive);
     check_form_and_memory(&outcome, "ISO image as a disk (hybrid)");
 }
@@ -103,7 +120,12 @@ fn cpu_without_long_mode_gets_a_clear_message() {
     let path = image(Form::Floppy, "no-long-mode");
     for cpu in ["qemu32", "pentium3"] {
         let outcome = Qemu::new(&format!("no-long-mode-{cpu}"), "pc", 64)
-            .args(["-cpu", cpu, "-drive", &format!("file={},format=raw,if=floppy", path.display())])
+            .args([
+                "-cpu",
+                cpu,
+                "-drive",
+                &format!("file={},format=raw,if=floppy", path.display()),
+            ])
             .run(|serial| serial.contains("system halted"));
         outcome.check(
             outcome.contains("E-CPU-NOLONGMODE: this CPU has no 64-bit long mode"),
@@ -122,8 +144,14 @@ fn unreadable_medium_is_a_clear_error() {
     bytes[0x1b0..0x1b4].copy_from_slice(&5000u32.to_le_bytes());
     std::fs::write(&path, bytes).unwrap();
     let outcome = Qemu::new("disk-read-error", "pc", 64)
-        .args(["-drive", &format!("file={},format=raw,if=floppy", path.display())])
+        .args([
+            "-drive",
+            &format!("file={},format=raw,if=floppy", path.display()),
+        ])
         .timeout(std::time::Duration::from_secs(30))
         .run(|serial| serial.contains("E-DISK-READ"));
-    outcome.check(outcome.contains("netloader: E-DISK-READ"), "stage 1 reports the read error on COM1");
+    outcome.check(
+        outcome.contains("netloader: E-DISK-READ"),
+        "stage 1 reports the read error on COM1",
+    );
 }

@@ -42,9 +42,15 @@ mod tests {
         for len in [0, 1, 4, 5, 6, 9, 10, 1000, 65_536] {
             let original: Vec<u8> = (0..len)
                 .map(|i| {
-                    state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+                    state = state
+                        .wrapping_mul(6_364_136_223_846_793_005)
+                        .wrapping_add(1_442_695_040_888_963_407);
                     // Plenty of E8/E9 bytes, also back to back and near the end.
-                    if i % 7 == 0 { 0xe8 | (state >> 63) as u8 } else { (state >> 33) as u8 }
+                    if i % 7 == 0 {
+                        0xe8 | (state >> 63) as u8
+                    } else {
+                        (state >> 33) as u8
+                    }
                 })
                 .collect();
             let mut image = original.clone();

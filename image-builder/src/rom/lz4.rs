@@ -20,7 +20,11 @@ const TAKE_AT_ONCE: usize = 256;
 
 /// Bytes a 4-bit length field that reaches `len` needs after the token.
 fn length_bytes(len: usize) -> u32 {
-    if len < 15 { 0 } else { 1 + (len - 15) as u32 / 255 }
+    if len < 15 {
+        0
+    } else {
+        1 + (len - 15) as u32 / 255
+    }
 }
 
 /// Compress `input` as one LZ4 block.

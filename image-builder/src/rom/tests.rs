@@ -234,16 +234,46 @@ fn roms_are_deterministic() {
 #[test]
 fn each_family_rom_carries_its_own_driver_only() {
     for (nic, chain, whole) in [
-        (NicFamily::E1000, stage1::CHAIN_IMAGE_E1000, stage1::RUNTIME_IMAGE_E1000),
-        (NicFamily::Rtl8139, stage1::CHAIN_IMAGE_RTL8139, stage1::RUNTIME_IMAGE_RTL8139),
-        (NicFamily::Virtio, stage1::CHAIN_IMAGE_VIRTIO, stage1::RUNTIME_IMAGE_VIRTIO),
+        (
+            NicFamily::E1000,
+            stage1::CHAIN_IMAGE_E1000,
+            stage1::RUNTIME_IMAGE_E1000,
+        ),
+        (
+            NicFamily::Rtl8139,
+            stage1::CHAIN_IMAGE_RTL8139,
+            stage1::RUNTIME_IMAGE_RTL8139,
+        ),
+        (
+            NicFamily::Virtio,
+            stage1::CHAIN_IMAGE_VIRTIO,
+            stage1::RUNTIME_IMAGE_VIRTIO,
+        ),
     ] {
         let options = crate::forms::Options::default();
-        let rom = crate::forms::rom(&options, &RomOptions { nic, ..RomOptions::default() }).unwrap();
+        let rom = crate::forms::rom(
+            &options,
+            &RomOptions {
+                nic,
+                ..RomOptions::default()
+            },
+        )
+        .unwrap();
         assert_eq!(unpacked(&rom), chain, "{nic:?}");
-        let standalone = crate::forms::rom(&options, &RomOptions { nic, standalone: true, ..RomOptions::default() }).unwrap();
+        let standalone = crate::forms::rom(
+            &options,
+            &RomOptions {
+                nic,
+                standalone: true,
+                ..RomOptions::default()
+            },
+        )
+        .unwrap();
         assert_eq!(unpacked(&standalone), whole, "{nic:?}");
-        assert!(whole.len() < stage1::RUNTIME_IMAGE.len(), "{nic:?}: smaller than the all-driver runtime");
+        assert!(
+            whole.len() < stage1::RUNTIME_IMAGE.len(),
+            "{nic:?}: smaller than the all-driver runtime"
+        );
     }
 }
 
@@ -251,16 +281,38 @@ fn each_family_rom_carries_its_own_driver_only() {
 #[test]
 fn first_stage_roms_fit_in_56_kib() {
     for nic in [NicFamily::E1000, NicFamily::Rtl8139, NicFamily::Virtio] {
-        let rom = crate::forms::rom(&crate::forms::Options::default(), &RomOptions { nic, ..RomOptions::default() }).unwrap();
-        assert!(rom.len() <= super::SMALL_ROM_LEN, "{nic:?}: {} bytes", rom.len());
+        let rom = crate::forms::rom(
+            &crate::forms::Options::default(),
+            &RomOptions {
+                nic,
+                ..RomOptions::default()
+            },
+        )
+        .unwrap();
+        assert!(
+            rom.len() <= super::SMALL_ROM_LEN,
+            "{nic:?}: {} bytes",
+            rom.len()
+        );
     }
 }
 
 /// An embedded config needs the whole loader: the first stage has no parser.
 #[test]
 fn first_stage_rom_refuses_an_embedded_config() {
-    let options = crate::forms::Options { config: Some(b"menuentry x { multiboot /k }".to_vec()) };
+    let options = crate::forms::Options {
+        config: Some(b"menuentry x { multiboot /k }".to_vec()),
+    };
     let error = crate::forms::rom(&options, &RomOptions::default()).unwrap_err();
     assert!(error.to_string().starts_with("E-ROM-CONFIG"), "{error}");
-    assert!(crate::forms::rom(&options, &RomOptions { standalone: true, ..RomOptions::default() }).is_ok());
+    assert!(
+        crate::forms::rom(
+            &options,
+            &RomOptions {
+                standalone: true,
+                ..RomOptions::default()
+            }
+        )
+        .is_ok()
+    );
 }

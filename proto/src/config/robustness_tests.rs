@@ -7,7 +7,6 @@ use std::vec::Vec;
 use super::*;
 use crate::test_rng::Rng;
 
-
 const PIECES: &[&str] = &[
     "menuentry",
     "multiboot",

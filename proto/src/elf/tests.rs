@@ -313,11 +313,18 @@ fn assert_sound(bytes: &[u8]) {
     let _ = (elf.class(), elf.machine(), elf.entry(), elf.entry_paddr());
     for s in elf.load_segments() {
         if s.file_size > 0 {
-            let end = s.file_offset.checked_add(s.file_size).expect("file range overflows");
+            let end = s
+                .file_offset
+                .checked_add(s.file_size)
+                .expect("file range overflows");
             assert!(end <= bytes.len(), "segment {} runs past the file", s.index);
         }
         assert!(s.mem_size >= s.file_size as u64);
-        assert!(s.paddr.checked_add(s.mem_size).is_some_and(|end| end <= 1 << 32));
+        assert!(
+            s.paddr
+                .checked_add(s.mem_size)
+                .is_some_and(|end| end <= 1 << 32)
+        );
     }
 }
 
@@ -352,7 +359,16 @@ fn random_and_mutated_elf_never_panics() {
             }
             // An edge value into one header word: offsets, sizes, counts, addresses.
             2 => {
-                let edges = [0u64, 1, 0xffff, 0xffff_ffff, 0x8000_0000, 0xa0000, u64::MAX, rng.next_u64()];
+                let edges = [
+                    0u64,
+                    1,
+                    0xffff,
+                    0xffff_ffff,
+                    0x8000_0000,
+                    0xa0000,
+                    u64::MAX,
+                    rng.next_u64(),
+                ];
                 let v = edges[rng.below(edges.len() as u64) as usize];
                 let at = 4 * rng.below(0x100 / 4) as usize;
                 if rng.below(2) == 0 {

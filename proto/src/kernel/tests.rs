@@ -397,7 +397,9 @@ fn video_mode_request_is_accepted() {
 fn unknown_required_bits_are_refused() {
     let f = elf32_kernel(0x3 | 1 << 5 | 1 << 15, None);
     match KernelImage::parse(&f) {
-        Err(KernelError::Header(HeaderError::UnsupportedFlags(bits))) => assert_eq!(bits, 1 << 5 | 1 << 15),
+        Err(KernelError::Header(HeaderError::UnsupportedFlags(bits))) => {
+            assert_eq!(bits, 1 << 5 | 1 << 15)
+        }
         other => panic!("expected UnsupportedFlags, got {other:?}"),
     }
 }

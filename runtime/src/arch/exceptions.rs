@@ -40,12 +40,38 @@ pub struct ExceptionFrame {
 }
 
 const NAMES: [&str; 32] = [
-    "divide error", "debug", "NMI", "breakpoint", "overflow", "bound range", "invalid opcode",
-    "device not available", "double fault", "coprocessor overrun", "invalid TSS",
-    "segment not present", "stack fault", "general protection", "page fault", "reserved",
-    "x87 floating point", "alignment check", "machine check", "SIMD floating point",
-    "virtualization", "control protection", "reserved", "reserved", "reserved", "reserved",
-    "reserved", "reserved", "hypervisor injection", "VMM communication", "security", "reserved",
+    "divide error",
+    "debug",
+    "NMI",
+    "breakpoint",
+    "overflow",
+    "bound range",
+    "invalid opcode",
+    "device not available",
+    "double fault",
+    "coprocessor overrun",
+    "invalid TSS",
+    "segment not present",
+    "stack fault",
+    "general protection",
+    "page fault",
+    "reserved",
+    "x87 floating point",
+    "alignment check",
+    "machine check",
+    "SIMD floating point",
+    "virtualization",
+    "control protection",
+    "reserved",
+    "reserved",
+    "reserved",
+    "reserved",
+    "reserved",
+    "reserved",
+    "hypervisor injection",
+    "VMM communication",
+    "security",
+    "reserved",
 ];
 
 /// Install the IDT and the TSS. Interrupts stay off: drivers poll.
@@ -157,11 +183,19 @@ exception_common:
 
 #[unsafe(no_mangle)]
 extern "C" fn netloader_exception(frame: &ExceptionFrame) -> ! {
-    let name = NAMES.get(frame.vector as usize).copied().unwrap_or("unknown");
+    let name = NAMES
+        .get(frame.vector as usize)
+        .copied()
+        .unwrap_or("unknown");
     let cr2 = x86_64::registers::control::Cr2::read_raw();
     crate::println!(
         "\nE-CPU-EXCEPTION: {} (vector {}, error code {:#x}) at rip {:#x}, rsp {:#x}, cr2 {:#x}.",
-        name, frame.vector, frame.error_code, frame.rip, frame.rsp, cr2
+        name,
+        frame.vector,
+        frame.error_code,
+        frame.rip,
+        frame.rsp,
+        cr2
     );
     crate::println!("This is a netloader bug: please report it with this screen.");
     let _ = frame.regs;

@@ -4,8 +4,14 @@ pub mod exceptions;
 mod memfns;
 
 // Stage 1 is assembled by rustc itself (no external assembler); link.ld places it.
-core::arch::global_asm!(include_str!("../../../stage1/bootsector.s"), options(att_syntax));
-core::arch::global_asm!(include_str!("../../../stage1/stage2.s"), options(att_syntax));
+core::arch::global_asm!(
+    include_str!("../../../stage1/bootsector.s"),
+    options(att_syntax)
+);
+core::arch::global_asm!(
+    include_str!("../../../stage1/stage2.s"),
+    options(att_syntax)
+);
 core::arch::global_asm!(include_str!("../../../stage1/rom.s"), options(att_syntax));
 core::arch::global_asm!(include_str!("../../../stage1/pxe.s"), options(att_syntax));
 
@@ -24,7 +30,10 @@ pub fn reset() -> ! {
     crate::time::delay_us(100_000);
     // SAFETY: an empty IDT makes the next exception a triple fault, which resets the CPU.
     unsafe {
-        let empty = x86_64::structures::DescriptorTablePointer { limit: 0, base: x86_64::VirtAddr::zero() };
+        let empty = x86_64::structures::DescriptorTablePointer {
+            limit: 0,
+            base: x86_64::VirtAddr::zero(),
+        };
         x86_64::instructions::tables::lidt(&empty);
         core::arch::asm!("int3");
     }

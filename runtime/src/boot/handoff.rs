@@ -101,7 +101,12 @@ pub unsafe fn enter(area: Range<u64>, copies: &[Copy], mbi: u32, entry: u32) -> 
         let code = area.start as *mut u8;
         core::ptr::copy_nonoverlapping(start, code, len);
         let block = (area.start + CODE_BYTES) as *mut Block;
-        block.write(Block { mbi, entry, count: copies.len() as u32, _pad: 0 });
+        block.write(Block {
+            mbi,
+            entry,
+            count: copies.len() as u32,
+            _pad: 0,
+        });
         let list = (area.start + CODE_BYTES + 16) as *mut Copy;
         core::ptr::copy_nonoverlapping(copies.as_ptr(), list, copies.len());
         core::arch::asm!("jmp {code}", code = in(reg) code, in("rdi") block, options(noreturn));

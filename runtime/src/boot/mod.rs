@@ -72,10 +72,14 @@ impl Layout {
         // nothing of ours goes above 4 GiB, even where RAM runs on past it.
         let upper = MIB..(MIB + map.upper_kib() as u64 * 1024).min(1 << 32);
         if upper.end - upper.start < 8 * MIB {
-            return Err(fail!("E-MEM-LOW: only {} KiB of memory above 1 MiB: netloader needs at least 8 MiB", map.upper_kib()));
+            return Err(fail!(
+                "E-MEM-LOW: only {} KiB of memory above 1 MiB: netloader needs at least 8 MiB",
+                map.upper_kib()
+            ));
         }
         let config_area = upper.end - CONFIG_AREA..upper.end;
-        let scratch = align_up(upper.start + (upper.end - upper.start) / 2, PAGE)..config_area.start;
+        let scratch =
+            align_up(upper.start + (upper.end - upper.start) / 2, PAGE)..config_area.start;
         // A linker symbol: only its address is taken.
         let runtime_end = align_up(&raw const __runtime_end as u64, PAGE);
         let conventional_end = (map.lower_kib() as u64 * 1024) & !(PAGE - 1);
@@ -83,7 +87,10 @@ impl Layout {
             upper,
             config_area,
             scratch,
-            low_candidates: [runtime_end..conventional_end.max(runtime_end), 0x1000..0x7000],
+            low_candidates: [
+                runtime_end..conventional_end.max(runtime_end),
+                0x1000..0x7000,
+            ],
         })
     }
 }
@@ -100,20 +107,35 @@ fn resolve(source: &FileSource, lease: &Lease) -> Result<(Ipv4Addr, u16), Failur
     }
 }
 
-fn download(net: &mut Net, lease: &Lease, line: &FileLine, region: Range<u64>) -> Result<MemorySink, Failure> {
+fn download(
+    net: &mut Net,
+    lease: &Lease,
+    line: &FileLine,
+    region: Range<u64>,
+) -> Result<MemorySink, Failure> {
     let (server, port) = resolve(&line.source, lease)?;
     let path = line.source.path();
     // SAFETY: every region handed here lies in upper memory (RAM by the map) that the plan
     // reserves for this file.
     let mut sink = unsafe { MemorySink::new(region.start, region.end - region.start) };
-    net.tftp_get_from(server, port, path, &mut sink).map_err(|e| fail!("{e}"))?;
-    println!("file: {} {} bytes at {:#x} crc32 {:08x}", path, sink.len(), sink.start(), sink.crc32());
+    net.tftp_get_from(server, port, path, &mut sink)
+        .map_err(|e| fail!("{e}"))?;
+    println!(
+        "file: {} {} bytes at {:#x} crc32 {:08x}",
+        path,
+        sink.len(),
+        sink.start(),
+        sink.crc32()
+    );
     if let Some(expected) = line.sha256 {
         let digest = sink.sha256();
         if expected != digest {
             return Err(fail!(
                 "E-HASH-MISMATCH: {} from {server} has sha256 {}, the config (line {}) expects {}: the file on the server is not the one the config names",
-                path, Hex(&digest), line.line, Hex(&expected)
+                path,
+                Hex(&digest),
+                line.line,
+                Hex(&expected)
             ));
         }
         println!("file: {path}: sha256 matches the config");
@@ -122,7 +144,13 @@ fn download(net: &mut Net, lease: &Lease, line: &FileLine, region: Range<u64>) -
 }
 
 /// Boot the config's default entry. Returns only on failure.
-pub fn boot_config(net: &mut Net, lease: &Lease, map: &MemoryMap, config: &Config, name: &str) -> Failure {
+pub fn boot_config(
+    net: &mut Net,
+    lease: &Lease,
+    map: &MemoryMap,
+    config: &Config,
+    name: &str,
+) -> Failure {
     let index = crate::menu::choose(config);
     let Some(entry) = config.entry(index) else {
         return fail!("E-CONFIG-ENTRY: {name} has no entry {index}");
@@ -159,54 +187,91 @@ fn boot_entry(
         Format::Elf64 => "ELF64",
         Format::AddressFields => "Multiboot address fields",
     };
-    println!("kernel: {path}: {format}, entry {:#x}, occupies {:#x}-{:#x}", kernel.entry(), kernel.extent().start, kernel.extent().end);
+    println!(
+        "kernel: {path}: {format}, entry {:#x}, occupies {:#x}-{:#x}",
+        kernel.entry(),
+        kernel.extent().start,
+        kernel.extent().end
+    );
 
     // Place the segments: high ones now, low ones (over the runtime) staged for the trampoline.
     let mut copies = heapless::Vec::<handoff::Copy, { handoff::MAX_COPIES }>::new();
     let mut low_ranges = heapless::Vec::<Range<u64>, { handoff::MAX_COPIES }>::new();
-    let kernel_high_end = kernel.placements().map(|p| p.memory().end).filter(|&e| e > MIB).max().unwrap_or(MIB);
+    let kernel_high_end = kernel
+        .placements()
+        .map(|p| p.memory().end)
+        .filter(|&e| e > MIB)
+        .max()
+        .unwrap_or(MIB);
     let mut staging = align_up(kernel_high_end.max(MIB), PAGE);
     for placement in kernel.placements() {
         let memory = placement.memory();
         if !map.is_ram(memory.start, memory.end) {
             return Err(fail!(
                 "E-KERNEL-NORAM: {path}: a segment wants {:#x}-{:#x}, which is not usable RAM on this machine (see the memory map above)",
-                memory.start, memory.end
+                memory.start,
+                memory.end
             ));
         }
         let file_bytes = &kernel_file.bytes()[placement.file_range.clone()];
         if memory.start < MIB {
             if memory.end > MIB {
-                return Err(fail!("E-KERNEL-NORAM: {path}: a segment spans {:#x}-{:#x}, across the hole below 1 MiB", memory.start, memory.end));
+                return Err(fail!(
+                    "E-KERNEL-NORAM: {path}: a segment spans {:#x}-{:#x}, across the hole below 1 MiB",
+                    memory.start,
+                    memory.end
+                ));
             }
             let staged = staging..staging + file_bytes.len() as u64;
             if overlaps(&staged, &layout.scratch) {
-                return Err(fail!("E-KERNEL-TOOBIG: {path}: the kernel does not fit in memory beside its download"));
+                return Err(fail!(
+                    "E-KERNEL-TOOBIG: {path}: the kernel does not fit in memory beside its download"
+                ));
             }
             // SAFETY: `staged` is upper memory below the scratch area; the source is the
             // downloaded file.
-            unsafe { core::ptr::copy(file_bytes.as_ptr(), staged.start as *mut u8, file_bytes.len()) };
+            unsafe {
+                core::ptr::copy(
+                    file_bytes.as_ptr(),
+                    staged.start as *mut u8,
+                    file_bytes.len(),
+                )
+            };
             let copy = handoff::Copy {
                 src: staged.start as u32,
                 dst: memory.start as u32,
                 len: file_bytes.len() as u32,
                 zero: (placement.mem_size - file_bytes.len() as u64) as u32,
             };
-            copies.push(copy).map_err(|_| fail!("E-KERNEL-FORMAT: {path}: too many segments below 1 MiB"))?;
+            copies
+                .push(copy)
+                .map_err(|_| fail!("E-KERNEL-FORMAT: {path}: too many segments below 1 MiB"))?;
             let _ = low_ranges.push(memory.clone());
             staging = align_up(staged.end, PAGE);
         } else {
-            if overlaps(&memory, &layout.scratch) || overlaps(&memory, &layout.config_area) || memory.end > layout.upper.end {
+            if overlaps(&memory, &layout.scratch)
+                || overlaps(&memory, &layout.config_area)
+                || memory.end > layout.upper.end
+            {
                 return Err(fail!(
                     "E-KERNEL-TOOBIG: {path}: the segment at {:#x}-{:#x} reaches the loader's download area: give the machine more memory or load the kernel lower",
-                    memory.start, memory.end
+                    memory.start,
+                    memory.end
                 ));
             }
             // SAFETY: `memory` is RAM (checked), above the runtime and outside the download
             // areas; the source lies in the scratch area, which does not overlap it.
             unsafe {
-                core::ptr::copy(file_bytes.as_ptr(), memory.start as *mut u8, file_bytes.len());
-                core::ptr::write_bytes((memory.start + file_bytes.len() as u64) as *mut u8, 0, (placement.mem_size - file_bytes.len() as u64) as usize);
+                core::ptr::copy(
+                    file_bytes.as_ptr(),
+                    memory.start as *mut u8,
+                    file_bytes.len(),
+                );
+                core::ptr::write_bytes(
+                    (memory.start + file_bytes.len() as u64) as *mut u8,
+                    0,
+                    (placement.mem_size - file_bytes.len() as u64) as usize,
+                );
             }
         }
     }
@@ -225,26 +290,40 @@ fn boot_entry(
     let mut loaded = heapless::Vec::<(u32, u32), 256>::new();
     for (i, line) in entry.modules().enumerate() {
         if next >= layout.config_area.start {
-            return Err(fail!("E-MODULE-TOOBIG: {}: no memory left for module {} of {}", line.source.path(), i + 1, module_count));
+            return Err(fail!(
+                "E-MODULE-TOOBIG: {}: no memory left for module {} of {}",
+                line.source.path(),
+                i + 1,
+                module_count
+            ));
         }
         let sink = download(net, lease, &line, next..layout.config_area.start).map_err(|e| {
             if e.starts_with("E-TFTP-TOOBIG") {
-                fail!("E-MODULE-TOOBIG: {}: it does not fit in the {} KiB of memory left ({e})", line.source.path(), (layout.config_area.start - next) / 1024)
+                fail!(
+                    "E-MODULE-TOOBIG: {}: it does not fit in the {} KiB of memory left ({e})",
+                    line.source.path(),
+                    (layout.config_area.start - next) / 1024
+                )
             } else {
                 e
             }
         })?;
         let end = sink.start() + sink.len();
-        loaded.push((sink.start() as u32, end as u32)).map_err(|_| fail!("E-MODULE-COUNT: more than 256 modules"))?;
+        loaded
+            .push((sink.start() as u32, end as u32))
+            .map_err(|_| fail!("E-MODULE-COUNT: more than 256 modules"))?;
         next = align_up(end.max(next + 1), PAGE);
     }
 
     // The Multiboot information.
     let mbi_start = align_up(area.start + handoff::AREA_HEADER_BYTES, 16);
     // SAFETY: `area` is free conventional memory (chosen above), identity-mapped.
-    let mbi_buf = unsafe { core::slice::from_raw_parts_mut(mbi_start as *mut u8, (area.end - mbi_start) as usize) };
+    let mbi_buf = unsafe {
+        core::slice::from_raw_parts_mut(mbi_start as *mut u8, (area.end - mbi_start) as usize)
+    };
     let mut mbi = MbiBuilder::new(mbi_buf, mbi_start as u32);
-    mbi.memory(map.lower_kib(), map.upper_kib()).memory_map(map.entries());
+    mbi.memory(map.lower_kib(), map.upper_kib())
+        .memory_map(map.entries());
     // SAFETY: CMDLINE is used only here, one command line at a time; the builder copies it.
     let cmdline = unsafe { &mut *(&raw mut CMDLINE) };
     let len = kernel_line.write_cmdline(cmdline).map_err(|e| fail!("E-CONFIG-CMDLINE: the command line of {path} (line {}) is {} bytes; at most {CMDLINE_MAX}: shorten it in the config", kernel_line.line, e.needed))?;
@@ -258,7 +337,12 @@ fn boot_entry(
     mbi.boot_loader_name(name.as_bytes());
     let mbi_address = mbi.finish().map_err(|e| fail!("E-MBI: the boot information does not fit below 640 KiB ({e}): shorten the command lines"))?;
 
-    println!("boot: {} module(s), boot information at {:#x}, entering the kernel at {:#x}", loaded.len(), mbi_address, kernel.entry());
+    println!(
+        "boot: {} module(s), boot information at {:#x}, entering the kernel at {:#x}",
+        loaded.len(),
+        mbi_address,
+        kernel.entry()
+    );
     net.close();
     // SAFETY: segments placed or listed in `copies`, modules loaded, MBI built in `area`
     // (which no kernel byte overlaps), the card is closed.
@@ -273,26 +357,57 @@ pub fn run(net: &mut Net, lease: &Lease, map: &MemoryMap, mac: [u8; 6]) -> Failu
         Err(failure) => return failure,
     };
     if let Some(text) = crate::embedded::config() {
-        println!("config: the one embedded in this image ({} bytes)", text.len());
+        println!(
+            "config: the one embedded in this image ({} bytes)",
+            text.len()
+        );
         return boot_config_bytes(net, lease, map, &layout, text, "the embedded config");
     }
     let Some(server) = lease.boot.tftp_server else {
-        return fail!("E-DHCP-NOSERVER: the DHCP answer names no TFTP server (next-server or option 66): check the DHCP server's settings");
+        return fail!(
+            "E-DHCP-NOSERVER: the DHCP answer names no TFTP server (next-server or option 66): check the DHCP server's settings"
+        );
     };
-    if let Some(file) = lease.boot.config_file.as_deref().or(lease.boot.boot_file.as_deref()) {
+    if let Some(file) = lease
+        .boot
+        .config_file
+        .as_deref()
+        .or(lease.boot.boot_file.as_deref())
+    {
         // SAFETY: the scratch area is upper memory reserved for downloads.
-        let mut sink = unsafe { MemorySink::new(layout.scratch.start, layout.scratch.end - layout.scratch.start) };
+        let mut sink = unsafe {
+            MemorySink::new(
+                layout.scratch.start,
+                layout.scratch.end - layout.scratch.start,
+            )
+        };
         if let Err(e) = net.tftp_get_from(server, 69, file, &mut sink) {
             return fail!("{e}");
         }
-        println!("file: {} {} bytes at {:#x} crc32 {:08x}", file, sink.len(), sink.start(), sink.crc32());
+        println!(
+            "file: {} {} bytes at {:#x} crc32 {:08x}",
+            file,
+            sink.len(),
+            sink.start(),
+            sink.crc32()
+        );
         if is_multiboot_kernel(sink.bytes()) {
             println!("boot: {file} is a Multiboot kernel: booting it directly");
-            let text = concat::<300>(&[b"menuentry \"", file.as_bytes(), b"\" { multiboot /", file.trim_start_matches('/').as_bytes(), b" }"]);
+            let text = concat::<300>(&[
+                b"menuentry \"",
+                file.as_bytes(),
+                b"\" { multiboot /",
+                file.trim_start_matches('/').as_bytes(),
+                b" }",
+            ]);
             let Ok(config) = Config::parse(&text) else {
-                return fail!("E-DHCP-FILE: the boot file name \"{file}\" cannot be used as a path");
+                return fail!(
+                    "E-DHCP-FILE: the boot file name \"{file}\" cannot be used as a path"
+                );
             };
-            let Some(entry) = config.entry(0) else { return fail!("E-DHCP-FILE: \"{file}\"") };
+            let Some(entry) = config.entry(0) else {
+                return fail!("E-DHCP-FILE: \"{file}\"");
+            };
             return match boot_entry(net, lease, map, &entry, Some(sink)) {
                 Ok(never) => match never {},
                 Err(failure) => failure,
@@ -322,30 +437,52 @@ pub fn run(net: &mut Net, lease: &Lease, map: &MemoryMap, mac: [u8; 6]) -> Failu
             Err(e) => return fail!("{e}"),
         }
     }
-    fail!("E-CONFIG-NONE: no config on {server}: the DHCP answer names no boot file and none of the {tried} per-host names (netloader.cfg/01-<mac>, .../<IP in hex>, .../default) exists")
+    fail!(
+        "E-CONFIG-NONE: no config on {server}: the DHCP answer names no boot file and none of the {tried} per-host names (netloader.cfg/01-<mac>, .../<IP in hex>, .../default) exists"
+    )
 }
 
 /// A config that arrived in the scratch area: move it to the config area, then boot it.
-fn boot_config_bytes(net: &mut Net, lease: &Lease, map: &MemoryMap, layout: &Layout, bytes: &[u8], name: &str) -> Failure {
+fn boot_config_bytes(
+    net: &mut Net,
+    lease: &Lease,
+    map: &MemoryMap,
+    layout: &Layout,
+    bytes: &[u8],
+    name: &str,
+) -> Failure {
     if bytes.len() as u64 > CONFIG_AREA {
-        return fail!("E-BOOTFILE: {name} is {} bytes: neither a Multiboot kernel nor a config (configs are at most 1 MiB)", bytes.len());
+        return fail!(
+            "E-BOOTFILE: {name} is {} bytes: neither a Multiboot kernel nor a config (configs are at most 1 MiB)",
+            bytes.len()
+        );
     }
     // SAFETY: the config area is upper memory reserved for the config; the source (scratch)
     // does not overlap it.
     let text = unsafe {
-        core::ptr::copy(bytes.as_ptr(), layout.config_area.start as *mut u8, bytes.len());
+        core::ptr::copy(
+            bytes.as_ptr(),
+            layout.config_area.start as *mut u8,
+            bytes.len(),
+        );
         core::slice::from_raw_parts(layout.config_area.start as *const u8, bytes.len())
     };
     match Config::parse(text) {
         Ok(config) => boot_config(net, lease, map, &config, name),
-        Err(e) => fail!("E-CONFIG-SYNTAX: {name}: {e} (the boot file is not a Multiboot kernel, so it was read as a config)"),
+        Err(e) => fail!(
+            "E-CONFIG-SYNTAX: {name}: {e} (the boot file is not a Multiboot kernel, so it was read as a config)"
+        ),
     }
 }
 
 /// PXELINUX's order: 01-<mac>, the IP in upper-case hex shortened one digit at a time, default.
 fn config_candidates(mac: [u8; 6], ip: Ipv4Addr) -> impl Iterator<Item = heapless::String<24>> {
     let mut mac_name = heapless::String::<24>::new();
-    let _ = write!(mac_name, "01-{:02x}-{:02x}-{:02x}-{:02x}-{:02x}-{:02x}", mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
+    let _ = write!(
+        mac_name,
+        "01-{:02x}-{:02x}-{:02x}-{:02x}-{:02x}-{:02x}",
+        mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]
+    );
     let mut hex = heapless::String::<24>::new();
     let o = ip.octets();
     let _ = write!(hex, "{:02X}{:02X}{:02X}{:02X}", o[0], o[1], o[2], o[3]);
@@ -356,7 +493,9 @@ fn config_candidates(mac: [u8; 6], ip: Ipv4Addr) -> impl Iterator<Item = heaples
     });
     let mut default = heapless::String::<24>::new();
     let _ = default.push_str("default");
-    core::iter::once(mac_name).chain(ips).chain(core::iter::once(default))
+    core::iter::once(mac_name)
+        .chain(ips)
+        .chain(core::iter::once(default))
 }
 
 fn concat<const N: usize>(parts: &[&[u8]]) -> heapless::Vec<u8, N> {

@@ -14,7 +14,10 @@ pub struct Console {
     vga: VgaText,
 }
 
-static CONSOLE: Mutex<Console> = Mutex::new(Console { serial: Serial::COM1, vga: VgaText::new() });
+static CONSOLE: Mutex<Console> = Mutex::new(Console {
+    serial: Serial::COM1,
+    vga: VgaText::new(),
+});
 
 /// Bring up both outputs. Serial first: it is what tests and headless machines read.
 pub fn init() {

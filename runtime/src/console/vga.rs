@@ -21,7 +21,11 @@ impl VgaText {
         debug_assert!(row < ROWS && column < COLUMNS);
         // SAFETY: the VGA text buffer is identity-mapped device memory, 80x25 cells; the
         // callers keep row and column in range.
-        unsafe { Self::buffer().add(row * COLUMNS + column).write_volatile(cell) };
+        unsafe {
+            Self::buffer()
+                .add(row * COLUMNS + column)
+                .write_volatile(cell)
+        };
     }
 
     fn get(row: usize, column: usize) -> u16 {
@@ -46,7 +50,11 @@ impl VgaText {
                 if self.column == COLUMNS {
                     self.new_line();
                 }
-                let printable = if (0x20..0x7f).contains(&byte) { byte } else { b'?' };
+                let printable = if (0x20..0x7f).contains(&byte) {
+                    byte
+                } else {
+                    b'?'
+                };
                 Self::put(ROWS - 1, self.column, ATTRIBUTE | printable as u16);
                 self.column += 1;
             }

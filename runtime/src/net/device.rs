@@ -16,7 +16,11 @@ pub struct NicDevice<'n> {
 impl<'n> NicDevice<'n> {
     pub fn new(nic: &'n mut dyn Nic) -> Self {
         let proxy = super::proxy::Listener::new(nic.mac());
-        NicDevice { nic, rx: [0; MAX_FRAME_LEN], proxy }
+        NicDevice {
+            nic,
+            rx: [0; MAX_FRAME_LEN],
+            proxy,
+        }
     }
 
     pub fn nic(&mut self) -> &mut dyn Nic {
@@ -31,7 +35,9 @@ fn copy_by_words(destination: &mut [u8], source: &[u8]) {
     let mut to = destination.chunks_exact_mut(8);
     let mut from = source.chunks_exact(8);
     for (to, from) in (&mut to).zip(&mut from) {
-        let word = u64::from_ne_bytes([from[0], from[1], from[2], from[3], from[4], from[5], from[6], from[7]]);
+        let word = u64::from_ne_bytes([
+            from[0], from[1], from[2], from[3], from[4], from[5], from[6], from[7],
+        ]);
         // The barrier keeps LLVM from turning this loop back into a memcpy call.
         to.copy_from_slice(&core::hint::black_box(word).to_ne_bytes());
     }
@@ -72,8 +78,14 @@ impl phy::TxToken for TxToken<'_> {
 }
 
 impl phy::Device for NicDevice<'_> {
-    type RxToken<'a> = RxToken<'a> where Self: 'a;
-    type TxToken<'a> = TxToken<'a> where Self: 'a;
+    type RxToken<'a>
+        = RxToken<'a>
+    where
+        Self: 'a;
+    type TxToken<'a>
+        = TxToken<'a>
+    where
+        Self: 'a;
 
     fn receive(&mut self, _now: Instant) -> Option<(RxToken<'_>, TxToken<'_>)> {
         let mut len = 0;

@@ -32,18 +32,32 @@ const TFTP_WINDOW: u16 = 32;
 const TFTP_FIRST_TIMEOUT_MS: u64 = 100;
 
 static mut SOCKET_STORAGE: [SocketStorage<'static>; 2] = [SocketStorage::EMPTY; 2];
-static mut UDP_RX_META: [udp::PacketMetadata; UDP_RX_SLOTS] = [udp::PacketMetadata::EMPTY; UDP_RX_SLOTS];
+static mut UDP_RX_META: [udp::PacketMetadata; UDP_RX_SLOTS] =
+    [udp::PacketMetadata::EMPTY; UDP_RX_SLOTS];
 static mut UDP_RX_DATA: [u8; UDP_RX_BYTES] = [0; UDP_RX_BYTES];
-static mut UDP_TX_META: [udp::PacketMetadata; UDP_TX_SLOTS] = [udp::PacketMetadata::EMPTY; UDP_TX_SLOTS];
+static mut UDP_TX_META: [udp::PacketMetadata; UDP_TX_SLOTS] =
+    [udp::PacketMetadata::EMPTY; UDP_TX_SLOTS];
 static mut UDP_TX_DATA: [u8; UDP_TX_BYTES] = [0; UDP_TX_BYTES];
 static mut DHCP_PACKET: [u8; 1500] = [0; 1500];
 static mut PXE_UUID: [u8; 17] = [0; 17];
 static mut PXE_OPTIONS: [DhcpOption<'static>; 4] = [
     // 60: who we are, so that PXE-aware servers answer (arch 0 = x86 BIOS, UNDI 2.1).
-    DhcpOption { kind: 60, data: b"PXEClient:Arch:00000:UNDI:002001" },
-    DhcpOption { kind: 93, data: &[0, 0] },    // client system architecture: x86 BIOS
-    DhcpOption { kind: 94, data: &[1, 2, 1] }, // network interface: UNDI 2.1
-    DhcpOption { kind: 97, data: &[] },        // client machine id, filled in from the MAC
+    DhcpOption {
+        kind: 60,
+        data: b"PXEClient:Arch:00000:UNDI:002001",
+    },
+    DhcpOption {
+        kind: 93,
+        data: &[0, 0],
+    }, // client system architecture: x86 BIOS
+    DhcpOption {
+        kind: 94,
+        data: &[1, 2, 1],
+    }, // network interface: UNDI 2.1
+    DhcpOption {
+        kind: 97,
+        data: &[],
+    }, // client machine id, filled in from the MAC
 ];
 /// Subnet mask, router, DNS, host name, broadcast, vendor options, class id, TFTP server,
 /// boot file, PXELINUX config file and path prefix.
@@ -63,15 +77,29 @@ pub struct Lease {
 }
 
 pub enum NetError {
-    NoLink { waited_s: u64 },
-    NoDhcpAnswer { waited_s: u64 },
-    Tftp { server: Ipv4Addr, path: heapless::String<128>, error: TftpError },
+    NoLink {
+        waited_s: u64,
+    },
+    NoDhcpAnswer {
+        waited_s: u64,
+    },
+    Tftp {
+        server: Ipv4Addr,
+        path: heapless::String<128>,
+        error: TftpError,
+    },
 }
 
 impl NetError {
     /// The server said the file does not exist (TFTP error 1).
     pub fn is_not_found(&self) -> bool {
-        matches!(self, NetError::Tftp { error: TftpError::Server { code: 1, .. }, .. })
+        matches!(
+            self,
+            NetError::Tftp {
+                error: TftpError::Server { code: 1, .. },
+                ..
+            }
+        )
     }
 }
 
@@ -86,15 +114,26 @@ impl fmt::Display for NetError {
                 f,
                 "E-DHCP-TIMEOUT: no DHCP server answered in {waited_s} s (4 DISCOVERs, PXE timing): check that a DHCP server serves this network"
             ),
-            NetError::Tftp { server, path, error } => {
+            NetError::Tftp {
+                server,
+                path,
+                error,
+            } => {
                 write!(f, "{}: {path} from {server}: {error}", error.code())?;
                 match error {
-                    TftpError::Server { code: 1, .. } => write!(f, ": check the path on the TFTP server"),
-                    TftpError::NoResponse { .. } => write!(f, ": check that a TFTP server runs on {server}"),
+                    TftpError::Server { code: 1, .. } => {
+                        write!(f, ": check the path on the TFTP server")
+                    }
+                    TftpError::NoResponse { .. } => {
+                        write!(f, ": check that a TFTP server runs on {server}")
+                    }
                     TftpError::Timeout { .. } => write!(f, ": the server stopped answering"),
                     // The file changed on the server while it was sent (or the server
                     // misreports sizes): what arrived is not one whole file, so it is dropped.
-                    TftpError::SizeMismatch { .. } => write!(f, ": the file changed on the server during the transfer, or the server reports a wrong size"),
+                    TftpError::SizeMismatch { .. } => write!(
+                        f,
+                        ": the file changed on the server during the transfer, or the server reports a wrong size"
+                    ),
                     _ => Ok(()),
                 }
             }
@@ -132,8 +171,14 @@ impl<'n> Net<'n> {
             dhcp.set_parameter_request_list(&PARAMETER_REQUEST_LIST);
             dhcp.set_receive_packet_buffer(&mut *addr_of_mut!(DHCP_PACKET));
             let udp = udp::Socket::new(
-                udp::PacketBuffer::new(&mut (&mut *addr_of_mut!(UDP_RX_META))[..], &mut (&mut *addr_of_mut!(UDP_RX_DATA))[..]),
-                udp::PacketBuffer::new(&mut (&mut *addr_of_mut!(UDP_TX_META))[..], &mut (&mut *addr_of_mut!(UDP_TX_DATA))[..]),
+                udp::PacketBuffer::new(
+                    &mut (&mut *addr_of_mut!(UDP_RX_META))[..],
+                    &mut (&mut *addr_of_mut!(UDP_RX_DATA))[..],
+                ),
+                udp::PacketBuffer::new(
+                    &mut (&mut *addr_of_mut!(UDP_TX_META))[..],
+                    &mut (&mut *addr_of_mut!(UDP_TX_DATA))[..],
+                ),
             );
             let mut sockets = SocketSet::new(&mut (&mut *addr_of_mut!(SOCKET_STORAGE))[..]);
             let dhcp = sockets.add(dhcp);
@@ -142,7 +187,15 @@ impl<'n> Net<'n> {
         };
         let next_port = 49152 + (time::now_us() % 8192) as u16;
         let _ = &mut sockets;
-        Net { device, iface, sockets, dhcp, udp, next_port, dhcp_ack: heapless::Vec::new() }
+        Net {
+            device,
+            iface,
+            sockets,
+            dhcp,
+            udp,
+            next_port,
+            dhcp_ack: heapless::Vec::new(),
+        }
     }
 
     fn poll(&mut self) {
@@ -160,7 +213,9 @@ impl<'n> Net<'n> {
                 said = true;
             }
             if time::now_ms() - start > link_timeout_s * 1000 {
-                return Err(NetError::NoLink { waited_s: link_timeout_s });
+                return Err(NetError::NoLink {
+                    waited_s: link_timeout_s,
+                });
             }
             time::delay_us(1000);
         }
@@ -180,11 +235,16 @@ impl<'n> Net<'n> {
                 stage += 1;
                 if stage == schedule_ms.len() {
                     if elapsed >= boundary {
-                        return Err(NetError::NoDhcpAnswer { waited_s: boundary / 1000 });
+                        return Err(NetError::NoDhcpAnswer {
+                            waited_s: boundary / 1000,
+                        });
                     }
                     stage -= 1;
                 } else {
-                    println!("dhcp: no answer yet, asking again (waiting {} s)", schedule_ms[stage] / 1000);
+                    println!(
+                        "dhcp: no answer yet, asking again (waiting {} s)",
+                        schedule_ms[stage] / 1000
+                    );
                     self.set_discover_timeout(schedule_ms[stage]);
                 }
             }
@@ -196,7 +256,9 @@ impl<'n> Net<'n> {
                     // smoltcp hands over its whole receive buffer: keep the message only.
                     let buffer: &[u8] = packet.into_inner();
                     if let Some(len) = netloader_proto::dhcp::message_len(buffer) {
-                        let _ = self.dhcp_ack.extend_from_slice(&buffer[..len.min(buffer.len())]);
+                        let _ = self
+                            .dhcp_ack
+                            .extend_from_slice(&buffer[..len.min(buffer.len())]);
                     }
                 }
                 let lease = lease_from(&config);
@@ -250,15 +312,29 @@ impl<'n> Net<'n> {
 
     /// Fetch `path` from `server` into `sink`, with a progress line. Returns the transfer's
     /// statistics.
-    pub fn tftp_get_from(&mut self, server: Ipv4Addr, server_port: u16, path: &str, sink: &mut dyn Sink) -> Result<Stats, NetError> {
-        let fail = |error| NetError::Tftp { server, path: truncated(path), error };
+    pub fn tftp_get_from(
+        &mut self,
+        server: Ipv4Addr,
+        server_port: u16,
+        path: &str,
+        sink: &mut dyn Sink,
+    ) -> Result<Stats, NetError> {
+        let fail = |error| NetError::Tftp {
+            server,
+            path: truncated(path),
+            error,
+        };
         let mut options = tftp::Options::for_mtu(1500);
         options.windowsize = TFTP_WINDOW;
         options.initial_timeout_ms = TFTP_FIRST_TIMEOUT_MS;
         options.server_port = server_port;
         let mut client = TftpClient::new(path, options).map_err(fail)?;
         let port = self.next_port;
-        self.next_port = if self.next_port >= 65000 { 49152 } else { self.next_port + 1 };
+        self.next_port = if self.next_port >= 65000 {
+            49152
+        } else {
+            self.next_port + 1
+        };
         {
             let socket = self.sockets.get_mut::<udp::Socket>(self.udp);
             socket.close();
@@ -276,7 +352,9 @@ impl<'n> Net<'n> {
                 // The datagram is handed to the client straight from the socket's buffer; what
                 // the client answers goes out once that borrow has ended.
                 let socket = self.sockets.get_mut::<udp::Socket>(self.udp);
-                let Ok((data, meta)) = socket.recv() else { break };
+                let Ok((data, meta)) = socket.recv() else {
+                    break;
+                };
                 if meta.endpoint.addr != smoltcp::wire::IpAddress::Ipv4(server) {
                     continue;
                 }
@@ -325,10 +403,14 @@ impl<'n> Net<'n> {
 
     fn send(&mut self, server: Ipv4Addr, transmit: Transmit, out: &[u8]) {
         let socket = self.sockets.get_mut::<udp::Socket>(self.udp);
-        let _ = socket.send_slice(&out[..transmit.len], IpEndpoint::new(server.into(), transmit.port));
+        let _ = socket.send_slice(
+            &out[..transmit.len],
+            IpEndpoint::new(server.into(), transmit.port),
+        );
         // Egress only: the caller has just drained what came in, and the next `poll` takes
         // what the answer brings. A receive poll here would cost a register read per block.
-        self.iface.poll_egress(now(), &mut self.device, &mut self.sockets);
+        self.iface
+            .poll_egress(now(), &mut self.device, &mut self.sockets);
     }
 
     /// Stop the card's DMA: required before the kernel owns memory.
@@ -369,11 +451,12 @@ fn lease_from(config: &dhcpv4::Config) -> Lease {
 /// Does the DHCP server's own answer name a boot file or a next-server (siaddr, option 66)?
 /// If not, only a proxyDHCP can tell us what to boot.
 fn names_boot_source(packet: &smoltcp::wire::DhcpPacket<&[u8]>) -> bool {
-    let file = netloader_proto::dhcp::file_field(packet).first().is_some_and(|&b| b != 0);
+    let file = netloader_proto::dhcp::file_field(packet)
+        .first()
+        .is_some_and(|&b| b != 0);
     let options = packet.options().any(|o| o.kind == 66 || o.kind == 67);
     file || options || !packet.server_ip().is_unspecified()
 }
-
 
 /// A progress line, redrawn in place at most every 250 ms.
 struct Progress<'p> {
@@ -384,7 +467,11 @@ struct Progress<'p> {
 
 impl<'p> Progress<'p> {
     fn new(path: &'p str, start_us: u64) -> Self {
-        Progress { path, start_us, last_us: start_us }
+        Progress {
+            path,
+            start_us,
+            last_us: start_us,
+        }
     }
 
     fn update(&mut self, stats: &Stats, last: bool) {
@@ -398,8 +485,21 @@ impl<'p> Progress<'p> {
         let kib = stats.bytes_received / 1024;
         let speed_kbs = stats.bytes_received * 1_000_000 / elapsed_us / 1000;
         match stats.tsize.filter(|_| !cfg!(feature = "chain")) {
-            Some(total) => print!("\rtftp: {} {} / {} KiB, {}.{:03} MB/s", self.path, kib, total / 1024, speed_kbs / 1000, speed_kbs % 1000),
-            None => print!("\rtftp: {} {} KiB, {}.{:03} MB/s", self.path, kib, speed_kbs / 1000, speed_kbs % 1000),
+            Some(total) => print!(
+                "\rtftp: {} {} / {} KiB, {}.{:03} MB/s",
+                self.path,
+                kib,
+                total / 1024,
+                speed_kbs / 1000,
+                speed_kbs % 1000
+            ),
+            None => print!(
+                "\rtftp: {} {} KiB, {}.{:03} MB/s",
+                self.path,
+                kib,
+                speed_kbs / 1000,
+                speed_kbs % 1000
+            ),
         }
         if last {
             println!(

@@ -31,7 +31,12 @@ pub struct Listener {
 
 impl Listener {
     pub fn new(mac: [u8; 6]) -> Self {
-        Listener { mac, listening: false, answer: None, raw: heapless::Vec::new() }
+        Listener {
+            mac,
+            listening: false,
+            answer: None,
+            raw: heapless::Vec::new(),
+        }
     }
 
     /// Listen from the first DISCOVER on (forgetting any earlier answer).
@@ -61,7 +66,9 @@ impl Listener {
         if !self.listening || self.answer.is_some() {
             return;
         }
-        let Some(payload) = dhcp_reply_payload(frame) else { return };
+        let Some(payload) = dhcp_reply_payload(frame) else {
+            return;
+        };
         self.answer = parse_proxy_answer(payload, self.mac);
         if self.answer.is_some() {
             self.raw.clear();

@@ -31,13 +31,22 @@ impl fmt::Display for CacheError {
                 "E-PXE-NOAPI: the PXE ROM handed over no valid PXENV+ or !PXE structure (signature or checksum): asking DHCP ourselves"
             ),
             CacheError::NoPacket => {
-                write!(f, "E-PXE-NOCACHE: the PXE ROM gave no cached DHCPACK (PXENV_GET_CACHED_INFO): asking DHCP ourselves")
+                write!(
+                    f,
+                    "E-PXE-NOCACHE: the PXE ROM gave no cached DHCPACK (PXENV_GET_CACHED_INFO): asking DHCP ourselves"
+                )
             }
             CacheError::Unparsable(why) => {
-                write!(f, "E-PXE-BADCACHE: the PXE ROM's cached DHCPACK is unusable ({why}): asking DHCP ourselves")
+                write!(
+                    f,
+                    "E-PXE-BADCACHE: the PXE ROM's cached DHCPACK is unusable ({why}): asking DHCP ourselves"
+                )
             }
             CacheError::NoLink { waited_s } => {
-                write!(f, "E-NET-NOLINK: the network card reports no link after {waited_s} s: check the cable and the switch port")
+                write!(
+                    f,
+                    "E-NET-NOLINK: the network card reports no link after {waited_s} s: check the cable and the switch port"
+                )
             }
         }
     }
@@ -46,7 +55,8 @@ impl fmt::Display for CacheError {
 /// Address, mask and router from an ACK; the boot parameters from `boot` (the boot server's
 /// reply, or the ACK itself). The parsing is netloader_proto's, tested there on hostile bytes.
 fn lease_from_packets(ack: &[u8], boot: Option<&[u8]>) -> Result<Lease, CacheError> {
-    let lease = CachedLease::from_packets(ack, boot).map_err(|e| CacheError::Unparsable(e.as_str()))?;
+    let lease =
+        CachedLease::from_packets(ack, boot).map_err(|e| CacheError::Unparsable(e.as_str()))?;
     Ok(Lease {
         address: lease.address,
         prefix_len: lease.prefix_len,
@@ -59,8 +69,14 @@ fn lease_from_packets(ack: &[u8], boot: Option<&[u8]>) -> Result<Lease, CacheErr
 impl Net<'_> {
     /// On the PXE form, the ROM's cached answer; otherwise, or when that is unusable (said on
     /// the console), our own DHCP exchange.
-    pub fn lease(&mut self, pxe: Option<&PxeHandoff>, link_timeout_s: u64) -> Result<Lease, NetError> {
-        let Some(pxe) = pxe else { return self.dhcp(link_timeout_s) };
+    pub fn lease(
+        &mut self,
+        pxe: Option<&PxeHandoff>,
+        link_timeout_s: u64,
+    ) -> Result<Lease, NetError> {
+        let Some(pxe) = pxe else {
+            return self.dhcp(link_timeout_s);
+        };
         describe(pxe);
         let mut lease = match self.pxe_cached_lease(pxe, link_timeout_s) {
             Ok(lease) => lease,
@@ -72,13 +88,19 @@ impl Net<'_> {
         };
         // The server that sent the ROM here names this very program as the boot file.
         if let Some(file) = lease.boot.boot_file.take() {
-            println!("dhcp: the boot file {file:?} is this loader itself: looking for the config instead");
+            println!(
+                "dhcp: the boot file {file:?} is this loader itself: looking for the config instead"
+            );
         }
         Ok(lease)
     }
 
     /// The lease the PXE ROM got, applied to the interface with no DHCP traffic of ours.
-    fn pxe_cached_lease(&mut self, pxe: &PxeHandoff, link_timeout_s: u64) -> Result<Lease, CacheError> {
+    fn pxe_cached_lease(
+        &mut self,
+        pxe: &PxeHandoff,
+        link_timeout_s: u64,
+    ) -> Result<Lease, CacheError> {
         if pxe.api == 0 {
             return Err(CacheError::NoApi);
         }
@@ -95,7 +117,10 @@ impl Net<'_> {
         if let Some(router) = lease.router {
             let _ = self.iface.routes_mut().add_default_ipv4_route(router);
         }
-        println!("dhcp: using the PXE ROM's cached reply from {} (no DHCP DISCOVER sent)", lease.dhcp_server);
+        println!(
+            "dhcp: using the PXE ROM's cached reply from {} (no DHCP DISCOVER sent)",
+            lease.dhcp_server
+        );
         Ok(lease)
     }
 
@@ -103,7 +128,9 @@ impl Net<'_> {
         let start = time::now_ms();
         while !self.device.nic().link_up() {
             if time::now_ms() - start > timeout_s * 1000 {
-                return Err(CacheError::NoLink { waited_s: timeout_s });
+                return Err(CacheError::NoLink {
+                    waited_s: timeout_s,
+                });
             }
             time::delay_us(1000);
         }
@@ -128,8 +155,16 @@ pub fn describe(pxe: &PxeHandoff) {
     };
     println!(
         "pxe: API {api} (PXENV+ {}, !PXE {}, version {:#x}), cached DHCPACK {} bytes, boot server reply {} bytes",
-        if pxe.found & 1 != 0 { "valid" } else { "invalid" },
-        if pxe.found & 6 != 0 { "valid" } else { "invalid" },
+        if pxe.found & 1 != 0 {
+            "valid"
+        } else {
+            "invalid"
+        },
+        if pxe.found & 6 != 0 {
+            "valid"
+        } else {
+            "invalid"
+        },
         pxe.pxenv_version,
         pxe.dhcp_ack().map_or(0, <[u8]>::len),
         pxe.cached_reply().map_or(0, <[u8]>::len),

@@ -112,7 +112,6 @@ fn family(nic: &str) -> NicFamily {
     }
 }
 
-
 fn config_text() -> String {
     format!(
         "set timeout=0\nmenuentry \"bench\" {{\n  multiboot /kernel\n  module /{MODULE}\n  boot\n}}\n"
@@ -125,7 +124,11 @@ fn tftp_root(dir: &Path) -> PathBuf {
     let _ = std::fs::remove_dir_all(&root);
     std::fs::create_dir_all(root.join("netloader.cfg")).unwrap();
     std::fs::copy(kernels::path(Variant::Elf32), root.join("kernel")).unwrap();
-    std::fs::write(root.join(MODULE), netloader_tests::scenario::random_bytes(MODULE_SIZE, 0x2545_F491)).unwrap();
+    std::fs::write(
+        root.join(MODULE),
+        netloader_tests::scenario::random_bytes(MODULE_SIZE, 0x2545_F491),
+    )
+    .unwrap();
     std::fs::write(root.join(CONFIG), config_text()).unwrap();
     std::fs::write(root.join("netloader.cfg/default"), config_text()).unwrap();
     std::fs::write(root.join("netloader.pxe"), forms::build(Form::Pxe).unwrap()).unwrap();
@@ -145,7 +148,15 @@ fn image(form: Form, nic: &str, embedded: bool) -> Vec<u8> {
     match form {
         // The ROM's first stage starts netloader.pxe; an embedded config needs the whole
         // loader in the ROM.
-        Form::Rom => forms::rom(&options, &RomOptions { nic: family(nic), standalone: embedded, ..RomOptions::default() }).unwrap(),
+        Form::Rom => forms::rom(
+            &options,
+            &RomOptions {
+                nic: family(nic),
+                standalone: embedded,
+                ..RomOptions::default()
+            },
+        )
+        .unwrap(),
         // netloader.pxe finds its config on the server (the ROM's DHCP names netloader.pxe).
         Form::Pxe => forms::build(Form::Pxe).unwrap(),
         _ => forms::build_with(form, &options).unwrap(),

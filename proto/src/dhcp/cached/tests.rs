@@ -109,7 +109,6 @@ fn refusals() {
     assert_eq!(CachedLease::from_packets(&bad_mask, None), Err(BadMask));
 }
 
-
 /// Flips bytes (mostly in the options, where the lengths are), cuts the end, or inserts an
 /// option with a random length byte.
 fn mutate(rng: &mut Rng, p: &mut Vec<u8>) {
