@@ -19,4 +19,5 @@ pub mod ipv4;
 pub mod kernel;
 pub mod memmap;
 pub mod multiboot;
+pub mod planner;
 pub mod tftp;
