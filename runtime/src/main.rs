@@ -2,6 +2,9 @@
 //! until it hands a kernel over.
 #![no_std]
 #![no_main]
+// Errors are fixed-size line buffers (there is no allocator to box them), and a failure travels
+// once, up to `stop`: their size costs nothing worth the clutter.
+#![allow(clippy::result_large_err)]
 // The option ROM's first stage uses the network half only, and a ROM carries one driver: the
 // rest is compiled but unused.
 #![cfg_attr(
@@ -81,7 +84,7 @@ extern "C" fn netloader_main(boot: &'static BootInfo) -> ! {
 fn network_boot(map: &netloader_proto::memmap::MemoryMap, handoff: &BootInfo) -> boot::Failure {
     let mut card = match nic::open_first() {
         Ok(card) => card,
-        Err(e) => return boot::fail!("{e}"),
+        Err(e) => return boot::Failure::from_line(e),
     };
     let nic = card.nic();
     let mac = nic.mac();
@@ -95,7 +98,7 @@ fn network_boot(map: &netloader_proto::memmap::MemoryMap, handoff: &BootInfo) ->
         .filter(|_| handoff.form() == boot_info::BootForm::Pxe && !cfg!(feature = "chain"));
     let lease = match net.lease(pxe, 20) {
         Ok(lease) => lease,
-        Err(e) => return boot::fail!("{e}"),
+        Err(e) => return e.into(),
     };
     println!(
         "dhcp: address {}/{} from {}, router {}",
