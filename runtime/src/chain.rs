@@ -179,7 +179,15 @@ pub fn run(net: &mut Net, lease: &Lease, map: &MemoryMap, conventional_kib: u16)
         let start = &raw const chain_stub_start;
         let len = (&raw const chain_stub_end as usize) - (start as usize);
         core::ptr::copy_nonoverlapping(start, STUB_AT as *mut u8, len);
-        handoff::enter(HANDOFF_AREA, &[copy], STUB_AT as u32, STUB_AT as u32)
+        let entry = handoff::Entry {
+            address: STUB_AT as u32,
+            registers: handoff::Registers {
+                ebx: STUB_AT as u32,
+                ..handoff::Registers::default()
+            },
+            selectors: handoff::Selectors::FLAT,
+        };
+        handoff::enter(HANDOFF_AREA, &[copy], &entry)
     }
 }
 

@@ -5,7 +5,7 @@ use core::fmt::Write;
 
 use netloader_proto::config::MenuEntry;
 use netloader_proto::kernel::{Format, KernelError, KernelImage, Placement};
-use netloader_proto::multiboot::{HeaderError, MbiBuilder};
+use netloader_proto::multiboot::{BOOTLOADER_MAGIC, HeaderError, MbiBuilder};
 use netloader_proto::planner::Use;
 
 use super::plan::{self, MAX_SEGMENTS, MIB, PAGE, align_up};
@@ -123,7 +123,8 @@ pub(super) fn boot(
     session.net.close();
     // SAFETY: segments placed or listed in `copies`, modules loaded, the information built in
     // `area` (which no kernel byte overlaps), the card is closed.
-    unsafe { handoff::enter(area.start..mbi_start, &copies, mbi_address, kernel.entry()) }
+    let entry = handoff::Entry::multiboot(kernel.entry(), BOOTLOADER_MAGIC, mbi_address);
+    unsafe { handoff::enter(area.start..mbi_start, &copies, &entry) }
 }
 
 /// A segment must lie in RAM and not across the hole below 1 MiB (messages as users know
