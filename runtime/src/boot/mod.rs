@@ -11,7 +11,7 @@ mod plan;
 use core::fmt::Write;
 use core::net::Ipv4Addr;
 
-use netloader_proto::config::{Config, FileLine, FileSource, MenuEntry};
+use netloader_proto::config::{Config, FileLine, FileSource, Kind, MenuEntry};
 use netloader_proto::memmap::MemoryMap;
 use netloader_proto::multiboot::Header;
 use netloader_proto::planner::Use;
@@ -181,7 +181,16 @@ fn boot_entry(
     entry: &MenuEntry,
     downloaded: Option<MemorySink>,
 ) -> Result<core::convert::Infallible, Failure> {
-    multiboot::boot(session, entry, downloaded)
+    match entry.kind {
+        Kind::Multiboot => multiboot::boot(session, entry, downloaded),
+        Kind::Multiboot2 | Kind::Linux => Err(fail!(
+            "E-KIND-NOTYET",
+            "{} (line {}): netloader cannot boot {} kernels yet",
+            entry.kernel.source.path(),
+            entry.kernel.line,
+            entry.kind.command()
+        )),
+    }
 }
 
 /// Find what to boot and boot it: the DHCP boot file (a config or a kernel), else the config
@@ -230,24 +239,12 @@ pub fn run(net: &mut Net, lease: &Lease, map: &MemoryMap, mac: [u8; 6]) -> Failu
             sink.start(),
             sink.crc32()
         );
-        if is_multiboot_kernel(sink.bytes()) {
-            println!("boot: {file} is a Multiboot kernel: booting it directly");
-            let text = concat::<300>(&[
-                b"menuentry \"",
-                file.as_bytes(),
-                b"\" { multiboot /",
-                file.trim_start_matches('/').as_bytes(),
-                b" }",
-            ]);
-            let Ok(config) = Config::parse(&text) else {
-                return fail!(
-                    "E-DHCP-FILE",
-                    "the boot file name \"{file}\" cannot be used as a path"
-                );
-            };
-            let Some(entry) = config.entry(0) else {
-                return fail!("E-DHCP-FILE", "\"{file}\"");
-            };
+        if let Some(kind) = kernel_kind(sink.bytes()) {
+            println!(
+                "boot: {file} is a {} kernel: booting it directly",
+                kind.command()
+            );
+            let entry = MenuEntry::direct(kind, file);
             return match boot_entry(&mut session, &entry, Some(sink)) {
                 Ok(never) => match never {},
                 Err(failure) => failure,
@@ -331,15 +328,7 @@ fn config_candidates(mac: [u8; 6], ip: Ipv4Addr) -> impl Iterator<Item = heaples
         .chain(core::iter::once(default))
 }
 
-fn concat<const N: usize>(parts: &[&[u8]]) -> heapless::Vec<u8, N> {
-    let mut v = heapless::Vec::new();
-    for part in parts {
-        let _ = v.extend_from_slice(part);
-    }
-    v
-}
-
-/// Does this file look like a Multiboot kernel?
-pub fn is_multiboot_kernel(bytes: &[u8]) -> bool {
-    Header::find(bytes).is_ok()
+/// How a boot file that is itself a kernel is booted: by its Multiboot header.
+fn kernel_kind(bytes: &[u8]) -> Option<Kind> {
+    Header::find(bytes).is_ok().then_some(Kind::Multiboot)
 }
