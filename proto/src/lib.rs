@@ -12,6 +12,7 @@ extern crate std;
 #[cfg(test)]
 mod test_rng;
 
+pub mod acpi;
 pub mod config;
 pub mod dhcp;
 pub mod elf;
@@ -19,5 +20,7 @@ pub mod ipv4;
 pub mod kernel;
 pub mod memmap;
 pub mod multiboot;
+pub mod multiboot2;
 pub mod planner;
 pub mod tftp;
+pub mod video;
