@@ -4,8 +4,10 @@
 //! holds what they share: finding what to boot, downloads, failures.
 
 mod failure;
+mod firmware;
 pub(crate) mod handoff;
 mod multiboot;
+mod multiboot2;
 mod plan;
 
 use core::fmt::Write;
@@ -142,6 +144,37 @@ fn resolve(source: &FileSource, lease: &Lease) -> Result<(Ipv4Addr, u16), Failur
     }
 }
 
+/// Modules an entry may have.
+const MAX_MODULES: usize = 256;
+
+/// Downloads an entry's modules, each page-aligned, above `above`: `(start, end)` of each.
+fn load_modules(
+    session: &mut Session,
+    plan: &mut Planner,
+    entry: &MenuEntry,
+    above: u64,
+) -> Result<heapless::Vec<(u32, u32), MAX_MODULES>, Failure> {
+    let mut loaded = heapless::Vec::new();
+    for (i, line) in entry.modules().enumerate() {
+        if i >= MAX_MODULES {
+            return Err(fail!(
+                "E-MODULE-COUNT",
+                "more than {MAX_MODULES} modules in one entry"
+            ));
+        }
+        let sink = session.download_planned(plan, &line, Use::Module(i as u16), above)?;
+        let _ = loaded.push((sink.start() as u32, (sink.start() + sink.len()) as u32));
+    }
+    Ok(loaded)
+}
+
+/// The boot loader name every protocol gives.
+fn loader_name() -> heapless::String<32> {
+    let mut name = heapless::String::new();
+    let _ = write!(name, "netloader {}", crate::VERSION);
+    name
+}
+
 /// The hand-off trampoline and the boot information after it: the largest free block of
 /// conventional memory (the information must stay below 640 KiB), reserved whole and cut down
 /// to what was used once the information is built.
@@ -183,12 +216,12 @@ fn boot_entry(
 ) -> Result<core::convert::Infallible, Failure> {
     match entry.kind {
         Kind::Multiboot => multiboot::boot(session, entry, downloaded),
-        Kind::Multiboot2 | Kind::Linux => Err(fail!(
-            "E-KIND-NOTYET",
-            "{} (line {}): netloader cannot boot {} kernels yet",
+        Kind::Multiboot2 => multiboot2::boot(session, entry, downloaded),
+        Kind::Linux => Err(fail!(
+            "E-LINUX-NOTYET",
+            "{} (line {}): this netloader cannot boot Linux kernels yet (linux and initrd are understood, not wired): use a netloader with Linux support, or boot the kernel another way",
             entry.kernel.source.path(),
-            entry.kernel.line,
-            entry.kind.command()
+            entry.kernel.line
         )),
     }
 }
@@ -328,7 +361,12 @@ fn config_candidates(mac: [u8; 6], ip: Ipv4Addr) -> impl Iterator<Item = heaples
         .chain(core::iter::once(default))
 }
 
-/// How a boot file that is itself a kernel is booted: by its Multiboot header.
+/// How a boot file that is itself a kernel is booted: by its Multiboot 2 header if it has one
+/// (the richer information), else by its Multiboot 1 header.
 fn kernel_kind(bytes: &[u8]) -> Option<Kind> {
-    Header::find(bytes).is_ok().then_some(Kind::Multiboot)
+    if netloader_proto::multiboot2::Header::find(bytes).is_ok() {
+        Some(Kind::Multiboot2)
+    } else {
+        Header::find(bytes).is_ok().then_some(Kind::Multiboot)
+    }
 }

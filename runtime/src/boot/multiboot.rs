@@ -1,8 +1,6 @@
 //! Multiboot 1 (`multiboot` / `module` entries): the kernel's segments at their addresses,
 //! modules page-aligned above the kernel, the information structure below 640 KiB.
 
-use core::fmt::Write;
-
 use netloader_proto::config::MenuEntry;
 use netloader_proto::kernel::{Format, KernelError, KernelImage, Placement};
 use netloader_proto::multiboot::{BOOTLOADER_MAGIC, HeaderError, MbiBuilder};
@@ -12,9 +10,6 @@ use super::plan::{self, MAX_SEGMENTS, MIB, PAGE, align_up};
 use super::{CMDLINE_MAX, Failure, Session, cmdline, fail, handoff};
 use crate::download::MemorySink;
 use crate::println;
-
-/// Modules a Multiboot 1 entry may have (the information's module array is built in place).
-const MAX_MODULES: usize = 256;
 
 pub(super) fn boot(
     session: &mut Session,
@@ -60,9 +55,7 @@ pub(super) fn boot(
             ));
         }
     }
-    for segment in &segments {
-        check_segment(session, segment, path)?;
-    }
+    plan::check_segments(session.map, &segments, path)?;
     // Modules (and staged copies) go above the kernel's highest byte above 1 MiB.
     let above = align_up(
         segments
@@ -76,17 +69,7 @@ pub(super) fn boot(
     let copies = plan::load_segments(&mut plan, file.bytes(), &segments, false, above, path)?;
     plan.release(Use::Download);
 
-    let mut loaded = heapless::Vec::<(u32, u32), MAX_MODULES>::new();
-    for (i, line) in entry.modules().enumerate() {
-        if i >= MAX_MODULES {
-            return Err(fail!(
-                "E-MODULE-COUNT",
-                "more than {MAX_MODULES} modules in one entry"
-            ));
-        }
-        let sink = session.download_planned(&mut plan, &line, Use::Module(i as u16), above)?;
-        let _ = loaded.push((sink.start() as u32, (sink.start() + sink.len()) as u32));
-    }
+    let loaded = super::load_modules(session, &mut plan, entry, above)?;
 
     // The trampoline, then the information right after it, in free conventional memory.
     let area = super::low_area(&mut plan, path)?;
@@ -103,9 +86,7 @@ pub(super) fn boot(
     for (line, (start, end)) in entry.modules().zip(loaded.iter()) {
         mbi.module(*start, *end, cmdline(&line, &mut buffer)?);
     }
-    let mut name = heapless::String::<32>::new();
-    let _ = write!(name, "netloader {}", crate::VERSION);
-    mbi.boot_loader_name(name.as_bytes());
+    mbi.boot_loader_name(super::loader_name().as_bytes());
     let mbi_address = mbi.finish().map_err(|e| {
         fail!(
             "E-MBI",
@@ -125,19 +106,4 @@ pub(super) fn boot(
     // `area` (which no kernel byte overlaps), the card is closed.
     let entry = handoff::Entry::multiboot(kernel.entry(), BOOTLOADER_MAGIC, mbi_address);
     unsafe { handoff::enter(area.start..mbi_start, &copies, &entry) }
-}
-
-/// A segment must lie in RAM and not across the hole below 1 MiB (messages as users know
-/// them; the planner checks the same again, with the loader's own ranges).
-fn check_segment(session: &Session, segment: &Placement, path: &str) -> Result<(), Failure> {
-    let memory = segment.memory();
-    if !session.map.is_ram(memory.start, memory.end) || memory.end > 1 << 32 {
-        return Err(fail!(
-            "E-KERNEL-NORAM",
-            "{path}: a segment wants {:#x}-{:#x}, which is not usable RAM on this machine (see the memory map above)",
-            memory.start,
-            memory.end
-        ));
-    }
-    Ok(())
 }

@@ -184,6 +184,22 @@ pub fn load_segments(
     Ok(copies)
 }
 
+/// Every segment must lie in usable RAM below 4 GiB (the message users know; the planner
+/// checks the same again, with the loader's own ranges).
+pub fn check_segments(map: &MemoryMap, segments: &[Placement], path: &str) -> Result<(), Failure> {
+    for memory in segments.iter().map(Placement::memory) {
+        if !map.is_ram(memory.start, memory.end) || memory.end > planner::LIMIT {
+            return Err(fail!(
+                "E-KERNEL-NORAM",
+                "{path}: a segment wants {:#x}-{:#x}, which is not usable RAM on this machine (see the memory map above)",
+                memory.start,
+                memory.end
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn segment_failure(e: PlanError, path: &str) -> Failure {
     match e {
         PlanError::NotRam { .. }
