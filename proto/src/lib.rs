@@ -13,6 +13,7 @@ extern crate std;
 mod test_rng;
 
 pub mod config;
+pub mod crc32;
 pub mod dhcp;
 pub mod elf;
 pub mod ipv4;
