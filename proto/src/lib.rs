@@ -14,6 +14,7 @@ mod test_rng;
 
 pub mod config;
 pub mod crc32;
+pub mod decompress;
 pub mod dhcp;
 pub mod elf;
 pub mod ipv4;
