@@ -19,6 +19,7 @@ pub mod dhcp;
 pub mod elf;
 pub mod ipv4;
 pub mod kernel;
+pub mod linux;
 pub mod memmap;
 pub mod multiboot;
 pub mod tftp;
