@@ -24,7 +24,9 @@ fuzz_target!(|file: &[u8]| {
     for attempt in plan.attempts() {
         assert!(attempt.align.is_power_of_two());
         // Take the lowest address the attempt admits, as a planner with all memory free would.
-        let address = attempt.min.next_multiple_of(attempt.align);
+        let Some(address) = attempt.min.checked_next_multiple_of(attempt.align) else {
+            continue;
+        };
         if !attempt.admits(address) {
             continue;
         }
