@@ -156,6 +156,8 @@ pub struct DecompressSink<'a, 'd> {
     stage: Stage,
     /// Compressed bytes taken in so far.
     input_len: u64,
+    /// The file's size, if the server announced it (TFTP tsize).
+    announced: Option<u64>,
     error: Option<DecompressError>,
 }
 
@@ -172,6 +174,7 @@ impl<'a, 'd> DecompressSink<'a, 'd> {
                 len: 0,
             },
             input_len: 0,
+            announced: None,
             error: None,
         }
     }
@@ -289,7 +292,18 @@ impl<'a, 'd> DecompressSink<'a, 'd> {
 
     fn start(&mut self, format: Format) -> Result<(), DecompressError> {
         self.stage = match format {
-            Format::Plain => Stage::Plain,
+            // A plain file is as large as announced: refuse it now rather than after the
+            // transfer of what cannot fit.
+            Format::Plain => match self.announced {
+                Some(size) if size > self.output.capacity() as u64 => {
+                    return Err(DecompressError::OutputTooLarge {
+                        format,
+                        capacity: self.output.capacity() as u64,
+                        needed: Some(size),
+                    });
+                }
+                _ => Stage::Plain,
+            },
             Format::Gzip => Stage::Gzip(gzip::GzipStream::new()),
             Format::Xz => {
                 let Some(decoder) = self.scratch.xz.as_mut() else {
@@ -344,6 +358,13 @@ impl<'a, 'd> DecompressSink<'a, 'd> {
 }
 
 impl Sink for DecompressSink<'_, '_> {
+    /// Kept until the first bytes tell the format: a plain file larger than its place is then
+    /// refused at once (a compressed one's size says nothing of its output).
+    fn size_hint(&mut self, size: u64) -> Result<(), SinkError> {
+        self.announced = Some(size);
+        Ok(())
+    }
+
     fn write_at(&mut self, offset: u64, data: &[u8]) -> Result<(), SinkError> {
         if offset != self.input_len {
             return Err(SinkError::Refused(

@@ -662,6 +662,28 @@ fn sink_contract() {
     let error = sink.error().unwrap();
     assert_eq!(sink.finish(), Err(error));
     assert_eq!(sink.push(b"x"), Err(error));
+
+    // A plain file whose announced size does not fit is refused at its first bytes; a gzip
+    // file with the same announcement is not (its output size is unknown).
+    let mut place = [0u8; 100];
+    let mut sink = DecompressSink::new(&mut place, &mut scratch);
+    sink.size_hint(101).unwrap();
+    assert_eq!(
+        sink.write_at(0, b"plain"),
+        Err(SinkError::Refused("E-UNZIP-TOOBIG"))
+    );
+    assert_eq!(
+        sink.error(),
+        Some(DecompressError::OutputTooLarge {
+            format: Format::Plain,
+            capacity: 100,
+            needed: Some(101)
+        })
+    );
+    let mut sink = DecompressSink::new(&mut place, &mut scratch);
+    sink.size_hint(1 << 20).unwrap();
+    sink.write_at(0, &file).unwrap();
+    assert_eq!(sink.finish().unwrap().output_len, 5);
 }
 
 #[test]
