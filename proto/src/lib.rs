@@ -14,10 +14,13 @@ mod test_rng;
 
 pub mod acpi;
 pub mod config;
+pub mod crc32;
+pub mod decompress;
 pub mod dhcp;
 pub mod elf;
 pub mod ipv4;
 pub mod kernel;
+pub mod linux;
 pub mod memmap;
 pub mod multiboot;
 pub mod multiboot2;
