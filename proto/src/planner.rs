@@ -574,7 +574,14 @@ fn usable_runs(map: &MemoryMap) -> heapless::Vec<(u64, u64), MAX_RUNS> {
             }
         }
     }
-    bounds.sort_unstable();
+    // Insertion sort: a few hundred values once per boot; core's sort costs 2 KiB of code.
+    for i in 1..bounds.len() {
+        let mut j = i;
+        while j > 0 && bounds[j - 1] > bounds[j] {
+            bounds.swap(j - 1, j);
+            j -= 1;
+        }
+    }
     let mut runs = heapless::Vec::<(u64, u64), MAX_RUNS>::new();
     for pair in bounds.windows(2) {
         let (start, end) = (pair[0], pair[1]);

@@ -2,9 +2,6 @@
 //! until it hands a kernel over.
 #![no_std]
 #![no_main]
-// Errors are fixed-size line buffers (there is no allocator to box them), and a failure travels
-// once, up to `stop`: their size costs nothing worth the clutter.
-#![allow(clippy::result_large_err)]
 // The option ROM's first stage uses the network half only, and a ROM carries one driver: the
 // rest is compiled but unused.
 #![cfg_attr(

@@ -4,9 +4,11 @@
 //! holds what they share: finding what to boot, downloads, failures.
 
 mod failure;
+#[cfg(feature = "multiboot2")]
 mod firmware;
 pub(crate) mod handoff;
 mod multiboot;
+#[cfg(feature = "multiboot2")]
 mod multiboot2;
 mod plan;
 
@@ -216,7 +218,15 @@ fn boot_entry(
 ) -> Result<core::convert::Infallible, Failure> {
     match entry.kind {
         Kind::Multiboot => multiboot::boot(session, entry, downloaded),
+        #[cfg(feature = "multiboot2")]
         Kind::Multiboot2 => multiboot2::boot(session, entry, downloaded),
+        #[cfg(not(feature = "multiboot2"))]
+        Kind::Multiboot2 => Err(fail!(
+            "E-MB2-NOTBUILT",
+            "{} (line {}): this netloader was built without Multiboot 2 (a --standalone option ROM has no room for it): start netloader.pxe from the ROM instead (netloader build --form rom without --standalone)",
+            entry.kernel.source.path(),
+            entry.kernel.line
+        )),
         Kind::Linux => Err(fail!(
             "E-LINUX-NOTYET",
             "{} (line {}): this netloader cannot boot Linux kernels yet (linux and initrd are understood, not wired): use a netloader with Linux support, or boot the kernel another way",
@@ -364,7 +374,7 @@ fn config_candidates(mac: [u8; 6], ip: Ipv4Addr) -> impl Iterator<Item = heaples
 /// How a boot file that is itself a kernel is booted: by its Multiboot 2 header if it has one
 /// (the richer information), else by its Multiboot 1 header.
 fn kernel_kind(bytes: &[u8]) -> Option<Kind> {
-    if netloader_proto::multiboot2::Header::find(bytes).is_ok() {
+    if cfg!(feature = "multiboot2") && netloader_proto::multiboot2::Header::find(bytes).is_ok() {
         Some(Kind::Multiboot2)
     } else {
         Header::find(bytes).is_ok().then_some(Kind::Multiboot)

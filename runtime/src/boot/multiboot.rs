@@ -102,8 +102,8 @@ pub(super) fn boot(
         kernel.entry()
     );
     session.net.close();
+    let entry = handoff::Entry::multiboot(kernel.entry(), BOOTLOADER_MAGIC, mbi_address);
     // SAFETY: segments placed or listed in `copies`, modules loaded, the information built in
     // `area` (which no kernel byte overlaps), the card is closed.
-    let entry = handoff::Entry::multiboot(kernel.entry(), BOOTLOADER_MAGIC, mbi_address);
     unsafe { handoff::enter(area.start..mbi_start, &copies, &entry) }
 }
