@@ -167,6 +167,16 @@ impl Request {
         self.prefer = Prefer::High;
         self
     }
+
+    /// True when a place starting at `address` meets the request's alignment and window
+    /// (whatever is free there).
+    pub fn admits(&self, address: u64) -> bool {
+        address.is_multiple_of(self.align.max(1))
+            && address >= self.min
+            && address
+                .checked_add(self.size)
+                .is_some_and(|end| end <= self.max.min(LIMIT))
+    }
 }
 
 /// Where a fixed range stands.
