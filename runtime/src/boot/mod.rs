@@ -1,9 +1,11 @@
 //! From a DHCP lease to a running kernel: find the config (or a kernel), choose an entry, and
 //! boot it by its protocol. One module per protocol (multiboot.rs, ...) over the shared memory
-//! plan (plan.rs, on `netloader_proto::planner`) and the hand-off (handoff.rs); this file
-//! holds what they share: finding what to boot, downloads, failures.
+//! plan (plan.rs, on `netloader_proto::planner`) and the hand-off (handoff.rs); every file
+//! arrives through fetch.rs (inflated there when compressed); this file holds what they
+//! share: finding what to boot, downloads, failures.
 
 mod failure;
+mod fetch;
 #[cfg(feature = "multiboot2")]
 mod firmware;
 pub(crate) mod handoff;
@@ -16,18 +18,20 @@ use core::fmt::Write;
 use core::net::Ipv4Addr;
 
 use netloader_proto::config::{Config, FileLine, FileSource, Kind, MenuEntry};
+use netloader_proto::decompress::Format;
 use netloader_proto::memmap::MemoryMap;
 use netloader_proto::multiboot::Header;
 use netloader_proto::planner::Use;
-use netloader_proto::tftp::{SinkError, TftpError};
 
 pub use failure::Failure;
 pub(crate) use failure::fail;
+pub(crate) use plan::Layout;
 
 use crate::download::{Hex, MemorySink};
-use crate::net::{Lease, Net, NetError};
+use crate::net::{Lease, Net};
 use crate::println;
-use plan::{CONFIG_AREA, Layout, PlannedSink, Planner};
+use fetch::{Destination, Fetched, FileSink};
+use plan::{CONFIG_AREA, Planner};
 
 /// The longest command line: a buffer of this size on the stack holds one at a time.
 const CMDLINE_MAX: usize = 8 * 1024;
@@ -41,17 +45,11 @@ pub(crate) struct Session<'a, 'n> {
 }
 
 impl Session<'_, '_> {
-    /// Downloads a kernel file into the download area (see plan.rs).
+    /// Downloads a kernel file into the download area (see plan.rs), inflated if it is
+    /// compressed.
     fn download_kernel(&mut self, line: &FileLine) -> Result<MemorySink, Failure> {
         let area = self.layout.scratch.clone();
-        // SAFETY: the download area is upper memory (RAM by the map) that the plan reserves
-        // for the kernel file.
-        let mut sink = unsafe { MemorySink::new(area.start, area.end - area.start) };
-        let (server, port) = resolve(&line.source, self.lease)?;
-        self.net
-            .tftp_get_from(server, port, line.source.path(), &mut sink)?;
-        self.report(line, &sink)?;
-        Ok(sink)
+        self.fetch(line, Destination::Area(area), "E-TFTP-TOOBIG")
     }
 
     /// Downloads a file to a place the planner finds for it (`what`, above `min`).
@@ -62,45 +60,53 @@ impl Session<'_, '_> {
         what: Use,
         min: u64,
     ) -> Result<MemorySink, Failure> {
-        let (server, port) = resolve(&line.source, self.lease)?;
-        let mut sink = PlannedSink::new(plan, what, min);
-        let fetched = self
-            .net
-            .tftp_get_from(server, port, line.source.path(), &mut sink);
-        let sink = sink.finish();
-        match fetched {
-            Err(
-                e @ NetError::Tftp {
-                    error: TftpError::Sink(SinkError::TooLarge { capacity, .. }),
-                    ..
-                },
-            ) => {
-                return Err(fail!(
-                    "E-MODULE-TOOBIG",
-                    "{}: it does not fit in the {} KiB of memory left ({e})",
-                    line.source.path(),
-                    capacity / 1024
-                ));
-            }
-            Err(e) => return Err(e.into()),
-            Ok(_) => {}
-        }
-        self.report(line, &sink)?;
-        Ok(sink)
+        let destination = Destination::Planned { plan, what, min };
+        self.fetch(line, destination, "E-MODULE-TOOBIG")
     }
 
-    /// Prints what arrived, and checks its SHA-256 where the config gives one.
-    fn report(&self, line: &FileLine, sink: &MemorySink) -> Result<(), Failure> {
+    /// Fetches `line`'s file into `destination` (inflated unless it is `--nounzip` or an
+    /// initrd file), prints what arrived and checks its SHA-256 where the config gives one.
+    /// `too_large`: the code for a file that finds no room.
+    fn fetch(
+        &mut self,
+        line: &FileLine,
+        destination: Destination,
+        too_large: &'static str,
+    ) -> Result<MemorySink, Failure> {
+        let sink = FileSink::new(destination, !line.nounzip, line.sha256.is_some());
+        let fetched = self.fetch_source(&line.source, sink, too_large)?;
+        self.report(line, &fetched)?;
+        Ok(fetched.memory)
+    }
+
+    /// The one place a boot's files are fetched: `source` into `sink`.
+    fn fetch_source(
+        &mut self,
+        source: &FileSource,
+        mut sink: FileSink,
+        too_large: &'static str,
+    ) -> Result<Fetched, Failure> {
+        let path = source.path();
+        let (server, port) = resolve(source, self.lease)?;
+        let transfer = self.net.tftp_get_from(server, port, path, &mut sink);
+        if let Err(e) = transfer {
+            let refusal = sink.refusal();
+            sink.abandon();
+            return Err(match refusal {
+                Some(refusal) => refusal.failure(path, too_large),
+                None => e.into(),
+            });
+        }
+        sink.finish()
+            .map_err(|refusal| refusal.failure(path, too_large))
+    }
+
+    /// Prints what arrived (the file as fetched; for a compressed file also what it inflated
+    /// to), and checks its SHA-256 where the config gives one.
+    fn report(&self, line: &FileLine, fetched: &Fetched) -> Result<(), Failure> {
         let path = line.source.path();
-        println!(
-            "file: {} {} bytes at {:#x} crc32 {:08x}",
-            path,
-            sink.len(),
-            sink.start(),
-            sink.crc32()
-        );
-        if let Some(expected) = line.sha256 {
-            let digest = sink.sha256();
+        print_fetched(path, fetched);
+        if let (Some(expected), Some(digest)) = (line.sha256, fetched.sha256) {
             if expected != digest {
                 let server =
                     resolve(&line.source, self.lease).map_or(Ipv4Addr::UNSPECIFIED, |s| s.0);
@@ -116,6 +122,28 @@ impl Session<'_, '_> {
             println!("file: {path}: sha256 matches the config");
         }
         Ok(())
+    }
+}
+
+/// `file: PATH SIZE bytes at ADDRESS crc32 CRC`: size and CRC-32 of the file as fetched (what
+/// `crc32` says of it on the server); a compressed file adds what it inflated to, and where.
+fn print_fetched(path: &str, fetched: &Fetched) {
+    let memory = &fetched.memory;
+    match fetched.format {
+        Format::Plain => println!(
+            "file: {path} {} bytes at {:#x} crc32 {:08x}",
+            fetched.fetched_len,
+            memory.start(),
+            fetched.crc32
+        ),
+        compressed => println!(
+            "file: {path} {} bytes crc32 {:08x}, {} inflated to {} bytes at {:#x}",
+            fetched.fetched_len,
+            fetched.crc32,
+            compressed.name(),
+            memory.len(),
+            memory.start()
+        ),
     }
 }
 
@@ -270,18 +298,16 @@ pub fn run(net: &mut Net, lease: &Lease, map: &MemoryMap, mac: [u8; 6]) -> Failu
         .as_deref()
         .or(lease.boot.boot_file.as_deref())
     {
-        // SAFETY: the scratch area is upper memory reserved for downloads.
-        let mut sink = unsafe { MemorySink::new(scratch.start, scratch.end - scratch.start) };
-        if let Err(e) = session.net.tftp_get_from(server, 69, file, &mut sink) {
-            return e.into();
-        }
-        println!(
-            "file: {} {} bytes at {:#x} crc32 {:08x}",
-            file,
-            sink.len(),
-            sink.start(),
-            sink.crc32()
-        );
+        // A compressed kernel is inflated (and told by its inflated header), as in a config.
+        let source = FileSource::Server { path: file };
+        let sink = FileSink::new(Destination::Area(scratch.clone()), true, false);
+        let sink = match session.fetch_source(&source, sink, "E-TFTP-TOOBIG") {
+            Ok(fetched) => {
+                print_fetched(file, &fetched);
+                fetched.memory
+            }
+            Err(failure) => return failure,
+        };
         if let Some(kind) = kernel_kind(sink.bytes()) {
             println!(
                 "boot: {file} is a {} kernel: booting it directly",
