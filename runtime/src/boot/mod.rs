@@ -6,9 +6,11 @@
 
 mod failure;
 mod fetch;
-#[cfg(feature = "multiboot2")]
+#[cfg(any(feature = "multiboot2", feature = "linux"))]
 mod firmware;
 pub(crate) mod handoff;
+#[cfg(feature = "linux")]
+mod linux;
 mod multiboot;
 #[cfg(feature = "multiboot2")]
 mod multiboot2;
@@ -255,9 +257,12 @@ fn boot_entry(
             entry.kernel.source.path(),
             entry.kernel.line
         )),
+        #[cfg(feature = "linux")]
+        Kind::Linux => linux::boot(session, entry, downloaded),
+        #[cfg(not(feature = "linux"))]
         Kind::Linux => Err(fail!(
-            "E-LINUX-NOTYET",
-            "{} (line {}): this netloader cannot boot Linux kernels yet (linux and initrd are understood, not wired): use a netloader with Linux support, or boot the kernel another way",
+            "E-LINUX-NOTBUILT",
+            "{} (line {}): this netloader was built without Linux support (a --standalone option ROM has no room for it): start netloader.pxe from the ROM instead (netloader build --form rom without --standalone)",
             entry.kernel.source.path(),
             entry.kernel.line
         )),
