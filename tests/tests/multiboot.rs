@@ -287,7 +287,9 @@ fn menu_boots_the_default_entry_after_its_timeout() {
     );
     let report = parse_report(&outcome.serial);
     outcome.check(
-        report.is_some_and(|r| r.cmdline.as_deref() == Some("entry=second") && r.verdict_pass),
+        report.is_some_and(|r| {
+            r.cmdline.as_deref() == Some("/kernel entry=second") && r.verdict_pass
+        }),
         "entry 1 booted",
     );
 }

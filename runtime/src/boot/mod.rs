@@ -119,9 +119,11 @@ impl Session<'_, '_> {
     }
 }
 
-/// Writes `line`'s command line into `buffer` and returns it (without a NUL).
+/// Writes `line`'s command line as Multiboot kernels get it from netloader into `buffer` and
+/// returns it (without a NUL): the file's path as written, then its arguments, as GRUB
+/// Legacy, iPXE, PXELINUX and QEMU do (see README, "Command lines").
 fn cmdline<'b>(line: &FileLine, buffer: &'b mut [u8; CMDLINE_MAX]) -> Result<&'b [u8], Failure> {
-    let len = line.write_cmdline(buffer).map_err(|e| {
+    let len = line.path_cmdline().write_into(buffer).map_err(|e| {
         fail!(
             "E-CONFIG-CMDLINE",
             "the command line of {} (line {}) is {} bytes; at most {CMDLINE_MAX}: shorten it in the config",
