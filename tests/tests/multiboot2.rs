@@ -159,3 +159,95 @@ fn elf64_floppy_e1000_sixteen_modules() {
         "EGA text 80x25 at 0xB8000 (no framebuffer asked for)",
     );
 }
+
+/// ELF32 (section headers carried over, 40 bytes each) from an ISO over rtl8139.
+#[test]
+fn elf32_iso_rtl8139() {
+    let name = "mb2-elf32-iso-rtl8139";
+    let mods = modules(3);
+    let dir = tftp_root(name, Mb2Variant::Elf32, &mods, "");
+    let outcome = boot(name, Form::Iso, "rtl8139", &dir, "boot.cfg");
+    let report = check_report(&outcome, Mb2Variant::Elf32, &mods);
+    outcome.check(
+        report.elf.is_some_and(|(_, entsize, _)| entsize == 40),
+        "ELF32 section headers",
+    );
+    outcome.check(report.load == Some((0x200000, 0)), "loaded where linked");
+}
+
+/// The relocatable tag (from 32 MiB, 2 MiB aligned, lowest first) from an ISO over virtio:
+/// the image moves, the entry with it, tag 21 says where; the modules follow the image.
+#[test]
+fn relocatable_iso_virtio() {
+    let name = "mb2-reloc-iso-virtio";
+    let mods = modules(2);
+    let dir = tftp_root(name, Mb2Variant::Reloc, &mods, "");
+    let outcome = boot(name, Form::Iso, "virtio-net-pci", &dir, "boot.cfg");
+    let report = check_report(&outcome, Mb2Variant::Reloc, &mods);
+    outcome.check(
+        report.load == Some((0x2000000, 0x1e00000)),
+        "relocated to 32 MiB, the lowest place its window allows",
+    );
+    outcome.check(
+        outcome.contains("(relocated)"),
+        "the loader says it moved the image",
+    );
+    outcome.check(
+        report.modules.iter().all(|m| m.start >= 0x2000000),
+        "modules above the relocated image",
+    );
+}
+
+/// A kernel that requires information netloader does not give (SMBIOS) is refused with one
+/// clear line, and never entered.
+#[test]
+fn a_required_tag_netloader_lacks_is_refused() {
+    let name = "mb2-smbios";
+    let dir = tftp_root(name, Mb2Variant::Smbios, &[], "");
+    let outcome = boot(name, Form::Iso, "e1000", &dir, "boot.cfg");
+    outcome.check(
+        outcome.contains(
+            "E-MB2-REQUIRES: /kernel: the Multiboot 2 header requires boot information of type 13 (SMBIOS), which netloader does not provide",
+        ),
+        "the refusal names the tag",
+    );
+    outcome.check(!outcome.contains("MB2 BEGIN"), "the kernel must not start");
+}
+
+/// A DHCP boot file with a Multiboot 2 header boots as one, with no config; and a `linux`
+/// entry (understood by the parser, not wired yet) is refused clearly.
+#[test]
+fn boot_file_that_is_a_multiboot2_kernel_boots_directly() {
+    let name = "mb2-direct";
+    let dir = tftp_root(name, Mb2Variant::Elf64, &[], "");
+    let outcome = boot(name, Form::Iso, "e1000", &dir, "kernel");
+    outcome.check(
+        outcome.contains("boot: kernel is a multiboot2 kernel: booting it directly"),
+        "booted as Multiboot 2",
+    );
+    let report = parse_report2(&outcome.serial);
+    outcome.check(
+        report.as_ref().is_some_and(|r| {
+            r.verdict_pass && r.modules.is_empty() && r.cmdline.as_deref() == Some("kernel")
+        }),
+        "the kernel ran, its command line the boot file's name",
+    );
+}
+
+#[test]
+fn a_linux_entry_is_refused_until_linux_is_wired() {
+    let name = "mb2-linux-notyet";
+    let dir = tftp_root(name, Mb2Variant::Elf64, &[], "");
+    std::fs::write(
+        dir.join("linux.cfg"),
+        "menuentry l {\n  linux /vmlinuz console=ttyS0\n  initrd /a.img /b.img\n}\n",
+    )
+    .unwrap();
+    let outcome = boot(name, Form::Iso, "e1000", &dir, "linux.cfg");
+    outcome.check(
+        outcome.contains(
+            "E-LINUX-NOTYET: /vmlinuz (line 2): this netloader cannot boot Linux kernels yet",
+        ),
+        "a clear refusal",
+    );
+}
