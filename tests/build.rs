@@ -7,6 +7,7 @@
 //! - `mbtest-elf32.elf`: the same program as an ELF32 (EM_386) file, flag 16 clear.
 //! - `mbtest-aout.bin`: the flat image (no ELF), flag 16 set: the "a.out kludge".
 //! - `mbtest-low.elf`: `mbtest-low` as ELF32, flag 16 clear, loaded 0x8000..0x90000.
+//! - `mbtest-video.elf`: the ELF32 with flag 2 set: it asks for a 1024x768x32 linear mode.
 //!
 //!
 //! And the Multiboot 2 kernel `mb2test`, linked at 2 MiB (entry2.s), whose header has slots
@@ -43,6 +44,8 @@ const MB2_TAG_FRAMEBUFFER: u16 = 5;
 const MB2_TAG_RELOCATABLE: u16 = 10;
 const MB2_REQUEST_SMBIOS: u32 = 13;
 const FLAG_ADDRESS_FIELDS: u32 = 1 << 16;
+/// Multiboot 1 flag 2: the kernel wants video information (its header's mode fields).
+const FLAG_VIDEO: u32 = 1 << 2;
 /// The Multiboot header must lie within a file's first 8 KiB.
 const HEADER_SEARCH_END: u64 = 8192;
 
@@ -93,31 +96,37 @@ fn main() {
         "elf64",
         "mbtest-elf64.elf",
         &high,
-        high.patched("elf64", false),
+        high.patched("elf64", false, false),
     );
     emit(
         "elf64kludge",
         "mbtest-elf64kludge.elf",
         &high,
-        high.patched("elf64kludge", true),
+        high.patched("elf64kludge", true, false),
     );
     emit(
         "elf32",
         "mbtest-elf32.elf",
         &high,
-        high.elf32(&high.patched("elf32", false)),
+        high.elf32(&high.patched("elf32", false, false)),
     );
     emit(
         "aout",
         "mbtest-aout.bin",
         &high,
-        high.flat(&high.patched("aout", true)),
+        high.flat(&high.patched("aout", true, false)),
     );
     emit(
         "low",
         "mbtest-low.elf",
         &low,
-        low.elf32(&low.patched("low", false)),
+        low.elf32(&low.patched("low", false, false)),
+    );
+    emit(
+        "video",
+        "mbtest-video.elf",
+        &high,
+        high.elf32(&high.patched("video", false, true)),
     );
     for (variant, tweak) in [
         ("mb2-elf64", Mb2Tweak::None),
@@ -254,8 +263,9 @@ impl Linked {
         (self.offset + address - self.vaddr) as usize
     }
 
-    /// The ELF64 file with this variant's header flags, name and image hash.
-    fn patched(&self, variant: &str, address_fields: bool) -> Vec<u8> {
+    /// The ELF64 file with this variant's header flags (16: address fields, 2: video), name
+    /// and image hash.
+    fn patched(&self, variant: &str, address_fields: bool, video: bool) -> Vec<u8> {
         let mut file = self.file.clone();
         let header = self.file_offset(self.symbol("mbtest_header"));
         let flags = u32::from_le_bytes(file[header + 4..header + 8].try_into().unwrap());
@@ -263,6 +273,11 @@ impl Linked {
             flags | FLAG_ADDRESS_FIELDS
         } else {
             flags & !FLAG_ADDRESS_FIELDS
+        };
+        let flags = if video {
+            flags | FLAG_VIDEO
+        } else {
+            flags & !FLAG_VIDEO
         };
         let checksum = 0u32.wrapping_sub(MB_HEADER_MAGIC).wrapping_sub(flags);
         file[header + 4..header + 8].copy_from_slice(&flags.to_le_bytes());

@@ -251,3 +251,42 @@ fn a_linux_entry_is_refused_until_linux_is_wired() {
         "a clear refusal",
     );
 }
+
+/// The framebuffer tag (1024x768x32) from a floppy over virtio, with QEMU's standard VGA: a
+/// VBE linear mode, described by tags 7 and 8; then `set gfxpayload` chooses another mode.
+#[test]
+fn framebuffer_request_gets_a_vbe_mode() {
+    let name = "mb2-fb-floppy-virtio";
+    let mods = modules(1);
+    let dir = tftp_root(name, Mb2Variant::Framebuffer, &mods, "");
+    let outcome = boot(name, Form::Floppy, "virtio-net-pci", &dir, "boot.cfg");
+    let report = check_report(&outcome, Mb2Variant::Framebuffer, &mods);
+    let fb = report.framebuffer.unwrap_or_default();
+    outcome.check(
+        (fb.kind, fb.width, fb.height, fb.bpp, fb.pitch) == (1, 1024, 768, 32, 4096),
+        "1024x768x32, RGB, 4096 bytes a line",
+    );
+    outcome.check(
+        fb.addr == 0xfd00_0000,
+        "QEMU's std VGA framebuffer at 0xFD000000",
+    );
+    outcome.check(
+        report.has_tag(7) && report.vbe_mode.is_some_and(|m| m & 0x4000 != 0),
+        "the VBE tag, a linear mode",
+    );
+
+    let name = "mb2-fb-gfxpayload";
+    let dir = tftp_root(
+        name,
+        Mb2Variant::Framebuffer,
+        &mods,
+        "set gfxpayload=800x600x16\n",
+    );
+    let outcome = boot(name, Form::Iso, "e1000", &dir, "boot.cfg");
+    let report = check_report(&outcome, Mb2Variant::Framebuffer, &mods);
+    let fb = report.framebuffer.unwrap_or_default();
+    outcome.check(
+        (fb.kind, fb.width, fb.height, fb.bpp, fb.pitch) == (1, 800, 600, 16, 1600),
+        "gfxpayload's 800x600x16 wins over the kernel's preference",
+    );
+}

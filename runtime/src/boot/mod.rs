@@ -11,6 +11,7 @@ mod multiboot;
 #[cfg(feature = "multiboot2")]
 mod multiboot2;
 mod plan;
+mod video;
 
 use core::fmt::Write;
 use core::net::Ipv4Addr;

@@ -5,9 +5,10 @@ use netloader_proto::config::MenuEntry;
 use netloader_proto::kernel::{Format, KernelError, KernelImage, Placement};
 use netloader_proto::multiboot::{BOOTLOADER_MAGIC, HeaderError, MbiBuilder};
 use netloader_proto::planner::Use;
+use netloader_proto::vbe::Wanted;
 
 use super::plan::{self, MAX_SEGMENTS, MIB, PAGE, align_up};
-use super::{CMDLINE_MAX, Failure, Session, cmdline, fail, handoff};
+use super::{CMDLINE_MAX, Failure, Session, cmdline, fail, handoff, video};
 use crate::download::MemorySink;
 use crate::println;
 
@@ -70,6 +71,14 @@ pub(super) fn boot(
     plan.release(Use::Download);
 
     let loaded = super::load_modules(session, &mut plan, entry, above)?;
+    // Flag 2: the kernel wants video information; mode type 0 asks for graphics.
+    let video_info = kernel.header().video;
+    let video = video::set_mode(Wanted::new(
+        video_info
+            .filter(|v| v.mode_type == 0)
+            .map(|v| (v.width, v.height, v.depth)),
+        entry.gfxpayload,
+    ));
 
     // The trampoline, then the information right after it, in free conventional memory.
     let area = super::low_area(&mut plan, path)?;
@@ -87,6 +96,12 @@ pub(super) fn boot(
         mbi.module(*start, *end, cmdline(&line, &mut buffer)?);
     }
     mbi.boot_loader_name(super::loader_name().as_bytes());
+    if video_info.is_some() {
+        if let Some(vbe) = &video.vbe {
+            mbi.vbe(&vbe.info());
+        }
+        mbi.framebuffer(&video.framebuffer);
+    }
     let mbi_address = mbi.finish().map_err(|e| {
         fail!(
             "E-MBI",

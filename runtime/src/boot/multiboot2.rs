@@ -10,10 +10,10 @@ use netloader_proto::multiboot2::{
     BOOTLOADER_MAGIC, ConsoleTag, HeaderError, Image, ImageError, InfoBuilder, Preference,
 };
 use netloader_proto::planner::{LIMIT, Prefer, Request, Use};
-use netloader_proto::video::EGA_TEXT;
+use netloader_proto::vbe::Wanted;
 
 use super::plan::{self, MAX_SEGMENTS, MIB, PAGE, align_up};
-use super::{CMDLINE_MAX, Failure, Session, cmdline, fail, firmware, handoff};
+use super::{CMDLINE_MAX, Failure, Session, cmdline, fail, firmware, handoff, video};
 use crate::download::MemorySink;
 use crate::println;
 
@@ -43,16 +43,17 @@ pub(super) fn boot(
             "{path}: {e}: check that it is a Multiboot 2 kernel"
         ),
     })?;
-    let console_ok = image
-        .header()
-        .console
-        .is_none_or(|c| c.flags & ConsoleTag::REQUIRED == 0 || c.flags & ConsoleTag::EGA_TEXT != 0);
-    if !console_ok {
-        return Err(fail!(
-            "E-MB2-CONSOLE",
-            "{path}: the kernel requires a console but cannot use EGA text, and netloader has no graphics mode for it"
-        ));
-    }
+    // The video mode: a framebuffer tag says the kernel takes graphics (its preference, or
+    // `set gfxpayload`); without one, EGA text, as in GRUB.
+    let header = image.header();
+    let wanted = Wanted::new(
+        header.framebuffer.map(|t| (t.width, t.height, t.depth)),
+        entry.gfxpayload,
+    );
+    // A console the kernel requires must be one it can use.
+    let text_refused = header.console.is_some_and(|c| {
+        c.flags & ConsoleTag::REQUIRED != 0 && c.flags & ConsoleTag::EGA_TEXT == 0
+    });
 
     let mut segments = heapless::Vec::<Placement, MAX_SEGMENTS>::new();
     for placement in image.placements() {
@@ -161,6 +162,13 @@ pub(super) fn boot(
     plan.release(Use::Download);
 
     let loaded = super::load_modules(session, &mut plan, entry, above)?;
+    let video = video::set_mode(wanted);
+    if text_refused && video.vbe.is_none() {
+        return Err(fail!(
+            "E-MB2-CONSOLE",
+            "{path}: the kernel requires a console but cannot use EGA text, and no graphics mode it takes could be set"
+        ));
+    }
 
     let area = super::low_area(&mut plan, path)?;
     let info_start = area.start + handoff::AREA_HEADER_BYTES;
@@ -179,8 +187,11 @@ pub(super) fn boot(
     }
     let map = session.map;
     info.basic_meminfo(map.lower_kib(), map.upper_kib())
-        .memory_map(map.entries())
-        .framebuffer(&EGA_TEXT);
+        .memory_map(map.entries());
+    if let Some(vbe) = &video.vbe {
+        info.vbe(&vbe.info());
+    }
+    info.framebuffer(&video.framebuffer);
     match sections {
         Some((table, headers)) => info.elf_sections(
             table.count().into(),

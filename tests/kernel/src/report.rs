@@ -93,6 +93,7 @@ pub fn run(magic: u32, mbi_addr: u32, state: &EntryState) -> bool {
     line!("FLAGS {:#x}", mbi.flags);
     check_memory(&mut verdict, &mbi);
     let cmdline = check_strings(&mut verdict, &mbi);
+    check_video(&mut verdict, &mbi);
     let modules = check_modules(&mut verdict, &mbi, image, cmdline);
     check_low_placement(
         &mut verdict,
@@ -114,6 +115,7 @@ pub(crate) fn variant_name() -> &'static str {
         b"aout" => "aout",
         b"low" => "low",
         b"elf64kludge" => "elf64kludge",
+        b"video" => "video",
         b"mb2-elf64" => "mb2-elf64",
         b"mb2-elf32" => "mb2-elf32",
         b"mb2-reloc" => "mb2-reloc",
@@ -315,7 +317,7 @@ fn string_range(addr: u64) -> Range {
 }
 
 /// Everything the MBI consists of, except module strings: (name, range).
-fn mbi_parts(mbi: &Mbi) -> [(&'static str, Option<Range>); 6] {
+fn mbi_parts(mbi: &Mbi) -> [(&'static str, Option<Range>); 8] {
     [
         ("mbi", Some(mbi.range())),
         ("cmdline", mbi.cmdline().map(string_range)),
@@ -323,7 +325,56 @@ fn mbi_parts(mbi: &Mbi) -> [(&'static str, Option<Range>); 6] {
         ("mods_array", mbi.modules().map(|(_, array)| array)),
         ("mmap", mbi.mmap()),
         ("drives", mbi.drives()),
+        ("vbe_control_info", mbi.vbe().map(|(control, _, _)| control)),
+        ("vbe_mode_info", mbi.vbe().map(|(_, mode, _)| mode)),
     ]
+}
+
+/// The video fields (flags 11 and 12), where given: VBE's copies readable and signed, the
+/// framebuffer's fields consistent (EGA text at 0xB8000, or a linear RGB mode).
+fn check_video(verdict: &mut Verdict, mbi: &Mbi) {
+    if let Some((control, mode_info, mode)) = mbi.vbe() {
+        let signed = phys::slice(control).is_some_and(|c| c.starts_with(b"VESA"));
+        let readable = phys::slice(mode_info).is_some();
+        line!("VBE mode={mode:#x} signature={signed}");
+        verdict.check(
+            format_args!("vbe"),
+            signed && readable && mode != 0,
+            format_args!(
+                "control_info={:#x} mode_info={:#x}",
+                control.start, mode_info.start
+            ),
+        );
+    }
+    let Some(mbi::Framebuffer {
+        address,
+        pitch,
+        width,
+        height,
+        bpp,
+        kind,
+        colours,
+    }) = mbi.framebuffer()
+    else {
+        return;
+    };
+    line!(
+        "FRAMEBUFFER addr={address:#x} pitch={pitch} width={width} height={height} bpp={bpp} type={kind}"
+    );
+    let channels_fit = colours
+        .chunks(2)
+        .all(|c| c[1] > 0 && c[0] as u32 + c[1] as u32 <= bpp as u32);
+    let ok = match kind {
+        2 => address == 0xb8000 && pitch == width * 2 && bpp == 16,
+        1 => {
+            address != 0
+                && bpp >= 15
+                && pitch as u64 >= width as u64 * bpp.div_ceil(8) as u64
+                && channels_fit
+        }
+        _ => false,
+    };
+    verdict.check(format_args!("framebuffer"), ok, format_args!("type={kind}"));
 }
 
 /// The module list, read once: entries and the extents of their strings. Empty when the MBI
