@@ -88,6 +88,7 @@ fn check_report(outcome: &Outcome, variant: Mb2Variant, modules: &[Module]) -> M
         (6, "memory map"),
         (8, "framebuffer"),
         (9, "ELF sections"),
+        (10, "APM (SeaBIOS has it)"),
         (14, "ACPI 1.0 RSDP copy"),
         (16, "network (the DHCPACK)"),
         (21, "load base address"),

@@ -4,11 +4,12 @@
 //! holds what they share: finding what to boot, downloads, failures.
 
 mod failure;
-#[cfg(feature = "multiboot2")]
+// Multiboot 2 needs the real-mode thunk (APM), which the option ROM's first stage has not.
+#[cfg(all(feature = "multiboot2", not(feature = "chain")))]
 mod firmware;
 pub(crate) mod handoff;
 mod multiboot;
-#[cfg(feature = "multiboot2")]
+#[cfg(all(feature = "multiboot2", not(feature = "chain")))]
 mod multiboot2;
 mod plan;
 mod video;
@@ -221,9 +222,9 @@ fn boot_entry(
 ) -> Result<core::convert::Infallible, Failure> {
     match entry.kind {
         Kind::Multiboot => multiboot::boot(session, entry, downloaded),
-        #[cfg(feature = "multiboot2")]
+        #[cfg(all(feature = "multiboot2", not(feature = "chain")))]
         Kind::Multiboot2 => multiboot2::boot(session, entry, downloaded),
-        #[cfg(not(feature = "multiboot2"))]
+        #[cfg(not(all(feature = "multiboot2", not(feature = "chain"))))]
         Kind::Multiboot2 => Err(fail!(
             "E-MB2-NOTBUILT",
             "{} (line {}): this netloader was built without Multiboot 2 (a --standalone option ROM has no room for it): start netloader.pxe from the ROM instead (netloader build --form rom without --standalone)",

@@ -201,6 +201,9 @@ pub(super) fn boot(
         ),
         None => info.elf_sections(0, 0, 0, &[]),
     };
+    if let Some(apm) = firmware::apm() {
+        info.apm(&apm);
+    }
     if let Some(rsdp) = firmware::rsdp() {
         info.acpi_old(rsdp.v1());
         if let Some(v2) = rsdp.v2() {
