@@ -68,11 +68,14 @@ pub(super) fn boot(
         PAGE,
     );
     let copies = plan::load_segments(&mut plan, file.bytes(), &segments, false, above, path)?;
+    // What is still needed of the kernel file, before its memory goes to the modules.
+    let entry_point = kernel.entry();
+    let video_info = kernel.header().video;
+    drop(kernel);
     plan.release(Use::Download);
 
     let loaded = super::load_modules(session, &mut plan, entry, above)?;
     // Flag 2: the kernel wants video information; mode type 0 asks for graphics.
-    let video_info = kernel.header().video;
     let video = video::set_mode(Wanted::new(
         video_info
             .filter(|v| v.mode_type == 0)
@@ -114,10 +117,10 @@ pub(super) fn boot(
         "boot: {} module(s), boot information at {:#x}, entering the kernel at {:#x}",
         loaded.len(),
         mbi_address,
-        kernel.entry()
+        entry_point
     );
     session.net.close();
-    let entry = handoff::Entry::multiboot(kernel.entry(), BOOTLOADER_MAGIC, mbi_address);
+    let entry = handoff::Entry::multiboot(entry_point, BOOTLOADER_MAGIC, mbi_address);
     // SAFETY: segments placed or listed in `copies`, modules loaded, the information built in
     // `area` (which no kernel byte overlaps), the card is closed.
     unsafe { handoff::enter(area.start..mbi_start, &copies, &entry) }

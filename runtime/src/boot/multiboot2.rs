@@ -155,10 +155,17 @@ pub(super) fn boot(
                 fail!("E-PANIC", "{path}: the ELF sections do not fit their place")
             })?;
             let headers = &block[..table.count() as usize * table.entry_size()];
-            Some((table, headers))
+            let shape = (
+                u32::from(table.count()),
+                table.entry_size() as u32,
+                u32::from(table.name_table()),
+            );
+            Some((shape, headers))
         }
         None => None,
     };
+    // Nothing of the kernel file is read after this: its memory goes to the modules.
+    drop(image);
     plan.release(Use::Download);
 
     let loaded = super::load_modules(session, &mut plan, entry, above)?;
@@ -193,12 +200,7 @@ pub(super) fn boot(
     }
     info.framebuffer(&video.framebuffer);
     match sections {
-        Some((table, headers)) => info.elf_sections(
-            table.count().into(),
-            table.entry_size() as u32,
-            table.name_table().into(),
-            headers,
-        ),
+        Some(((num, entsize, shndx), headers)) => info.elf_sections(num, entsize, shndx, headers),
         None => info.elf_sections(0, 0, 0, &[]),
     };
     if let Some(apm) = firmware::apm() {
