@@ -18,7 +18,8 @@
 //! - `mb2-reloc.elf`: the relocatable tag on (from 32 MiB, 2 MiB aligned, lowest first);
 //! - `mb2-fb.elf`: the framebuffer tag on (1024x768x32);
 //! - `mb2-smbios.elf`: a required information request for SMBIOS (13), which netloader
-//!   does not give: it must refuse the kernel.
+//!   does not give: it must refuse the kernel;
+//! - `mb2-aout.bin`: the flat image with the address and entry address tags on (no ELF).
 //!
 //! Every variant gets its name and the SHA-256 of its header+code+rodata+data (as patched)
 //! stored in the kernel's `.mbtest` section, so the kernel can report which variant it is and
@@ -42,6 +43,8 @@ const MB_HEADER_MAGIC: u32 = 0x1bad_b002;
 /// Multiboot 2 header tag types the variants switch on.
 const MB2_TAG_FRAMEBUFFER: u16 = 5;
 const MB2_TAG_RELOCATABLE: u16 = 10;
+const MB2_TAG_ADDRESS: u16 = 2;
+const MB2_TAG_ENTRY: u16 = 3;
 const MB2_REQUEST_SMBIOS: u32 = 13;
 const FLAG_ADDRESS_FIELDS: u32 = 1 << 16;
 /// Multiboot 1 flag 2: the kernel wants video information (its header's mode fields).
@@ -141,6 +144,12 @@ fn main() {
             mb2.patched_mb2(&mb2.file, variant, tweak),
         );
     }
+    emit(
+        "mb2-aout",
+        "mb2-aout.bin",
+        &mb2,
+        mb2.flat(&mb2.patched_mb2(&mb2.file, "mb2-aout", Mb2Tweak::AddressTags)),
+    );
     let elf32 = mb2.elf32_with_sections();
     emit(
         "mb2-elf32",
@@ -194,6 +203,7 @@ enum Mb2Tweak {
     Relocatable,
     Framebuffer,
     NeedsSmbios,
+    AddressTags,
 }
 
 /// A linked kernel: its file, its single PT_LOAD segment and the symbols the variants need.
@@ -321,13 +331,28 @@ impl Linked {
                 let request = at(self, "mb2test_extra_request", &file);
                 file[request..request + 4].copy_from_slice(&MB2_REQUEST_SMBIOS.to_le_bytes());
             }
+            Mb2Tweak::AddressTags => {
+                for (symbol, tag) in [
+                    ("mb2test_address_tag", MB2_TAG_ADDRESS),
+                    ("mb2test_entry_tag", MB2_TAG_ENTRY),
+                ] {
+                    let at = at(self, symbol, &file);
+                    file[at..at + 2].copy_from_slice(&tag.to_le_bytes());
+                }
+            }
         }
+        // A flat image has no sections to copy: the kernel expects none.
+        let flat = matches!(tweak, Mb2Tweak::AddressTags);
         let name = at(self, "mbtest_variant", &file);
         assert!(variant.len() < 16);
         file[name..name + 16].fill(0);
         file[name..name + variant.len()].copy_from_slice(variant.as_bytes());
 
-        let sections = sha256::sha256(&unloaded_sections(&file));
+        let sections = if flat {
+            [0; 32]
+        } else {
+            sha256::sha256(&unloaded_sections(&file))
+        };
         let at_sections = at(self, "mbtest_sections_sha256", &file);
         file[at_sections..at_sections + 32].copy_from_slice(&sections);
 

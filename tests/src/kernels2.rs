@@ -6,7 +6,7 @@
 //! One fact per line, each starting with `MB2 `, after an empty line:
 //!
 //! ```text
-//! MB2 BEGIN variant=mb2-elf64                 mb2-elf64 | mb2-elf32 | mb2-reloc | mb2-fb
+//! MB2 BEGIN variant=mb2-elf64          mb2-elf64 | mb2-elf32 | mb2-reloc | mb2-fb | mb2-aout
 //! MB2 MAGIC 0x36d76289 ok
 //! MB2 STATE cr0.pe=1 cr0.pg=0 if=0 vm=0 a20=1 ok
 //! MB2 ENTRY eax=0x36d76289 ebx=0x86360 cr0=0x11 eflags=0x6
@@ -63,15 +63,18 @@ pub enum Mb2Variant {
     Framebuffer,
     /// The ELF64 requiring SMBIOS information (13), which netloader does not give.
     Smbios,
+    /// The flat image (no ELF) with the address and entry address tags.
+    Aout,
 }
 
 impl Mb2Variant {
-    pub const ALL: [Mb2Variant; 5] = [
+    pub const ALL: [Mb2Variant; 6] = [
         Mb2Variant::Elf64,
         Mb2Variant::Elf32,
         Mb2Variant::Reloc,
         Mb2Variant::Framebuffer,
         Mb2Variant::Smbios,
+        Mb2Variant::Aout,
     ];
 
     pub fn name(self) -> &'static str {
@@ -81,6 +84,7 @@ impl Mb2Variant {
             Mb2Variant::Reloc => "mb2-reloc",
             Mb2Variant::Framebuffer => "mb2-fb",
             Mb2Variant::Smbios => "mb2-smbios",
+            Mb2Variant::Aout => "mb2-aout",
         }
     }
 
@@ -91,6 +95,7 @@ impl Mb2Variant {
             Mb2Variant::Reloc => env!("NETLOADER_TEST_KERNEL_MB2_RELOC"),
             Mb2Variant::Framebuffer => env!("NETLOADER_TEST_KERNEL_MB2_FB"),
             Mb2Variant::Smbios => env!("NETLOADER_TEST_KERNEL_MB2_SMBIOS"),
+            Mb2Variant::Aout => env!("NETLOADER_TEST_KERNEL_MB2_AOUT"),
         })
     }
 }

@@ -68,6 +68,20 @@ mb2test_fb_tag:
     .short NOP_TAG, 1
     .long 20
     .long 1024, 768, 32
+    # The address and entry address tags' slots: ignored unknown tags unless the build step
+    # makes them types 2 and 3 (the `mb2-aout` variant, a flat file without ELF headers).
+    .balign 8
+    .globl mb2test_address_tag
+mb2test_address_tag:
+    .short NOP_TAG, 1
+    .long 24
+    .long mbtest_header, __kernel_start, __load_end, __bss_end
+    .balign 8
+    .globl mb2test_entry_tag
+mb2test_entry_tag:
+    .short NOP_TAG, 1
+    .long 12
+    .long mbtest_entry32
     # Optional EFI tags, as Xen has: a BIOS loader must ignore them.
     .balign 8
     .short 7, 1

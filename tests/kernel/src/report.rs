@@ -120,6 +120,7 @@ pub(crate) fn variant_name() -> &'static str {
         b"mb2-elf32" => "mb2-elf32",
         b"mb2-reloc" => "mb2-reloc",
         b"mb2-fb" => "mb2-fb",
+        b"mb2-aout" => "mb2-aout",
         b"mb2-smbios" => "mb2-smbios",
         _ => "unknown",
     }
