@@ -68,10 +68,10 @@ pub(super) fn boot(
         PAGE,
     );
     let copies = plan::load_segments(&mut plan, file.bytes(), &segments, false, above, path)?;
-    // What is still needed of the kernel file, before its memory goes to the modules.
+    // What is still needed of the kernel file, taken before its memory goes to the modules:
+    // nothing reads `kernel` (which borrows the file) after this.
     let entry_point = kernel.entry();
     let video_info = kernel.header().video;
-    drop(kernel);
     plan.release(Use::Download);
 
     let loaded = super::load_modules(session, &mut plan, entry, above)?;

@@ -164,8 +164,8 @@ pub(super) fn boot(
         }
         None => None,
     };
-    // Nothing of the kernel file is read after this: its memory goes to the modules.
-    drop(image);
+    // Nothing reads `image` (which borrows the kernel file) after this: its memory goes to
+    // the modules.
     plan.release(Use::Download);
 
     let loaded = super::load_modules(session, &mut plan, entry, above)?;
