@@ -26,4 +26,5 @@ pub mod multiboot;
 pub mod multiboot2;
 pub mod planner;
 pub mod tftp;
+pub mod vbe;
 pub mod video;

@@ -8,12 +8,13 @@ mod header;
 mod image;
 mod info;
 
+pub use crate::vbe::Vbe;
 pub use header::{
     AddressTag, ConsoleTag, EfiTag, FramebufferTag, Header, HeaderError, Preference,
     RelocatableTag, Requests, Unsupported,
 };
 pub use image::{Image, ImageError};
-pub use info::{Apm, InfoBuilder, InfoError, Vbe};
+pub use info::{Apm, InfoBuilder, InfoError};
 
 /// The magic a kernel's Multiboot 2 header starts with.
 pub const HEADER_MAGIC: u32 = 0xE852_50D6;

@@ -90,33 +90,37 @@ impl<'a> FileLine<'a> {
         }
     }
 
-    /// The command line as GRUB 2 gives it to a Multiboot kernel or module: the arguments
-    /// without the file name, unquoted, joined by one space (`multiboot /k a "b c"` gives
-    /// `a b c`). GRUB 2's `multiboot` and `module` commands both drop the file name
-    /// (`init_mbi(argc - 1, argv + 1)`); GRUB Legacy and iPXE put it first instead. A caller
-    /// that wants that form writes [`FileLine::path`], a space, then this.
+    /// The arguments alone, unquoted, joined by one space (`multiboot /k a "b c"` gives
+    /// `a b c`): the command line as GRUB 2 gives it (`init_mbi(argc - 1, argv + 1)`), and as
+    /// Linux wants it.
     pub fn cmdline(&self) -> Cmdline<'a> {
-        Cmdline { args: self.args() }
+        Cmdline {
+            path: None,
+            args: self.args(),
+        }
+    }
+
+    /// The path as written (unquoted), then the arguments (`multiboot /k a "b c"` gives
+    /// `/k a b c`): the command line as GRUB Legacy, iPXE, PXELINUX and QEMU give a Multiboot
+    /// kernel or module, and as netloader does (Xen drops the first word of its command line
+    /// and its dom0's unless the loader calls itself GRUB 2).
+    pub fn path_cmdline(&self) -> Cmdline<'a> {
+        Cmdline {
+            path: Some(self.path),
+            args: self.args(),
+        }
     }
 
     /// Length in bytes of [`FileLine::cmdline`] (without a terminating NUL).
     pub fn cmdline_len(&self) -> usize {
-        let mut counter = Counter(0);
-        let _ = fmt::write(&mut counter, format_args!("{}", self.cmdline()));
-        counter.0
+        self.cmdline().len()
     }
 
     /// Writes [`FileLine::cmdline`] into `out` and returns its length. No NUL is added:
     /// Multiboot wants one, so keep a byte for it. The text holds no NUL (the parser refuses
     /// them), so the result is a valid C string once terminated.
     pub fn write_cmdline(&self, out: &mut [u8]) -> Result<usize, CmdlineTooLong> {
-        let mut writer = SliceWriter { out, len: 0 };
-        match fmt::write(&mut writer, format_args!("{}", self.cmdline())) {
-            Ok(()) => Ok(writer.len),
-            Err(_) => Err(CmdlineTooLong {
-                needed: self.cmdline_len(),
-            }),
-        }
+        self.cmdline().write_into(out)
     }
 }
 
@@ -182,19 +186,45 @@ impl<'a> Iterator for Args<'a> {
     }
 }
 
-/// A command line, written unquoted by `Display`; see [`FileLine::cmdline`].
+/// A command line, written unquoted by `Display`; see [`FileLine::cmdline`] and
+/// [`FileLine::path_cmdline`].
 #[derive(Clone, Debug)]
 pub struct Cmdline<'a> {
+    path: Option<Text<'a>>,
     args: Args<'a>,
+}
+
+impl Cmdline<'_> {
+    /// Its length in bytes (without a terminating NUL).
+    pub fn len(&self) -> usize {
+        let mut counter = Counter(0);
+        let _ = fmt::write(&mut counter, format_args!("{self}"));
+        counter.0
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Writes it into `out` and returns its length (no NUL added; see
+    /// [`FileLine::write_cmdline`]).
+    pub fn write_into(&self, out: &mut [u8]) -> Result<usize, CmdlineTooLong> {
+        let mut writer = SliceWriter { out, len: 0 };
+        match fmt::write(&mut writer, format_args!("{self}")) {
+            Ok(()) => Ok(writer.len),
+            Err(_) => Err(CmdlineTooLong { needed: self.len() }),
+        }
+    }
 }
 
 impl fmt::Display for Cmdline<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, arg) in self.args.clone().enumerate() {
+        let words = self.path.into_iter().chain(self.args.clone());
+        for (i, word) in words.enumerate() {
             if i > 0 {
                 f.write_str(" ")?;
             }
-            fmt::Display::fmt(&arg, f)?;
+            fmt::Display::fmt(&word, f)?;
         }
         Ok(())
     }

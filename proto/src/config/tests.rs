@@ -119,6 +119,32 @@ fn write_cmdline_into_a_buffer() {
 }
 
 #[test]
+fn path_first_command_lines() {
+    let config = parse(
+        "menuentry x {\n multiboot2 \"/my kernel\" a 'b c' --sha256=9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\n module2 tftp://10.0.0.9/m\n module2 (pxe)/n x\n}",
+    );
+    let entry = config.entry(0).unwrap();
+    let line = |l: &FileLine<'_>| l.path_cmdline().to_string();
+    assert_eq!(line(&entry.kernel), "/my kernel a b c");
+    let modules: Vec<String> = entry.modules().map(|m| line(&m)).collect();
+    assert_eq!(
+        modules,
+        ["tftp://10.0.0.9/m", "(pxe)/n x"],
+        "the path as written"
+    );
+    let cmdline = entry.kernel.path_cmdline();
+    assert_eq!(cmdline.len(), 16);
+    let mut buf = [0u8; 16];
+    assert_eq!(cmdline.write_into(&mut buf), Ok(16));
+    assert_eq!(
+        cmdline.write_into(&mut buf[..15]),
+        Err(CmdlineTooLong { needed: 16 })
+    );
+    let direct = MenuEntry::direct(Kind::Multiboot, "boot/kernel");
+    assert_eq!(line(&direct.kernel), "boot/kernel");
+}
+
+#[test]
 fn grub_quoting_rules() {
     let config = parse(concat!(
         "menuentry x {\n",

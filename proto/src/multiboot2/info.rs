@@ -12,6 +12,7 @@ use core::fmt;
 
 use super::tag;
 use crate::memmap::E820Entry;
+use crate::vbe::Vbe;
 use crate::video::Framebuffer;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,18 +50,6 @@ pub struct Apm {
     pub cseg_len: u16,
     pub cseg_16_len: u16,
     pub dseg_len: u16,
-}
-
-/// What VBE said about the mode set (tag 7).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Vbe<'b> {
-    pub mode: u16,
-    /// The protected-mode interface (INT 10h 4F0Ah); zeros when the card has none.
-    pub interface_seg: u16,
-    pub interface_off: u16,
-    pub interface_len: u16,
-    pub control_info: &'b [u8; 512],
-    pub mode_info: &'b [u8; 256],
 }
 
 /// Appends tags into a buffer; see the module docs.

@@ -7,11 +7,14 @@ use core::fmt::{self, Write};
 use crate::net::NetError;
 
 pub struct Failure {
+    /// Empty when the message is a lower layer's whole line, code included.
     code: &'static str,
     message: heapless::String<384>,
 }
 
 impl Failure {
+    // One copy for every call site (the option ROM's first stage counts its bytes).
+    #[inline(never)]
     pub fn new(code: &'static str, message: fmt::Arguments) -> Failure {
         let mut text = heapless::String::new();
         // A message longer than the buffer is cut; the code survives whole.
@@ -22,18 +25,10 @@ impl Failure {
         }
     }
 
-    /// An error of a lower layer that prints its own `CODE: message` line (the card scan's):
-    /// its code is the text before the first `": "`, one of [`LINE_CODES`].
+    /// An error of a lower layer that prints its own `CODE: message` line (the card scan's,
+    /// the network's): kept as it is.
     pub fn from_line(line: impl fmt::Display) -> Failure {
-        let mut text = heapless::String::<384>::new();
-        let _ = write!(text, "{line}");
-        let (code, message) = text.split_once(": ").unwrap_or(("E-PANIC", &text));
-        let code = LINE_CODES
-            .iter()
-            .copied()
-            .find(|&known| known == code)
-            .unwrap_or("E-PANIC");
-        Failure::new(code, format_args!("{message}"))
+        Failure::new("", format_args!("{line}"))
     }
 
     /// Adds to the message (a hint the layer that made the failure could not know).
@@ -45,25 +40,18 @@ impl Failure {
 
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.code, self.message)
+        if !self.code.is_empty() {
+            write!(f, "{}: ", self.code)?;
+        }
+        f.write_str(&self.message)
     }
 }
 
 impl From<NetError> for Failure {
     fn from(e: NetError) -> Failure {
-        let code = e.code();
-        let mut line = heapless::String::<384>::new();
-        let _ = write!(line, "{e}");
-        let message = line
-            .strip_prefix(code)
-            .and_then(|rest| rest.strip_prefix(": "))
-            .unwrap_or(&line);
-        Failure::new(code, format_args!("{message}"))
+        Failure::from_line(e)
     }
 }
-
-/// The codes of the card scan's errors, which print their own line (nic.rs).
-const LINE_CODES: &[&str] = &["E-NIC-NONE", "E-NIC-UNSUPPORTED", "E-NIC-OPEN"];
 
 /// A failure line: `fail!("E-CODE", "what failed: what to check", args...)`.
 macro_rules! fail {

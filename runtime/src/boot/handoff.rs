@@ -36,11 +36,13 @@ pub struct Registers {
     pub ebp: u32,
 }
 
-/// Where the flat 4 GiB code and data segments sit in the hand-off's GDT.
+/// Where the flat 4 GiB code and data segments sit in the hand-off's GDT (the table made at
+/// compile time).
 #[derive(Clone, Copy, Debug)]
 pub struct Selectors {
     code: u16,
     data: u16,
+    gdt: [u64; 4],
 }
 
 impl Selectors {
@@ -50,23 +52,19 @@ impl Selectors {
     #[cfg_attr(not(feature = "linux"), allow(dead_code))]
     pub const LINUX: Selectors = Selectors::new(0x10, 0x18);
 
-    /// Two different selectors among the GDT's three slots (0x08, 0x10, 0x18), RPL 0.
+    /// Two different selectors among the GDT's three slots (0x08, 0x10, 0x18), RPL 0. The
+    /// GDT: a null descriptor, then flat 32-bit code (execute/read) at `code` and flat data
+    /// (read/write) at `data`, both 4 GiB with 4 KiB granularity, accessed bit set (so the CPU
+    /// never writes to the table).
     pub const fn new(code: u16, data: u16) -> Selectors {
-        assert!(code != data);
-        assert!(matches!(code, 0x08 | 0x10 | 0x18) && matches!(data, 0x08 | 0x10 | 0x18));
-        Selectors { code, data }
-    }
-
-    /// The GDT: a null descriptor, then flat 32-bit code (execute/read) at `code` and flat
-    /// data (read/write) at `data`, both 4 GiB with 4 KiB granularity, accessed bit set (so
-    /// the CPU never writes to the table).
-    fn gdt(self) -> [u64; 4] {
         const CODE32: u64 = 0x00cf_9b00_0000_ffff;
         const DATA32: u64 = 0x00cf_9300_0000_ffff;
+        assert!(code != data);
+        assert!(matches!(code, 0x08 | 0x10 | 0x18) && matches!(data, 0x08 | 0x10 | 0x18));
         let mut gdt = [0; 4];
-        gdt[(self.code >> 3) as usize] = CODE32;
-        gdt[(self.data >> 3) as usize] = DATA32;
-        gdt
+        gdt[(code >> 3) as usize] = CODE32;
+        gdt[(data >> 3) as usize] = DATA32;
+        Selectors { code, data, gdt }
     }
 }
 
@@ -228,7 +226,7 @@ pub unsafe fn enter(area: Range<u64>, copies: &[Copy], entry: &Entry) -> ! {
     gdtr[..2].copy_from_slice(&(4 * 8 - 1u16).to_le_bytes());
     gdtr[2..10].copy_from_slice(&block_at.to_le_bytes()); // the GDT opens the block
     let block = Block {
-        gdt: entry.selectors.gdt(),
+        gdt: entry.selectors.gdt,
         gdtr,
         entry: entry.address,
         eax: entry.registers.eax,

@@ -6,15 +6,18 @@
 
 mod failure;
 mod fetch;
-#[cfg(any(feature = "multiboot2", feature = "linux"))]
+// Multiboot 2 needs the real-mode thunk (APM), which the option ROM's first stage has not;
+// Linux needs the ACPI RSDP.
+#[cfg(all(any(feature = "multiboot2", feature = "linux"), not(feature = "chain")))]
 mod firmware;
 pub(crate) mod handoff;
 #[cfg(feature = "linux")]
 mod linux;
 mod multiboot;
-#[cfg(feature = "multiboot2")]
+#[cfg(all(feature = "multiboot2", not(feature = "chain")))]
 mod multiboot2;
 mod plan;
+mod video;
 
 use core::fmt::Write;
 use core::net::Ipv4Addr;
@@ -149,9 +152,11 @@ fn print_fetched(path: &str, fetched: &Fetched) {
     }
 }
 
-/// Writes `line`'s command line into `buffer` and returns it (without a NUL).
+/// Writes `line`'s command line as Multiboot kernels get it from netloader into `buffer` and
+/// returns it (without a NUL): the file's path as written, then its arguments, as GRUB
+/// Legacy, iPXE, PXELINUX and QEMU do (see README, "Command lines").
 fn cmdline<'b>(line: &FileLine, buffer: &'b mut [u8; CMDLINE_MAX]) -> Result<&'b [u8], Failure> {
-    let len = line.write_cmdline(buffer).map_err(|e| {
+    let len = line.path_cmdline().write_into(buffer).map_err(|e| {
         fail!(
             "E-CONFIG-CMDLINE",
             "the command line of {} (line {}) is {} bytes; at most {CMDLINE_MAX}: shorten it in the config",
@@ -248,9 +253,9 @@ fn boot_entry(
 ) -> Result<core::convert::Infallible, Failure> {
     match entry.kind {
         Kind::Multiboot => multiboot::boot(session, entry, downloaded),
-        #[cfg(feature = "multiboot2")]
+        #[cfg(all(feature = "multiboot2", not(feature = "chain")))]
         Kind::Multiboot2 => multiboot2::boot(session, entry, downloaded),
-        #[cfg(not(feature = "multiboot2"))]
+        #[cfg(not(all(feature = "multiboot2", not(feature = "chain"))))]
         Kind::Multiboot2 => Err(fail!(
             "E-MB2-NOTBUILT",
             "{} (line {}): this netloader was built without Multiboot 2 (a --standalone option ROM has no room for it): start netloader.pxe from the ROM instead (netloader build --form rom without --standalone)",

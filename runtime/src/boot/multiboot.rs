@@ -5,9 +5,10 @@ use netloader_proto::config::MenuEntry;
 use netloader_proto::kernel::{Format, KernelError, KernelImage, Placement};
 use netloader_proto::multiboot::{BOOTLOADER_MAGIC, HeaderError, MbiBuilder};
 use netloader_proto::planner::Use;
+use netloader_proto::vbe::Wanted;
 
 use super::plan::{self, MAX_SEGMENTS, MIB, PAGE, align_up};
-use super::{CMDLINE_MAX, Failure, Session, cmdline, fail, handoff};
+use super::{CMDLINE_MAX, Failure, Session, cmdline, fail, handoff, video};
 use crate::download::MemorySink;
 use crate::println;
 
@@ -67,9 +68,20 @@ pub(super) fn boot(
         PAGE,
     );
     let copies = plan::load_segments(&mut plan, file.bytes(), &segments, false, above, path)?;
+    // What is still needed of the kernel file, taken before its memory goes to the modules:
+    // nothing reads `kernel` (which borrows the file) after this.
+    let entry_point = kernel.entry();
+    let video_info = kernel.header().video;
     plan.release(Use::Download);
 
     let loaded = super::load_modules(session, &mut plan, entry, above)?;
+    // Flag 2: the kernel wants video information; mode type 0 asks for graphics.
+    let video = video::set_mode(Wanted::new(
+        video_info
+            .filter(|v| v.mode_type == 0)
+            .map(|v| (v.width, v.height, v.depth)),
+        entry.gfxpayload,
+    ));
 
     // The trampoline, then the information right after it, in free conventional memory.
     let area = super::low_area(&mut plan, path)?;
@@ -87,6 +99,12 @@ pub(super) fn boot(
         mbi.module(*start, *end, cmdline(&line, &mut buffer)?);
     }
     mbi.boot_loader_name(super::loader_name().as_bytes());
+    if video_info.is_some() {
+        if let Some(vbe) = &video.vbe {
+            mbi.vbe(&vbe.info());
+        }
+        mbi.framebuffer(&video.framebuffer);
+    }
     let mbi_address = mbi.finish().map_err(|e| {
         fail!(
             "E-MBI",
@@ -99,10 +117,10 @@ pub(super) fn boot(
         "boot: {} module(s), boot information at {:#x}, entering the kernel at {:#x}",
         loaded.len(),
         mbi_address,
-        kernel.entry()
+        entry_point
     );
     session.net.close();
-    let entry = handoff::Entry::multiboot(kernel.entry(), BOOTLOADER_MAGIC, mbi_address);
+    let entry = handoff::Entry::multiboot(entry_point, BOOTLOADER_MAGIC, mbi_address);
     // SAFETY: segments placed or listed in `copies`, modules loaded, the information built in
     // `area` (which no kernel byte overlaps), the card is closed.
     unsafe { handoff::enter(area.start..mbi_start, &copies, &entry) }

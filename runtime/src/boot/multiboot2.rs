@@ -10,10 +10,10 @@ use netloader_proto::multiboot2::{
     BOOTLOADER_MAGIC, ConsoleTag, HeaderError, Image, ImageError, InfoBuilder, Preference,
 };
 use netloader_proto::planner::{LIMIT, Prefer, Request, Use};
-use netloader_proto::video::EGA_TEXT;
+use netloader_proto::vbe::Wanted;
 
 use super::plan::{self, MAX_SEGMENTS, MIB, PAGE, align_up};
-use super::{CMDLINE_MAX, Failure, Session, cmdline, fail, firmware, handoff};
+use super::{CMDLINE_MAX, Failure, Session, cmdline, fail, firmware, handoff, video};
 use crate::download::MemorySink;
 use crate::println;
 
@@ -43,16 +43,17 @@ pub(super) fn boot(
             "{path}: {e}: check that it is a Multiboot 2 kernel"
         ),
     })?;
-    let console_ok = image
-        .header()
-        .console
-        .is_none_or(|c| c.flags & ConsoleTag::REQUIRED == 0 || c.flags & ConsoleTag::EGA_TEXT != 0);
-    if !console_ok {
-        return Err(fail!(
-            "E-MB2-CONSOLE",
-            "{path}: the kernel requires a console but cannot use EGA text, and netloader has no graphics mode for it"
-        ));
-    }
+    // The video mode: a framebuffer tag says the kernel takes graphics (its preference, or
+    // `set gfxpayload`); without one, EGA text, as in GRUB.
+    let header = image.header();
+    let wanted = Wanted::new(
+        header.framebuffer.map(|t| (t.width, t.height, t.depth)),
+        entry.gfxpayload,
+    );
+    // A console the kernel requires must be one it can use.
+    let text_refused = header.console.is_some_and(|c| {
+        c.flags & ConsoleTag::REQUIRED != 0 && c.flags & ConsoleTag::EGA_TEXT == 0
+    });
 
     let mut segments = heapless::Vec::<Placement, MAX_SEGMENTS>::new();
     for placement in image.placements() {
@@ -154,13 +155,27 @@ pub(super) fn boot(
                 fail!("E-PANIC", "{path}: the ELF sections do not fit their place")
             })?;
             let headers = &block[..table.count() as usize * table.entry_size()];
-            Some((table, headers))
+            let shape = (
+                u32::from(table.count()),
+                table.entry_size() as u32,
+                u32::from(table.name_table()),
+            );
+            Some((shape, headers))
         }
         None => None,
     };
+    // Nothing reads `image` (which borrows the kernel file) after this: its memory goes to
+    // the modules.
     plan.release(Use::Download);
 
     let loaded = super::load_modules(session, &mut plan, entry, above)?;
+    let video = video::set_mode(wanted);
+    if text_refused && video.vbe.is_none() {
+        return Err(fail!(
+            "E-MB2-CONSOLE",
+            "{path}: the kernel requires a console but cannot use EGA text, and no graphics mode it takes could be set"
+        ));
+    }
 
     let area = super::low_area(&mut plan, path)?;
     let info_start = area.start + handoff::AREA_HEADER_BYTES;
@@ -179,17 +194,18 @@ pub(super) fn boot(
     }
     let map = session.map;
     info.basic_meminfo(map.lower_kib(), map.upper_kib())
-        .memory_map(map.entries())
-        .framebuffer(&EGA_TEXT);
+        .memory_map(map.entries());
+    if let Some(vbe) = &video.vbe {
+        info.vbe(&vbe.info());
+    }
+    info.framebuffer(&video.framebuffer);
     match sections {
-        Some((table, headers)) => info.elf_sections(
-            table.count().into(),
-            table.entry_size() as u32,
-            table.name_table().into(),
-            headers,
-        ),
+        Some(((num, entsize, shndx), headers)) => info.elf_sections(num, entsize, shndx, headers),
         None => info.elf_sections(0, 0, 0, &[]),
     };
+    if let Some(apm) = firmware::apm() {
+        info.apm(&apm);
+    }
     if let Some(rsdp) = firmware::rsdp() {
         info.acpi_old(rsdp.v1());
         if let Some(v2) = rsdp.v2() {

@@ -93,15 +93,6 @@ pub enum NetError {
 }
 
 impl NetError {
-    /// The stable code its line starts with (docs/errors.md).
-    pub fn code(&self) -> &'static str {
-        match self {
-            NetError::NoLink { .. } => "E-NET-NOLINK",
-            NetError::NoDhcpAnswer { .. } => "E-DHCP-TIMEOUT",
-            NetError::Tftp { error, .. } => error.code(),
-        }
-    }
-
     /// The server said the file does not exist (TFTP error 1).
     pub fn is_not_found(&self) -> bool {
         matches!(

@@ -54,10 +54,16 @@ impl fmt::Write for Serial {
     }
 }
 
-/// One report line.
+/// One report line, after the report's prefix (`MB`, or `MB2` for the Multiboot 2 kernel);
+/// `line!()` alone is an empty line.
 macro_rules! line {
+    () => {{
+        use core::fmt::Write as _;
+        let _ = writeln!($crate::serial::Serial);
+    }};
     ($($arg:tt)*) => {{
         use core::fmt::Write as _;
+        let _ = write!($crate::serial::Serial, "{} ", $crate::prefix());
         let _ = writeln!($crate::serial::Serial, $($arg)*);
     }};
 }
