@@ -5,7 +5,9 @@
 
 pub mod bochs;
 pub mod kernels;
+pub mod lan;
 pub mod netns;
+pub mod pcap;
 pub mod qemu;
 pub mod scenario;
 pub mod timed_serial;
