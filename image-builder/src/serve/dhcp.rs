@@ -342,18 +342,25 @@ impl DhcpService {
         }
     }
 
+    /// proxyDHCP on port 67: a DISCOVER gets an OFFER. A REQUEST is the network's DHCP
+    /// server's business, except a netloader client's: it gets the same answer again as an
+    /// ACK, so that a lost OFFER does not leave it without a boot server (netloader takes a
+    /// proxy answer while its DHCP exchange runs, and does no port 4011 exchange; every
+    /// other client checks the server identifier of an ACK and ignores ours).
     fn proxy(&mut self, message: &ClientRequest<'_>, client: &Client) -> Outcome {
-        if message.message != ClientMessage::Discover {
-            return Outcome::default(); // REQUESTs on 67 are for the network's DHCP server
-        }
+        let (kind, name) = match message.message {
+            ClientMessage::Discover => (MessageType::Offer, "OFFER"),
+            ClientMessage::Request if client.netloader => (MessageType::Ack, "ACK"),
+            _ => return Outcome::default(),
+        };
         match self.plan.boot_for(client, None) {
-            Boot::File { name, config } => {
-                let reply = self.boot_reply(message, MessageType::Offer, &name, config.as_deref());
+            Boot::File { name: file, config } => {
+                let reply = self.boot_reply(message, kind, &file, config.as_deref());
                 let line = format!(
-                    "dhcp: {} {}: proxy OFFER (no address): {}",
+                    "dhcp: {} {}: proxy {name} (no address): {}",
                     mac_text(client.mac),
                     client.describe(),
-                    what_it_gets(self.server, &name, config.as_deref())
+                    what_it_gets(self.server, &file, config.as_deref())
                 );
                 self.send(reply, BROADCAST, line)
             }

@@ -190,6 +190,34 @@ fn the_runtime_takes_the_answer_to_a_netloader_client_as_its_proxy_answer() {
     );
     // Not for another card.
     assert!(netloader_proto::dhcp::proxy::parse_proxy_answer(&bytes, [0; 6]).is_none());
+
+    // Its REQUEST to the network's DHCP server gets the same answer as an ACK: a second
+    // chance when the OFFER was lost. A PXE ROM's REQUEST on 67 gets nothing.
+    let outcome = handle(
+        &mut service,
+        &request(Who::Netloader, MessageType::Request, MAC),
+        Port::Dhcp,
+    );
+    let bytes = outcome.reply.unwrap().bytes;
+    assert_eq!(
+        Message::from_bytes(&bytes).unwrap().opts().msg_type(),
+        Some(MessageType::Ack)
+    );
+    let answer = netloader_proto::dhcp::proxy::parse_proxy_answer(&bytes, MAC).unwrap();
+    assert_eq!(
+        answer.boot.boot_file.as_deref(),
+        Some("netloader.cfg/default")
+    );
+    assert!(outcome.log.unwrap().contains("proxy ACK (no address)"));
+    assert!(
+        handle(
+            &mut service,
+            &request(Who::Pxe(0), MessageType::Request, MAC),
+            Port::Dhcp
+        )
+        .reply
+        .is_none()
+    );
 }
 
 #[test]
