@@ -27,7 +27,11 @@ fuzz_target!(|input: &[u8]| {
     if let Some(request) = parse_client_request(input) {
         // Borrowed option values lie inside the input.
         assert!(request.class_id.len() < input.len() && request.user_class.len() < input.len());
-        let _ = (request.architecture(), request.has_user_class(b"netloader"), request.is_pxe());
+        let _ = (
+            request.architecture(),
+            request.has_user_class(b"netloader"),
+            request.is_pxe(),
+        );
     }
     assert!(message_len(input).is_none_or(|len| len <= input.len()));
     if let Ok(text) = core::str::from_utf8(input) {
