@@ -156,6 +156,11 @@ impl Drop for Running {
 /// Check everything, bind every socket (so a taken port fails before anything runs), then
 /// start the services. Errors are the one line to print.
 pub fn start(args: &ServeArgs, ports: Ports) -> anyhow::Result<Running> {
+    if args.dir.is_none() && args.kernel.is_none() {
+        bail!(
+            "E-SERVE-NOTHING: nothing to serve: name a folder (netloader serve DIR) or a kernel (netloader serve --kernel FILE)"
+        );
+    }
     let interfaces =
         iface::list().context("E-SERVE-INTERFACE: cannot list the network interfaces")?;
     let chosen = iface::choose(&interfaces, args.interface.as_deref(), args.dhcp_range)
@@ -263,10 +268,7 @@ fn prepare_files(args: &ServeArgs) -> anyhow::Result<Files> {
             }
             Some(canonical)
         }
-        None if args.kernel.is_some() => None,
-        None => bail!(
-            "E-SERVE-NOTHING: nothing to serve: name a folder (netloader serve DIR) or a kernel (netloader serve --kernel FILE)"
-        ),
+        None => None, // the quick form alone (checked in `start`)
     };
     let mut files = Files::new(dir.clone());
     for program in BOOT_PROGRAMS {
