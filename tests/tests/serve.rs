@@ -12,7 +12,8 @@
 //! 4. serve refuses to start when it would answer on several interfaces, or when port 67 is
 //!    taken (dnsmasq holds it).
 //!
-//! Root only (namespaces, tap); without root the tests say so and pass without running.
+//! Root only (namespaces, tap): each test is `#[ignore]`d for a plain `cargo test`, and
+//! `scripts/test` runs them when it is root (as CI is).
 
 use std::ffi::OsString;
 use std::net::Ipv4Addr;
@@ -26,16 +27,6 @@ use netloader_tests::netns::{self, Impairment, Namespace, dnsmasq_command};
 use netloader_tests::pcap;
 use netloader_tests::qemu::{Outcome, Qemu, work_dir};
 use netloader_tests::scenario::{self, KERNEL_ARGS, Module};
-
-fn skip_unless_root(test: &str) -> bool {
-    if netns::is_root() {
-        return false;
-    }
-    eprintln!(
-        "{test}: SKIPPED (not root): network namespaces and tap devices need root; CI runs this as root"
-    );
-    true
-}
 
 fn serve_binary() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_serve"))
@@ -105,11 +96,10 @@ fn serve_answers_without_address(outcome: &Outcome, pcap: &[u8]) -> usize {
 
 /// proxyDHCP beside the LAN's DHCP server: a PXE ROM and a netloader ISO, one after the other.
 #[test]
+#[ignore = "needs root (network namespaces, tap devices): scripts/test runs it as root"]
 fn proxy_dhcp_boots_a_pxe_rom_and_a_netloader_iso() {
     let name = "serve-proxy";
-    if skip_unless_root(name) {
-        return;
-    }
+    netns::require_root(name);
     let mods = scenario::modules_sized(&[40_000, 300_000]);
     let dir = scenario::tftp_root(
         &format!("{name}/tftp"),
@@ -206,11 +196,10 @@ fn proxy_dhcp_boots_a_pxe_rom_and_a_netloader_iso() {
 
 /// Full DHCP on a cable (no other server), 5% loss both ways, the quick form.
 #[test]
+#[ignore = "needs root (network namespaces, tap devices): scripts/test runs it as root"]
 fn full_dhcp_on_a_cable_through_five_percent_loss() {
     let name = "serve-cable-loss5";
-    if skip_unless_root(name) {
-        return;
-    }
+    netns::require_root(name);
     let mods = scenario::modules_sized(&[1 << 20, 30_000]);
     // The quick form reads the files where they are: one folder of them, no config.
     let files = work_dir().join(name).join("files");
@@ -301,11 +290,10 @@ fn pxelinux_files() -> PathBuf {
 /// The iPXE ROM loads pxelinux.0 from serve; PXELINUX reads pxelinux.cfg/default and runs
 /// mboot.c32, which loads the test kernel and its modules by TFTP from serve.
 #[test]
+#[ignore = "needs root (network namespaces, tap devices): scripts/test runs it as root"]
 fn pxelinux_served_by_serve_boots_the_multiboot_kernel() {
     let name = "serve-pxelinux";
-    if skip_unless_root(name) {
-        return;
-    }
+    netns::require_root(name);
     let mods = scenario::modules_sized(&[40_000, 200_000]);
     let dir = scenario::tftp_root(&format!("{name}/tftp"), Variant::Elf32, &mods, "kernel.cfg");
     let syslinux = pxelinux_files();
@@ -434,11 +422,10 @@ fn serve_once(ns: &Namespace, extra: &[&str]) -> (Option<i32>, String) {
 }
 
 #[test]
+#[ignore = "needs root (network namespaces, tap devices): scripts/test runs it as root"]
 fn refuses_several_interfaces_and_a_taken_port() {
     let name = "serve-refusals";
-    if skip_unless_root(name) {
-        return;
-    }
+    netns::require_root(name);
     let mut ns = Namespace::create().unwrap();
     // Two interfaces with addresses (veth pairs: this kernel has no dummy devices).
     for (dev, peer, addr) in [("d0", "p0", "10.13.0.1/24"), ("d1", "p1", "10.14.0.1/24")] {
