@@ -6,6 +6,7 @@
 pub mod bochs;
 pub mod kernels;
 pub mod lan;
+pub mod linux;
 pub mod netns;
 pub mod pcap;
 pub mod qemu;
