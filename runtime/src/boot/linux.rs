@@ -15,14 +15,15 @@
 //!    after the other into the largest free block above the kernel's memory, then moved up whole
 //!    to the highest place allowed (initrd_addr_max, 4 GiB, `mem=`): the total size is known
 //!    only once the last file is in, so it takes one copy;
-//! 5. the E820 table, screen_info (the EGA text screen: netloader sets no video mode for a
-//!    kernel yet) with the cursor where netloader's last line ended, the ACPI RSDP; the
+//! 5. the E820 table, the ACPI RSDP, screen_info: the EGA text screen with the cursor where
+//!    netloader's last line ended, or the VBE linear mode `set gfxpayload=WxH[xD]|auto` asks
+//!    for (GRUB's rule for Linux on a BIOS PC: text unless gfxpayload names modes); the
 //!    trampoline in conventional memory; the entry at code32_start (moved as far as the
 //!    kernel was), ESI = the zero page, CS = 0x10, DS = ES = SS = 0x18.
 
 use core::fmt::Write;
 
-use netloader_proto::config::MenuEntry;
+use netloader_proto::config::{Gfxpayload, MenuEntry};
 use netloader_proto::linux::placement::{
     InitrdLayout, KernelLoad, KernelPlan, initrd_ceiling, initrd_request, mem_limit,
     zero_page_request,
@@ -31,11 +32,11 @@ use netloader_proto::linux::{
     BzImage, LinuxError, SetupHeader, TYPE_OF_LOADER_UNDEFINED, TextCursor, ZERO_PAGE_LEN, ZeroPage,
 };
 use netloader_proto::planner::Use;
-use netloader_proto::video::EGA_TEXT;
+use netloader_proto::vbe::Wanted;
 
 use super::fetch::Destination;
 use super::plan::{PAGE, Planner, align_up};
-use super::{CMDLINE_MAX, Failure, Session, fail, firmware, handoff};
+use super::{CMDLINE_MAX, Failure, Session, fail, firmware, handoff, video};
 use crate::download::MemorySink;
 use crate::println;
 
@@ -176,9 +177,16 @@ pub(super) fn boot(
             load.address, load.alignment, low.start, load.entry
         ),
     }
-    // After the last line: the kernel's console goes on where netloader's ended.
+    // GRUB's rule for Linux on a BIOS PC: text unless `set gfxpayload` names modes (`keep`
+    // is netloader's text screen). Set last: the console prints on serial only afterwards.
+    let wanted = match entry.gfxpayload {
+        Some(Gfxpayload::Modes(_)) => Wanted::new(Some((0, 0, 0)), entry.gfxpayload),
+        _ => None,
+    };
+    let video = video::set_mode(wanted);
+    // In text mode the kernel's console goes on where netloader's last line ended.
     let (x, y) = crate::console::vga_cursor();
-    zero_page.set_screen(&EGA_TEXT, TextCursor { x, y });
+    zero_page.set_screen(&video.framebuffer, TextCursor { x, y });
     session.net.close();
     let entry = handoff::Entry::linux(load.entry, low.start as u32);
     // SAFETY: the kernel is in place, the initrd, zero page and command line are written, the
