@@ -212,19 +212,35 @@ fn loader_name() -> heapless::String<32> {
     name
 }
 
-/// The hand-off trampoline and the boot information after it: the largest free block of
-/// conventional memory (the information must stay below 640 KiB), reserved whole and cut down
-/// to what was used once the information is built.
+/// The hand-off trampoline and the boot information after it, in conventional memory (the
+/// information must stay below 640 KiB), reserved whole and cut down to what was used once the
+/// information is built: the lowest free block with room for a large information (16 KiB),
+/// else the largest. Low, as QEMU's loader (0x9500) and iPXE ("base memory") put it: the top
+/// of conventional memory is where kernels build their real-mode trampoline, and Xen copies the
+/// Multiboot information down from there while it reads it (placed there, the information was
+/// overwritten and Xen hung before its first line).
 fn low_area(plan: &mut Planner, path: &str) -> Result<core::ops::Range<u64>, Failure> {
+    const ROOMY: u64 = handoff::AREA_HEADER_BYTES + 16 * 1024;
     let too_small = || {
         fail!(
             "E-KERNEL-LOWMEM",
             "{path}: the kernel covers all free memory below 640 KiB; no room for the boot information"
         )
     };
-    let block = plan
-        .largest_free(0..0xA0000)
-        .map(|block| plan::align_up(block.start, 16)..block.end)
+    let aligned = |block: core::ops::Range<u64>| plan::align_up(block.start, 16)..block.end;
+    let lowest_roomy = || {
+        let mut from = 0x1000;
+        while let Some(block) = plan.free_from(from, 16).filter(|b| b.start < 0xA0000) {
+            let block = block.start..block.end.min(0xA0000);
+            if block.end - block.start >= ROOMY {
+                return Some(block);
+            }
+            from = block.end;
+        }
+        None
+    };
+    let block = lowest_roomy()
+        .or_else(|| plan.largest_free(0..0xA0000).map(aligned))
         .filter(|block| block.end > block.start + handoff::AREA_HEADER_BYTES + 4096)
         .ok_or_else(too_small)?;
     plan.reserve(block.clone(), Use::BootInfo)
