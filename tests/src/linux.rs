@@ -334,7 +334,8 @@ pub fn debian_kernel() -> io::Result<Fetched> {
         .unwrap_or(&package)
         .to_string();
     let binary = format!("boot/vmlinuz-{abi}");
-    let root = crate::netns::unpacked_debs(&package, &[&package], &binary)?;
+    // The vmlinuz alone (the package unpacks to 400 MB of modules).
+    let root = crate::netns::unpacked_deb_files(&package, &[&package], &binary, &[&binary])?;
     Ok(Fetched {
         path: root.join(binary),
         download_bytes: download_size(&package)?,
