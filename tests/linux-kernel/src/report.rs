@@ -50,10 +50,7 @@ struct Verdict {
 impl Verdict {
     fn check(&mut self, name: &str, ok: bool, detail: fmt::Arguments) {
         self.failures += u32::from(!ok);
-        line!(
-            "CHECK {name} {} {detail}",
-            if ok { "ok" } else { "fail" }
-        );
+        line!("CHECK {name} {} {detail}", if ok { "ok" } else { "fail" });
     }
 }
 
