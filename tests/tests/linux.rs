@@ -88,7 +88,7 @@ fn printed_memory_map(serial: &str) -> Vec<(u64, u64, bool)> {
 /// command line within cmdline_size, E820, the kernel in RAM, the initrd aligned, below
 /// initrd_addr_max and above load + init_size, nothing overlapping, screen_info), and what the
 /// host knows: the command line, the initrd's bytes, the E820 table, the entry registers.
-fn check_boot(outcome: &Outcome, cmdline: &str, initrd: &[u8]) -> LinuxReport {
+fn check_boot(outcome: &Outcome, cmdline: &str, initrd: &[u8], text_screen: bool) -> LinuxReport {
     let report = parse_report(&outcome.serial);
     outcome.check(report.is_some(), "the Linux test kernel printed no report");
     let report = report.unwrap();
@@ -141,14 +141,16 @@ fn check_boot(outcome: &Outcome, cmdline: &str, initrd: &[u8]) -> LinuxReport {
         !printed.is_empty() && given == printed,
         "the E820 table is the BIOS map netloader printed",
     );
-    outcome.check(
-        report.screen("isvga") == Some(1)
-            && report.screen("mode") == Some(3)
-            && report.screen("cols") == Some(80)
-            && report.screen("lines") == Some(25)
-            && report.screen("y") == Some(24),
-        "screen_info: VGA text 80x25, the cursor on the last line",
-    );
+    if text_screen {
+        outcome.check(
+            report.screen("isvga") == Some(1)
+                && report.screen("mode") == Some(3)
+                && report.screen("cols") == Some(80)
+                && report.screen("lines") == Some(25)
+                && report.screen("y") == Some(24),
+            "screen_info: VGA text 80x25, the cursor on the last line",
+        );
+    }
     report
 }
 
@@ -186,6 +188,7 @@ fn lxtest_with_two_initrd_files_from_iso_over_e1000() {
         &outcome,
         &format!("BOOT_IMAGE=/lxtest console=ttyS0 {EXPECT_INITRD} quoted arg x=1"),
         &concatenated(&[&one, &two]),
+        true,
     );
     outcome.check(
         report.load_address == 16 * MIB && report.kernel_alignment == 2 * MIB,
@@ -203,11 +206,12 @@ fn lxtest_with_two_initrd_files_from_iso_over_e1000() {
 
 /// A small machine (24 MiB: the kernel lands inside the download area its file came to), one
 /// initrd file, and `mem=` on the command line: the initrd stays below it, as high as it goes.
+/// `set gfxpayload=800x600x32`: screen_info describes the VBE linear mode netloader set.
 #[test]
-fn lxtest_with_mem_limit_on_a_small_machine_from_floppy_over_rtl8139() {
+fn lxtest_with_mem_limit_and_a_vbe_mode_on_a_small_machine_from_floppy_over_rtl8139() {
     let one = random_bytes(5 * 4096 + 3, 43);
     let config = format!(
-        "set timeout=0\nmenuentry \"linux\" {{\n  linux /lxtest console=ttyS0 {EXPECT_INITRD} mem=20M\n  initrd /one.img\n}}\n"
+        "set timeout=0\nset gfxpayload=800x600x32\nmenuentry \"linux\" {{\n  linux /lxtest console=ttyS0 {EXPECT_INITRD} mem=20M\n  initrd /one.img\n}}\n"
     );
     let name = "linux-floppy-rtl8139";
     let dir = tftp_root(name, &[("one.img", &one)], &config);
@@ -216,6 +220,20 @@ fn lxtest_with_mem_limit_on_a_small_machine_from_floppy_over_rtl8139() {
         &outcome,
         &format!("BOOT_IMAGE=/lxtest console=ttyS0 {EXPECT_INITRD} mem=20M"),
         &one,
+        false,
+    );
+    // QEMU's standard VGA: 800x600 in 32 bits is x8r8g8b8; the base is where netloader said.
+    let base = report.lfb("base").unwrap_or(0);
+    outcome.check(
+        report.screen("isvga") == Some(0x23)
+            && report.lfb("width") == Some(800)
+            && report.lfb("height") == Some(600)
+            && report.lfb("depth") == Some(32)
+            && report.lfb("pitch") == Some(3200)
+            && report.lfb("size") == Some((3200u64 * 600).div_ceil(0x10000))
+            && report.lfb_colours == "red=8/16 green=8/8 blue=8/0 rsvd=8/24"
+            && outcome.contains(&format!("800x600x32 at {base:#x}")),
+        "screen_info: the VESA linear framebuffer netloader set (VIDEO_TYPE_VLFB)",
     );
     let initrd = report.initrd.clone().unwrap();
     outcome.check(
