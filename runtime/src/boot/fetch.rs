@@ -88,7 +88,7 @@ impl Refusal {
         match self {
             Refusal::TooLarge { needed, capacity } => fail!(
                 too_large,
-                "{path}: it does not fit in the {} KiB of memory left for it ({needed} bytes needed)",
+                "{path}: it does not fit in the {} KiB of memory left for it (the file needs {needed} bytes)",
                 capacity / 1024
             ),
             #[cfg(feature = "unzip")]
