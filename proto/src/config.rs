@@ -38,7 +38,7 @@ mod tests;
 pub use entry::{Args, Cmdline, CmdlineTooLong, Entries, FileLine, MenuEntry, Modules};
 pub use error::{ConfigError, ConfigErrorKind};
 pub use parser::Timeout;
-pub use source::{FileSource, TFTP_PORT};
+pub use source::{FileSource, HTTP_PORT, Host, TFTP_PORT};
 pub use text::{EXCERPT_CAPACITY, Excerpt, Text, Unquoted};
 
 use error::Pos;

@@ -20,3 +20,4 @@ pub mod kernel;
 pub mod memmap;
 pub mod multiboot;
 pub mod tftp;
+pub mod url;
