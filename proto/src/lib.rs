@@ -15,6 +15,7 @@ mod test_rng;
 pub mod config;
 pub mod dhcp;
 pub mod elf;
+pub mod http;
 pub mod ipv4;
 pub mod kernel;
 pub mod memmap;
