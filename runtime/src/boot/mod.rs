@@ -70,7 +70,8 @@ impl Layout {
     fn new(map: &MemoryMap) -> Result<Layout, Failure> {
         // The kernel runs in 32-bit mode and the Multiboot information holds 32-bit addresses:
         // nothing of ours goes above 4 GiB, even where RAM runs on past it.
-        let upper = MIB..(MIB + map.upper_kib() as u64 * 1024).min(1 << 32);
+        // Its top holds the network's receive buffers while files download (net/mod.rs).
+        let upper = MIB..crate::net::buffer_area(map).start;
         if upper.end - upper.start < 8 * MIB {
             return Err(fail!(
                 "E-MEM-LOW: only {} KiB of memory above 1 MiB: netloader needs at least 8 MiB",
@@ -95,30 +96,17 @@ impl Layout {
     }
 }
 
-/// What to fetch: a file on the lease's server or on another.
-fn resolve(source: &FileSource, lease: &Lease) -> Result<(Ipv4Addr, u16), Failure> {
-    match source {
-        FileSource::Server { .. } => lease
-            .boot
-            .tftp_server
-            .map(|s| (s, 69))
-            .ok_or_else(|| fail!("E-DHCP-NOSERVER: the DHCP answer names no TFTP server (next-server or option 66), needed for {source}")),
-        FileSource::Tftp { server, port, .. } => Ok((Ipv4Addr::from(*server), *port)),
-    }
-}
-
 fn download(
     net: &mut Net,
     lease: &Lease,
     line: &FileLine,
     region: Range<u64>,
 ) -> Result<MemorySink, Failure> {
-    let (server, port) = resolve(&line.source, lease)?;
     let path = line.source.path();
     // SAFETY: every region handed here lies in upper memory (RAM by the map) that the plan
     // reserves for this file.
     let mut sink = unsafe { MemorySink::new(region.start, region.end - region.start) };
-    net.tftp_get_from(server, port, path, &mut sink)
+    net.fetch(&line.source, lease, &mut sink)
         .map_err(|e| fail!("{e}"))?;
     println!(
         "file: {} {} bytes at {:#x} crc32 {:08x}",
@@ -131,8 +119,8 @@ fn download(
         let digest = sink.sha256();
         if expected != digest {
             return Err(fail!(
-                "E-HASH-MISMATCH: {} from {server} has sha256 {}, the config (line {}) expects {}: the file on the server is not the one the config names",
-                path,
+                "E-HASH-MISMATCH: {} has sha256 {}, the config (line {}) expects {}: the file on the server is not the one the config names",
+                line.source,
                 Hex(&digest),
                 line.line,
                 Hex(&expected)
@@ -298,7 +286,7 @@ fn boot_entry(
             ));
         }
         let sink = download(net, lease, &line, next..layout.config_area.start).map_err(|e| {
-            if e.starts_with("E-TFTP-TOOBIG") {
+            if e.starts_with("E-TFTP-TOOBIG") || e.starts_with("E-HTTP-TOOBIG") {
                 fail!(
                     "E-MODULE-TOOBIG: {}: it does not fit in the {} KiB of memory left ({e})",
                     line.source.path(),
@@ -363,11 +351,6 @@ pub fn run(net: &mut Net, lease: &Lease, map: &MemoryMap, mac: [u8; 6]) -> Failu
         );
         return boot_config_bytes(net, lease, map, &layout, text, "the embedded config");
     }
-    let Some(server) = lease.boot.tftp_server else {
-        return fail!(
-            "E-DHCP-NOSERVER: the DHCP answer names no TFTP server (next-server or option 66): check the DHCP server's settings"
-        );
-    };
     if let Some(file) = lease
         .boot
         .config_file
@@ -381,7 +364,15 @@ pub fn run(net: &mut Net, lease: &Lease, map: &MemoryMap, mac: [u8; 6]) -> Failu
                 layout.scratch.end - layout.scratch.start,
             )
         };
-        if let Err(e) = net.tftp_get_from(server, 69, file, &mut sink) {
+        let source = match FileSource::from_dhcp(file) {
+            Ok(source) => source,
+            Err(e) => {
+                return fail!(
+                    "E-DHCP-FILE: the boot file \"{file}\" is not a usable URL ({e}): check the DHCP server's settings"
+                );
+            }
+        };
+        if let Err(e) = net.fetch(&source, lease, &mut sink) {
             return fail!("{e}");
         }
         println!(
@@ -393,10 +384,16 @@ pub fn run(net: &mut Net, lease: &Lease, map: &MemoryMap, mac: [u8; 6]) -> Failu
         );
         if is_multiboot_kernel(sink.bytes()) {
             println!("boot: {file} is a Multiboot kernel: booting it directly");
-            let text = concat::<300>(&[
+            // A path on the TFTP server as an absolute one; a URL as it is.
+            let slash: &[u8] = match source {
+                FileSource::Server { .. } => b"/",
+                _ => b"",
+            };
+            let text = concat::<600>(&[
                 b"menuentry \"",
                 file.as_bytes(),
-                b"\" { multiboot /",
+                b"\" { multiboot ",
+                slash,
                 file.trim_start_matches('/').as_bytes(),
                 b" }",
             ]);
@@ -415,18 +412,37 @@ pub fn run(net: &mut Net, lease: &Lease, map: &MemoryMap, mac: [u8; 6]) -> Failu
         }
         return boot_config_bytes(net, lease, map, &layout, sink.bytes(), file);
     }
-    // No boot file: look the config up per host, as PXELINUX does.
+    // No boot file: look the config up per host, as PXELINUX does (under option 210's prefix,
+    // which may be an http:// URL).
     let prefix = lease.boot.path_prefix.as_deref().unwrap_or("");
+    let mut place = heapless::String::<300>::new();
+    if netloader_proto::url::scheme_of(prefix).is_some() {
+        let _ = place.push_str(prefix);
+    } else if let Some(server) = lease.boot.tftp_server {
+        let _ = write!(place, "{server}");
+    } else {
+        return fail!(
+            "E-DHCP-NOSERVER: the DHCP answer names no TFTP server (next-server or option 66): check the DHCP server's settings"
+        );
+    }
     let mut tried = 0;
     for candidate in config_candidates(mac, lease.address) {
         let mut path = heapless::String::<300>::new();
         let _ = write!(path, "{prefix}netloader.cfg/{candidate}");
+        let source = match FileSource::from_dhcp(&path) {
+            Ok(source) => source,
+            Err(e) => {
+                return fail!(
+                    "E-DHCP-FILE: the path prefix \"{prefix}\" (option 210) does not make a usable URL ({e}): check the DHCP server's settings"
+                );
+            }
+        };
         // SAFETY: the config area is upper memory reserved for the config.
         let mut sink = unsafe { MemorySink::new(layout.config_area.start, CONFIG_AREA) };
         tried += 1;
-        match net.tftp_get_from(server, 69, &path, &mut sink) {
+        match net.fetch(&source, lease, &mut sink) {
             Ok(_) => {
-                println!("config: found {path} on {server}");
+                println!("config: found {path} on {place}");
                 let bytes = sink.bytes();
                 return match Config::parse(bytes) {
                     Ok(config) => boot_config(net, lease, map, &config, &path),
@@ -438,7 +454,7 @@ pub fn run(net: &mut Net, lease: &Lease, map: &MemoryMap, mac: [u8; 6]) -> Failu
         }
     }
     fail!(
-        "E-CONFIG-NONE: no config on {server}: the DHCP answer names no boot file and none of the {tried} per-host names (netloader.cfg/01-<mac>, .../<IP in hex>, .../default) exists"
+        "E-CONFIG-NONE: no config on {place}: the DHCP answer names no boot file and none of the {tried} per-host names (netloader.cfg/01-<mac>, .../<IP in hex>, .../default) exists"
     )
 }
 
