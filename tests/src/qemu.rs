@@ -25,6 +25,8 @@ pub struct Qemu {
     name: String,
     args: Vec<OsString>,
     timeout: Duration,
+    /// Descriptors QEMU inherits (a relay's socket for `-netdev dgram,local.type=fd`).
+    fds: Vec<std::os::fd::RawFd>,
 }
 
 /// How a boot ended.
@@ -46,6 +48,7 @@ impl Qemu {
             name: name.to_string(),
             args: Vec::new(),
             timeout: Duration::from_secs(120),
+            fds: Vec::new(),
         };
         qemu.args(["-machine", &format!("{machine},accel=tcg")])
             .args(["-m", &memory_mib.to_string()])
@@ -67,6 +70,12 @@ impl Qemu {
         self
     }
 
+    /// Let QEMU inherit `fd` (it stays close-on-exec for every other child of this process).
+    pub fn pass_fd(&mut self, fd: std::os::fd::RawFd) -> &mut Self {
+        self.fds.push(fd);
+        self
+    }
+
     pub fn timeout(&mut self, timeout: Duration) -> &mut Self {
         self.timeout = timeout;
         self
@@ -80,7 +89,21 @@ impl Qemu {
         let mut serial_arg = OsString::from("file:");
         serial_arg.push(&log);
         let start = Instant::now();
-        let mut child = Command::new(QEMU)
+        let mut command = Command::new(QEMU);
+        let fds = self.fds.clone();
+        // SAFETY: runs in the child between fork and exec; fcntl is async-signal-safe and
+        // the closure allocates nothing.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut command, move || {
+                for &fd in &fds {
+                    if libc::fcntl(fd, libc::F_SETFD, 0) == -1 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                }
+                Ok(())
+            });
+        }
+        let mut child = command
             .args(&self.args)
             .arg("-serial")
             .arg(serial_arg)

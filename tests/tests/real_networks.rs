@@ -72,12 +72,14 @@ fn boot_with(
     let net = TestNet::start_servers(&root, servers, &dir.join("servers"))
         .unwrap_or_else(|e| panic!("{name}: could not set up the namespace and its servers: {e}"));
     let netdev = net.netdev("n0");
+    let qemu_fd = net.qemu_fd();
     let net = Mutex::new(net);
     let outcome = Qemu::new(name, "pc", 128)
         .timeout(timeout)
         .args(["-no-reboot"])
         .args(boot_args)
         .args(["-netdev", &netdev])
+        .pass_fd(qemu_fd)
         .args(["-device", &device])
         .run(|serial| {
             during(serial, &mut net.lock().unwrap());

@@ -146,6 +146,9 @@ fn run(
         Server::Atftpd(net) => net.netdev("n0"),
     };
     let mut qemu = Qemu::new(&name, "pc", 256);
+    if let Server::Atftpd(net) = server {
+        qemu.pass_fd(net.qemu_fd());
+    }
     qemu.timeout(Duration::from_secs(600))
         .args(["-netdev", &netdev])
         .args(["-device", &format!("{nic},netdev=n0")])
