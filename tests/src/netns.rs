@@ -704,17 +704,32 @@ impl Servers {
 /// The port of the `http_faults` server.
 pub const FAULTS_PORT: u16 = 8080;
 
-/// The dnsmasq options both of ours share: DHCP on the tap only, no DNS, log every exchange.
-fn dnsmasq_command(namespace: &Namespace, tap_name: &str, logs: &Path, tag: &str) -> Command {
+/// The dnsmasq options both of ours share: DHCP on the tap only, log every exchange; DNS
+/// only when `dns` (see [`Servers::dns`]).
+fn dnsmasq_command(
+    namespace: &Namespace,
+    tap_name: &str,
+    logs: &Path,
+    tag: &str,
+    dns: bool,
+) -> Command {
     let mut dnsmasq = namespace.command("dnsmasq");
+    dnsmasq.args([
+        "--no-daemon",
+        "--conf-file=/dev/null",
+        "--bind-interfaces",
+        "--log-dhcp",
+    ]);
+    if dns {
+        // No upstream, no /etc/hosts: only what is named here; NXDOMAIN for the rest of .test.
+        dnsmasq
+            .args(["--port=53", "--no-resolv", "--no-hosts", "--local=/test/"])
+            .arg(format!("--address=/boot.test/{SERVER_ADDR}"))
+            .arg(format!("--dhcp-option=6,{SERVER_ADDR}"));
+    } else {
+        dnsmasq.arg("--port=0");
+    }
     dnsmasq
-        .args([
-            "--no-daemon",
-            "--conf-file=/dev/null",
-            "--port=0",
-            "--bind-interfaces",
-            "--log-dhcp",
-        ])
         .arg(format!("--interface={tap_name}"))
         .arg(format!(
             "--dhcp-leasefile={}",
@@ -776,7 +791,7 @@ impl TestNet {
             DhcpServer::Nothing => None,
         };
         if let Some(boot_file) = dhcp_boot {
-            let mut dnsmasq = dnsmasq_command(&namespace, &tap_name, logs, "dnsmasq");
+            let mut dnsmasq = dnsmasq_command(&namespace, &tap_name, logs, "dnsmasq", servers.dns);
             dnsmasq.arg("--dhcp-range=192.168.77.50,192.168.77.60,255.255.255.0,1h");
             if let Some(file) = boot_file {
                 dnsmasq.arg(format!("--dhcp-boot={file},,{SERVER_ADDR}"));
@@ -786,20 +801,13 @@ impl TestNet {
                     .arg("--enable-tftp")
                     .arg(format!("--tftp-root={}", tftp_root.display()));
             }
-            if servers.dns {
-                // After --port=0 in the shared options: the last one wins. No upstream, no
-                // /etc/hosts: only what is named here.
-                dnsmasq
-                    .args(["--port=53", "--no-resolv", "--no-hosts", "--local=/test/"])
-                    .arg(format!("--address=/boot.test/{SERVER_ADDR}"))
-                    .arg(format!("--dhcp-option=6,{SERVER_ADDR}"));
-            }
+
             namespace.spawn("dnsmasq", dnsmasq, &logs.join("dnsmasq.log"))?;
         }
         if let Some(file) = &servers.proxy_boot_file {
             // Beside the first dnsmasq: both take port 67 (dnsmasq sets SO_REUSEADDR, and
             // broadcasts reach every socket), the proxy also 4011.
-            let mut proxy = dnsmasq_command(&namespace, &tap_name, logs, "proxy");
+            let mut proxy = dnsmasq_command(&namespace, &tap_name, logs, "proxy", false);
             proxy
                 .arg("--dhcp-range=192.168.77.0,proxy")
                 .arg(format!("--dhcp-boot={file},,{SERVER_ADDR}"))

@@ -181,6 +181,18 @@ fn answer(
             let _ = head(out, "200 OK", &[length(&data)]) && out.write_all(&data[..n]).is_ok();
             let _ = out.flush();
             if parts[0] == "reset" {
+                // Wait until the client has acknowledged every byte sent (SIOCOUTQ: bytes
+                // not yet acknowledged), so the reset comes after exactly N body bytes.
+                loop {
+                    let mut unacked: libc::c_int = 0;
+                    // SAFETY: a valid socket and an int for the answer.
+                    let result =
+                        unsafe { libc::ioctl(out.as_raw_fd(), libc::TIOCOUTQ, &mut unacked) };
+                    if result != 0 || unacked == 0 {
+                        break;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                }
                 // SO_LINGER with a zero timeout: close() sends RST instead of FIN.
                 let linger = libc::linger {
                     l_onoff: 1,
