@@ -33,6 +33,14 @@ pub const TX_BUFFER_LEN: usize = 512;
 pub const MAX_FILENAME_LEN: usize = 255;
 /// The well-known TFTP port.
 pub const TFTP_PORT: u16 = 69;
+/// Out-of-order blocks kept while the missing one may still come (a swap of neighbours is
+/// the common reordering; more blocks ahead mean a loss).
+pub const HOLD_BLOCKS: usize = 2;
+/// The largest block kept out of order (a 1500-byte MTU's); larger ones are fetched again.
+pub const HOLD_BYTES: usize = 1468;
+/// Blocks past a gap that may arrive before the client gives up waiting and asks for the
+/// missing one (a gap ACK): the second means loss, not a swap.
+const GAP_PATIENCE: u32 = 2;
 
 /// What to ask the server for, and how patient to be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,11 +58,19 @@ pub struct Options {
     pub max_timeout_ms: u64,
     /// Retransmissions in a row without progress before giving up.
     pub max_retries: u32,
+    /// How long a windowed transfer that sees a gap waits for the missing block (reordering)
+    /// before it asks for a resend; 0 asks at once. The wait also ends when a second block
+    /// past the gap arrives.
+    pub reorder_wait_ms: u64,
+    /// RFC 2349's `timeout` option, in seconds (1-255): asks the server to retransmit after
+    /// this long. None sends no such option.
+    pub server_timeout_s: Option<u8>,
 }
 
 impl Default for Options {
     /// blksize for a 1500-byte MTU, window 16, tsize, 200 ms doubling to 2 s, 8 retries
-    /// (about 11 s of silence before giving up).
+    /// (about 11 s of silence before giving up), 10 ms of patience for a reordered block, no
+    /// timeout option.
     fn default() -> Self {
         Options {
             blksize: 1468,
@@ -64,6 +80,8 @@ impl Default for Options {
             initial_timeout_ms: 200,
             max_timeout_ms: 2000,
             max_retries: 8,
+            reorder_wait_ms: 10,
+            server_timeout_s: None,
         }
     }
 }
@@ -147,8 +165,10 @@ pub struct Stats {
     pub duplicates: u64,
     /// DATA blocks ahead of the next expected one (a block was lost or reordered).
     pub out_of_order: u64,
-    /// Immediate ACKs sent on a gap, to restart the server's window.
+    /// ACKs sent on a gap (after the reorder wait), to restart the server's window.
     pub gap_acks: u64,
+    /// Out-of-order blocks kept and used once the missing block came (no resend needed).
+    pub reordered_kept: u64,
     /// Packets from a port other than the server's transfer ID.
     pub stray_packets: u64,
     /// Unparseable packets from the server that were ignored.
@@ -224,6 +244,13 @@ pub struct TftpClient {
     retries: u32,
     /// When the final ACK was last sent (to tell a resent last block from a copy).
     final_ack_at: u64,
+    /// A gap was seen and not yet ACKed: stop waiting for the missing block at this time.
+    gap_deadline: Option<u64>,
+    /// Blocks past the gap that arrived while waiting.
+    gap_ahead: u32,
+    /// Out-of-order blocks kept: (block count, length) and the bytes.
+    held: [Option<(u64, usize)>; HOLD_BLOCKS],
+    held_data: [[u8; HOLD_BYTES]; HOLD_BLOCKS],
     stats: Stats,
 }
 
@@ -263,6 +290,10 @@ impl TftpClient {
             timeout_ms: options.initial_timeout_ms.max(1),
             retries: 0,
             final_ack_at: 0,
+            gap_deadline: None,
+            gap_ahead: 0,
+            held: [None; HOLD_BLOCKS],
+            held_data: [[0; HOLD_BYTES]; HOLD_BLOCKS],
             stats: Stats {
                 blksize: DEFAULT_BLKSIZE,
                 windowsize: 1,
@@ -331,6 +362,10 @@ impl TftpClient {
     /// Retransmits or gives up once the clock has passed [`Self::poll_deadline`];
     /// does nothing before. `out` must be at least [`TX_BUFFER_LEN`] bytes.
     pub fn on_timer(&mut self, now: u64, out: &mut [u8]) -> Action {
+        if self.phase == Phase::Transferring && self.gap_deadline.is_some_and(|g| now >= g) {
+            // The missing block did not come in time: ask for it.
+            return self.gap_ack(out);
+        }
         let Some(deadline) = self.deadline else {
             return Action::Wait;
         };
@@ -375,7 +410,10 @@ impl TftpClient {
 
     /// When [`Self::on_timer`] must next be called; `None` when no timer runs.
     pub fn poll_deadline(&self) -> Option<u64> {
-        self.deadline
+        match (self.deadline, self.gap_deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Stops the transfer. Returns an ERROR packet for the server when one is talking.
@@ -418,10 +456,11 @@ impl TftpClient {
         self.options.blksize != DEFAULT_BLKSIZE
             || self.options.windowsize > 1
             || self.options.want_tsize
+            || self.options.server_timeout_s.is_some()
     }
 
     fn request(&mut self, out: &mut [u8], with_options: bool) -> Result<Transmit, TftpError> {
-        let mut list: [(&[u8], u64); 3] = [(b"", 0); 3];
+        let mut list: [(&[u8], u64); 4] = [(b"", 0); 4];
         let mut n = 0;
         if with_options {
             if self.options.blksize != DEFAULT_BLKSIZE {
@@ -434,6 +473,10 @@ impl TftpClient {
             }
             if self.options.want_tsize {
                 list[n] = (option_name::TSIZE, 0);
+                n += 1;
+            }
+            if let Some(seconds) = self.options.server_timeout_s {
+                list[n] = (option_name::TIMEOUT, u64::from(seconds.max(1)));
                 n += 1;
             }
         }
@@ -529,6 +572,13 @@ impl TftpClient {
                 in_range(v, 1, asked, OptionKind::Windowsize)? as u16
             }
         };
+        // The server echoes the timeout it will use (RFC 2349); it may not pick another.
+        if let (Some(v), Some(asked)) = (
+            list.get(option_name::TIMEOUT),
+            self.options.server_timeout_s,
+        ) {
+            in_range(v, 1, u64::from(asked), OptionKind::Timeout)?;
+        }
         let tsize = match list.get(option_name::TSIZE) {
             None => None,
             Some(v) => Some(in_range(v, 0, u64::MAX, OptionKind::Tsize)?),
@@ -585,35 +635,116 @@ impl TftpClient {
             return Action::Wait;
         }
         if distance > 0 {
-            self.stats.out_of_order += 1;
-            if self.gap_acked_at == Some(self.received) {
-                return Action::Wait;
+            return self.on_gap(now, expected + distance as u64, data, out);
+        }
+        if let Err(action) = self.store(from_port, data, sink, out) {
+            return action;
+        }
+        let mut last = data.len() < usize::from(self.blksize);
+        // Blocks kept out of order that now follow on.
+        while !last {
+            let next = self.received + 1;
+            let Some(slot) = self
+                .held
+                .iter()
+                .position(|h| h.is_some_and(|(b, _)| b == next))
+            else {
+                break;
+            };
+            let len = self.held[slot].map_or(0, |(_, len)| len);
+            self.held[slot] = None;
+            let mut block = [0u8; HOLD_BYTES];
+            let held = self.held_data[slot].get(..len).unwrap_or(&[]);
+            block[..held.len()].copy_from_slice(held);
+            if let Err(action) = self.store(from_port, &block[..held.len()], sink, out) {
+                return action;
             }
-            // ACK the last in-order block now, so the server resends from the gap
-            // instead of waiting for its own timer (RFC 7440 section 4).
-            self.gap_acked_at = Some(self.received);
-            self.stats.gap_acks += 1;
+            self.stats.reordered_kept += 1;
+            last = len < usize::from(self.blksize);
+        }
+        let received = self.received;
+        for h in self.held.iter_mut() {
+            if h.is_some_and(|(b, _)| b <= received) {
+                *h = None;
+            }
+        }
+        self.gap_acked_at = None;
+        self.gap_deadline = None;
+        self.gap_ahead = 0;
+        self.restart_timer(now);
+
+        if last {
+            return self.finish(now, out);
+        }
+        if self.received - self.last_acked >= u64::from(self.windowsize) {
             return self.ack_received(out);
         }
+        Action::Wait
+    }
+
+    /// A block ahead of the expected one (`block` counts from 1, unwrapped): keep it if it
+    /// is close, and wait a moment for the missing one before asking the server to resend.
+    fn on_gap(&mut self, now: u64, block: u64, data: &[u8], out: &mut [u8]) -> Action {
+        self.stats.out_of_order += 1;
+        let close = block <= self.received + 1 + HOLD_BLOCKS as u64;
+        let known = self.held.iter().any(|h| h.is_some_and(|(b, _)| b == block));
+        if close && !known && data.len() <= HOLD_BYTES && data.len() <= usize::from(self.blksize) {
+            if let Some(slot) = self.held.iter().position(Option::is_none) {
+                self.held[slot] = Some((block, data.len()));
+                self.held_data[slot][..data.len()].copy_from_slice(data);
+            }
+        }
+        if self.gap_acked_at == Some(self.received) {
+            return Action::Wait;
+        }
+        self.gap_ahead += 1;
+        if self.options.reorder_wait_ms == 0 || self.gap_ahead >= GAP_PATIENCE {
+            return self.gap_ack(out);
+        }
+        if self.gap_deadline.is_none() {
+            self.gap_deadline = Some(now.saturating_add(self.options.reorder_wait_ms));
+        }
+        Action::Wait
+    }
+
+    /// ACK the last in-order block now, so the server resends from the gap instead of
+    /// waiting for its own timer (RFC 7440 section 4).
+    fn gap_ack(&mut self, out: &mut [u8]) -> Action {
+        self.gap_deadline = None;
+        self.gap_ahead = 0;
+        self.gap_acked_at = Some(self.received);
+        self.stats.gap_acks += 1;
+        self.ack_received(out)
+    }
+
+    /// The expected block: checked and written to the sink; counters advanced.
+    fn store<S: Sink + ?Sized>(
+        &mut self,
+        from_port: u16,
+        data: &[u8],
+        sink: &mut S,
+        out: &mut [u8],
+    ) -> Result<(), Action> {
+        let expected = self.received + 1;
         if data.len() > usize::from(self.blksize) {
             let error = ProtocolError::DataTooLong {
                 block: expected,
                 len: data.len(),
                 blksize: self.blksize,
             };
-            return self.fail_replying(
+            return Err(self.fail_replying(
                 out,
                 from_port,
                 error_code::ILLEGAL_OPERATION,
                 b"DATA larger than the block size",
                 TftpError::Protocol(error),
-            );
+            ));
         }
         let end = self.bytes + data.len() as u64;
         if let Some(announced) = self.tsize
             && end > announced
         {
-            return self.fail_replying(
+            return Err(self.fail_replying(
                 out,
                 from_port,
                 error_code::NOT_DEFINED,
@@ -622,25 +753,16 @@ impl TftpClient {
                     announced,
                     received: end,
                 },
-            );
+            ));
         }
         if let Err(e) = sink.write_at(self.bytes, data) {
-            return self.fail_sink(out, e);
+            return Err(self.fail_sink(out, e));
         }
         self.received = expected;
         self.bytes = end;
         self.stats.blocks_received = self.received;
         self.stats.bytes_received = self.bytes;
-        self.gap_acked_at = None;
-        self.restart_timer(now);
-
-        if data.len() < usize::from(self.blksize) {
-            return self.finish(now, out);
-        }
-        if self.received - self.last_acked >= u64::from(self.windowsize) {
-            return self.ack_received(out);
-        }
-        Action::Wait
+        Ok(())
     }
 
     /// The short last block arrived: ACK it and check the announced size.

@@ -79,6 +79,7 @@ pub enum OptionKind {
     Blksize,
     Windowsize,
     Tsize,
+    Timeout,
 }
 
 impl OptionKind {
@@ -87,6 +88,7 @@ impl OptionKind {
             OptionKind::Blksize => "blksize",
             OptionKind::Windowsize => "windowsize",
             OptionKind::Tsize => "tsize",
+            OptionKind::Timeout => "timeout",
         }
     }
 }
