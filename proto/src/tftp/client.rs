@@ -637,8 +637,8 @@ impl TftpClient {
         if distance > 0 {
             return self.on_gap(now, expected + distance as u64, data, out);
         }
-        if let Err(action) = self.store(from_port, data, sink, out) {
-            return action;
+        if let Some(failure) = self.store(from_port, data, sink, out) {
+            return failure;
         }
         let mut last = data.len() < usize::from(self.blksize);
         // Blocks kept out of order that now follow on.
@@ -656,8 +656,8 @@ impl TftpClient {
             let mut block = [0u8; HOLD_BYTES];
             let held = self.held_data[slot].get(..len).unwrap_or(&[]);
             block[..held.len()].copy_from_slice(held);
-            if let Err(action) = self.store(from_port, &block[..held.len()], sink, out) {
-                return action;
+            if let Some(failure) = self.store(from_port, &block[..held.len()], sink, out) {
+                return failure;
             }
             self.stats.reordered_kept += 1;
             last = len < usize::from(self.blksize);
@@ -717,14 +717,15 @@ impl TftpClient {
         self.ack_received(out)
     }
 
-    /// The expected block: checked and written to the sink; counters advanced.
+    /// The expected block: checked and written to the sink; counters advanced. Returns the
+    /// failure when the block is refused.
     fn store<S: Sink + ?Sized>(
         &mut self,
         from_port: u16,
         data: &[u8],
         sink: &mut S,
         out: &mut [u8],
-    ) -> Result<(), Action> {
+    ) -> Option<Action> {
         let expected = self.received + 1;
         if data.len() > usize::from(self.blksize) {
             let error = ProtocolError::DataTooLong {
@@ -732,7 +733,7 @@ impl TftpClient {
                 len: data.len(),
                 blksize: self.blksize,
             };
-            return Err(self.fail_replying(
+            return Some(self.fail_replying(
                 out,
                 from_port,
                 error_code::ILLEGAL_OPERATION,
@@ -744,7 +745,7 @@ impl TftpClient {
         if let Some(announced) = self.tsize
             && end > announced
         {
-            return Err(self.fail_replying(
+            return Some(self.fail_replying(
                 out,
                 from_port,
                 error_code::NOT_DEFINED,
@@ -756,13 +757,13 @@ impl TftpClient {
             ));
         }
         if let Err(e) = sink.write_at(self.bytes, data) {
-            return Err(self.fail_sink(out, e));
+            return Some(self.fail_sink(out, e));
         }
         self.received = expected;
         self.bytes = end;
         self.stats.blocks_received = self.received;
         self.stats.bytes_received = self.bytes;
-        Ok(())
+        None
     }
 
     /// The short last block arrived: ACK it and check the announced size.
