@@ -688,11 +688,14 @@ impl TftpClient {
         self.stats.out_of_order += 1;
         let close = block <= self.received + 1 + HOLD_BLOCKS as u64;
         let known = self.held.iter().any(|h| h.is_some_and(|(b, _)| b == block));
-        if close && !known && data.len() <= HOLD_BYTES && data.len() <= usize::from(self.blksize) {
-            if let Some(slot) = self.held.iter().position(Option::is_none) {
-                self.held[slot] = Some((block, data.len()));
-                self.held_data[slot][..data.len()].copy_from_slice(data);
-            }
+        let fits = data.len() <= HOLD_BYTES && data.len() <= usize::from(self.blksize);
+        if close
+            && !known
+            && fits
+            && let Some(slot) = self.held.iter().position(Option::is_none)
+        {
+            self.held[slot] = Some((block, data.len()));
+            self.held_data[slot][..data.len()].copy_from_slice(data);
         }
         if self.gap_acked_at == Some(self.received) {
             return Action::Wait;
