@@ -625,7 +625,7 @@ impl<'n> Net<'n> {
                 progress.update(stats.bytes_received, stats.tsize, true);
                 let elapsed_us = (time::now_us() - start).max(1);
                 println!(
-                    "\ntftp: {} done: {} bytes in {}.{:03} s, blksize {}, window {}, {} retransmissions, {} duplicates",
+                    "\ntftp: {} done: {} bytes in {}.{:03} s, blksize {}, window {}, {} retransmissions, {} duplicates, {} gap ACKs, {} kept out of order",
                     path,
                     stats.bytes_received,
                     elapsed_us / 1_000_000,
@@ -633,7 +633,9 @@ impl<'n> Net<'n> {
                     stats.blksize,
                     stats.windowsize,
                     stats.retransmissions,
-                    stats.duplicates
+                    stats.duplicates,
+                    stats.gap_acks,
+                    stats.reordered_kept
                 );
             }
             Err(_) => progress.end_line(),
