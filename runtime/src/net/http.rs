@@ -127,7 +127,7 @@ impl Net<'_> {
         if let Some(handle) = self.http.socket {
             return handle;
         }
-        let area = self.buffer_area.start..self.buffer_area.start + super::TCP_WINDOW_BYTES;
+        let area = self.buffer_area.start..self.buffer_area.end - super::UDP_RX_BYTES;
         // SAFETY: `area` is RAM (from the memory map) that the boot code reserves for this
         // window (boot::Layout leaves it out of every placement), identity-mapped; it is
         // borrowed here once, for the rest of the run. TX_DATA is touched nowhere else.

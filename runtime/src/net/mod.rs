@@ -75,25 +75,31 @@ static mut PXE_OPTIONS: [DhcpOption<'static>; 4] = [
 /// boot file, PXELINUX config file and path prefix.
 static PARAMETER_REQUEST_LIST: [u8; 11] = [1, 3, 6, 12, 28, 43, 60, 66, 67, 209, 210];
 
-/// The TCP receive window: what a web server may send before we read it (see
-/// docs/benchmarks.md for what the size buys). None without HTTP.
-const TCP_WINDOW_BYTES: u64 = if cfg!(feature = "http") {
-    1024 * 1024
-} else {
-    0
-};
+/// The TCP receive window: what a web server may send before we read it. 4 MiB where upper
+/// memory has 64 MiB or more, else 1 MiB (see docs/benchmarks.md for what the size buys);
+/// none without HTTP.
+fn tcp_window_bytes(map: &MemoryMap) -> u64 {
+    const MIB: u64 = 1024 * 1024;
+    if !cfg!(feature = "http") {
+        0
+    } else if map.upper_kib() as u64 * 1024 >= 64 * MIB {
+        4 * MIB
+    } else {
+        MIB
+    }
+}
 
 /// A host name from a URL, as reported.
 pub type HostName = heapless::String<{ netloader_proto::url::MAX_HOST_NAME }>;
 
-/// Upper memory the network's receive buffers take while files download: the TCP window,
-/// then TFTP's UDP receive buffer, at the top of the first run of RAM above 1 MiB (below
+/// Upper memory the network's receive buffers take while files download: the TCP window
+/// (all but the last 64 KiB), then TFTP's UDP receive buffer, at the top of the first run of RAM above 1 MiB (below
 /// 4 GiB). Conventional memory has no room for them. The boot code places no file there;
 /// after the hand-off it is free memory again.
 pub fn buffer_area(map: &MemoryMap) -> Range<u64> {
     const MIB: u64 = 1024 * 1024;
     let end = (MIB + map.upper_kib() as u64 * 1024).min(1 << 32);
-    end.saturating_sub(TCP_WINDOW_BYTES + UDP_RX_BYTES).max(MIB)..end
+    end.saturating_sub(tcp_window_bytes(map) + UDP_RX_BYTES).max(MIB)..end
 }
 
 pub fn now() -> Instant {
