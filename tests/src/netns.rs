@@ -683,6 +683,9 @@ pub struct Servers {
     /// DNS in the DHCP dnsmasq: it answers `boot.test` with 192.168.77.1 and nothing else
     /// under `.test` (NXDOMAIN), and names itself as the DNS server (option 6).
     pub dns: bool,
+    /// IPv6 router advertisements (fd77::/64) from the DHCP dnsmasq. iPXE waits ~13 s for
+    /// one before it boots when none comes (QEMU's user networking sends one).
+    pub ipv6_ra: bool,
 }
 
 impl Servers {
@@ -697,6 +700,7 @@ impl Servers {
             nginx: false,
             http_faults: None,
             dns: false,
+            ipv6_ra: false,
         }
     }
 }
@@ -795,6 +799,19 @@ impl TestNet {
             dnsmasq.arg("--dhcp-range=192.168.77.50,192.168.77.60,255.255.255.0,1h");
             if let Some(file) = boot_file {
                 dnsmasq.arg(format!("--dhcp-boot={file},,{SERVER_ADDR}"));
+            }
+            if servers.ipv6_ra {
+                namespace.run(&[
+                    "ip",
+                    "-6",
+                    "addr",
+                    "add",
+                    "fd77::1/64",
+                    "dev",
+                    &tap_name,
+                    "nodad",
+                ])?;
+                dnsmasq.args(["--enable-ra", "--dhcp-range=fd77::,ra-only"]);
             }
             if servers.tftp == TftpServer::Dnsmasq {
                 dnsmasq

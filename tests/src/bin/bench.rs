@@ -348,6 +348,7 @@ fn nginx_net(
         impairment,
         reorder,
         nginx: true,
+        ipv6_ra: true,
         tftp: netns::TftpServer::Nothing,
         ..netns::Servers::new(boot_file)
     };
@@ -404,6 +405,7 @@ fn kernel_runs(
     iso: &Path,
 ) -> Vec<(String, String, Option<f64>, Option<f64>)> {
     let cases = [
+        ("clean", "clean", Impairment::NONE, 0.0),
         (
             "5% loss",
             "loss5",
