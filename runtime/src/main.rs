@@ -11,6 +11,12 @@
     ),
     allow(dead_code, unused_imports)
 )]
+// Failures are fixed-size strings (there is no allocator), returned once per boot: their size
+// costs nothing that matters, and boxing them is not possible.
+#![allow(clippy::result_large_err)]
+// `&mut *(&raw mut STATIC)` is how edition 2024 borrows a `static mut` (the `static_mut_refs`
+// lint refuses `&mut STATIC`); clippy's deref_addrof suggestion would not compile.
+#![allow(clippy::deref_addrof)]
 
 mod arch;
 mod boot;
@@ -72,6 +78,8 @@ extern "C" fn netloader_main(boot: &'static BootInfo) -> ! {
     println!("netloader: runtime ready (64-bit).");
     let tsc_khz = time::init();
     println!("timer: TSC at {} MHz", tsc_khz / 1000);
+    #[cfg(not(feature = "chain"))]
+    arch::bios::report_through_thunk(boot);
 
     let failure = network_boot(&map, boot);
     stop(&failure)

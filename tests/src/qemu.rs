@@ -90,7 +90,14 @@ impl Qemu {
         serial_arg.push(&log);
         let start = Instant::now();
         let mut command = Command::new(QEMU);
-        let fds = self.fds.clone();
+        // A relay's netdev (`dgram,...,local.type=fd,local.str=N`) names the socket QEMU must
+        // inherit: pass it even where the caller did not say so with `pass_fd`.
+        let mut fds = self.fds.clone();
+        fds.extend(
+            self.args
+                .iter()
+                .filter_map(|arg| inherited_fd(&arg.to_string_lossy())),
+        );
         // SAFETY: runs in the child between fork and exec; fcntl is async-signal-safe and
         // the closure allocates nothing.
         unsafe {
@@ -145,6 +152,16 @@ impl Qemu {
             elapsed: start.elapsed(),
         }
     }
+}
+
+/// The descriptor a `-netdev dgram,...,local.type=fd,local.str=N` argument hands to QEMU.
+fn inherited_fd(arg: &str) -> Option<std::os::fd::RawFd> {
+    if !arg.contains("local.type=fd") {
+        return None;
+    }
+    arg.split(',')
+        .find_map(|part| part.strip_prefix("local.str="))
+        .and_then(|n| n.parse().ok())
 }
 
 fn read_log(path: &Path) -> String {
@@ -207,4 +224,19 @@ impl Outcome {
 /// CRC-32 as zlib computes it, which is what netloader prints for every file.
 pub fn crc32(data: &[u8]) -> u32 {
     crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC).checksum(data)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::inherited_fd;
+
+    #[test]
+    fn relay_netdev_names_the_descriptor_to_pass() {
+        assert_eq!(
+            inherited_fd("dgram,id=n0,local.type=fd,local.str=17"),
+            Some(17)
+        );
+        assert_eq!(inherited_fd("user,id=n0,restrict=on"), None);
+        assert_eq!(inherited_fd("-cdrom"), None);
+    }
 }

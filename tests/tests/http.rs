@@ -5,8 +5,9 @@
 //! 404, another status, a body shorter or longer than announced, a redirect loop, a name that
 //! does not resolve), each as one line with its code.
 //!
-//! Each test builds its own network namespace (see `netloader_tests::netns`). Root only;
-//! without root the tests say so and pass without running.
+//! Each test builds its own network namespace (see `netloader_tests::netns`). Root only: each
+//! test is `#[ignore]`d for a plain `cargo test`, and `scripts/test` runs them when it is root
+//! (as CI is).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -16,16 +17,6 @@ use netloader_tests::kernels::{Variant, parse_report};
 use netloader_tests::netns::{self, FAULTS_PORT, Impairment, SERVER_ADDR, Servers, TestNet};
 use netloader_tests::qemu::{Outcome, Qemu, work_dir};
 use netloader_tests::scenario::{self, KERNEL_ARGS, Module};
-
-fn skip_unless_root(test: &str) -> bool {
-    if netns::is_root() {
-        return false;
-    }
-    eprintln!(
-        "{test}: SKIPPED (not root): network namespaces and tap devices need root; CI runs this as root"
-    );
-    true
-}
 
 /// nginx, http_faults, DNS; the DHCP boot file is the config on nginx.
 fn servers(impairment: Impairment, reorder: f64) -> Servers {
@@ -91,11 +82,10 @@ fn check_report(outcome: &Outcome, modules: &[Module], net: &TestNet) {
 /// redirects, one whose body ends with the connection, one by `tftp://` and a host name, and
 /// 32 MiB from nginx on the kept-alive connection. Every byte is checked by the kernel.
 #[test]
+#[ignore = "needs root (network namespaces, tap devices): scripts/test runs it as root"]
 fn kernel_and_modules_over_http() {
     let name = "http-boot";
-    if skip_unless_root(name) {
-        return;
-    }
+    netns::require_root(name);
     let modules = scenario::modules_sized(&[300_000, 100_000, 70_000, 20_000, 40_000, 32 << 20]);
     let faults = format!("http://{SERVER_ADDR}:{FAULTS_PORT}");
     let urls = [
@@ -170,11 +160,10 @@ fn kernel_and_modules_over_http() {
 /// boot): the line with its code, naming the URL. The faults come at byte counts the server
 /// is told, never at a time; only the timeout case waits (the loader's 10 s).
 #[test]
+#[ignore = "needs root (network namespaces, tap devices): scripts/test runs it as root"]
 fn failures_name_code_and_url() {
     let name = "http-fail";
-    if skip_unless_root(name) {
-        return;
-    }
+    netns::require_root(name);
     let modules = scenario::modules_sized(&[300_000]);
     let s = setup(name, &modules, &servers(Impairment::NONE, 0.0));
     let faults = format!("http://{SERVER_ADDR}:{FAULTS_PORT}");
@@ -294,9 +283,7 @@ fn failures_name_code_and_url() {
 const LOSSY: [usize; 3] = [100_000, 700_000, 1_500_000];
 
 fn lossy(name: &str, impairment: Impairment, reorder: f64) {
-    if skip_unless_root(name) {
-        return;
-    }
+    netns::require_root(name);
     let modules = scenario::modules_sized(&LOSSY);
     let s = setup(name, &modules, &servers(impairment, reorder));
     let lines: Vec<(String, &Module)> = modules
@@ -325,6 +312,7 @@ fn lossy(name: &str, impairment: Impairment, reorder: f64) {
 }
 
 #[test]
+#[ignore = "needs root (network namespaces, tap devices): scripts/test runs it as root"]
 fn five_percent_loss() {
     let impairment = Impairment {
         loss: 0.05,
@@ -335,6 +323,7 @@ fn five_percent_loss() {
 }
 
 #[test]
+#[ignore = "needs root (network namespaces, tap devices): scripts/test runs it as root"]
 fn twenty_percent_loss() {
     let impairment = Impairment {
         loss: 0.20,
@@ -345,6 +334,7 @@ fn twenty_percent_loss() {
 }
 
 #[test]
+#[ignore = "needs root (network namespaces, tap devices): scripts/test runs it as root"]
 fn duplicates_and_reordering() {
     let impairment = Impairment {
         duplicate: 0.01,

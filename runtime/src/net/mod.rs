@@ -52,7 +52,7 @@ static mut UDP_TX_META: [udp::PacketMetadata; UDP_TX_SLOTS] =
 static mut UDP_TX_DATA: [u8; UDP_TX_BYTES] = [0; UDP_TX_BYTES];
 static mut DHCP_PACKET: [u8; 1500] = [0; 1500];
 static mut PXE_UUID: [u8; 17] = [0; 17];
-static mut PXE_OPTIONS: [DhcpOption<'static>; 4] = [
+static mut PXE_OPTIONS: [DhcpOption<'static>; 5] = [
     // 60: who we are, so that PXE-aware servers answer (arch 0 = x86 BIOS, UNDI 2.1).
     DhcpOption {
         kind: 60,
@@ -70,7 +70,15 @@ static mut PXE_OPTIONS: [DhcpOption<'static>; 4] = [
         kind: 97,
         data: &[],
     }, // client machine id, filled in from the MAC
+    // 77: the user class, as iPXE sends "iPXE", so that a server (`netloader serve`) can hand
+    // netloader its config rather than netloader.pxe. Last, so it can be left out.
+    DhcpOption {
+        kind: 77,
+        data: b"netloader",
+    },
 ];
+/// The option ROM's first stage wants netloader.pxe, as any PXE ROM: it sends no user class.
+const PXE_OPTION_COUNT: usize = if cfg!(feature = "chain") { 4 } else { 5 };
 /// Subnet mask, router, DNS, host name, broadcast, vendor options, class id, TFTP server,
 /// boot file, PXELINUX config file and path prefix.
 static PARAMETER_REQUEST_LIST: [u8; 11] = [1, 3, 6, 12, 28, 43, 60, 66, 67, 209, 210];
@@ -99,7 +107,8 @@ pub type HostName = heapless::String<{ netloader_proto::url::MAX_HOST_NAME }>;
 pub fn buffer_area(map: &MemoryMap) -> Range<u64> {
     const MIB: u64 = 1024 * 1024;
     let end = (MIB + map.upper_kib() as u64 * 1024).min(1 << 32);
-    end.saturating_sub(tcp_window_bytes(map) + UDP_RX_BYTES).max(MIB)..end
+    end.saturating_sub(tcp_window_bytes(map) + UDP_RX_BYTES)
+        .max(MIB)..end
 }
 
 pub fn now() -> Instant {
@@ -115,6 +124,8 @@ pub struct Lease {
     pub boot: BootParams,
 }
 
+// One is made per failed boot and printed: the size of the TFTP variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum NetError {
     NoLink {
         waited_s: u64,
@@ -344,7 +355,7 @@ impl<'n> Net<'n> {
             let options = &mut *addr_of_mut!(PXE_OPTIONS);
             options[3].data = &*uuid;
             let mut dhcp = dhcpv4::Socket::new();
-            dhcp.set_outgoing_options(&*options);
+            dhcp.set_outgoing_options(&options[..PXE_OPTION_COUNT]);
             dhcp.set_parameter_request_list(&PARAMETER_REQUEST_LIST);
             dhcp.set_receive_packet_buffer(&mut *addr_of_mut!(DHCP_PACKET));
             let udp = udp::Socket::new(
@@ -535,7 +546,9 @@ impl<'n> Net<'n> {
     }
 
     /// The DHCP answers our lease came from, as received: the DHCPACK, and the proxyDHCP
-    /// answer where one was used (empty when none, or when one did not fit).
+    /// answer where one was used (empty when none, or when one did not fit). The option ROM's
+    /// first stage hands them to netloader.pxe.
+    #[cfg(feature = "chain")]
     pub fn raw_answers(&self) -> (&[u8], &[u8]) {
         (&self.dhcp_ack, self.device.proxy.raw_answer())
     }
@@ -600,10 +613,10 @@ impl<'n> Net<'n> {
                     _ => break,
                 }
             }
-            if matches!(action, Action::Wait) {
-                if client.poll_deadline().is_some_and(|d| time::now_ms() >= d) {
-                    action = client.on_timer(time::now_ms(), &mut out);
-                }
+            if matches!(action, Action::Wait)
+                && client.poll_deadline().is_some_and(|d| time::now_ms() >= d)
+            {
+                action = client.on_timer(time::now_ms(), &mut out);
             }
             match action {
                 Action::Wait => {}

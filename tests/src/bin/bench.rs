@@ -53,125 +53,10 @@ impl Client {
 }
 
 /// One timed transfer, read from the capture.
-struct Transfer {
-    seconds: f64,
-    /// The server's OACK, e.g. "blksize=1428 tsize=33554432".
-    options: String,
-}
+type Transfer = netloader_tests::pcap::TftpTransfer;
 
-impl Transfer {
-    fn mb_per_s(&self, size: usize) -> f64 {
-        size as f64 / self.seconds / 1e6
-    }
-}
-
-/// UDP payload and source port of an Ethernet/IPv4/UDP frame; None for anything else.
-fn udp_payload(frame: &[u8]) -> Option<(u16, &[u8])> {
-    if frame.get(12..14)? != [0x08, 0x00] || *frame.get(23)? != 17 {
-        return None;
-    }
-    let ip_header = usize::from(frame.get(14)? & 0x0f) * 4;
-    let udp = frame.get(14 + ip_header..)?;
-    let source_port = u16::from_be_bytes([*udp.first()?, *udp.get(1)?]);
-    Some((source_port, udp.get(8..)?))
-}
-
-/// TCP ports, sequence number and payload of an Ethernet/IPv4/TCP frame; None for anything
-/// else.
-fn tcp_payload(frame: &[u8]) -> Option<(u16, u16, u32, &[u8])> {
-    if frame.get(12..14)? != [0x08, 0x00] || *frame.get(23)? != 6 {
-        return None;
-    }
-    let ip_header = usize::from(frame.get(14)? & 0x0f) * 4;
-    let total = usize::from(u16::from_be_bytes([*frame.get(16)?, *frame.get(17)?]));
-    let tcp = frame.get(14 + ip_header..14 + total)?;
-    let source = u16::from_be_bytes([*tcp.first()?, *tcp.get(1)?]);
-    let destination = u16::from_be_bytes([*tcp.get(2)?, *tcp.get(3)?]);
-    let sequence = u32::from_be_bytes(tcp.get(4..8)?.try_into().ok()?);
-    let data_offset = usize::from(tcp.get(12)? >> 4) * 4;
-    Some((source, destination, sequence, tcp.get(data_offset..)?))
-}
-
-/// pcap records: (time in s, frame).
-fn pcap_frames(pcap: &[u8]) -> impl Iterator<Item = (f64, &[u8])> {
-    let mut offset = 24; // the pcap file header
-    std::iter::from_fn(move || {
-        let header = pcap.get(offset..offset + 16)?;
-        let seconds = u32::from_le_bytes(header[0..4].try_into().ok()?) as f64;
-        let micros = u32::from_le_bytes(header[4..8].try_into().ok()?) as f64;
-        let length = u32::from_le_bytes(header[8..12].try_into().ok()?) as usize;
-        let frame = pcap.get(offset + 16..offset + 16 + length)?;
-        offset += 16 + length;
-        Some((seconds + micros / 1e6, frame))
-    })
-}
-
-/// Time from the `GET /file` to the server's last segment with data on that connection;
-/// the "options" are the count of segments the server sent again (as the card saw them).
-fn http_transfer_from_pcap(pcap: &[u8], file: &str) -> Option<Transfer> {
-    let request = format!("GET /{file} ");
-    let (mut start, mut end, mut client_port) = (None, None, None);
-    let (mut highest, mut resent) = (None::<u32>, 0);
-    for (time, frame) in pcap_frames(pcap) {
-        let Some((source, destination, sequence, payload)) = tcp_payload(frame) else {
-            continue;
-        };
-        if start.is_none() && destination == 80 && payload.starts_with(request.as_bytes()) {
-            (start, client_port) = (Some(time), Some(source));
-        } else if start.is_some()
-            && source == 80
-            && Some(destination) == client_port
-            && !payload.is_empty()
-        {
-            end = Some(time);
-            match highest {
-                Some(h) if (sequence.wrapping_sub(h) as i32) < 0 => resent += 1,
-                _ => highest = Some(sequence),
-            }
-        }
-    }
-    Some(Transfer {
-        seconds: end? - start?,
-        options: format!("{resent} segments resent"),
-    })
-}
-
-/// Time from the read request for `file` to the requester's last ACK, from a pcap capture.
-fn transfer_from_pcap(pcap: &[u8], file: &str) -> Option<Transfer> {
-    let request = format!("\0\x01{file}\0").into_bytes();
-    let mut offset = 24; // the pcap file header
-    let (mut start, mut end, mut client_port, mut options) = (None, None, None, String::new());
-    while let Some(header) = pcap.get(offset..offset + 16) {
-        let seconds = u32::from_le_bytes(header[0..4].try_into().ok()?) as f64;
-        let micros = u32::from_le_bytes(header[4..8].try_into().ok()?) as f64;
-        let length = u32::from_le_bytes(header[8..12].try_into().ok()?) as usize;
-        let frame = pcap.get(offset + 16..offset + 16 + length)?;
-        offset += 16 + length;
-        let time = seconds + micros / 1e6;
-        let Some((port, payload)) = udp_payload(frame) else {
-            continue;
-        };
-        if start.is_none() && payload.starts_with(&request) {
-            (start, client_port) = (Some(time), Some(port));
-        } else if client_port == Some(port) && payload.starts_with(&[0, 4]) {
-            end = Some(time);
-        } else if start.is_some() && options.is_empty() && payload.starts_with(&[0, 6]) {
-            let fields: Vec<String> = payload[2..]
-                .split(|&b| b == 0)
-                .map(|f| String::from_utf8_lossy(f).into_owned())
-                .collect();
-            options = fields
-                .chunks(2)
-                .filter(|c| c.len() == 2)
-                .map(|c| format!("{}={}", c[0], c[1]))
-                .collect::<Vec<_>>()
-                .join(" ");
-        }
-    }
-    Some(Transfer {
-        seconds: end? - start?,
-        options,
-    })
+fn mb_per_s(transfer: &Transfer, size: usize) -> f64 {
+    size as f64 / transfer.seconds / 1e6
 }
 
 /// Whether the last bytes of a growing file hold `needle` (cheap to poll every 25 ms).
@@ -243,8 +128,8 @@ fn run(
         }),
     };
     let transfer = std::fs::read(&pcap).ok().and_then(|bytes| match server {
-        Server::Nginx(_) => http_transfer_from_pcap(&bytes, FILE),
-        _ => transfer_from_pcap(&bytes, FILE),
+        Server::Nginx(_) => netloader_tests::pcap::http_transfer(&bytes, FILE),
+        _ => netloader_tests::pcap::tftp_transfer(&bytes, FILE),
     });
     if transfer.is_none() || outcome.timed_out {
         eprintln!(
@@ -318,8 +203,9 @@ fn row(
         if !options.clients.iter().any(|c| c == client.name()) {
             return "not run".to_string();
         }
-        t.as_ref()
-            .map_or("failed".to_string(), |t| format!("{:.2}", t.mb_per_s(size)))
+        t.as_ref().map_or("failed".to_string(), |t| {
+            format!("{:.2}", mb_per_s(t, size))
+        })
     };
     let ratio = match (netloader, ipxe) {
         (Some(n), Some(i)) => format!("{:.2}x", i.seconds / n.seconds),
@@ -357,18 +243,29 @@ fn nginx_net(
         .unwrap_or_else(|e| panic!("namespace with nginx: {e}"))
 }
 
+/// What the relay does to the frames of one boot-to-kernel run; `tag` names its logs.
+#[derive(Clone, Copy)]
+struct Network {
+    tag: &'static str,
+    impairment: Impairment,
+    reorder: f64,
+}
+
 /// QEMU start to the test kernel's entry, kernel and 1 MiB module over HTTP, through the
-/// relay with `impairment`; None when the kernel never started.
+/// relay impaired as `network` says; None when the kernel never started.
 fn to_kernel(
     client: Client,
     nic: &str,
     root: &Path,
     dir: &Path,
     iso: &Path,
-    impairment: Impairment,
-    reorder: f64,
-    label: &str,
+    network: Network,
 ) -> Option<f64> {
+    let Network {
+        tag: label,
+        impairment,
+        reorder,
+    } = network;
     let boot_file = match client {
         Client::Ipxe => format!("http://{}/{IPXE_KERNEL_SCRIPT}", netns::SERVER_ADDR),
         Client::Netloader => format!("http://{}/{KERNEL_CONFIG}", netns::SERVER_ADDR),
@@ -439,11 +336,16 @@ fn kernel_runs(
     ];
     let mut rows = Vec::new();
     for (label, tag, impairment, reorder) in cases {
+        let network = Network {
+            tag,
+            impairment,
+            reorder,
+        };
         let mut times = [Vec::new(), Vec::new()];
         for _ in 0..options.runs {
             for (k, client) in [Client::Netloader, Client::Ipxe].into_iter().enumerate() {
                 if options.clients.iter().any(|c| c == client.name()) {
-                    let t = to_kernel(client, nic, root, dir, iso, impairment, reorder, tag);
+                    let t = to_kernel(client, nic, root, dir, iso, network);
                     eprintln!("  {nic} {label} {}: {t:?}", client.name());
                     times[k].push(t);
                 }
@@ -624,7 +526,7 @@ fn interleaved(
             let transfer = one(client);
             if runs > 1 {
                 let figure = transfer.as_ref().map_or("failed".to_string(), |t| {
-                    format!("{:.2} MB/s", t.mb_per_s(size))
+                    format!("{:.2} MB/s", mb_per_s(t, size))
                 });
                 eprintln!("  {nic} {}: {figure}", client.name());
             }
@@ -644,15 +546,4 @@ fn median(transfers: Vec<Option<Transfer>>) -> Option<Transfer> {
     transfers.sort_by(|a, b| a.seconds.total_cmp(&b.seconds));
     let middle = transfers.len() / 2;
     Some(transfers.swap_remove(middle))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn pcap_parser_survives_garbage() {
-        assert!(transfer_from_pcap(&[], FILE).is_none());
-        assert!(transfer_from_pcap(&[0xff; 100], FILE).is_none());
-    }
 }

@@ -128,7 +128,11 @@ fn answer(
                 seed ^= seed >> 7;
                 seed ^= seed << 17;
                 let size = (1 + (seed % 6000) as usize).min(data.len() - at);
-                let extension = if seed % 5 == 0 { ";ext=\"x\"" } else { "" };
+                let extension = if seed.is_multiple_of(5) {
+                    ";ext=\"x\""
+                } else {
+                    ""
+                };
                 body.extend_from_slice(format!("{size:x}{extension}\r\n").as_bytes());
                 body.extend_from_slice(&data[at..at + size]);
                 body.extend_from_slice(b"\r\n");
@@ -149,7 +153,7 @@ fn answer(
             let count: u32 = count.parse().unwrap_or(0);
             let location = if count == 0 {
                 format!("/{rest}")
-            } else if count % 2 == 0 {
+            } else if count.is_multiple_of(2) {
                 format!("http://{address}/redirect/{}/{rest}", count - 1)
             } else {
                 format!("/redirect/{}/{rest}", count - 1)
