@@ -778,6 +778,9 @@ pub struct Servers {
     /// DNS in the DHCP dnsmasq: it answers `boot.test` with 192.168.77.1 and nothing else
     /// under `.test` (NXDOMAIN), and names itself as the DNS server (option 6).
     pub dns: bool,
+    /// More options for the DHCP dnsmasq to send, as `--dhcp-option` takes them
+    /// (e.g. `210,http://192.168.77.1/pxe/`).
+    pub dhcp_options: Vec<String>,
     /// IPv6 router advertisements (fd77::/64) from the DHCP dnsmasq. iPXE waits ~13 s for
     /// one before it boots when none comes (QEMU's user networking sends one).
     pub ipv6_ra: bool,
@@ -795,6 +798,7 @@ impl Servers {
             nginx: false,
             http_faults: None,
             dns: false,
+            dhcp_options: Vec::new(),
             ipv6_ra: false,
         }
     }
@@ -894,6 +898,9 @@ impl TestNet {
             dnsmasq.arg("--dhcp-range=192.168.77.50,192.168.77.60,255.255.255.0,1h");
             if let Some(file) = boot_file {
                 dnsmasq.arg(format!("--dhcp-boot={file},,{SERVER_ADDR}"));
+            }
+            for option in &servers.dhcp_options {
+                dnsmasq.arg(format!("--dhcp-option={option}"));
             }
             if servers.ipv6_ra {
                 namespace.run(&[

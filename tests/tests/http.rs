@@ -279,6 +279,45 @@ fn failures_name_code_and_url() {
     );
 }
 
+/// No boot file, and option 210 (PXELINUX's path prefix) an `http://` URL: the per-host
+/// config names are looked up on the web server (404 for `01-<mac>` and the IP names, then
+/// `default`), and the config found boots.
+#[test]
+#[ignore = "needs root (network namespaces, tap devices): scripts/test runs it as root"]
+fn per_host_config_under_an_http_prefix() {
+    let name = "http-prefix";
+    netns::require_root(name);
+    let modules = scenario::modules_sized(&[50_000]);
+    let servers = Servers {
+        dhcp: netns::DhcpServer::AddressesOnly,
+        dhcp_options: vec![format!("210,http://{SERVER_ADDR}/pxe/")],
+        ..servers(Impairment::NONE, 0.0)
+    };
+    let s = setup(name, &modules, &servers);
+    let lines: Vec<(String, &Module)> = modules
+        .iter()
+        .map(|m| (format!("http://{SERVER_ADDR}/{}", m.name), m))
+        .collect();
+    std::fs::create_dir_all(s.root.join("pxe/netloader.cfg")).unwrap();
+    scenario::write(
+        &s.root,
+        "pxe/netloader.cfg/default",
+        config(&format!("http://{SERVER_ADDR}/kernel"), &lines).as_bytes(),
+    );
+    let outcome = boot(name, &s.net, &s.iso, Duration::from_secs(60));
+    outcome.check(
+        outcome.contains("config: no http://192.168.77.1/pxe/netloader.cfg/01-52-54-00-12-34-56"),
+        "the MAC name was looked up on the web server",
+    );
+    outcome.check(
+        outcome.contains(
+            "config: found http://192.168.77.1/pxe/netloader.cfg/default on http://192.168.77.1/pxe/",
+        ),
+        "the default config was found on the web server",
+    );
+    check_report(&outcome, &modules, &s.net);
+}
+
 /// Larger modules, so that the relay's faults hit many segments.
 const LOSSY: [usize; 3] = [100_000, 700_000, 1_500_000];
 
