@@ -335,3 +335,51 @@ fn garbage_never_panics() {
         }
     }
 }
+
+/// The body goes through whatever sink the caller gives: here the decompressing one, so a
+/// gzip file served chunked, in random pieces, lands inflated (what the boot code will do
+/// with compressed kernels over HTTP).
+#[test]
+fn a_gzip_body_streams_through_the_decompressing_sink() {
+    use crate::decompress::{DecompressSink, Scratch};
+    use std::io::Write;
+    let mut rng = Rng::new(0x6721_9000);
+    let text: Vec<u8> = (0..60_000u32)
+        .flat_map(|i| std::format!("line {i} of a kernel-ish file\n").into_bytes())
+        .take(300_000)
+        .collect();
+    let mut child = std::process::Command::new("gzip")
+        .args(["-c", "-n"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("gzip (scripts/install-deps installs it)");
+    let mut stdin = child.stdin.take().unwrap();
+    let input = text.clone();
+    let writer = std::thread::spawn(move || stdin.write_all(&input));
+    let gz = child.wait_with_output().unwrap().stdout;
+    writer.join().unwrap().unwrap();
+    assert!(gz.len() < text.len() / 4);
+
+    let mut response = Vec::from(&b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"[..]);
+    response.extend_from_slice(&chunked(&gz, &mut rng));
+    let mut output = std::vec![0u8; 400_000];
+    let mut scratch = Scratch::new();
+    let mut sink = DecompressSink::new(&mut output, &mut scratch);
+    let mut exchange = Exchange::new();
+    let mut at = 0;
+    let mut event = Event::More;
+    while at < response.len() {
+        let piece = (1 + rng.index(3000)).min(response.len() - at);
+        let (used, e) = exchange
+            .on_bytes(&response[at..at + piece], &mut sink)
+            .unwrap();
+        assert_eq!(used, piece);
+        event = e;
+        at += piece;
+    }
+    assert_eq!(event, Event::Done { keep_alive: true });
+    sink.finish().unwrap();
+    assert_eq!(sink.output(), &text[..]);
+    assert_eq!(exchange.stats().received, gz.len() as u64);
+}
