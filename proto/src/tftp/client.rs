@@ -58,19 +58,16 @@ pub struct Options {
     pub max_timeout_ms: u64,
     /// Retransmissions in a row without progress before giving up.
     pub max_retries: u32,
-    /// How long a windowed transfer that sees a gap waits for the missing block (reordering)
-    /// before it asks for a resend; 0 asks at once. The wait also ends when a second block
-    /// past the gap arrives.
+    /// How long a windowed transfer that sees a gap waits for the missing block (reordering),
+    /// keeping the blocks that came early, before it asks for a resend; the wait also ends when
+    /// a second block past the gap arrives. 0: no waiting and nothing kept (the gap is asked
+    /// for at once, the early blocks come again).
     pub reorder_wait_ms: u64,
-    /// RFC 2349's `timeout` option, in seconds (1-255): asks the server to retransmit after
-    /// this long. None sends no such option.
-    pub server_timeout_s: Option<u8>,
 }
 
 impl Default for Options {
     /// blksize for a 1500-byte MTU, window 16, tsize, 200 ms doubling to 2 s, 8 retries
-    /// (about 11 s of silence before giving up), 10 ms of patience for a reordered block, no
-    /// timeout option.
+    /// (about 11 s of silence before giving up), 10 ms of patience for a reordered block.
     fn default() -> Self {
         Options {
             blksize: 1468,
@@ -81,7 +78,6 @@ impl Default for Options {
             max_timeout_ms: 2000,
             max_retries: 8,
             reorder_wait_ms: 10,
-            server_timeout_s: None,
         }
     }
 }
@@ -456,11 +452,10 @@ impl TftpClient {
         self.options.blksize != DEFAULT_BLKSIZE
             || self.options.windowsize > 1
             || self.options.want_tsize
-            || self.options.server_timeout_s.is_some()
     }
 
     fn request(&mut self, out: &mut [u8], with_options: bool) -> Result<Transmit, TftpError> {
-        let mut list: [(&[u8], u64); 4] = [(b"", 0); 4];
+        let mut list: [(&[u8], u64); 3] = [(b"", 0); 3];
         let mut n = 0;
         if with_options {
             if self.options.blksize != DEFAULT_BLKSIZE {
@@ -473,10 +468,6 @@ impl TftpClient {
             }
             if self.options.want_tsize {
                 list[n] = (option_name::TSIZE, 0);
-                n += 1;
-            }
-            if let Some(seconds) = self.options.server_timeout_s {
-                list[n] = (option_name::TIMEOUT, u64::from(seconds.max(1)));
                 n += 1;
             }
         }
@@ -572,13 +563,6 @@ impl TftpClient {
                 in_range(v, 1, asked, OptionKind::Windowsize)? as u16
             }
         };
-        // The server echoes the timeout it will use (RFC 2349); it may not pick another.
-        if let (Some(v), Some(asked)) = (
-            list.get(option_name::TIMEOUT),
-            self.options.server_timeout_s,
-        ) {
-            in_range(v, 1, u64::from(asked), OptionKind::Timeout)?;
-        }
         let tsize = match list.get(option_name::TSIZE) {
             None => None,
             Some(v) => Some(in_range(v, 0, u64::MAX, OptionKind::Tsize)?),
@@ -640,27 +624,25 @@ impl TftpClient {
         if let Some(failure) = self.store(from_port, data, sink, out) {
             return failure;
         }
-        let mut last = data.len() < usize::from(self.blksize);
-        // Blocks kept out of order that now follow on.
-        while !last {
-            let next = self.received + 1;
-            let Some(slot) = self
-                .held
-                .iter()
-                .position(|h| h.is_some_and(|(b, _)| b == next))
-            else {
-                break;
-            };
-            let len = self.held[slot].map_or(0, |(_, len)| len);
+        let last = data.len() < usize::from(self.blksize);
+        // Blocks kept out of order that now follow on (never after the last block).
+        while let Some(slot) = self
+            .held
+            .iter()
+            .position(|h| !last && h.is_some_and(|(b, _)| b == self.received + 1))
+        {
             self.held[slot] = None;
-            let mut block = [0u8; HOLD_BYTES];
+            // Only full blocks within the announced size are kept (see `on_gap`).
+            let len = usize::from(self.blksize);
             let held = self.held_data[slot].get(..len).unwrap_or(&[]);
-            block[..held.len()].copy_from_slice(held);
-            if let Some(failure) = self.store(from_port, &block[..held.len()], sink, out) {
-                return failure;
+            if let Err(e) = sink.write_at(self.bytes, held) {
+                return self.fail_sink(out, e);
             }
+            self.received += 1;
+            self.bytes += len as u64;
+            self.stats.blocks_received = self.received;
+            self.stats.bytes_received = self.bytes;
             self.stats.reordered_kept += 1;
-            last = len < usize::from(self.blksize);
         }
         let received = self.received;
         for h in self.held.iter_mut() {
@@ -686,9 +668,21 @@ impl TftpClient {
     /// is close, and wait a moment for the missing one before asking the server to resend.
     fn on_gap(&mut self, now: u64, block: u64, data: &[u8], out: &mut [u8]) -> Action {
         self.stats.out_of_order += 1;
+        if self.options.reorder_wait_ms == 0 {
+            // No patience: every block ahead is dropped and the gap asked for at once.
+            if self.gap_acked_at == Some(self.received) {
+                return Action::Wait;
+            }
+            return self.gap_ack(out);
+        }
         let close = block <= self.received + 1 + HOLD_BLOCKS as u64;
         let known = self.held.iter().any(|h| h.is_some_and(|(b, _)| b == block));
-        let fits = data.len() <= HOLD_BYTES && data.len() <= usize::from(self.blksize);
+        // Only full blocks, and only while the file's announced size leaves room for them: a
+        // short last block, or one past the end, comes again.
+        let room = self
+            .tsize
+            .is_none_or(|t| self.bytes + (block - self.received) * u64::from(self.blksize) <= t);
+        let fits = data.len() == usize::from(self.blksize) && data.len() <= HOLD_BYTES && room;
         if close
             && !known
             && fits
@@ -701,7 +695,7 @@ impl TftpClient {
             return Action::Wait;
         }
         self.gap_ahead += 1;
-        if self.options.reorder_wait_ms == 0 || self.gap_ahead >= GAP_PATIENCE {
+        if self.gap_ahead >= GAP_PATIENCE {
             return self.gap_ack(out);
         }
         if self.gap_deadline.is_none() {

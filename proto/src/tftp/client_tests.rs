@@ -468,13 +468,16 @@ fn a_gap_that_stays_is_acked_after_the_reorder_wait() {
 }
 
 #[test]
-fn a_kept_last_block_finishes_the_transfer() {
+fn a_short_last_block_is_not_kept() {
     let mut s = Script::new(opts(512, 4, false));
     s.start();
     let _ = s.expect_send(&oack(&[(b"windowsize", 4)]));
     assert_eq!(s.recv(&data(1, &[1; 512])), Action::Wait);
+    // The short last block before its neighbour: not kept (it may end the file early).
     assert_eq!(s.recv(&data(3, &[3; 100])), Action::Wait);
-    match s.recv(&data(2, &[2; 512])) {
+    assert_eq!(s.recv(&data(2, &[2; 512])), Action::Wait);
+    assert_eq!(s.client.stats().reordered_kept, 0);
+    match s.recv(&data(3, &[3; 100])) {
         Action::Done(t) => assert_eq!(s.decode(t), Sent::Ack(3)),
         other => panic!("{other:?}"),
     }
@@ -491,34 +494,10 @@ fn no_reorder_wait_acks_a_gap_at_once() {
     let _ = s.expect_send(&oack(&[(b"windowsize", 4)]));
     assert_eq!(s.recv(&data(1, &[1; 512])), Action::Wait);
     assert_eq!(s.expect_send(&data(3, &[3; 512])).1, Sent::Ack(1));
-    // 3 was kept all the same: 2 completes 1-3 without a resend of 3.
+    // Nothing was kept: 2 is taken, 3 must come again.
     assert_eq!(s.recv(&data(2, &[2; 512])), Action::Wait);
-    assert_eq!(s.client.stats().blocks_received, 3);
-}
-
-#[test]
-fn timeout_option_is_asked_and_checked() {
-    let mut s = Script::new(Options {
-        server_timeout_s: Some(1),
-        ..opts(512, 1, false)
-    });
-    let t = s.client.start(s.now, &mut s.out).unwrap();
-    let request = s.out[..t.len].to_vec();
-    assert!(
-        request.windows(10).any(|w| w == b"timeout\x001\x00"),
-        "{request:?}"
-    );
-    // A server that would wait longer than asked breaks the request.
-    match s.recv(&oack(&[(b"timeout", 5)])) {
-        Action::Failed { error, .. } => assert!(matches!(
-            error,
-            TftpError::OptionRejected {
-                option: OptionKind::Timeout,
-                ..
-            }
-        )),
-        other => panic!("{other:?}"),
-    }
+    assert_eq!(s.client.stats().blocks_received, 2);
+    assert_eq!(s.client.stats().reordered_kept, 0);
 }
 
 #[test]

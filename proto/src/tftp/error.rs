@@ -79,7 +79,6 @@ pub enum OptionKind {
     Blksize,
     Windowsize,
     Tsize,
-    Timeout,
 }
 
 impl OptionKind {
@@ -88,7 +87,6 @@ impl OptionKind {
             OptionKind::Blksize => "blksize",
             OptionKind::Windowsize => "windowsize",
             OptionKind::Tsize => "tsize",
-            OptionKind::Timeout => "timeout",
         }
     }
 }

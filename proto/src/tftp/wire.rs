@@ -58,8 +58,6 @@ pub mod option_name {
     pub const BLKSIZE: &[u8] = b"blksize";
     pub const TSIZE: &[u8] = b"tsize";
     pub const WINDOWSIZE: &[u8] = b"windowsize";
-    /// RFC 2349: the server's retransmission timeout, in seconds.
-    pub const TIMEOUT: &[u8] = b"timeout";
 }
 
 /// Size of the opcode + block number header of DATA and ACK.

@@ -643,8 +643,8 @@ impl<'n> Net<'n> {
             Ok(stats) => {
                 progress.update(stats.bytes_received, stats.tsize, true);
                 let elapsed_us = (time::now_us() - start).max(1);
-                println!(
-                    "\ntftp: {} done: {} bytes in {}.{:03} s, blksize {}, window {}, {} retransmissions, {} duplicates, {} gap ACKs, {} kept out of order",
+                print!(
+                    "\ntftp: {} done: {} bytes in {}.{:03} s, blksize {}, window {}, {} retransmissions, {} duplicates",
                     path,
                     stats.bytes_received,
                     elapsed_us / 1_000_000,
@@ -653,9 +653,15 @@ impl<'n> Net<'n> {
                     stats.windowsize,
                     stats.retransmissions,
                     stats.duplicates,
-                    stats.gap_acks,
-                    stats.reordered_kept
                 );
+                // The option ROM's first stage fetches one file: the short line is enough.
+                if !cfg!(feature = "chain") {
+                    print!(
+                        ", {} gap ACKs, {} kept out of order",
+                        stats.gap_acks, stats.reordered_kept
+                    );
+                }
+                println!();
             }
             Err(_) => progress.end_line(),
         }
