@@ -1,4 +1,5 @@
-//! Build the Multiboot test kernel (its own cargo workspace in kernel/) and derive its variants.
+//! Build the Multiboot test kernel (its own cargo workspace in kernel/) and derive its variants;
+//! build the Linux test kernel (linux-kernel/) and wrap it as a bzImage (build_linux_kernel.rs).
 //!
 //! One kernel crate, two links: `mbtest` at 1 MiB and `mbtest-low` at 0x8000. Out of them, into
 //! OUT_DIR:
@@ -39,6 +40,9 @@ use object::{Object, ObjectSegment, ObjectSymbol};
 #[path = "kernel/src/sha256.rs"]
 mod sha256;
 
+#[path = "build_linux_kernel.rs"]
+mod linux_kernel;
+
 const MB_HEADER_MAGIC: u32 = 0x1bad_b002;
 /// Multiboot 2 header tag types the variants switch on.
 const MB2_TAG_FRAMEBUFFER: u16 = 5;
@@ -70,6 +74,14 @@ fn main() {
             manifest_dir.join(watched).display()
         );
     }
+
+    for watched in linux_kernel::watched() {
+        println!(
+            "cargo:rerun-if-changed={}",
+            manifest_dir.join(watched).display()
+        );
+    }
+    println!("cargo:rerun-if-changed=build_linux_kernel.rs");
 
     let release = build_kernel(&root, &manifest_dir.join("kernel/Cargo.toml"));
     let high = Linked::read(&release.join("mbtest"));
@@ -157,6 +169,13 @@ fn main() {
         &mb2,
         mb2.patched_mb2(&elf32, "mb2-elf32", Mb2Tweak::None),
     );
+    // The Linux test kernel: its own workspace, built into the same target directory.
+    let linux_release = build_kernel(&root, &manifest_dir.join("linux-kernel/Cargo.toml"));
+    let bzimage = linux_kernel::emit(&linux_release.join("lxtest"), &out_dir);
+    println!(
+        "cargo:rustc-env=NETLOADER_LINUX_TEST_KERNEL={}",
+        bzimage.display()
+    );
     std::fs::write(
         out_dir.join("test_kernel_layouts.rs"),
         format!("/// (variant name, layout), written by build.rs.\nconst LAYOUTS: &[(&str, Layout)] = &[\n{table}];\n"),
@@ -184,6 +203,7 @@ fn build_kernel(root: &Path, manifest: &Path) -> PathBuf {
         if key.starts_with("CARGO_") && key != "CARGO_HOME"
             || key == "RUSTFLAGS"
             || key == "RUSTC_WRAPPER"
+            || key == "RUSTC_WORKSPACE_WRAPPER"
         {
             command.env_remove(&*key);
         }

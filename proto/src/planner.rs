@@ -167,6 +167,23 @@ impl Request {
         self.prefer = Prefer::High;
         self
     }
+
+    /// A Linux placement constraint (`crate::linux::placement`: the kernel's places to try,
+    /// the initrd, the zero page) as a request for `what`: the same fields, `max` exclusive.
+    pub fn from_constraint(what: Use, c: crate::linux::placement::Constraint) -> Request {
+        use crate::linux::placement::Prefer as LinuxPrefer;
+        Request {
+            what,
+            size: c.size,
+            align: c.align,
+            min: c.min,
+            max: c.max,
+            prefer: match c.prefer {
+                LinuxPrefer::Low => Prefer::Low,
+                LinuxPrefer::High => Prefer::High,
+            },
+        }
+    }
 }
 
 /// Where a fixed range stands.

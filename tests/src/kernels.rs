@@ -325,13 +325,13 @@ pub fn parse_module(rest: &str) -> Option<ModuleReport> {
 }
 
 /// The value of `key=value` among space-separated words.
-fn field<'a>(text: &'a str, key: &str) -> Option<&'a str> {
+pub(crate) fn field<'a>(text: &'a str, key: &str) -> Option<&'a str> {
     text.split(' ')
         .find_map(|word| word.strip_prefix(key)?.strip_prefix('='))
 }
 
 /// Decimal, or hex with 0x.
-fn number(text: &str) -> Option<u64> {
+pub(crate) fn number(text: &str) -> Option<u64> {
     match text.strip_prefix("0x") {
         Some(hex) => u64::from_str_radix(hex, 16).ok(),
         None => text.parse().ok(),

@@ -445,3 +445,25 @@ fn free_blocks_cover_exactly_the_free_memory() {
         }
     }
 }
+
+#[test]
+fn a_linux_constraint_is_a_request() {
+    use crate::linux::placement::{Constraint, Prefer as LinuxPrefer};
+    let map = qemu_128m();
+    let mut p = planner(&map);
+    let initrd = Constraint {
+        size: 0x30_0000,
+        align: 4096,
+        min: 0x200_0000,
+        max: 0x400_0000,
+        prefer: LinuxPrefer::High,
+    };
+    let place = p
+        .place(Request::from_constraint(Use::Initrd, initrd))
+        .unwrap();
+    assert_eq!(place, 0x3d0_0000..0x400_0000);
+    assert!(
+        initrd.admits(place.start),
+        "what the planner gives, the policy admits"
+    );
+}
