@@ -116,7 +116,7 @@ fn e1000_rom_has_valid_headers_and_unpacks_to_the_runtime() {
 #[test]
 fn each_family_declares_its_ids() {
     let rom = build(
-        stage1::RUNTIME_IMAGE_E1000,
+        stage1::RUNTIME_IMAGE_RTL8139,
         &RomOptions {
             nic: NicFamily::Rtl8139,
             ..RomOptions::default()
@@ -130,7 +130,7 @@ fn each_family_declares_its_ids() {
         "only the 10ec IDs of the family"
     );
     let rom = build(
-        stage1::RUNTIME_IMAGE_E1000,
+        stage1::RUNTIME_IMAGE_VIRTIO,
         &RomOptions {
             nic: NicFamily::Virtio,
             ..RomOptions::default()

@@ -34,8 +34,9 @@ pub const MAX_FILENAME_LEN: usize = 255;
 /// The well-known TFTP port.
 pub const TFTP_PORT: u16 = 69;
 /// Out-of-order blocks kept while the missing one may still come (a swap of neighbours is
-/// the common reordering; more blocks ahead mean a loss).
-pub const HOLD_BLOCKS: usize = 2;
+/// the common reordering; more blocks ahead mean a loss). None without the `tftp-reorder`
+/// feature: a gap is then asked for at once and the early blocks come again.
+pub const HOLD_BLOCKS: usize = if cfg!(feature = "tftp-reorder") { 2 } else { 0 };
 /// The largest block kept out of order (a 1500-byte MTU's); larger ones are fetched again.
 pub const HOLD_BYTES: usize = 1468;
 /// Blocks past a gap that may arrive before the client gives up waiting and asks for the
@@ -668,7 +669,7 @@ impl TftpClient {
     /// is close, and wait a moment for the missing one before asking the server to resend.
     fn on_gap(&mut self, now: u64, block: u64, data: &[u8], out: &mut [u8]) -> Action {
         self.stats.out_of_order += 1;
-        if self.options.reorder_wait_ms == 0 {
+        if self.options.reorder_wait_ms == 0 || HOLD_BLOCKS == 0 {
             // No patience: every block ahead is dropped and the gap asked for at once.
             if self.gap_acked_at == Some(self.received) {
                 return Action::Wait;

@@ -243,6 +243,22 @@ impl From<NetError> for FetchError {
 }
 
 impl FetchError {
+    /// The file did not fit where it was going: the room it had.
+    pub fn too_large_for(&self) -> Option<u64> {
+        use netloader_proto::tftp::SinkError::TooLarge;
+        match self {
+            FetchError::Net(NetError::Tftp {
+                error: TftpError::Sink(TooLarge { capacity, .. }),
+                ..
+            })
+            | FetchError::Http {
+                error: HttpError::Sink(TooLarge { capacity, .. }),
+                ..
+            } => Some(*capacity),
+            _ => None,
+        }
+    }
+
     /// The server says the file does not exist (TFTP error 1, HTTP 404 or 410).
     pub fn is_not_found(&self) -> bool {
         match self {
@@ -548,7 +564,6 @@ impl<'n> Net<'n> {
     /// The DHCP answers our lease came from, as received: the DHCPACK, and the proxyDHCP
     /// answer where one was used (empty when none, or when one did not fit). The option ROM's
     /// first stage hands them to netloader.pxe.
-    #[cfg(feature = "chain")]
     pub fn raw_answers(&self) -> (&[u8], &[u8]) {
         (&self.dhcp_ack, self.device.proxy.raw_answer())
     }
