@@ -69,12 +69,21 @@ fn setup(name: &str, modules: &[Module], servers: &Servers) -> Setup {
     Setup { root, iso, net }
 }
 
-fn check_report(outcome: &Outcome, modules: &[Module], net: &TestNet) {
+/// The kernel's report: every module byte-exact, and the command lines as netloader passes
+/// them (the path as the config writes it, a URL here, then the arguments).
+fn check_report(
+    outcome: &Outcome,
+    modules: &[Module],
+    kernel: &str,
+    lines: &[(String, &Module)],
+    net: &TestNet,
+) {
     outcome.check(
         parse_report(&outcome.serial).is_some(),
         &format!("the test kernel printed no report\n{}", net.server_logs()),
     );
-    scenario::check_report(outcome, Variant::Elf32, modules);
+    let paths: Vec<String> = lines.iter().map(|(url, _)| url.clone()).collect();
+    scenario::check_report_at(outcome, Variant::Elf32, modules, kernel, &paths);
 }
 
 /// One boot that uses every way of fetching: the config from nginx by the DHCP boot file,
@@ -106,7 +115,13 @@ fn kernel_and_modules_over_http() {
         config("http://boot.test/kernel", &lines).as_bytes(),
     );
     let outcome = boot(name, &s.net, &s.iso, Duration::from_secs(120));
-    check_report(&outcome, &modules, &s.net);
+    check_report(
+        &outcome,
+        &modules,
+        "http://boot.test/kernel",
+        &lines,
+        &s.net,
+    );
     for (what, text) in [
         (
             "the name resolved",
@@ -269,7 +284,7 @@ fn failures_name_code_and_url() {
     );
     outcome.check(
         outcome.contains(
-            "boot: http://192.168.77.1/boot.cfg is a Multiboot kernel: booting it directly",
+            "boot: http://192.168.77.1/boot.cfg is a multiboot kernel: booting it directly",
         ),
         "the boot file is a kernel",
     );
@@ -299,10 +314,11 @@ fn per_host_config_under_an_http_prefix() {
         .map(|m| (format!("http://{SERVER_ADDR}/{}", m.name), m))
         .collect();
     std::fs::create_dir_all(s.root.join("pxe/netloader.cfg")).unwrap();
+    let kernel = format!("http://{SERVER_ADDR}/kernel");
     scenario::write(
         &s.root,
         "pxe/netloader.cfg/default",
-        config(&format!("http://{SERVER_ADDR}/kernel"), &lines).as_bytes(),
+        config(&kernel, &lines).as_bytes(),
     );
     let outcome = boot(name, &s.net, &s.iso, Duration::from_secs(60));
     outcome.check(
@@ -315,7 +331,7 @@ fn per_host_config_under_an_http_prefix() {
         ),
         "the default config was found on the web server",
     );
-    check_report(&outcome, &modules, &s.net);
+    check_report(&outcome, &modules, &kernel, &lines, &s.net);
 }
 
 /// Larger modules, so that the relay's faults hit many segments.
@@ -329,14 +345,11 @@ fn lossy(name: &str, impairment: Impairment, reorder: f64) {
         .iter()
         .map(|m| (format!("http://{SERVER_ADDR}/{}", m.name), m))
         .collect();
-    scenario::write(
-        &s.root,
-        "boot.cfg",
-        config(&format!("http://{SERVER_ADDR}/kernel"), &lines).as_bytes(),
-    );
+    let kernel = format!("http://{SERVER_ADDR}/kernel");
+    scenario::write(&s.root, "boot.cfg", config(&kernel, &lines).as_bytes());
     // A guard against hangs, not a speed check.
     let outcome = boot(name, &s.net, &s.iso, Duration::from_secs(180));
-    check_report(&outcome, &modules, &s.net);
+    check_report(&outcome, &modules, &kernel, &lines, &s.net);
     use std::sync::atomic::Ordering::Relaxed;
     let stats = s.net.stats();
     eprintln!(
