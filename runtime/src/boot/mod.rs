@@ -92,10 +92,17 @@ impl Session<'_, '_> {
         if let Some(expected) = line.sha256 {
             let digest = sink.sha256();
             if expected != digest {
+                // A path on the boot server names its server; a URL names its own.
+                let mut origin = heapless::String::<600>::new();
+                let _ = match (line.source, self.lease.boot.tftp_server) {
+                    (FileSource::Server { path }, Some(server)) => {
+                        write!(origin, "{path} from {server}")
+                    }
+                    (source, _) => write!(origin, "{source}"),
+                };
                 return Err(fail!(
                     "E-HASH-MISMATCH",
-                    "{} has sha256 {}, the config (line {}) expects {}: the file on the server is not the one the config names",
-                    line.source,
+                    "{origin} has sha256 {}, the config (line {}) expects {}: the file on the server is not the one the config names",
                     Hex(&digest),
                     line.line,
                     Hex(&expected)
