@@ -196,44 +196,31 @@ pub enum FetchError {
     /// TFTP (and the network below it).
     Net(NetError),
     /// A path on the boot server, and DHCP named none.
-    NoServer {
-        path: heapless::String<128>,
-    },
+    NoServer { path: heapless::String<128> },
     /// The web server's answer (status, framing, redirects, size).
-    Http {
-        url: UrlText,
-        error: HttpError,
-    },
+    #[cfg(feature = "http")]
+    Http { url: UrlText, error: HttpError },
     /// A reset answered the connection request.
-    Refused {
-        url: UrlText,
-    },
+    #[cfg(feature = "http")]
+    Refused { url: UrlText },
     /// The connection was reset during the response.
-    Reset {
-        url: UrlText,
-        received: u64,
-    },
+    #[cfg(feature = "http")]
+    Reset { url: UrlText, received: u64 },
+    #[cfg(feature = "http")]
     Timeout {
         url: UrlText,
         connecting: bool,
         waited_s: u64,
     },
-    DnsNoServer {
-        name: HostName,
-    },
-    DnsNotFound {
-        name: HostName,
-        server: Ipv4Addr,
-    },
-    DnsTimeout {
-        name: HostName,
-        server: Ipv4Addr,
-    },
+    #[cfg(feature = "http")]
+    DnsNoServer { name: HostName },
+    #[cfg(feature = "http")]
+    DnsNotFound { name: HostName, server: Ipv4Addr },
+    #[cfg(feature = "http")]
+    DnsTimeout { name: HostName, server: Ipv4Addr },
     /// A URL this build cannot fetch (the option ROM's first stage has no HTTP or DNS).
     #[cfg_attr(feature = "http", allow(dead_code))]
-    NotInThisBuild {
-        what: &'static str,
-    },
+    NotInThisBuild { what: &'static str },
 }
 
 impl From<NetError> for FetchError {
@@ -250,8 +237,9 @@ impl FetchError {
             FetchError::Net(NetError::Tftp {
                 error: TftpError::Sink(TooLarge { capacity, .. }),
                 ..
-            })
-            | FetchError::Http {
+            }) => Some(*capacity),
+            #[cfg(feature = "http")]
+            FetchError::Http {
                 error: HttpError::Sink(TooLarge { capacity, .. }),
                 ..
             } => Some(*capacity),
@@ -263,6 +251,7 @@ impl FetchError {
     pub fn is_not_found(&self) -> bool {
         match self {
             FetchError::Net(e) => e.is_not_found(),
+            #[cfg(feature = "http")]
             FetchError::Http { error, .. } => matches!(error, HttpError::NotFound { .. }),
             _ => false,
         }
@@ -277,6 +266,7 @@ impl fmt::Display for FetchError {
                 f,
                 "E-DHCP-NOSERVER: the DHCP answer names no TFTP server (next-server or option 66), needed for {path}: check the DHCP server's settings"
             ),
+            #[cfg(feature = "http")]
             FetchError::Http { url, error } => {
                 write!(f, "{}: {url}: {error}", error.code())?;
                 f.write_str(match error {
@@ -293,14 +283,17 @@ impl fmt::Display for FetchError {
                     _ => ": check that a web server (HTTP/1.1) answers there",
                 })
             }
+            #[cfg(feature = "http")]
             FetchError::Refused { url } => write!(
                 f,
                 "E-HTTP-REFUSED: {url}: the connection was refused: check that a web server listens on that address and port"
             ),
+            #[cfg(feature = "http")]
             FetchError::Reset { url, received } => write!(
                 f,
                 "E-HTTP-RESET: {url}: the server reset the connection after {received} bytes of the body: check the web server's log"
             ),
+            #[cfg(feature = "http")]
             FetchError::Timeout {
                 url,
                 connecting: true,
@@ -309,14 +302,17 @@ impl fmt::Display for FetchError {
                 f,
                 "E-HTTP-TIMEOUT: {url}: no answer to the connection request in {waited_s} s: check the address and that the server is up"
             ),
+            #[cfg(feature = "http")]
             FetchError::Timeout { url, waited_s, .. } => write!(
                 f,
                 "E-HTTP-TIMEOUT: {url}: the server sent nothing for {waited_s} s: check the web server"
             ),
+            #[cfg(feature = "http")]
             FetchError::DnsNoServer { name } => write!(
                 f,
                 "E-DNS-NOSERVER: {name}: the DHCP answer names no DNS server (option 6): write an IP address, or have DHCP name a DNS server"
             ),
+            #[cfg(feature = "http")]
             FetchError::DnsNotFound { name, server } => write!(
                 f,
                 "E-DNS-NOTFOUND: {name} does not resolve: the DNS server {server} knows no IPv4 address for it: check the name"
@@ -325,6 +321,7 @@ impl fmt::Display for FetchError {
                 f,
                 "E-NET-UNSUPPORTED: this build of netloader has no {what}: use a tftp:// path with an IP address"
             ),
+            #[cfg(feature = "http")]
             FetchError::DnsTimeout { name, server } => write!(
                 f,
                 "E-DNS-TIMEOUT: {name}: the DNS server {server} did not answer: check the DNS server (DHCP option 6)"
