@@ -194,13 +194,14 @@ fn lxtest_with_two_initrd_files_from_iso_over_e1000() {
         report.load_address == 16 * MIB && report.kernel_alignment == 2 * MIB,
         "the kernel at its pref_address (16 MiB), kernel_alignment 2 MiB",
     );
-    // As high as it goes: above it are only netloader's config area (1 MiB) and stack
-    // (256 KiB), free again once the kernel runs.
+    // As high as it goes: above it are only netloader's own areas while it loads (the network
+    // buffers, 4 MiB + 64 KiB on this machine; the config area, 1 MiB; the stack, 256 KiB),
+    // free again once the kernel runs. (Collected first right above the kernel, at 16 MiB.)
     let initrd = report.initrd.clone().unwrap();
     let top = ram_top(&report);
     outcome.check(
-        initrd.addr + initrd.size <= top && top - (initrd.addr + initrd.size) < 2 * MIB,
-        "the initrd at the top of memory, below netloader's own 1.25 MiB",
+        initrd.addr + initrd.size <= top && top - (initrd.addr + initrd.size) < 6 * MIB,
+        "the initrd at the top of memory, below netloader's own areas",
     );
 }
 

@@ -84,7 +84,8 @@ impl Session<'_, '_> {
         Ok(fetched.memory)
     }
 
-    /// The one place a boot's files are fetched: `source` into `sink`.
+    /// The one place a boot's files are fetched: `source` (TFTP or HTTP: `Net::fetch`) into
+    /// `sink`.
     fn fetch_source(
         &mut self,
         source: &FileSource,
@@ -92,9 +93,7 @@ impl Session<'_, '_> {
         too_large: &'static str,
     ) -> Result<Fetched, Failure> {
         let path = source.path();
-        let (server, port) = resolve(source, self.lease)?;
-        let transfer = self.net.tftp_get_from(server, port, path, &mut sink);
-        if let Err(e) = transfer {
+        if let Err(e) = self.net.fetch(source, self.lease, &mut sink) {
             let refusal = sink.refusal();
             sink.abandon();
             return Err(match refusal {
@@ -113,12 +112,17 @@ impl Session<'_, '_> {
         print_fetched(path, fetched);
         if let (Some(expected), Some(digest)) = (line.sha256, fetched.sha256) {
             if expected != digest {
-                let server =
-                    resolve(&line.source, self.lease).map_or(Ipv4Addr::UNSPECIFIED, |s| s.0);
+                // A path on the boot server names its server; a URL names its own.
+                let mut origin = heapless::String::<600>::new();
+                let _ = match (line.source, self.lease.boot.tftp_server) {
+                    (FileSource::Server { path }, Some(server)) => {
+                        write!(origin, "{path} from {server}")
+                    }
+                    (source, _) => write!(origin, "{source}"),
+                };
                 return Err(fail!(
                     "E-HASH-MISMATCH",
-                    "{} from {server} has sha256 {}, the config (line {}) expects {}: the file on the server is not the one the config names",
-                    path,
+                    "{origin} has sha256 {}, the config (line {}) expects {}: the file on the server is not the one the config names",
                     Hex(&digest),
                     line.line,
                     Hex(&expected)
@@ -166,19 +170,6 @@ fn cmdline<'b>(line: &FileLine, buffer: &'b mut [u8; CMDLINE_MAX]) -> Result<&'b
         )
     })?;
     Ok(&buffer[..len])
-}
-
-/// What to fetch: a file on the lease's server or on another.
-fn resolve(source: &FileSource, lease: &Lease) -> Result<(Ipv4Addr, u16), Failure> {
-    match source {
-        FileSource::Server { .. } => lease.boot.tftp_server.map(|s| (s, 69)).ok_or_else(|| {
-            fail!(
-                "E-DHCP-NOSERVER",
-                "the DHCP answer names no TFTP server (next-server or option 66), needed for {source}"
-            )
-        }),
-        FileSource::Tftp { server, port, .. } => Ok((Ipv4Addr::from(*server), *port)),
-    }
 }
 
 /// Modules an entry may have.
@@ -312,12 +303,6 @@ pub fn run(net: &mut Net, lease: &Lease, map: &MemoryMap, mac: [u8; 6]) -> Failu
         );
         return boot_config_bytes(&mut session, text, "the embedded config");
     }
-    let Some(server) = lease.boot.tftp_server else {
-        return fail!(
-            "E-DHCP-NOSERVER",
-            "the DHCP answer names no TFTP server (next-server or option 66): check the DHCP server's settings"
-        );
-    };
     if let Some(file) = lease
         .boot
         .config_file
@@ -325,7 +310,15 @@ pub fn run(net: &mut Net, lease: &Lease, map: &MemoryMap, mac: [u8; 6]) -> Failu
         .or(lease.boot.boot_file.as_deref())
     {
         // A compressed kernel is inflated (and told by its inflated header), as in a config.
-        let source = FileSource::Server { path: file };
+        let source = match FileSource::from_dhcp(file) {
+            Ok(source) => source,
+            Err(e) => {
+                return fail!(
+                    "E-DHCP-FILE",
+                    "the boot file \"{file}\" is not a usable URL ({e}): check the DHCP server's settings"
+                );
+            }
+        };
         let sink = FileSink::new(Destination::Area(scratch.clone()), true, false);
         let sink = match session.fetch_source(&source, sink, "E-TFTP-TOOBIG") {
             Ok(fetched) => {
@@ -347,18 +340,39 @@ pub fn run(net: &mut Net, lease: &Lease, map: &MemoryMap, mac: [u8; 6]) -> Failu
         }
         return boot_config_bytes(&mut session, sink.bytes(), file);
     }
-    // No boot file: look the config up per host, as PXELINUX does.
+    // No boot file: look the config up per host, as PXELINUX does (under option 210's prefix,
+    // which may be an http:// URL).
     let prefix = lease.boot.path_prefix.as_deref().unwrap_or("");
+    let mut place = heapless::String::<300>::new();
+    if netloader_proto::url::scheme_of(prefix).is_some() {
+        let _ = place.push_str(prefix);
+    } else if let Some(server) = lease.boot.tftp_server {
+        let _ = write!(place, "{server}");
+    } else {
+        return fail!(
+            "E-DHCP-NOSERVER",
+            "the DHCP answer names no TFTP server (next-server or option 66): check the DHCP server's settings"
+        );
+    }
     let mut tried = 0;
     for candidate in config_candidates(mac, lease.address) {
         let mut path = heapless::String::<300>::new();
         let _ = write!(path, "{prefix}netloader.cfg/{candidate}");
+        let source = match FileSource::from_dhcp(&path) {
+            Ok(source) => source,
+            Err(e) => {
+                return fail!(
+                    "E-DHCP-FILE",
+                    "the path prefix \"{prefix}\" (option 210) does not make a usable URL ({e}): check the DHCP server's settings"
+                );
+            }
+        };
         // SAFETY: the config area is upper memory reserved for the config.
         let mut sink = unsafe { MemorySink::new(config_area.start, CONFIG_AREA) };
         tried += 1;
-        match session.net.tftp_get_from(server, 69, &path, &mut sink) {
+        match session.net.fetch(&source, lease, &mut sink) {
             Ok(_) => {
-                println!("config: found {path} on {server}");
+                println!("config: found {path} on {place}");
                 let bytes = sink.bytes();
                 return match Config::parse(bytes) {
                     Ok(config) => boot_config(&mut session, &config, &path),
@@ -371,7 +385,7 @@ pub fn run(net: &mut Net, lease: &Lease, map: &MemoryMap, mac: [u8; 6]) -> Failu
     }
     fail!(
         "E-CONFIG-NONE",
-        "no config on {server}: the DHCP answer names no boot file and none of the {tried} per-host names (netloader.cfg/01-<mac>, .../<IP in hex>, .../default) exists"
+        "no config on {place}: the DHCP answer names no boot file and none of the {tried} per-host names (netloader.cfg/01-<mac>, .../<IP in hex>, .../default) exists"
     )
 }
 

@@ -15,21 +15,7 @@ mod serial;
 mod sha256;
 mod text;
 
-use core::sync::atomic::{AtomicBool, Ordering};
-
 use serial::line;
-
-/// Set by the Multiboot 2 entry: the report's lines then start with `MB2`.
-static MULTIBOOT2: AtomicBool = AtomicBool::new(false);
-
-/// What every report line starts with.
-pub fn prefix() -> &'static str {
-    if MULTIBOOT2.load(Ordering::Relaxed) {
-        "MB2"
-    } else {
-        "MB"
-    }
-}
 
 /// What entry.s recorded before it changed anything (layout documented there).
 #[repr(C)]
@@ -54,6 +40,7 @@ pub struct EntryState {
 /// Called by entry.s in long mode, on the kernel's own stack.
 #[unsafe(no_mangle)]
 extern "C" fn kernel_main(magic: u32, mbi: u32, state: &EntryState) -> ! {
+    serial::set_prefix("MB");
     serial::init();
     let pass = report::run(magic, mbi, state);
     finish(pass)
@@ -62,7 +49,7 @@ extern "C" fn kernel_main(magic: u32, mbi: u32, state: &EntryState) -> ! {
 /// Called by entry2.s in long mode, on the kernel's own stack.
 #[unsafe(no_mangle)]
 extern "C" fn kernel2_main(magic: u32, mbi: u32, state: &EntryState) -> ! {
-    MULTIBOOT2.store(true, Ordering::Relaxed);
+    serial::set_prefix("MB2");
     serial::init();
     let pass = report2::run(magic, mbi, state);
     finish(pass)

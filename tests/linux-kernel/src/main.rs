@@ -26,11 +26,6 @@ mod text;
 
 use serial::line;
 
-/// What every report line starts with (the shared `line!` writes it).
-pub fn prefix() -> &'static str {
-    "LX"
-}
-
 core::arch::global_asm!(include_str!("entry.s"), options(att_syntax));
 core::arch::global_asm!(include_str!("setup16.s"), options(att_syntax));
 
@@ -80,7 +75,7 @@ fn panic(info: &core::panic::PanicInfo) -> ! {
 extern "C" fn rust_eh_personality() {}
 
 fn finish(pass: bool) -> ! {
-    line!("VERDICT {}", if pass { "pass" } else { "fail" });
+    line!("LX VERDICT {}", if pass { "pass" } else { "fail" });
     serial::outb(0xf4, if pass { 0x10 } else { 0x11 });
     loop {
         // SAFETY: interrupts are off; halting for good is the point.

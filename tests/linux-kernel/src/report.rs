@@ -50,7 +50,10 @@ struct Verdict {
 impl Verdict {
     fn check(&mut self, name: &str, ok: bool, detail: fmt::Arguments) {
         self.failures += u32::from(!ok);
-        line!("CHECK {name} {} {detail}", if ok { "ok" } else { "fail" });
+        line!(
+            "LX CHECK {name} {} {detail}",
+            if ok { "ok" } else { "fail" }
+        );
     }
 }
 
@@ -85,10 +88,10 @@ fn image_sizes() -> (u64, u64) {
 pub fn run(state: &EntryState, load: u64) -> bool {
     let mut verdict = Verdict::default();
     line!();
-    line!("BEGIN lxtest");
+    line!("LX BEGIN lxtest");
     let [cs, ds, es, ss, fs, gs] = state.selectors;
     line!(
-        "ENTRY cs={cs:#x} ds={ds:#x} es={es:#x} ss={ss:#x} fs={fs:#x} gs={gs:#x} eflags={:#x} cr0={:#x} cr4={:#x} esi={:#x} ebp={:#x} edi={:#x} ebx={:#x}",
+        "LX ENTRY cs={cs:#x} ds={ds:#x} es={es:#x} ss={ss:#x} fs={fs:#x} gs={gs:#x} eflags={:#x} cr0={:#x} cr4={:#x} esi={:#x} ebp={:#x} edi={:#x} ebx={:#x}",
         state.eflags,
         state.cr0,
         state.cr4,
@@ -124,7 +127,7 @@ pub fn run(state: &EntryState, load: u64) -> bool {
     // SAFETY: the build step patched these bytes in the file; read them as loaded.
     let expected = unsafe { core::ptr::read_volatile(&raw const lx_image_sha256) };
     line!(
-        "LOAD address={load:#x} file_end={:#x} init_end={:#x} sha256={}",
+        "LX LOAD address={load:#x} file_end={:#x} init_end={:#x} sha256={}",
         load + hashed_len,
         load + init_size,
         digest.as_ref().map_or(Hex(b""), |d| Hex(d))
@@ -151,7 +154,7 @@ pub fn run(state: &EntryState, load: u64) -> bool {
     let initrd_addr_max = u64::from(zp.u32(0x22C));
     let cmdline_size = u64::from(zp.u32(0x238));
     line!(
-        "BOOTPARAMS addr={zero_page_addr:#x} version={:#x} type_of_loader={:#x} loadflags={:#x} code32_start={:#x} kernel_alignment={kernel_alignment:#x} initrd_addr_max={initrd_addr_max:#x} cmdline_size={cmdline_size} acpi_rsdp={:#x}",
+        "LX BOOTPARAMS addr={zero_page_addr:#x} version={:#x} type_of_loader={:#x} loadflags={:#x} code32_start={:#x} kernel_alignment={kernel_alignment:#x} initrd_addr_max={initrd_addr_max:#x} cmdline_size={cmdline_size} acpi_rsdp={:#x}",
         zp.u16(0x206),
         zp.u8(0x210),
         zp.u8(0x211),
@@ -184,9 +187,9 @@ pub fn run(state: &EntryState, load: u64) -> bool {
         .then(|| phys::c_string(cmdline_ptr, cmdline_size + 1))
         .flatten();
     match (cmdline_ptr, cmdline) {
-        (0, _) => line!("CMDLINE none"),
-        (_, Some(text)) => line!("CMDLINE addr={cmdline_ptr:#x} {}", Quoted(text)),
-        (_, None) => line!("CMDLINE addr={cmdline_ptr:#x} unterminated"),
+        (0, _) => line!("LX CMDLINE none"),
+        (_, Some(text)) => line!("LX CMDLINE addr={cmdline_ptr:#x} {}", Quoted(text)),
+        (_, None) => line!("LX CMDLINE addr={cmdline_ptr:#x} unterminated"),
     }
     verdict.check(
         "cmdline",
@@ -197,7 +200,7 @@ pub fn run(state: &EntryState, load: u64) -> bool {
 
     // The memory map.
     let count = usize::from(zp.u8(0x1E8));
-    line!("E820 count={count}");
+    line!("LX E820 count={count}");
     let entry = |i: usize| {
         let at = 0x2D0 + 20 * i;
         (zp.u64(at), zp.u64(at + 8), zp.u32(at + 16))
@@ -205,7 +208,7 @@ pub fn run(state: &EntryState, load: u64) -> bool {
     let shown = count.min(128);
     for i in 0..shown {
         let (base, len, kind) = entry(i);
-        line!("E820 base={base:#x} len={len:#x} type={kind}");
+        line!("LX E820 base={base:#x} len={len:#x} type={kind}");
     }
     let well_formed = (0..shown).all(|i| entry(i).1 > 0);
     let ram_above_1m = (0..shown)
@@ -233,7 +236,7 @@ pub fn run(state: &EntryState, load: u64) -> bool {
     let initrd_size = u64::from(zp.u32(0x21C));
     let initrd = Range::with_len(initrd_addr, initrd_size);
     if initrd_size == 0 {
-        line!("INITRD none");
+        line!("LX INITRD none");
         verdict.check(
             "expect_initrd",
             !has_flag(cmdline_text, EXPECT_INITRD),
@@ -242,7 +245,7 @@ pub fn run(state: &EntryState, load: u64) -> bool {
     } else {
         let digest = phys::slice(initrd).map(sha256);
         line!(
-            "INITRD addr={initrd_addr:#x} size={initrd_size} sha256={}",
+            "LX INITRD addr={initrd_addr:#x} size={initrd_size} sha256={}",
             digest.as_ref().map_or(Hex(b""), |d| Hex(d))
         );
         verdict.check(
@@ -285,7 +288,7 @@ pub fn run(state: &EntryState, load: u64) -> bool {
         for (b_name, b) in &pieces[i + 1..] {
             if a.overlaps(b) {
                 overlaps += 1;
-                line!("OVERLAP {a_name} {b_name}");
+                line!("LX OVERLAP {a_name} {b_name}");
             }
         }
     }
@@ -339,7 +342,7 @@ fn check_header(verdict: &mut Verdict, zp: &ZeroPage) {
 fn check_screen(verdict: &mut Verdict, zp: &ZeroPage) {
     let kind = zp.u8(0x0F);
     line!(
-        "SCREEN isvga={kind:#x} mode={} cols={} lines={} points={} x={} y={}",
+        "LX SCREEN isvga={kind:#x} mode={} cols={} lines={} points={} x={} y={}",
         zp.u8(0x06),
         zp.u8(0x07),
         zp.u8(0x0E),
@@ -352,7 +355,7 @@ fn check_screen(verdict: &mut Verdict, zp: &ZeroPage) {
         0x23 => {
             let base = u64::from(zp.u32(0x18)) | u64::from(zp.u32(0x3A)) << 32;
             line!(
-                "LFB base={base:#x} size={} width={} height={} depth={} pitch={} red={}/{} green={}/{} blue={}/{} rsvd={}/{}",
+                "LX LFB base={base:#x} size={} width={} height={} depth={} pitch={} red={}/{} green={}/{} blue={}/{} rsvd={}/{}",
                 zp.u32(0x1C),
                 zp.u16(0x12),
                 zp.u16(0x14),
