@@ -4,6 +4,7 @@
 //! (under the cargo target directory); a failing check prints the log's tail and its path.
 
 pub mod bochs;
+pub mod compress;
 pub mod kernels;
 pub mod kernels2;
 pub mod lan;
