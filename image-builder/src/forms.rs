@@ -2,7 +2,7 @@
 
 use crate::iso9660::{self, ElToritoBoot, IsoFile};
 use crate::stage1::{self, BootForm, Placement};
-use crate::{fat12, mbr};
+use crate::{fat, mbr};
 
 /// The image forms `netloader build --form` knows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -113,7 +113,7 @@ fn floppy_from(runtime: &[u8]) -> anyhow::Result<Vec<u8>> {
         first_sector: 1,
     })?;
     sector[3..11].copy_from_slice(b"NETLOADR"); // OEM name, beside the BPB fat12 writes
-    let image = fat12::build_floppy(&sector, &stage1::pad(runtime, BootForm::Floppy), &[])?;
+    let image = fat::build_floppy(&sector, &stage1::pad(runtime, BootForm::Floppy), &[])?;
     Ok(image)
 }
 
