@@ -272,19 +272,18 @@ fn prepare_files(args: &ServeArgs) -> anyhow::Result<Files> {
     };
     let mut files = Files::new(dir.clone());
     for program in BOOT_PROGRAMS {
-        let Some(build) = program.build else {
-            continue;
-        };
         if files.in_dir(program.file) {
             println!("serve: {}: the folder's own", program.file);
-        } else {
+        } else if let Some(build) = program.build {
             let bytes = build()?;
             println!(
-                "serve: {}: built in ({} bytes, the `pxe` form of this netloader)",
+                "serve: {}: built in ({} bytes, made by this netloader)",
                 program.file,
                 bytes.len()
             );
             files.add(program.file, Extra::Bytes(Arc::from(bytes)));
+        } else {
+            println!("serve: warning: {}", dhcp::not_built_in(program));
         }
     }
     if let Some(kernel) = &args.kernel {
