@@ -220,8 +220,13 @@ pub fn start(args: &ServeArgs, ports: Ports) -> anyhow::Result<Running> {
             None => ", no HTTP".to_string(),
         }
     );
+    let uefi = BOOT_PROGRAMS
+        .iter()
+        .filter(|p| !p.arches.contains(&0) && files.exists(p.file))
+        .map(|p| format!(", {} for {} PXE clients", p.file, p.platform))
+        .collect::<String>();
     println!(
-        "serve: boot files: {bios_boot_file} for BIOS PXE ROMs, the config (netloader.cfg/...) for netloader clients"
+        "serve: boot files: {bios_boot_file} for BIOS PXE ROMs{uefi}, the config (netloader.cfg/...) for netloader clients"
     );
 
     let stop = Arc::new(AtomicBool::new(false));
