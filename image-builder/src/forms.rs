@@ -41,7 +41,7 @@ pub const ISO_BOOT_FILE: &str = "NETLOADR.BIN";
 /// El Torito EFI entry and, in the hybrid MBR, by partition 2.
 pub const ISO_ESP_FILE: &str = "EFIBOOT.IMG";
 /// The hybrid MBR's whole-image partition when partition 2 is the ESP inside it: type 0
-/// ("empty"), as Debian's and Fedora's hybrid ISOs have it, because UEFI firmware skips type-0
+/// ("empty"), as Debian's hybrid ISOs have it, because UEFI firmware skips type-0
 /// entries while it refuses a table whose partitions overlap (EDK2's PartitionValidMbr), and
 /// the ESP lies inside the whole image. BIOSes boot the MBR's code whatever the types say.
 pub const ISO_HYBRID_TYPE_BESIDE_ESP: u8 = 0x00;
