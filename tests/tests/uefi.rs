@@ -6,7 +6,9 @@
 //!    device path's `CDROM(...)` node names the entry's LBA and size); SeaBIOS boots its BIOS
 //!    entry to the 64-bit runtime;
 //! 2. the ISO as a hard disk: OVMF again through the El Torito EFI entry (EDK2 looks for El
-//!    Torito before the MBR, on 512-byte blocks too); SeaBIOS through the hybrid MBR;
+//!    Torito before the MBR, on 512-byte blocks too), and, with the El Torito record blanked
+//!    (firmware that reads only a stick's MBR), from the hybrid MBR's partition 2; SeaBIOS
+//!    through the hybrid MBR;
 //! 3. the USB image as a stick on xHCI: OVMF from its partition 2 (`HD(2,MBR,...)`, the ESP);
 //!    SeaBIOS as a hard disk, from partition 1;
 //! 4. netloader.efi by the firmware's PXE from QEMU's TFTP server: on virtio-net (OVMF's own
@@ -143,6 +145,19 @@ fn iso_as_disk_boots_on_uefi_and_bios() {
         (esp_start, esp_sectors),
         (lba * 4, sectors as u32),
         "partition 2 is the same ESP"
+    );
+    // Firmware that reads only the MBR of a stick: the same image with its El Torito boot
+    // record blanked (EDK2's search ends at the first sector that is no volume descriptor)
+    // boots from partition 2, the ESP inside the type-0 whole-image partition 1.
+    let mut mbr_only = iso.clone();
+    mbr_only[17 * 2048..18 * 2048].fill(0);
+    let mbr_only_path = work_dir().join("uefi-forms-mbr-only.iso");
+    std::fs::write(&mbr_only_path, &mbr_only).unwrap();
+    let outcome = uefi_boot("uefi-iso-disk-mbr", &mbr_only_path, Medium::Disk);
+    let expected = format!("/HD(2,MBR,0x52444C4E,0x{esp_start:X},0x{esp_sectors:X})");
+    outcome.check(
+        device(&outcome).ends_with(&expected),
+        &format!("started from the hybrid MBR's partition 2, {expected}"),
     );
     let drive = [
         "-drive".to_string(),
