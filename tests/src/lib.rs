@@ -10,6 +10,7 @@ pub mod kernels2;
 pub mod lan;
 pub mod linux;
 pub mod netns;
+pub mod ovmf;
 pub mod pcap;
 pub mod qemu;
 pub mod scenario;

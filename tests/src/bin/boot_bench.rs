@@ -211,6 +211,8 @@ fn qemu_args(
             args.extend(["-drive".into(), format!("file={image},format=raw")])
         }
         Client::Netloader(Form::Rom) => {}
+        // Not among the forms benchmarked: netloader has no UEFI application yet.
+        Client::Netloader(Form::Efi) => panic!("the benchmark boots BIOS forms only"),
     }
     args.into_iter().map(OsString::from).collect()
 }
