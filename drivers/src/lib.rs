@@ -26,6 +26,7 @@ extern crate std;
 pub mod e1000;
 pub mod hw;
 pub mod rtl8139;
+pub mod snp;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod virtio;
