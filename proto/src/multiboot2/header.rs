@@ -426,10 +426,9 @@ impl Header {
             tag_type,
             optional: false,
         }) = self.efi
+            && firmware == Firmware::Bios
         {
-            if firmware == Firmware::Bios {
-                return Err(Unsupported::Efi { tag_type });
-            }
+            return Err(Unsupported::Efi { tag_type });
         }
         if firmware == Firmware::Uefi64 && self.efi_i386_required {
             return Err(Unsupported::Efi { tag_type: 8 });
