@@ -1,13 +1,16 @@
-//! netloader's runtime: the 64-bit no_std program stage 1 starts. It owns the machine from here
-//! until it hands a kernel over.
+//! netloader's runtime: the 64-bit no_std program stage 1 starts (or, built for
+//! x86_64-unknown-uefi, netloader.efi, which the firmware starts: src/efi/). It owns the
+//! machine from here until it hands a kernel over.
 #![no_std]
 #![no_main]
 // The option ROM's first stage uses the network half only, and a ROM carries one driver: the
-// rest is compiled but unused.
+// rest is compiled but unused. netloader.efi drives the firmware's interface: the PCI drivers'
+// glue and the BIOS paths (VGA text, the PXE ROM's answer) are compiled but unused there.
 #![cfg_attr(
     any(
         feature = "chain",
-        not(all(feature = "e1000", feature = "rtl8139", feature = "virtio"))
+        not(all(feature = "e1000", feature = "rtl8139", feature = "virtio")),
+        target_os = "uefi"
     ),
     allow(dead_code, unused_imports)
 )]
@@ -20,11 +23,14 @@
 
 mod arch;
 mod boot;
+#[cfg(not(target_os = "uefi"))]
 mod boot_info;
 #[cfg(feature = "chain")]
 mod chain;
 mod console;
 mod download;
+#[cfg(target_os = "uefi")]
+mod efi;
 mod embedded;
 mod menu;
 mod net;
@@ -32,6 +38,7 @@ mod nic;
 mod pci;
 mod time;
 
+#[cfg(not(target_os = "uefi"))]
 use boot_info::BootInfo;
 use console::OrNone;
 
@@ -41,6 +48,7 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// in .bss, enough for these first steps): everything from the network card to the hand-off
 /// runs on the larger stack the layout sets aside in upper memory (boot/plan.rs), since
 /// conventional memory has no room for it.
+#[cfg(not(target_os = "uefi"))]
 #[unsafe(no_mangle)]
 extern "C" fn netloader_main(boot: &'static BootInfo) -> ! {
     console::init();
@@ -91,7 +99,11 @@ extern "C" fn netloader_main(boot: &'static BootInfo) -> ! {
             // runtime runs (the load plan reserves it as netloader's own), 16-byte aligned.
             unsafe {
                 arch::on_stack(layout.stack.end, || {
-                    failure = Some(network_boot(&map, boot));
+                    let pxe = boot.pxe().filter(|_| {
+                        boot.form() == boot_info::BootForm::Pxe && !cfg!(feature = "chain")
+                    });
+                    let answer = pxe.map(net::from_rom);
+                    failure = Some(network_boot(&map, answer, boot.conventional_kib));
                 })
             };
             failure.unwrap_or_else(|| boot::Failure::new("E-PANIC", format_args!("no boot ran")))
@@ -101,8 +113,14 @@ extern "C" fn netloader_main(boot: &'static BootInfo) -> ! {
     stop(&failure)
 }
 
-/// From the card to the boot: everything that needs the network. Returns only on failure.
-fn network_boot(map: &netloader_proto::memmap::MemoryMap, handoff: &BootInfo) -> boot::Failure {
+/// From the card to the boot: everything that needs the network. `answer`: the DHCP answer
+/// the firmware got, where it did (the PXE form; netloader.efi by PXE). Returns only on
+/// failure.
+fn network_boot(
+    map: &netloader_proto::memmap::MemoryMap,
+    answer: Option<net::FirmwareAnswer>,
+    #[cfg_attr(not(feature = "chain"), allow(unused_variables))] conventional_kib: u16,
+) -> boot::Failure {
     let mut card = match nic::open_first() {
         Ok(card) => card,
         Err(e) => return boot::Failure::from_line(e),
@@ -114,10 +132,7 @@ fn network_boot(map: &netloader_proto::memmap::MemoryMap, handoff: &BootInfo) ->
         mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]
     );
     let mut net = net::Net::new(nic, map);
-    let pxe = handoff
-        .pxe()
-        .filter(|_| handoff.form() == boot_info::BootForm::Pxe && !cfg!(feature = "chain"));
-    let lease = match net.lease(pxe, 20) {
+    let lease = match net.lease(answer, 20) {
         Ok(lease) => lease,
         Err(e) => return e.into(),
     };
@@ -139,7 +154,7 @@ fn network_boot(map: &netloader_proto::memmap::MemoryMap, handoff: &BootInfo) ->
     #[cfg(not(feature = "chain"))]
     let failure = boot::run(&mut net, &lease, map, mac);
     #[cfg(feature = "chain")]
-    let failure = chain::run(&mut net, &lease, map, handoff.conventional_kib);
+    let failure = chain::run(&mut net, &lease, map, conventional_kib);
     net.close();
     failure
 }

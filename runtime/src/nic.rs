@@ -1,10 +1,14 @@
 //! Find the first network card with a driver, bring it up, and hand it out as `&mut dyn Nic`.
+//! netloader.efi takes the firmware's interface instead (its Simple Network Protocol): a card
+//! that no PCI probe finds, offered by the firmware.
 
 use core::fmt::Write;
 use core::mem::ManuallyDrop;
 use core::ops::DerefMut;
 
 use netloader_drivers::hw::{IdentityDma, MmioRegion, PortRegion};
+#[cfg(target_os = "uefi")]
+use netloader_drivers::snp;
 use netloader_drivers::{Nic, NicError, e1000, rtl8139, virtio};
 
 use crate::pci::{self, Bar, Function};
@@ -73,6 +77,9 @@ pub enum Card {
     Rtl8139(rtl8139::Rtl8139<'static, PortRegion, IdentityDma>),
     #[cfg(feature = "virtio")]
     Virtio(virtio::PciVirtioNet<'static>),
+    /// The firmware's interface (netloader.efi, while boot services run).
+    #[cfg(target_os = "uefi")]
+    Snp(snp::Snp<'static, crate::efi::snp::FirmwareSnp>),
 }
 
 impl Card {
@@ -84,6 +91,8 @@ impl Card {
             Card::Rtl8139(nic) => nic,
             #[cfg(feature = "virtio")]
             Card::Virtio(nic) => nic,
+            #[cfg(target_os = "uefi")]
+            Card::Snp(nic) => nic,
         }
     }
 }
@@ -102,6 +111,12 @@ pub enum NoCard {
         function: Function,
         error: virtio::VirtioError,
     },
+    /// The firmware offers no network interface (SNP) to use.
+    #[cfg(target_os = "uefi")]
+    NoFirmwareInterface,
+    /// The firmware's interface would not start.
+    #[cfg(target_os = "uefi")]
+    FirmwareInterface(snp::SnpOpenError),
 }
 
 impl core::fmt::Display for NoCard {
@@ -128,6 +143,16 @@ impl core::fmt::Display for NoCard {
                 function.vendor,
                 function.device
             ),
+            #[cfg(target_os = "uefi")]
+            NoCard::NoFirmwareInterface => write!(
+                f,
+                "E-NIC-NONE: the firmware offers no network interface (no Simple Network Protocol): enable the network stack (or the card's UEFI driver) in the firmware's setup"
+            ),
+            #[cfg(target_os = "uefi")]
+            NoCard::FirmwareInterface(error) => write!(
+                f,
+                "E-NIC-OPEN: the firmware's network interface did not start: {error}"
+            ),
             NoCard::VirtioFailed { function, error } => write!(
                 f,
                 "E-NIC-OPEN: the virtio-net card at PCI {:02x}:{:02x}.{} ({:04x}:{:04x}) did not start: {error}",
@@ -141,6 +166,22 @@ impl core::fmt::Display for NoCard {
     }
 }
 
+/// netloader.efi: the firmware's interface, through the SNP driver.
+#[cfg(target_os = "uefi")]
+pub fn open_first() -> Result<Card, NoCard> {
+    static mut SNP_BUFFERS: snp::SnpBuffers = snp::SnpBuffers::new();
+    let (api, exclusive) = crate::efi::snp::open().map_err(|_| NoCard::NoFirmwareInterface)?;
+    // SAFETY: the buffers are handed out once, to the one interface we drive.
+    let buffers = unsafe { &mut *(&raw mut SNP_BUFFERS) };
+    let nic = snp::Snp::open(api, buffers).map_err(NoCard::FirmwareInterface)?;
+    println!(
+        "nic: the firmware's network interface (UEFI Simple Network Protocol{})",
+        if exclusive { ", exclusive" } else { ", shared" }
+    );
+    Ok(Card::Snp(nic))
+}
+
+#[cfg(not(target_os = "uefi"))]
 pub fn open_first() -> Result<Card, NoCard> {
     let mut chosen: Option<Function> = None;
     let mut seen = heapless::String::<160>::new();

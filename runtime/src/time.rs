@@ -1,7 +1,9 @@
 //! Time: the TSC, calibrated once against the PIT (channel 2, the speaker gate, so no
-//! interrupts are needed).
+//! interrupts are needed); in netloader.efi against the firmware's Stall (the firmware owns
+//! the PIT there, or the machine has none).
 
 use core::sync::atomic::{AtomicU64, Ordering};
+#[cfg(not(target_os = "uefi"))]
 use x86_64::instructions::port::Port;
 
 static TSC_PER_MS: AtomicU64 = AtomicU64::new(1_000_000);
@@ -9,6 +11,7 @@ static TSC_PER_MS: AtomicU64 = AtomicU64::new(1_000_000);
 static US_PER_TICK_FP32: AtomicU64 = AtomicU64::new(1 << 22);
 static TSC_AT_START: AtomicU64 = AtomicU64::new(0);
 
+#[cfg(not(target_os = "uefi"))]
 const PIT_HZ: u64 = 1_193_182;
 const CALIBRATION_MS: u64 = 10;
 
@@ -17,15 +20,40 @@ fn rdtsc() -> u64 {
     unsafe { core::arch::x86_64::_rdtsc() }
 }
 
-/// Measure the TSC against 10 ms of PIT channel 2. Returns the TSC frequency in kHz.
+#[cfg(target_os = "uefi")]
+fn tsc_per_ms() -> u64 {
+    let Some(boot) = crate::efi::boot_services() else {
+        return 0;
+    };
+    let start = rdtsc();
+    // SAFETY: Stall busy-waits the given microseconds; nothing else.
+    let _ = unsafe { (boot.stall)((CALIBRATION_MS * 1000) as usize) };
+    (rdtsc() - start) / CALIBRATION_MS
+}
+
+/// Measure the TSC against 10 ms of PIT channel 2 (the firmware's Stall on UEFI). Returns
+/// the TSC frequency in kHz.
 pub fn init() -> u64 {
+    let per_ms = tsc_per_ms();
+    let per_ms = if per_ms < 1000 { 1_000_000 } else { per_ms }; // no PIT: assume 1 GHz
+    TSC_PER_MS.store(per_ms, Ordering::Relaxed);
+    US_PER_TICK_FP32.store(
+        ((1000u128 << 32) / per_ms as u128) as u64,
+        Ordering::Relaxed,
+    );
+    TSC_AT_START.store(rdtsc(), Ordering::Relaxed);
+    per_ms
+}
+
+#[cfg(not(target_os = "uefi"))]
+fn tsc_per_ms() -> u64 {
     let ticks = PIT_HZ * CALIBRATION_MS / 1000;
     let mut gate = Port::<u8>::new(0x61);
     let mut mode = Port::<u8>::new(0x43);
     let mut channel2 = Port::<u8>::new(0x42);
     // SAFETY: the PIT and port 0x61 are standard PC hardware; channel 2 only drives the
     // speaker, which stays off (bit 1 clear).
-    let per_ms = unsafe {
+    unsafe {
         let g = gate.read();
         gate.write((g & !0x02) | 0x01); // gate on, speaker off
         mode.write(0b1011_0000); // channel 2, low then high byte, mode 0, binary
@@ -40,15 +68,7 @@ pub fn init() -> u64 {
         let elapsed = rdtsc() - start;
         gate.write(g);
         elapsed / CALIBRATION_MS
-    };
-    let per_ms = if per_ms < 1000 { 1_000_000 } else { per_ms }; // no PIT: assume 1 GHz
-    TSC_PER_MS.store(per_ms, Ordering::Relaxed);
-    US_PER_TICK_FP32.store(
-        ((1000u128 << 32) / per_ms as u128) as u64,
-        Ordering::Relaxed,
-    );
-    TSC_AT_START.store(rdtsc(), Ordering::Relaxed);
-    per_ms
+    }
 }
 
 /// Milliseconds since `init`.
