@@ -31,6 +31,12 @@ pub trait Delay {
     fn delay_us(&mut self, us: u32);
 }
 
+impl<D: Delay + ?Sized> Delay for &mut D {
+    fn delay_us(&mut self, us: u32) {
+        (**self).delay_us(us)
+    }
+}
+
 /// Identity mapping: bus address = virtual address.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct IdentityDma;
