@@ -22,6 +22,7 @@ extern crate std;
 
 pub mod e1000;
 pub mod hw;
+pub mod pcnet;
 pub mod registry;
 pub mod rtl8139;
 #[cfg(any(test, feature = "testing"))]

@@ -35,6 +35,7 @@ pub const DRIVERS: &[Driver] = &[
     crate::e1000::DRIVER,
     crate::rtl8139::DRIVER,
     crate::virtio::DRIVER,
+    crate::pcnet::DRIVER,
 ];
 
 /// One driver: what the runtime, the ROM builder and the docs need to know about it.

@@ -1,0 +1,122 @@
+//! Every native driver on the emulated cards it drives, with no iPXE in the way (`romfile=`
+//! empty on the disk forms; our own ROM on the ROM form): the card is found by the registry,
+//! opened, gets a lease from QEMU's user network (restrict=on) and downloads the test kernel and
+//! its modules, whose report (sizes, SHA-256s, command lines) is checked byte for byte. Each
+//! card boots from a disk form and from its own option ROM (the first stage with its driver
+//! alone, then netloader.pxe with every driver). Bochs' NE2000 (PCI) is a second, independent
+//! model of that chip.
+//!
+//! Modules are small: the NE2000 moves every byte through an I/O port.
+
+use std::path::{Path, PathBuf};
+
+use netloader::forms::{self, Form};
+use netloader::rom::RomOptions;
+use netloader_tests::kernels::Variant;
+use netloader_tests::qemu::{Outcome, Qemu, nic_family};
+use netloader_tests::scenario::{self, Module, check_report, modules};
+
+/// The driver's line for the card it opened: `nic: <model> at PCI .. (<id>), driver <name>`.
+fn check_driver(outcome: &Outcome, model: &str, pci_id: &str, driver: &str) {
+    let line = outcome
+        .serial
+        .lines()
+        .find(|l| l.starts_with("nic: ") && !l.starts_with("nic: MAC"));
+    outcome.check(
+        line.is_some_and(|l| {
+            l.starts_with(&format!("nic: {model} at PCI "))
+                && l.ends_with(&format!("({pci_id}), driver {driver}"))
+        }),
+        &format!("{model} ({pci_id}) opened by the {driver} driver"),
+    );
+}
+
+/// Boot `form` (floppy or ISO) on a `device` card without its iPXE ROM; the DHCP boot file is
+/// the config.
+fn boot_disk(name: &str, form: Form, device: &str, mods: &[Module]) -> Outcome {
+    let dir = scenario::tftp_root(name, Variant::Elf32, mods, "boot.cfg");
+    let image = dir.join(format!("netloader.{}", form.name()));
+    std::fs::write(&image, forms::build(form).unwrap()).unwrap();
+    let drive = match form {
+        Form::Floppy => "-fda",
+        _ => "-cdrom",
+    };
+    Qemu::new(name, "pc", 128)
+        .args([drive, image.to_str().unwrap()])
+        .args([
+            "-netdev".into(),
+            format!(
+                "user,id=n0,restrict=on,tftp={},bootfile=boot.cfg",
+                dir.display()
+            ),
+        ])
+        .args(["-device".into(), format!("{device},netdev=n0,romfile=")])
+        .run(|serial| serial.contains("netloader: stopped."))
+}
+
+/// Boot from netloader's own option ROM for `device`: the first stage with the card's driver
+/// alone starts netloader.pxe, which finds its config per host.
+fn boot_rom(name: &str, device: &str, mods: &[Module]) -> Outcome {
+    let dir: PathBuf = scenario::tftp_root(name, Variant::Elf32, mods, "netloader.cfg/default");
+    std::fs::write(dir.join("netloader.pxe"), forms::build(Form::Pxe).unwrap()).unwrap();
+    let rom = forms::rom(
+        &forms::Options::default(),
+        &RomOptions {
+            nic: nic_family(device),
+            ..RomOptions::default()
+        },
+    )
+    .unwrap();
+    let rom_path = dir.join("netloader.rom");
+    std::fs::write(&rom_path, rom).unwrap();
+    rom_qemu(name, device, &dir, &rom_path)
+}
+
+fn rom_qemu(name: &str, device: &str, dir: &Path, rom: &Path) -> Outcome {
+    Qemu::new(name, "pc", 128)
+        .args([
+            "-netdev".into(),
+            format!(
+                "user,id=n0,restrict=on,tftp={},bootfile=netloader.pxe",
+                dir.display()
+            ),
+        ])
+        .args([
+            "-device".into(),
+            format!("{device},netdev=n0,romfile={},bootindex=1", rom.display()),
+        ])
+        .run(|serial| serial.contains("netloader: stopped."))
+}
+
+/// The first stage ran from the ROM with its one driver, then netloader.pxe took over.
+fn check_chained(outcome: &Outcome, driver: &str) {
+    outcome.check(
+        outcome.contains("boot form: PCI option ROM (BIOS drive 0x00)"),
+        "entered from the ROM's BEV",
+    );
+    outcome.check(
+        outcome.contains("chain: starting netloader.pxe at 0x7c00"),
+        "the first stage started netloader.pxe",
+    );
+    outcome.check(
+        outcome
+            .serial
+            .lines()
+            .filter(|l| l.starts_with("nic: ") && l.ends_with(&format!(", driver {driver}")))
+            .count()
+            == 2,
+        "both stages opened the card with the same driver",
+    );
+}
+
+#[test]
+fn pcnet_from_floppy_and_from_its_option_rom() {
+    let mods = modules(2);
+    let outcome = boot_disk("card-pcnet-floppy", Form::Floppy, "pcnet", &mods);
+    check_driver(&outcome, "PCnet-PCI II / FAST III", "1022:2000", "pcnet");
+    check_report(&outcome, Variant::Elf32, &mods);
+
+    let outcome = boot_rom("card-pcnet-rom", "pcnet", &mods);
+    check_chained(&outcome, "pcnet");
+    check_report(&outcome, Variant::Elf32, &mods);
+}
