@@ -21,6 +21,7 @@
 extern crate std;
 
 pub mod e1000;
+pub mod eepro100;
 pub mod hw;
 pub mod pcnet;
 pub mod registry;

@@ -36,6 +36,7 @@ pub const DRIVERS: &[Driver] = &[
     crate::rtl8139::DRIVER,
     crate::virtio::DRIVER,
     crate::pcnet::DRIVER,
+    crate::eepro100::DRIVER,
 ];
 
 /// One driver: what the runtime, the ROM builder and the docs need to know about it.

@@ -55,14 +55,17 @@ fn boot_disk(name: &str, form: Form, device: &str, mods: &[Module]) -> Outcome {
 }
 
 /// Boot from netloader's own option ROM for `device`: the first stage with the card's driver
-/// alone starts netloader.pxe, which finds its config per host.
-fn boot_rom(name: &str, device: &str, mods: &[Module]) -> Outcome {
+/// alone starts netloader.pxe, which finds its config per host. `pci_id`: the card's ID when it
+/// is not the family's first (SeaBIOS runs a ROM only for the ID in its header, not for those
+/// in its PCI 3.0 device list).
+fn boot_rom(name: &str, device: &str, pci_id: Option<&str>, mods: &[Module]) -> Outcome {
     let dir: PathBuf = scenario::tftp_root(name, Variant::Elf32, mods, "netloader.cfg/default");
     std::fs::write(dir.join("netloader.pxe"), forms::build(Form::Pxe).unwrap()).unwrap();
     let rom = forms::rom(
         &forms::Options::default(),
         &RomOptions {
             nic: nic_family(device),
+            pci_id: pci_id.map(|id| id.parse().unwrap()),
             ..RomOptions::default()
         },
     )
@@ -116,7 +119,31 @@ fn pcnet_from_floppy_and_from_its_option_rom() {
     check_driver(&outcome, "PCnet-PCI II / FAST III", "1022:2000", "pcnet");
     check_report(&outcome, Variant::Elf32, &mods);
 
-    let outcome = boot_rom("card-pcnet-rom", "pcnet", &mods);
+    let outcome = boot_rom("card-pcnet-rom", "pcnet", None, &mods);
     check_chained(&outcome, "pcnet");
+    check_report(&outcome, Variant::Elf32, &mods);
+}
+
+#[test]
+fn i82557b_from_iso_and_from_its_option_rom() {
+    let mods = modules(2);
+    let outcome = boot_disk("card-i82557b-iso", Form::Iso, "i82557b", &mods);
+    check_driver(&outcome, "82557/8/9", "8086:1229", "eepro100");
+    check_report(&outcome, Variant::Elf32, &mods);
+
+    let outcome = boot_rom("card-i82557b-rom", "i82557b", None, &mods);
+    check_chained(&outcome, "eepro100");
+    check_report(&outcome, Variant::Elf32, &mods);
+}
+
+#[test]
+fn i82559er_from_floppy_and_from_its_option_rom() {
+    let mods = modules(2);
+    let outcome = boot_disk("card-i82559er-floppy", Form::Floppy, "i82559er", &mods);
+    check_driver(&outcome, "82559ER", "8086:1209", "eepro100");
+    check_report(&outcome, Variant::Elf32, &mods);
+
+    let outcome = boot_rom("card-i82559er-rom", "i82559er", Some("8086:1209"), &mods);
+    check_chained(&outcome, "eepro100");
     check_report(&outcome, Variant::Elf32, &mods);
 }

@@ -146,7 +146,10 @@ impl PcnetModel {
             "model: only software style 2 is modelled"
         );
         let iadr = u64::from(self.csr[1]) | u64::from(self.csr[2]) << 16;
-        assert!(iadr.is_multiple_of(4), "the init block must be dword aligned");
+        assert!(
+            iadr.is_multiple_of(4),
+            "the init block must be dword aligned"
+        );
         let block = self.window.read(iadr, 28);
         self.csr[15] = u16::from_le_bytes([block[0], block[1]]);
         self.rx_len = 1 << (block[2] >> 4).min(9);
