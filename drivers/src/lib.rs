@@ -23,6 +23,7 @@ extern crate std;
 pub mod e1000;
 pub mod eepro100;
 pub mod hw;
+pub mod ne2k;
 pub mod pcnet;
 pub mod registry;
 pub mod rtl8139;

@@ -37,6 +37,7 @@ pub const DRIVERS: &[Driver] = &[
     crate::virtio::DRIVER,
     crate::pcnet::DRIVER,
     crate::eepro100::DRIVER,
+    crate::ne2k::DRIVER,
 ];
 
 /// One driver: what the runtime, the ROM builder and the docs need to know about it.

@@ -12,9 +12,10 @@ use std::path::{Path, PathBuf};
 
 use netloader::forms::{self, Form};
 use netloader::rom::RomOptions;
+use netloader_tests::bochs::{Bochs, BootMedium, Card};
 use netloader_tests::kernels::Variant;
 use netloader_tests::qemu::{Outcome, Qemu, nic_family};
-use netloader_tests::scenario::{self, Module, check_report, modules};
+use netloader_tests::scenario::{self, Module, check_kernel_report, check_report, modules};
 
 /// The driver's line for the card it opened: `nic: <model> at PCI .. (<id>), driver <name>`.
 fn check_driver(outcome: &Outcome, model: &str, pci_id: &str, driver: &str) {
@@ -146,4 +147,37 @@ fn i82559er_from_floppy_and_from_its_option_rom() {
     let outcome = boot_rom("card-i82559er-rom", "i82559er", Some("8086:1209"), &mods);
     check_chained(&outcome, "eepro100");
     check_report(&outcome, Variant::Elf32, &mods);
+}
+
+/// The NE2000 moves every byte through its data port: small modules.
+#[test]
+fn ne2k_pci_from_iso_and_from_its_option_rom() {
+    let mods = modules(2);
+    let outcome = boot_disk("card-ne2k_pci-iso", Form::Iso, "ne2k_pci", &mods);
+    check_driver(&outcome, "RTL8029", "10ec:8029", "ne2k");
+    check_report(&outcome, Variant::Elf32, &mods);
+
+    let outcome = boot_rom("card-ne2k_pci-rom", "ne2k_pci", None, &mods);
+    check_chained(&outcome, "ne2k");
+    check_report(&outcome, Variant::Elf32, &mods);
+}
+
+/// Bochs' NE2000 on its PCI bus, with Bochs' own BIOS and its own DHCP/TFTP server (vnet): a
+/// second model of the chip. Bochs is an interpreter: small modules, a generous hang guard.
+#[test]
+fn ne2k_pci_in_bochs() {
+    let name = "card-bochs-ne2k";
+    let mods = modules(2);
+    let dir = scenario::tftp_root(name, Variant::Elf64, &mods, "boot.cfg");
+    let iso = netloader_tests::qemu::work_dir().join(format!("{name}.iso"));
+    std::fs::write(&iso, forms::build(Form::Iso).unwrap()).unwrap();
+    let outcome = Bochs::new(name, BootMedium::Cdrom(iso), &dir, "boot.cfg")
+        .card(Card::Ne2kPci)
+        .run(|serial| serial.contains("MB VERDICT") || serial.contains("netloader: stopped."));
+    check_driver(&outcome, "RTL8029", "10ec:8029", "ne2k");
+    outcome.check(
+        outcome.contains("dhcp: address 192.168.10.15/24"),
+        "address from Bochs' DHCP",
+    );
+    check_kernel_report(&outcome, Variant::Elf64, &mods);
 }
