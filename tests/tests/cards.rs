@@ -181,3 +181,18 @@ fn ne2k_pci_in_bochs() {
     );
     check_kernel_report(&outcome, Variant::Elf64, &mods);
 }
+
+/// QEMU's other two e1000 models: the 82544GC (no EEPROM read register: the MAC comes from
+/// RAL/RAH) and the 82545EM (VMware's e1000), which no other test boots.
+#[test]
+fn e1000_82544gc_and_82545em_from_iso() {
+    let mods = modules(2);
+    for (device, model, pci_id) in [
+        ("e1000-82544gc", "82544GC copper", "8086:100c"),
+        ("e1000-82545em", "82545EM copper", "8086:100f"),
+    ] {
+        let outcome = boot_disk(&format!("card-{device}-iso"), Form::Iso, device, &mods);
+        check_driver(&outcome, model, pci_id, "e1000");
+        check_report(&outcome, Variant::Elf32, &mods);
+    }
+}
