@@ -18,10 +18,12 @@
 //! one given back. The RU stops ("no resources") after filling it, which happens only when the
 //! ring is full; the driver restarts it at the next RFD once it has taken every frame.
 //!
-//! Per received frame the driver reads the SCB status once: QEMU's model writes an RFD's status
-//! word (C) before its frame data, and a register read waits until its device model has
-//! finished; the same read says whether the RU went on. Per sent frame: one read (the previous
-//! command was taken) and one command write.
+//! Per received frame the driver reads the SCB once: QEMU's model writes an RFD's status word
+//! (C) before its frame data, and a register read waits until its device model has finished;
+//! the same read (a dword: status, and the command byte) says whether the RU went on, and
+//! whether the chip has taken the last command. Per sent frame: the command write, and before
+//! it a read of the command byte unless a frame received since the last command showed it
+//! clear (in lockstep TFTP it always has: one read and one write per block).
 
 #[cfg(any(test, feature = "testing"))]
 pub mod model;
@@ -220,6 +222,8 @@ pub struct Eepro100<'a, P: PortIo, D: Dma> {
     tx_in_flight: usize,
     /// CU_START was given (the CU has a list): from then on, CU_RESUME.
     cu_started: bool,
+    /// The SCB command byte read 0 since the last command: the next may go without a wait.
+    scb_idle: bool,
     is_open: bool,
 }
 
@@ -255,6 +259,7 @@ impl<'a, P: PortIo, D: Dma> Eepro100<'a, P, D> {
             tx_clean: 0,
             tx_in_flight: 0,
             cu_started: false,
+            scb_idle: false,
             is_open: true,
         };
         nic.io.write32(PORT, PORT_SOFTWARE_RESET);
@@ -381,8 +386,12 @@ impl<'a, P: PortIo, D: Dma> Eepro100<'a, P, D> {
         }
     }
 
-    /// Wait until the chip has taken the last SCB command.
+    /// Wait until the chip has taken the last SCB command (known already when a status read
+    /// since that command showed the command byte clear).
     fn wait_scb(&mut self) -> Result<(), NicError> {
+        if self.scb_idle {
+            return Ok(());
+        }
         for _ in 0..SCB_POLLS {
             if self.io.read8(SCB_CMD) == 0 {
                 return Ok(());
@@ -399,6 +408,7 @@ impl<'a, P: PortIo, D: Dma> Eepro100<'a, P, D> {
             self.io.write32(SCB_POINTER, pointer);
         }
         self.io.write8(SCB_CMD, command);
+        self.scb_idle = false;
         Ok(())
     }
 
@@ -607,11 +617,14 @@ impl<P: PortIo, D: Dma> Nic for Eepro100<'_, P, D> {
                 }
                 return false;
             }
-            // Waits for QEMU's device model to finish the frame (see the module's notes).
-            let scb = self.io.read8(SCB_STATUS);
-            if scb >> RU_STATE_SHIFT & RU_STATE_MASK != RU_READY {
+            // Waits for QEMU's device model to finish the frame (see the module's notes). One
+            // dword: the status, and the command byte, which if clear spares the next command
+            // its wait.
+            let scb = self.io.read32(SCB_STATUS).to_le_bytes();
+            if scb[0] >> RU_STATE_SHIFT & RU_STATE_MASK != RU_READY {
                 self.ru_stopped = true;
             }
+            self.scb_idle = scb[2] == 0;
             dma_barrier();
             // SAFETY: the RU has completed this RFD and does not touch it until `arm_rfd`.
             let count =

@@ -16,7 +16,8 @@
 //! The hot path has one register access per sent frame and none per received one: RAP is left
 //! at CSR0, so a TDMD ("look at the TX ring now") is a single write, and with DPOLL the chip
 //! does not poll the ring by itself (QEMU's timer for that costs it time); received frames and
-//! finished TX descriptors are seen in memory.
+//! finished TX descriptors are seen in memory. (QEMU writes a received frame's descriptor in
+//! two steps; a descriptor caught between them costs one read, see `receive_with`.)
 
 #[cfg(any(test, feature = "testing"))]
 pub mod model;
@@ -520,9 +521,16 @@ impl<P: PortIo, D: Dma> Nic for Pcnet<'_, P, D> {
         for _ in 0..RX_RING_LEN {
             let i = self.rx_next;
             let d = self.desc(true, i);
-            let flags = self.flags(d);
+            let mut flags = self.flags(d);
             if flags & DESC_OWN != 0 {
                 return false;
+            }
+            if flags & (DESC_STP | DESC_ENP) == DESC_STP {
+                // QEMU hands a descriptor back in two writes: OWN clear first, ENP and the
+                // count after. A register read waits for its device model to finish; then
+                // look again (a chip writes the descriptor once: this one really ends later).
+                self.rdp_read();
+                flags = self.flags(d);
             }
             dma_barrier();
             // SAFETY: `d` points into `mem`; the chip has handed it back.

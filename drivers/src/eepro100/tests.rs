@@ -217,6 +217,22 @@ fn transmit_starts_then_resumes_the_cu_one_block_each() {
     assert_eq!(model.accesses() - before, 3 + 2);
 }
 
+/// Lockstep TFTP: a block in, an ACK out. The status read that ends a received frame also
+/// shows the command byte clear, so the ACK's resume needs no wait: two accesses in all.
+#[test]
+fn a_lockstep_exchange_costs_a_read_and_a_write() {
+    let (mut nic, model) = setup();
+    nic.transmit(&frame(1, 60)).unwrap();
+    for round in 0..3 {
+        assert!(model.get().inject(&frame(round, 1000)));
+        let before = model.accesses();
+        assert_eq!(recv(&mut nic), Some(frame(round, 1000)));
+        nic.transmit(&frame(round, 60)).unwrap();
+        assert_eq!(model.accesses() - before, 2, "round {round}");
+    }
+    assert_eq!(model.get().sent.len(), 4);
+}
+
 #[test]
 fn a_full_tx_ring_waits_for_the_cu() {
     let (mut nic, model) = setup();

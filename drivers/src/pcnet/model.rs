@@ -42,6 +42,8 @@ pub struct PcnetModel {
     pub missed: u32,
     pub resets: u32,
     pub tdmd_writes: u32,
+    /// A descriptor handed back halfway (see `inject_halfway`), and its frame's length.
+    halfway: Option<(u64, u32)>,
 }
 
 impl PcnetModel {
@@ -73,6 +75,7 @@ impl PcnetModel {
             missed: 0,
             resets: 0,
             tdmd_writes: 0,
+            halfway: None,
         };
         model.bcr[BCR4 as usize] = 0x00C0;
         model.bcr[BCR18 as usize] = 0x9001;
@@ -296,6 +299,32 @@ impl PcnetModel {
         true
     }
 
+    /// The first half of QEMU's two-step hand-back of a received frame: data written, OWN
+    /// cleared with STP, but not yet ENP and the count; the second half comes with the next
+    /// register access (which QEMU makes wait for it).
+    pub fn inject_halfway(&mut self, frame: &[u8]) {
+        let d = self.desc(self.rdra, self.rx_index);
+        let flags = self.read_u32(d + 4);
+        assert!(flags & DESC_OWN != 0, "model: no descriptor");
+        let addr = u64::from(self.read_u32(d));
+        let mut data = frame.to_vec();
+        data.extend_from_slice(&[0xC0, 0xFF, 0xEE, 0x00]);
+        self.window.write(addr, &data);
+        self.write_u32(d + 4, flags & (DESC_BCNT_MASK | DESC_ONES) | DESC_STP);
+        self.halfway = Some((d, data.len() as u32));
+        self.rx_index = (self.rx_index + 1) % self.rx_len;
+    }
+
+    /// QEMU finishes what it was writing before it answers a register access.
+    fn finish_halfway(&mut self) {
+        if let Some((d, len)) = self.halfway.take() {
+            let flags = self.read_u32(d + 4);
+            self.write_u32(d + 8, len);
+            self.write_u32(d + 4, flags | DESC_ENP);
+            self.csr[0] |= CSR0_RINT;
+        }
+    }
+
     /// A frame spread over two descriptors (STP, then ENP), as a chip with short buffers does.
     pub fn inject_split(&mut self, frame: &[u8], first: usize) {
         for (piece, bits) in [(&frame[..first], DESC_STP), (&frame[first..], DESC_ENP)] {
@@ -313,6 +342,7 @@ impl PcnetModel {
 
 impl PortIo for PcnetModel {
     fn read8(&mut self, offset: u16) -> u8 {
+        self.finish_halfway();
         match offset {
             0..=15 if !self.dwio => self.aprom[usize::from(offset)],
             _ => 0xFF,
@@ -320,6 +350,7 @@ impl PortIo for PcnetModel {
     }
 
     fn read16(&mut self, offset: u16) -> u16 {
+        self.finish_halfway();
         if self.dwio {
             return 0xFFFF;
         }
@@ -336,6 +367,7 @@ impl PortIo for PcnetModel {
     }
 
     fn read32(&mut self, offset: u16) -> u32 {
+        self.finish_halfway();
         if !self.dwio {
             return 0xFFFF_FFFF;
         }
