@@ -33,6 +33,23 @@ pub trait PortIo {
             self.write16(offset, u16::from_le_bytes([pair[0], pair[1]]));
         }
     }
+
+    /// As [`PortIo::read16_into`] with 32-bit reads (`rep insd`; `buf.len()` a multiple of 4).
+    fn read32_into(&mut self, offset: u16, buf: &mut [u8]) {
+        for quad in buf.chunks_exact_mut(4) {
+            quad.copy_from_slice(&self.read32(offset).to_le_bytes());
+        }
+    }
+
+    /// As [`PortIo::write16_from`] with 32-bit writes (`rep outsd`).
+    fn write32_from(&mut self, offset: u16, buf: &[u8]) {
+        for quad in buf.chunks_exact(4) {
+            self.write32(
+                offset,
+                u32::from_le_bytes([quad[0], quad[1], quad[2], quad[3]]),
+            );
+        }
+    }
 }
 
 /// The bus address a card must be given for memory the CPU sees at `virt`.
@@ -189,6 +206,24 @@ impl PortIo for PortRegion {
         unsafe {
             core::arch::asm!("rep outsw", in("dx") self.base.wrapping_add(offset),
                 inout("rsi") buf.as_ptr() => _, inout("rcx") buf.len() / 2 => _,
+                options(nostack, preserves_flags, readonly))
+        };
+    }
+
+    fn read32_into(&mut self, offset: u16, buf: &mut [u8]) {
+        // SAFETY: as in `read16_into`, `buf.len() / 4` dwords.
+        unsafe {
+            core::arch::asm!("rep insd", in("dx") self.base.wrapping_add(offset),
+                inout("rdi") buf.as_mut_ptr() => _, inout("rcx") buf.len() / 4 => _,
+                options(nostack, preserves_flags))
+        };
+    }
+
+    fn write32_from(&mut self, offset: u16, buf: &[u8]) {
+        // SAFETY: as in `write16_from`, `buf.len() / 4` dwords.
+        unsafe {
+            core::arch::asm!("rep outsd", in("dx") self.base.wrapping_add(offset),
+                inout("rsi") buf.as_ptr() => _, inout("rcx") buf.len() / 4 => _,
                 options(nostack, preserves_flags, readonly))
         };
     }

@@ -2,8 +2,8 @@
 //!
 //! The chip (a DP8390 core) does no bus-master DMA: frames live in 16 KiB of memory on the card,
 //! and every byte crosses the data port by "remote DMA", the driver reading or writing the port
-//! once per 16-bit word (word mode; the fastest the RTL8029 allows, done with `rep insw` /
-//! `rep outsw`). The card memory holds two transmit buffers ([`TX_PAGES`] pages each) and the
+//! in word mode: 32 bits at a time on the RTL8029 and the clones that take it (`rep insd` /
+//! `rep outsd`, the fastest the chips allow), 16 on the others ([`ONLY_16_BIT`]). The card memory holds two transmit buffers ([`TX_PAGES`] pages each) and the
 //! receive ring after them, 256-byte pages where the chip stores each frame behind a 4-byte
 //! header (status, next page, length) and keeps CURR, the page it writes next; the driver reads
 //! from its own next page and gives pages back through BNRY, one behind.
@@ -55,8 +55,12 @@ fn open_found(
     Ok(dma.keep(nic)?)
 }
 
-/// The RTL8029 and the PCI NE2000 clones that take 16-bit transfers (those that want 32-bit
-/// ones only, Holtek's, are left out).
+/// [`PciId::data`] bit of the clones whose data port takes 16-bit transfers only; the others
+/// take 32-bit ones too (two words at a time), which halves the port accesses.
+pub const ONLY_16_BIT: u16 = 1;
+
+/// The RTL8029 and the PCI NE2000 clones (Holtek's HT80229, which takes 32-bit transfers only
+/// and has less memory, is left out).
 pub const SUPPORTED_IDS: &[PciId] = &[
     PciId::new(0x10EC, 0x8029, "RTL8029"),
     PciId::new(0x1050, 0x0940, "Winbond 89C940"),
@@ -64,8 +68,9 @@ pub const SUPPORTED_IDS: &[PciId] = &[
     PciId::new(0x11F6, 0x1401, "Compex RL2000"),
     PciId::new(0x8E2E, 0x3000, "KTI ET32P2"),
     PciId::new(0x4A14, 0x5000, "NetVin NV5000SC"),
-    PciId::new(0x1106, 0x0926, "VIA 86C926"),
+    PciId::with_data(0x1106, 0x0926, "VIA 86C926", ONLY_16_BIT),
     PciId::new(0x10BD, 0x0E34, "SureCom NE34"),
+    PciId::with_data(0x12C3, 0x0058, "Holtek HT80232", ONLY_16_BIT),
 ];
 
 /// The entry for a PCI vendor/device pair, if this driver handles it.
@@ -81,7 +86,7 @@ pub const TX_PAGES: u8 = 6;
 pub const TX_START: u8 = MEM_START_PAGE;
 pub const RX_START: u8 = TX_START + 2 * TX_PAGES;
 pub const RX_STOP: u8 = MEM_STOP_PAGE;
-/// Room for one frame on our side: the longest, with the chip's 4-byte header and a CRC.
+/// Room for one frame on our side: the longest, with a CRC, rounded to a transfer unit.
 const FRAME_BUF_LEN: usize = 1536;
 
 /// The host memory the driver copies frames through (the card reaches none of it).
@@ -116,6 +121,8 @@ pub struct Ne2k<'a, P: PortIo> {
     tx_waiting: Option<(u8, u16)>,
     /// How often a corrupt ring or an overrun made the driver start the chip over.
     rx_restarts: u32,
+    /// The data port takes 32-bit transfers.
+    dwords: bool,
     is_open: bool,
 }
 
@@ -135,6 +142,7 @@ impl<'a, P: PortIo> Ne2k<'a, P> {
             tx_sending: None,
             tx_waiting: None,
             rx_restarts: 0,
+            dwords: id.data & ONLY_16_BIT == 0,
             is_open: true,
         };
         nic.reset()?;
@@ -234,20 +242,34 @@ impl<'a, P: PortIo> Ne2k<'a, P> {
         self.io.write8(RSAR1, (address >> 8) as u8);
     }
 
-    /// Card memory from `address` into `buf` (even length), by remote DMA.
+    /// The unit of a remote DMA transfer: a dword where the data port takes them, else a word.
+    fn unit(&self) -> usize {
+        if self.dwords { 4 } else { 2 }
+    }
+
+    /// Card memory from `address` into `buf` (a multiple of [`Ne2k::unit`] long), by remote
+    /// DMA.
     fn remote_read(&mut self, address: u16, buf: &mut [u8]) {
         self.set_remote(address, buf.len());
         self.io.write8(CR, CR_PAGE0 | CR_RD_READ | CR_STA);
-        self.io.read16_into(DATA, buf);
+        if self.dwords {
+            self.io.read32_into(DATA, buf);
+        } else {
+            self.io.read16_into(DATA, buf);
+        }
     }
 
-    /// `buf` (even length) into card memory at `address`, by remote DMA; waits until the chip
-    /// says it has all of it (RDC).
+    /// `buf` (a multiple of [`Ne2k::unit`] long) into card memory at `address`, by remote DMA;
+    /// waits until the chip says it has all of it (RDC).
     fn remote_write(&mut self, address: u16, buf: &[u8]) -> Result<(), NicError> {
         self.io.write8(ISR, ISR_RDC);
         self.set_remote(address, buf.len());
         self.io.write8(CR, CR_PAGE0 | CR_RD_WRITE | CR_STA);
-        self.io.write16_from(DATA, buf);
+        if self.dwords {
+            self.io.write32_from(DATA, buf);
+        } else {
+            self.io.write16_from(DATA, buf);
+        }
         for _ in 0..POLLS {
             if self.io.read8(ISR) & ISR_RDC != 0 {
                 return Ok(());
@@ -347,10 +369,11 @@ impl<P: PortIo> Nic for Ne2k<'_, P> {
         let staging = unsafe { &mut (*self.mem.as_ptr()).tx };
         fill(&mut staging[..len]);
         let sent = len.max(MIN_FRAME_LEN);
-        staging[len..sent].fill(0);
-        let words = sent.next_multiple_of(2);
+        // Zeros to the minimum, and to a whole transfer unit (beyond the count sent).
+        let written = sent.next_multiple_of(self.unit());
+        staging[len..written].fill(0);
         let address = u16::from(Self::tx_page(buffer)) << 8;
-        if let Err(error) = self.remote_write(address, &staging[..words]) {
+        if let Err(error) = self.remote_write(address, &staging[..written]) {
             self.restart();
             return Err(error);
         }
@@ -385,14 +408,15 @@ impl<P: PortIo> Nic for Ne2k<'_, P> {
         // The frame follows its header, and may run past the ring's end back to its start.
         let start = (usize::from(page) << 8) + 4;
         let ring_end = usize::from(RX_STOP) << 8;
-        let words = len.next_multiple_of(2);
+        let whole = len.next_multiple_of(self.unit());
         // SAFETY: `mem` is valid for 'a and only ever reached through `&mut self`.
         let staging = unsafe { &mut (*self.mem.as_ptr()).rx };
-        let first = words.min(ring_end - start);
+        // `start` is a page plus 4: the part to the ring's end is whole units too.
+        let first = whole.min(ring_end - start);
         self.remote_read(start as u16, &mut staging[..first]);
-        if first < words {
+        if first < whole {
             let rest = u16::from(RX_START) << 8;
-            self.remote_read(rest, &mut staging[first..words]);
+            self.remote_read(rest, &mut staging[first..whole]);
         }
         // Give the pages back: BNRY one behind the next frame.
         self.next_page = next;

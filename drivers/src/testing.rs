@@ -155,6 +155,12 @@ impl<M: PortIo> PortIo for Shared<M> {
     fn write16_from(&mut self, offset: u16, buf: &[u8]) {
         self.counted(buf.len() / 2).write16_from(offset, buf)
     }
+    fn read32_into(&mut self, offset: u16, buf: &mut [u8]) {
+        self.counted(buf.len() / 4).read32_into(offset, buf)
+    }
+    fn write32_from(&mut self, offset: u16, buf: &[u8]) {
+        self.counted(buf.len() / 4).write32_from(offset, buf)
+    }
 }
 
 /// A zeroed `T` on the heap for the rest of the test (driver buffers are too large for the

@@ -1,5 +1,5 @@
 //! A host model of an NE2000 (DP8390 core) for the driver's tests, after the datasheet and
-//! QEMU's model of the chip: 16 KiB of card memory at 0x4000 behind remote DMA (word or byte
+//! QEMU's model of the chip: 16 KiB of card memory at 0x4000 behind remote DMA (dword or word
 //! steps, wrapping at PSTOP to PSTART, RDC when the count runs out), the station address PROM
 //! at address 0 (each byte doubled), the receive ring with its 4-byte frame headers, CURR and
 //! BNRY (a frame that does not fit is refused: QEMU then holds it back), the paged registers,
@@ -36,6 +36,8 @@ pub struct Ne2kModel {
     pub tx_paused: bool,
     /// The chip never says its reset is done.
     pub stuck_in_reset: bool,
+    /// The data port takes 32-bit transfers (the RTL8029 and most clones; QEMU's does).
+    pub dword_data: bool,
     /// Frames sent, as they went on the wire.
     pub sent: Vec<Vec<u8>>,
     /// Frames that found no room in the ring.
@@ -70,6 +72,7 @@ impl Ne2kModel {
             par: [0; 6],
             tx_paused: false,
             stuck_in_reset: false,
+            dword_data: true,
             sent: Vec::new(),
             refused: 0,
             resets: 0,
@@ -250,8 +253,17 @@ impl PortIo for Ne2kModel {
         word
     }
 
-    fn read32(&mut self, _offset: u16) -> u32 {
-        panic!("model: the RTL8029 takes no 32-bit accesses")
+    fn read32(&mut self, offset: u16) -> u32 {
+        assert_eq!(offset, DATA, "model: 32-bit access to a register");
+        assert!(
+            self.dword_data,
+            "model: this chip takes no 32-bit transfers"
+        );
+        assert_ne!(self.dcr & 1, 0, "model: dword access in byte mode");
+        let at = self.mem_index() & !1;
+        let dword = u32::from_le_bytes(self.mem[at..at + 4].try_into().unwrap());
+        self.dma_step(4);
+        dword
     }
 
     fn write8(&mut self, offset: u16, value: u8) {
@@ -292,7 +304,17 @@ impl PortIo for Ne2kModel {
         self.dma_step(2);
     }
 
-    fn write32(&mut self, _offset: u16, _value: u32) {
-        panic!("model: the RTL8029 takes no 32-bit accesses")
+    fn write32(&mut self, offset: u16, value: u32) {
+        assert_eq!(offset, DATA, "model: 32-bit access to a register");
+        assert!(
+            self.dword_data,
+            "model: this chip takes no 32-bit transfers"
+        );
+        if self.rbcr == 0 {
+            return;
+        }
+        let at = self.mem_index() & !1;
+        self.mem[at..at + 4].copy_from_slice(&value.to_le_bytes());
+        self.dma_step(4);
     }
 }

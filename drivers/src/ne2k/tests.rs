@@ -37,9 +37,14 @@ fn recv(nic: &mut Driver) -> Option<Vec<u8>> {
 fn probe_knows_the_rtl8029_and_its_clones() {
     assert_eq!(probe(0x10EC, 0x8029).unwrap().name, "RTL8029");
     assert!(probe(0x1050, 0x0940).is_some());
+    assert_eq!(
+        probe(0x1106, 0x0926).unwrap().data & ONLY_16_BIT,
+        ONLY_16_BIT
+    );
+    assert_eq!(probe(0x10EC, 0x8029).unwrap().data & ONLY_16_BIT, 0);
     assert!(
-        probe(0x12C3, 0x0058).is_none(),
-        "Holtek wants 32-bit transfers"
+        probe(0x12C3, 0x5598).is_none(),
+        "Holtek HT80229: 32-bit only, less memory"
     );
     assert!(probe(0x10EC, 0x8139).is_none());
 }
@@ -99,11 +104,11 @@ fn receives_frames_exactly_and_asks_the_chip_only_when_out_of_known_ones() {
     let before = model.accesses();
     assert_eq!(recv(&mut nic), Some(padded));
     let second = model.accesses() - before;
-    // Nothing going out (no CR read): two remote reads (5 writes each) and BNRY. The first
-    // also asked ISR, cleared it and read CURR (page 1 and back): 5 more.
-    let words = |len: usize| (len as u64).div_ceil(2);
-    assert_eq!(second, 2 * 5 + words(4) + words(60) + 1);
-    assert_eq!(first - words(1514), second - words(60) + 5);
+    // Nothing going out (no CR read): two remote reads (5 writes each), by dwords, and BNRY.
+    // The first also asked ISR, cleared it and read CURR (page 1 and back): 5 more.
+    let dwords = |len: usize| (len as u64).div_ceil(4);
+    assert_eq!(second, 2 * 5 + dwords(4) + dwords(60) + 1);
+    assert_eq!(first - dwords(1514), second - dwords(60) + 5);
     assert_eq!(recv(&mut nic), Some(frame(3, 333)));
     assert_eq!(recv(&mut nic), None);
 }
@@ -126,6 +131,29 @@ fn frames_wrap_round_the_ring_end() {
     }
     assert_eq!(recv(&mut nic), None);
     assert_eq!(nic.rx_restarts(), 0);
+}
+
+/// A clone whose data port takes words only: the same frames, by words.
+#[test]
+fn a_16_bit_clone_moves_frames_by_words() {
+    let mut model = Ne2kModel::new(MAC);
+    model.dword_data = false;
+    let model = model.shared();
+    let via = probe(0x1106, 0x0926).unwrap();
+    let mut nic = Ne2k::open(via, model.clone(), leak_zeroed()).unwrap();
+    assert_eq!(nic.mac(), MAC);
+    for round in 0..40usize {
+        let len = 60 + (round * 379) % 1455;
+        assert!(model.get().inject(&frame(round as u8, len)));
+        assert_eq!(
+            recv(&mut nic),
+            Some(frame(round as u8, len)),
+            "round {round}"
+        );
+        nic.transmit(&frame(round as u8, len - 1)).unwrap();
+    }
+    assert_eq!(model.get().sent.len(), 40);
+    assert_eq!(model.get().sent[39], frame(39, 60 + (39 * 379) % 1455 - 1));
 }
 
 #[test]
