@@ -1,4 +1,6 @@
-//! NE2000 on PCI: the Realtek RTL8029 and its clones (QEMU `ne2k_pci`, Bochs `ne2k` on PCI).
+//! NE2000: the Realtek RTL8029 and its clones on PCI (QEMU `ne2k_pci`, Bochs `ne2k` on PCI),
+//! and ISA boards at the usual I/O bases (QEMU `ne2k_isa`), found by the registry's `find` hook
+//! when the PCI bus has no card with a driver.
 //!
 //! The chip (a DP8390 core) does no bus-master DMA: frames live in 16 KiB of memory on the card,
 //! and every byte crosses the data port by "remote DMA", the driver reading or writing the port
@@ -25,31 +27,41 @@ use core::ptr::NonNull;
 
 use zerocopy::FromZeros;
 
+use crate::hw::Delay;
 use crate::hw::{PortIo, PortRegion};
-use crate::registry::{DmaArena, Driver, Found, Machine, OpenError, PciId, dma_len};
+use crate::registry::{DmaArena, Driver, Found, Location, Machine, OpenError, PciId, dma_len};
 use crate::{MAX_FRAME_LEN, MIN_FRAME_LEN, MacAddress, Nic, NicError, check_tx_len, is_usable_mac};
 use regs::*;
 
 /// This driver's line in the registry.
 pub const DRIVER: Driver = Driver {
     name: "ne2k",
-    family: "NE2000 PCI (RTL8029)",
+    family: "NE2000 (RTL8029 on PCI, ISA boards)",
     pci_ids: SUPPORTED_IDS,
-    find: None,
+    find: Some(find_isa),
     dma_len: dma_len::<Ne2kBuffers, Ne2k<'static, PortRegion>>(),
     open: open_found,
 };
 
-/// [`DRIVER`]'s `open`: the I/O BAR as the registers, its frame buffers from the pool.
+/// [`DRIVER`]'s `open`: the I/O BAR (or the ISA board's ports) as the registers, its frame
+/// buffers from the pool.
 fn open_found(
     card: &Found,
     _machine: &mut dyn Machine,
     mut dma: DmaArena,
 ) -> Result<&'static mut dyn Nic, OpenError> {
-    let function = card.pci()?;
-    let id = probe(function.vendor_id, function.device_id).ok_or(NicError::UnsupportedDevice)?;
-    // SAFETY: the I/O BAR of this card; nothing else drives it.
-    let io = unsafe { PortRegion::new(function.io_bar()?) };
+    let (id, base) = match card.location {
+        Location::Ports(base) => (&ISA_NE2000, base),
+        _ => {
+            let function = card.pci()?;
+            let id =
+                probe(function.vendor_id, function.device_id).ok_or(NicError::UnsupportedDevice)?;
+            (id, function.io_bar()?)
+        }
+    };
+    // SAFETY: the card's I/O ports (its BAR, or where `find_isa` found the board); nothing
+    // else drives it.
+    let io = unsafe { PortRegion::new(base) };
     let buffers = dma.zeroed::<Ne2kBuffers>()?;
     let nic = Ne2k::open(id, io, buffers)?;
     Ok(dma.keep(nic)?)
@@ -72,6 +84,53 @@ pub const SUPPORTED_IDS: &[PciId] = &[
     PciId::new(0x10BD, 0x0E34, "SureCom NE34"),
     PciId::with_data(0x12C3, 0x0058, "Holtek HT80232", ONLY_16_BIT),
 ];
+
+/// An ISA NE2000 board (not on the PCI bus: no IDs), 16-bit.
+pub const ISA_NE2000: PciId = PciId::with_data(0, 0, "NE2000 (ISA)", ONLY_16_BIT);
+
+/// The I/O bases an ISA NE2000's jumpers offer, QEMU's `ne2k_isa` default first.
+pub const ISA_BASES: [u16; 6] = [0x300, 0x280, 0x320, 0x340, 0x360, 0x240];
+
+/// The registry's search for an ISA board, when the PCI bus had no card with a driver: the
+/// first base where [`is_ne2000`] holds.
+fn find_isa(machine: &mut dyn Machine) -> Option<(&'static str, Location)> {
+    ISA_BASES.into_iter().find_map(|base| {
+        // SAFETY: the ports of an ISA NE2000 base; `is_ne2000` writes only once the base
+        // reads like a chip, and only the board's own reset and command registers.
+        let mut io = unsafe { PortRegion::new(base) };
+        is_ne2000(&mut io, &mut machine.delay()).then_some((ISA_NE2000.name, Location::Ports(base)))
+    })
+}
+
+/// Whether an NE2000 answers at these ports: something is there (an empty ISA port reads
+/// 0xFF), it resets as one (ISR.RST after a read of its reset port, within 2 ms), and its
+/// station address PROM carries the NE2000 mark ("WW" in bytes 14 and 15, read by words).
+pub fn is_ne2000(io: &mut impl PortIo, delay: &mut impl Delay) -> bool {
+    if io.read8(CR) == 0xFF {
+        return false;
+    }
+    let value = io.read8(RESET);
+    io.write8(RESET, value);
+    let mut waited = 0;
+    while io.read8(ISR) & ISR_RST == 0 {
+        if waited >= 2000 {
+            return false;
+        }
+        delay.delay_us(10);
+        waited += 10;
+    }
+    io.write8(CR, CR_PAGE0 | CR_RD_NONE | CR_STP);
+    io.write8(DCR, DCR_WORD);
+    io.write8(RBCR0, 32);
+    io.write8(RBCR1, 0);
+    io.write8(RSAR0, 0);
+    io.write8(RSAR1, 0);
+    io.write8(CR, CR_PAGE0 | CR_RD_READ | CR_STA);
+    let mut prom = [0u8; 32];
+    io.read16_into(DATA, &mut prom);
+    io.write8(CR, CR_PAGE0 | CR_RD_NONE | CR_STP);
+    prom[28] == b'W' && prom[30] == b'W'
+}
 
 /// The entry for a PCI vendor/device pair, if this driver handles it.
 pub fn probe(vendor_id: u16, device_id: u16) -> Option<&'static PciId> {

@@ -56,7 +56,7 @@ impl core::fmt::Display for NoCard {
         match self {
             NoCard::NoneSupported { seen } if seen.is_empty() => write!(
                 f,
-                "E-NIC-NONE: no network card found on the PCI bus: check that the card is seated and enabled in the BIOS"
+                "E-NIC-NONE: no network card found on the PCI bus (nor an ISA NE2000 at its usual ports): check that the card is seated and enabled in the BIOS"
             ),
             NoCard::NoneSupported { seen } => write!(
                 f,

@@ -241,3 +241,68 @@ fn link_is_up_while_open_and_close_stops_the_chip() {
     drop(nic);
     assert_eq!(model.accesses(), before);
 }
+
+/// Ports where nothing answers: reads give 0xFF; a probe must not write there.
+struct EmptyPorts;
+
+impl crate::hw::PortIo for EmptyPorts {
+    fn read8(&mut self, _offset: u16) -> u8 {
+        0xFF
+    }
+    fn read16(&mut self, _offset: u16) -> u16 {
+        0xFFFF
+    }
+    fn read32(&mut self, _offset: u16) -> u32 {
+        0xFFFF_FFFF
+    }
+    fn write8(&mut self, offset: u16, _value: u8) {
+        panic!("the probe wrote to port {offset:#x} where nothing answers")
+    }
+    fn write16(&mut self, offset: u16, _value: u16) {
+        panic!("the probe wrote to port {offset:#x} where nothing answers")
+    }
+    fn write32(&mut self, offset: u16, _value: u32) {
+        panic!("the probe wrote to port {offset:#x} where nothing answers")
+    }
+}
+
+#[test]
+fn the_isa_probe_knows_an_ne2000_and_leaves_empty_ports_alone() {
+    let mut delay = crate::testing::NoDelay::default();
+    let mut model = Ne2kModel::new(MAC);
+    assert!(is_ne2000(&mut model, &mut delay));
+    assert!(!is_ne2000(&mut EmptyPorts, &mut delay));
+    let mut stuck = Ne2kModel::new(MAC);
+    stuck.stuck_in_reset = true;
+    assert!(
+        !is_ne2000(&mut stuck, &mut delay),
+        "no reset: not an NE2000"
+    );
+    assert!(
+        delay.total_us <= 2010,
+        "gave up after 2 ms: {} us",
+        delay.total_us
+    );
+    let mut other = Ne2kModel::new(MAC);
+    other.poke(28, b'X');
+    assert!(!is_ne2000(&mut other, &mut delay), "no WW mark");
+}
+
+/// An ISA board is driven by words, and found again after the probe left it stopped.
+#[test]
+fn an_isa_board_opens_after_its_probe() {
+    let mut model = Ne2kModel::new(MAC);
+    model.dword_data = false;
+    assert!(is_ne2000(
+        &mut model,
+        &mut crate::testing::NoDelay::default()
+    ));
+    let model = model.shared();
+    let mut nic = Ne2k::open(&ISA_NE2000, model.clone(), leak_zeroed()).unwrap();
+    assert_eq!(nic.name(), "NE2000 (ISA)");
+    assert_eq!(nic.mac(), MAC);
+    assert!(model.get().inject(&frame(9, 999)));
+    assert_eq!(recv(&mut nic), Some(frame(9, 999)));
+    nic.transmit(&frame(8, 99)).unwrap();
+    assert_eq!(model.get().sent, [frame(8, 99)]);
+}
