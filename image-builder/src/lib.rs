@@ -7,6 +7,7 @@ pub mod iso9660;
 pub mod mbr;
 pub mod pxe;
 pub mod rom;
+pub mod serve;
 pub mod stage1;
 
 /// The driver registry (drivers/src/registry.rs), for the tests and benchmarks that name cards.
