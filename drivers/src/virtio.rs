@@ -62,8 +62,10 @@ fn open_found(
         function: function.function,
     };
     let buffers = dma.zeroed::<VirtioBuffers>()?;
-    let nic = VirtioNet::open(model, cam, address, buffers).map_err(OpenError::Virtio)?;
-    Ok(dma.keep(nic)?)
+    match VirtioNet::open(model, cam, address, buffers) {
+        Ok(nic) => Ok(dma.keep(nic)?),
+        Err(error) => Err(dma.keep_error(error)),
+    }
 }
 
 /// Descriptors per virtqueue (a power of two; QEMU offers 256).

@@ -90,6 +90,15 @@ impl DmaArena {
         }
     }
 
+    /// A driver's own error, kept (the failed open needs the memory no more) for
+    /// [`OpenError::Driver`].
+    pub fn keep_error<E: core::fmt::Display + 'static>(self, error: E) -> OpenError {
+        match self.keep(error) {
+            Ok(error) => OpenError::Driver(error),
+            Err(no_room) => no_room,
+        }
+    }
+
     /// Move `value` (a driver's state) into the pool for good. It is never dropped: the card
     /// is stopped by [`crate::Nic::close`], not by a destructor.
     pub fn keep<T>(mut self, value: T) -> Result<&'static mut T, OpenError> {

@@ -299,6 +299,41 @@ fn first_stage_roms_fit_in_56_kib() {
     }
 }
 
+/// Dead drivers are not linked: a ROM's runtimes hold their own driver's registry line (its
+/// family is in the E-NIC-UNSUPPORTED message) and no other driver's.
+#[test]
+fn a_rom_runtime_links_no_other_driver() {
+    let holds = |image: &[u8], text: &str| {
+        image
+            .windows(text.len())
+            .any(|window| window == text.as_bytes())
+    };
+    for nic in NicFamily::all() {
+        let runtime = stage1::rom_runtime(nic.name()).unwrap();
+        for other in netloader_drivers::registry::DRIVERS {
+            let own = other.name == nic.name();
+            for (form, image) in [
+                ("first stage", runtime.first_stage),
+                ("standalone", runtime.standalone),
+            ] {
+                assert_eq!(
+                    holds(image, other.family),
+                    own,
+                    "{nic:?} {form}: the {} driver's family",
+                    other.name
+                );
+            }
+        }
+    }
+    for driver in netloader_drivers::registry::DRIVERS {
+        assert!(
+            holds(stage1::RUNTIME_IMAGE, driver.family),
+            "the all-driver runtime has {}",
+            driver.name
+        );
+    }
+}
+
 /// `--nic` takes the registry's names and nothing else.
 #[test]
 fn nic_names_come_from_the_registry() {
