@@ -215,3 +215,28 @@ fn ne2k_isa_from_iso() {
     );
     check_report(&outcome, Variant::Elf32, &mods);
 }
+
+/// A card its driver cannot start (a legacy-only virtio-net: this driver needs the modern
+/// registers) is named, with the driver's own reason (kept by the registry, written by the
+/// driver's code).
+#[test]
+fn a_card_that_does_not_start_is_named_with_its_drivers_reason() {
+    let name = "card-virtio-legacy";
+    let iso = netloader_tests::qemu::work_dir().join(format!("{name}.iso"));
+    std::fs::write(&iso, forms::build(Form::Iso).unwrap()).unwrap();
+    let outcome = Qemu::new(name, "pc", 64)
+        .args(["-cdrom", iso.to_str().unwrap()])
+        .args([
+            "-netdev",
+            "user,id=n0,restrict=on",
+            "-device",
+            "virtio-net-pci,netdev=n0,disable-modern=on,romfile=",
+        ])
+        .run(|serial| serial.contains("netloader: stopped."));
+    outcome.check(
+        outcome.contains(
+            "E-NIC-OPEN: the virtio-net (transitional) at PCI 00:03.0 (1af4:1000) did not start: virtio PCI transport: "
+        ),
+        "E-NIC-OPEN with virtio's own reason",
+    );
+}
