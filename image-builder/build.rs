@@ -42,9 +42,10 @@ fn main() {
         .filter(|d| d.is_pci())
     {
         let name = driver.name;
+        // Neither carries Multiboot 2 (a default feature): see runtime/Cargo.toml.
         for (features, file) in [
             (Some("chain"), format!("runtime-chain-{name}.bin")),
-            (None, format!("runtime-{name}.bin")),
+            (Some(""), format!("runtime-{name}.bin")),
         ] {
             let elf = build_runtime(&root, features, Some(name));
             let file_elf = object::File::parse(&*elf).expect("parse the runtime ELF");
@@ -140,7 +141,7 @@ fn flat_image(file: &object::File) -> Vec<u8> {
 }
 
 /// `cargo build --release` in ../runtime, with a target directory of its own beside ours;
-/// with `features`, those instead of the default ones (the whole loader); with `driver`, that
+/// with `features`, those instead of the default ones (none: `Some("")`); with `driver`, that
 /// NIC driver alone instead of every driver of the registry (runtime/src/nic.rs).
 /// Returns the ELF's bytes.
 fn build_runtime(root: &Path, features: Option<&str>, driver: Option<&str>) -> Vec<u8> {
@@ -156,7 +157,10 @@ fn build_runtime(root: &Path, features: Option<&str>, driver: Option<&str>) -> V
         .arg("--target-dir")
         .arg(&target_dir);
     if let Some(features) = features {
-        command.args(["--no-default-features", "--features", features]);
+        command.arg("--no-default-features");
+        if !features.is_empty() {
+            command.args(["--features", features]);
+        }
     }
     // The outer build's settings are for host code; none of them may reach the runtime.
     for (key, _) in std::env::vars_os() {

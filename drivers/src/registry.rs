@@ -315,15 +315,11 @@ impl fmt::Display for OpenError {
     }
 }
 
-/// The [`DmaPool`] bytes a driver needs: its buffers `B` (at the pool's start, which is
-/// 4096-aligned) followed by its state `S`, aligned.
+/// The [`DmaPool`] bytes a driver needs: its buffers `B` (aligned, wherever the pool starts)
+/// followed by its state `S`, aligned.
 pub const fn dma_len<B, S>() -> usize {
-    assert!(
-        core::mem::align_of::<B>() <= pool::POOL_ALIGN,
-        "buffers aligned beyond the pool"
-    );
-    core::mem::size_of::<B>().next_multiple_of(core::mem::align_of::<S>())
-        + core::mem::size_of::<S>()
+    use core::mem::{align_of, size_of};
+    (align_of::<B>() - 1 + size_of::<B>()).next_multiple_of(align_of::<S>()) + size_of::<S>()
 }
 
 /// The largest [`Driver::dma_len`] of `drivers`: what a [`DmaPool`] for them must hold.

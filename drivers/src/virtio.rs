@@ -184,6 +184,9 @@ impl<'a> VirtioNet<'a, PciTransport> {
     /// mastering, reset it, negotiate features, set up both queues and queue every RX buffer.
     /// The BARs must be assigned (the BIOS does that). Interrupts stay off (nothing is polled
     /// through them; the queues are polled).
+    // Not inlined: LTO otherwise spreads the transport's setup into the registry's adapter
+    // and the option ROM's first stage grows by half a kilobyte.
+    #[inline(never)]
     pub fn open<C: ConfigurationAccess>(
         model: &'static Model,
         cam: C,
@@ -213,6 +216,7 @@ impl<'a, T: Transport> VirtioNet<'a, T> {
         Self::start(model, transport, buffers, lease)
     }
 
+    #[inline(never)] // as `open`
     fn start(
         model: &'static Model,
         transport: T,

@@ -82,7 +82,7 @@ extern "C" fn netloader_main(boot: &'static BootInfo) -> ! {
 fn network_boot(map: &netloader_proto::memmap::MemoryMap, handoff: &BootInfo) -> boot::Failure {
     let nic = match nic::open_first() {
         Ok(nic) => nic,
-        Err(e) => return boot::fail!("{e}"),
+        Err(e) => return boot::Failure::from_line(e),
     };
     let mac = nic.mac();
     println!(
@@ -95,7 +95,7 @@ fn network_boot(map: &netloader_proto::memmap::MemoryMap, handoff: &BootInfo) ->
         .filter(|_| handoff.form() == boot_info::BootForm::Pxe && !cfg!(feature = "chain"));
     let lease = match net.lease(pxe, 20) {
         Ok(lease) => lease,
-        Err(e) => return boot::fail!("{e}"),
+        Err(e) => return e.into(),
     };
     println!(
         "dhcp: address {}/{} from {}, router {}",

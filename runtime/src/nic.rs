@@ -21,6 +21,18 @@ const CARRIED_COUNT: usize = registry::carried_count(ONLY);
 const CARRIED_DRIVERS: [Driver; CARRIED_COUNT] = registry::carried(ONLY);
 static CARRIED: [Driver; CARRIED_COUNT] = CARRIED_DRIVERS;
 
+/// Whether a carried driver looks for cards no bus lists (known at compile time: a build
+/// without one has no use for the search).
+const FINDS_CARDS: bool = {
+    let mut i = 0;
+    let mut any = false;
+    while i < CARRIED_COUNT {
+        any |= CARRIED_DRIVERS[i].find.is_some();
+        i += 1;
+    }
+    any
+};
+
 /// "this netloader drives ...", made at compile time.
 const DRIVEN: &str = match core::str::from_utf8(&DRIVEN_TEXT) {
     Ok(text) => text,
@@ -112,6 +124,7 @@ pub fn open_first() -> Result<&'static mut dyn Nic, NoCard> {
         }
         None => CARRIED
             .iter()
+            .filter(|_| FINDS_CARDS)
             .find_map(|driver| {
                 let (model, location) = (driver.find?)(&mut machine)?;
                 Some(Found {

@@ -10,18 +10,13 @@ use zerocopy::FromZeros;
 
 use super::OpenError;
 
-/// The pool's alignment: enough for every driver's buffers (virtio's rings want a page).
-pub(super) const POOL_ALIGN: usize = 4096;
-
-#[repr(C, align(4096))]
-struct PoolMemory<const LEN: usize>([u8; LEN]);
-
-const _: () = assert!(core::mem::align_of::<PoolMemory<1>>() == POOL_ALIGN);
-
-/// `LEN` bytes of memory for one card's buffers and driver, in a `static` (zeroed: .bss).
+/// `LEN` bytes of memory for one card's buffers and driver, in a `static` (zeroed: .bss). It
+/// is not aligned itself (the bump allocator aligns each piece, and [`super::dma_len`] counts
+/// the padding), so that it takes no more room than the largest driver needs; conventional
+/// memory is tight.
 pub struct DmaPool<const LEN: usize> {
     taken: AtomicBool,
-    memory: UnsafeCell<PoolMemory<LEN>>,
+    memory: UnsafeCell<[u8; LEN]>,
 }
 
 // SAFETY: the memory is reached only through the one `DmaArena` that `take` hands out, once.
@@ -31,7 +26,7 @@ impl<const LEN: usize> DmaPool<LEN> {
     pub const fn new() -> Self {
         DmaPool {
             taken: AtomicBool::new(false),
-            memory: UnsafeCell::new(PoolMemory([0; LEN])),
+            memory: UnsafeCell::new([0; LEN]),
         }
     }
 
