@@ -42,7 +42,9 @@ fn main() {
         .filter(|d| d.is_pci())
     {
         let name = driver.name;
-        // Neither carries Multiboot 2 (a default feature): see runtime/Cargo.toml.
+        // Neither carries the default features (Multiboot 2, HTTP and DNS, TFTP reordering):
+        // with them the virtio ROM passes the 127.5 KiB a legacy ROM header can declare, and
+        // the first stage its 56 KiB; see runtime/Cargo.toml.
         for (features, file) in [
             (Some("chain"), format!("runtime-chain-{name}.bin")),
             (Some(""), format!("runtime-{name}.bin")),

@@ -142,6 +142,9 @@ pub fn named(name: &str) -> Option<&'static Driver> {
 pub trait Machine {
     /// A busy-wait of at least the given microseconds.
     fn delay(&mut self) -> &mut dyn Delay;
+
+    /// The 32-bit word at `offset` (a multiple of 4) of `function`'s configuration space.
+    fn pci_read(&mut self, function: &PciFunction, offset: u16) -> u32;
 }
 
 /// A card some driver will open.
@@ -166,22 +169,38 @@ pub enum Location {
 impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Location::Pci(function) => write!(
-                f,
-                "PCI {:02x}:{:02x}.{} ({:04x}:{:04x})",
-                function.bus,
-                function.device,
-                function.function,
-                function.vendor_id,
-                function.device_id
-            ),
+            Location::Pci(function) => function.name().fmt(f),
             Location::Ports(base) => write!(f, "I/O port {base:#x}"),
             Location::Firmware(what) => f.write_str(what),
         }
     }
 }
 
-/// A PCI function as the runtime's bus scan saw it, with its decoded base address registers.
+/// How messages name a PCI function, "10ec:8029 at PCI 00:03.0": one formatting (the option
+/// ROM's first stage counts its bytes) for a card found and for the cards listed when none
+/// has a driver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PciName {
+    pub vendor_id: u16,
+    pub device_id: u16,
+    pub bus: u8,
+    pub device: u8,
+    pub function: u8,
+}
+
+impl fmt::Display for PciName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{:04x}:{:04x} at PCI {:02x}:{:02x}.{}",
+            self.vendor_id, self.device_id, self.bus, self.device, self.function
+        )
+    }
+}
+
+/// A PCI function as the runtime's bus scan saw it. Its base address registers are read when
+/// a driver asks ([`PciFunction::io_bar`], [`PciFunction::memory_bar`]), through the
+/// [`Machine`]: a driver that finds its registers by itself (virtio) carries no BAR code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PciFunction {
     pub bus: u8,
@@ -189,8 +208,6 @@ pub struct PciFunction {
     pub function: u8,
     pub vendor_id: u16,
     pub device_id: u16,
-    /// BAR 0-5; a 64-bit memory BAR fills its slot and leaves the next `None`.
-    pub bars: [Option<Bar>; 6],
 }
 
 /// One base address register.
@@ -214,20 +231,37 @@ impl Bar {
         }
         (base != 0).then_some(Bar::Memory(base))
     }
-
-    /// Whether a BAR register value is the lower half of a 64-bit memory BAR.
-    pub fn is_64bit(low: u32) -> bool {
-        low & 1 == 0 && (low >> 1) & 3 == 2
-    }
 }
 
 impl PciFunction {
+    pub fn name(&self) -> PciName {
+        PciName {
+            vendor_id: self.vendor_id,
+            device_id: self.device_id,
+            bus: self.bus,
+            device: self.device,
+            function: self.function,
+        }
+    }
+
+    /// BAR `index` (0-5), decoded; a 64-bit memory BAR takes the next register too.
+    pub fn bar(&self, machine: &mut dyn Machine, index: u8) -> Option<Bar> {
+        let offset = 0x10 + 4 * u16::from(index);
+        let low = machine.pci_read(self, offset);
+        Bar::decode(low, || {
+            if index < 5 {
+                machine.pci_read(self, offset + 4)
+            } else {
+                0
+            }
+        })
+    }
+
     /// The first I/O BAR, whatever its index.
-    pub fn io_bar(&self) -> Result<u16, OpenError> {
-        self.bars
-            .iter()
-            .find_map(|bar| match bar {
-                Some(Bar::Io(port)) => Some(*port),
+    pub fn io_bar(&self, machine: &mut dyn Machine) -> Result<u16, OpenError> {
+        (0..6)
+            .find_map(|index| match self.bar(machine, index) {
+                Some(Bar::Io(port)) => Some(port),
                 _ => None,
             })
             .ok_or(OpenError::NoIoBar)
@@ -235,8 +269,13 @@ impl PciFunction {
 
     /// Memory BAR `index`, `len` bytes long, which must lie below 4 GiB (the runtime maps
     /// 0..4 GiB only, identity).
-    pub fn memory_bar(&self, index: usize, len: usize) -> Result<usize, OpenError> {
-        match self.bars.get(index).copied().flatten() {
+    pub fn memory_bar(
+        &self,
+        machine: &mut dyn Machine,
+        index: u8,
+        len: usize,
+    ) -> Result<usize, OpenError> {
+        match self.bar(machine, index) {
             Some(Bar::Memory(base)) if base + len as u64 <= 1 << 32 => Ok(base as usize),
             Some(Bar::Memory(base)) => Err(OpenError::BarAbove4Gib(base)),
             _ => Err(OpenError::NoMemoryBar(index)),
@@ -262,7 +301,7 @@ pub enum OpenError {
     /// The card has no I/O BAR (the BIOS assigned none).
     NoIoBar,
     /// Memory BAR n is missing.
-    NoMemoryBar(usize),
+    NoMemoryBar(u8),
     /// A memory BAR lies above 4 GiB, outside the runtime's identity map.
     BarAbove4Gib(u64),
     /// The DMA memory was already handed out, or is too small for this driver: a build bug.
@@ -302,14 +341,10 @@ impl fmt::Display for OpenError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             OpenError::Nic(error) => error.fmt(f),
-            OpenError::NoIoBar => f.write_str("the card has no I/O ports assigned (no I/O BAR)"),
-            OpenError::NoMemoryBar(index) => {
-                write!(f, "the card has no memory assigned (BAR{index})")
-            }
-            OpenError::BarAbove4Gib(base) => {
-                write!(f, "its registers at {base:#x} are above 4 GiB (not mapped)")
-            }
-            OpenError::DmaMemory => f.write_str("no DMA memory left for it (a netloader bug)"),
+            OpenError::NoIoBar => f.write_str("no I/O BAR assigned"),
+            OpenError::NoMemoryBar(index) => write!(f, "no memory BAR{index} assigned"),
+            OpenError::BarAbove4Gib(base) => write!(f, "registers above 4 GiB, at {base:#x}"),
+            OpenError::DmaMemory => f.write_str("no DMA memory left (a netloader bug)"),
             OpenError::Driver(reason) => reason.fmt(f),
         }
     }

@@ -6,7 +6,7 @@ use core::fmt::Write;
 use netloader_drivers::Nic;
 use netloader_drivers::hw::Delay;
 use netloader_drivers::registry::{
-    self, DmaPool, Driver, Found, Location, Machine, OpenError, PciFunction,
+    self, DmaPool, Driver, Found, Location, Machine, OpenError, PciFunction, PciName,
 };
 
 use crate::{pci, println, time};
@@ -53,6 +53,10 @@ impl Machine for Runtime {
     fn delay(&mut self) -> &mut dyn Delay {
         &mut self.delay
     }
+
+    fn pci_read(&mut self, function: &PciFunction, offset: u16) -> u32 {
+        pci::read(function.bus, function.device, function.function, offset)
+    }
 }
 
 /// Why no card could be used.
@@ -68,7 +72,12 @@ impl core::fmt::Display for NoCard {
         match self {
             NoCard::NoneSupported { seen } if seen.is_empty() => write!(
                 f,
-                "E-NIC-NONE: no network card found on the PCI bus (nor an ISA NE2000 at its usual ports): check that the card is seated and enabled in the BIOS"
+                "E-NIC-NONE: no network card found on the PCI bus{}: check that the card is seated and enabled in the BIOS",
+                if FINDS_CARDS {
+                    " (nor an ISA NE2000 at its usual ports)"
+                } else {
+                    ""
+                }
             ),
             NoCard::NoneSupported { seen } => write!(
                 f,
@@ -76,7 +85,7 @@ impl core::fmt::Display for NoCard {
             ),
             NoCard::OpenFailed { card, error } => write!(
                 f,
-                "E-NIC-OPEN: the {} at {} did not start: {error}",
+                "E-NIC-OPEN: {}, {}, did not start: {error}",
                 card.model, card.location
             ),
         }
@@ -92,21 +101,21 @@ pub fn open_first() -> Result<&'static mut dyn Nic, NoCard> {
         if !function.is_network() {
             return;
         }
-        let _ = write!(
-            seen,
-            "{}{:04x}:{:04x} at {:02x}:{:02x}.{}",
-            if seen.is_empty() { "" } else { ", " },
-            function.vendor,
-            function.device,
-            function.address.bus(),
-            function.address.device(),
-            function.address.function()
-        );
+        let name = PciName {
+            vendor_id: function.vendor,
+            device_id: function.device,
+            bus: function.address.bus(),
+            device: function.address.device(),
+            function: function.address.function(),
+        };
+        let separator = if seen.is_empty() { "" } else { ", " };
+        let _ = write!(seen, "{separator}{name}");
         if chosen.is_some() {
             return;
         }
         if let Some((driver, id)) = registry::match_pci(&CARRIED, function.vendor, function.device)
         {
+            pci::enable_device(function.address);
             chosen = Some(Found {
                 driver,
                 model: id.name,
@@ -116,12 +125,7 @@ pub fn open_first() -> Result<&'static mut dyn Nic, NoCard> {
     });
     let mut machine = Runtime { delay: time::Delay };
     let card = match chosen {
-        Some(card) => {
-            if let Location::Pci(function) = &card.location {
-                pci::enable_device(pci::address(function));
-            }
-            card
-        }
+        Some(card) => card,
         None => CARRIED
             .iter()
             .filter(|_| FINDS_CARDS)
@@ -139,13 +143,13 @@ pub fn open_first() -> Result<&'static mut dyn Nic, NoCard> {
     let dma = DMA_POOL.take().ok_or_else(|| fail(OpenError::DmaMemory))?;
     let nic = (card.driver.open)(&card, &mut machine, dma).map_err(fail)?;
     println!(
-        "nic: {} at {}, driver {}",
+        "nic: {}, {}, driver {}",
         card.model, card.location, card.driver.name
     );
     Ok(nic)
 }
 
-/// The scan's view of a function, with its BARs read, as the registry describes it.
+/// The scan's view of a function as the registry describes it.
 fn pci_function(function: &pci::Function) -> PciFunction {
     PciFunction {
         bus: function.address.bus(),
@@ -153,6 +157,5 @@ fn pci_function(function: &pci::Function) -> PciFunction {
         function: function.address.function(),
         vendor_id: function.vendor,
         device_id: function.device,
-        bars: pci::bars(function.address),
     }
 }

@@ -17,7 +17,7 @@ use netloader_tests::kernels::Variant;
 use netloader_tests::qemu::{Outcome, Qemu, nic_family};
 use netloader_tests::scenario::{self, Module, check_kernel_report, check_report, modules};
 
-/// The driver's line for the card it opened: `nic: <model> at PCI .. (<id>), driver <name>`.
+/// The driver's line for the card it opened: `nic: <model>, <id> at PCI .., driver <name>`.
 fn check_driver(outcome: &Outcome, model: &str, pci_id: &str, driver: &str) {
     let line = outcome
         .serial
@@ -25,8 +25,8 @@ fn check_driver(outcome: &Outcome, model: &str, pci_id: &str, driver: &str) {
         .find(|l| l.starts_with("nic: ") && !l.starts_with("nic: MAC"));
     outcome.check(
         line.is_some_and(|l| {
-            l.starts_with(&format!("nic: {model} at PCI "))
-                && l.ends_with(&format!("({pci_id}), driver {driver}"))
+            l.starts_with(&format!("nic: {model}, {pci_id} at PCI "))
+                && l.ends_with(&format!(", driver {driver}"))
         }),
         &format!("{model} ({pci_id}) opened by the {driver} driver"),
     );
@@ -210,7 +210,7 @@ fn ne2k_isa_from_iso() {
     let mods = modules(2);
     let outcome = boot_disk("card-ne2k_isa-iso", Form::Iso, "ne2k_isa", &mods);
     outcome.check(
-        outcome.contains("nic: NE2000 (ISA) at I/O port 0x300, driver ne2k"),
+        outcome.contains("nic: NE2000 (ISA), I/O port 0x300, driver ne2k"),
         "the ISA board found at 0x300 by the ne2k driver",
     );
     check_report(&outcome, Variant::Elf32, &mods);
@@ -235,7 +235,7 @@ fn a_card_that_does_not_start_is_named_with_its_drivers_reason() {
         .run(|serial| serial.contains("netloader: stopped."));
     outcome.check(
         outcome.contains(
-            "E-NIC-OPEN: the virtio-net (transitional) at PCI 00:03.0 (1af4:1000) did not start: virtio PCI transport: "
+            "E-NIC-OPEN: virtio-net (transitional), 1af4:1000 at PCI 00:03.0, did not start: virtio PCI transport: "
         ),
         "E-NIC-OPEN with virtio's own reason",
     );
