@@ -42,7 +42,7 @@ fn open_found(
 ) -> Result<&'static mut dyn Nic, OpenError> {
     let function = card.pci()?;
     let chip = probe(function.vendor_id, function.device_id).ok_or(NicError::UnsupportedDevice)?;
-    let base = function.memory_bar(machine, 0, MMIO_LEN)?;
+    let base = function.memory_bar(0, MMIO_LEN)?;
     // SAFETY: BAR0 of this card, below 4 GiB (checked), which the runtime identity-maps
     // uncached; nothing else drives the card.
     let regs = unsafe { MmioRegion::new(base, MMIO_LEN) };

@@ -62,7 +62,7 @@ fn open_found(
     let function = card.pci()?;
     let id = probe(function.vendor_id, function.device_id).ok_or(NicError::UnsupportedDevice)?;
     // SAFETY: the I/O BAR of this card; nothing else drives it.
-    let io = unsafe { PortRegion::new(function.io_bar(machine)?) };
+    let io = unsafe { PortRegion::new(function.io_bar()?) };
     let buffers = dma.zeroed::<Eepro100Buffers>()?;
     let nic = Eepro100::open(id, io, IdentityDma, buffers, &mut machine.delay())?;
     Ok(dma.keep(nic)?)

@@ -47,7 +47,7 @@ pub const DRIVER: Driver = Driver {
 /// buffers from the pool.
 fn open_found(
     card: &Found,
-    machine: &mut dyn Machine,
+    _machine: &mut dyn Machine,
     mut dma: DmaArena,
 ) -> Result<&'static mut dyn Nic, OpenError> {
     let (id, base) = match card.location {
@@ -56,7 +56,7 @@ fn open_found(
             let function = card.pci()?;
             let id =
                 probe(function.vendor_id, function.device_id).ok_or(NicError::UnsupportedDevice)?;
-            (id, function.io_bar(machine)?)
+            (id, function.io_bar()?)
         }
     };
     // SAFETY: the card's I/O ports (its BAR, or where `find_isa` found the board); nothing

@@ -142,9 +142,6 @@ pub fn named(name: &str) -> Option<&'static Driver> {
 pub trait Machine {
     /// A busy-wait of at least the given microseconds.
     fn delay(&mut self) -> &mut dyn Delay;
-
-    /// The 32-bit word at `offset` (a multiple of 4) of `function`'s configuration space.
-    fn pci_read(&mut self, function: &PciFunction, offset: u16) -> u32;
 }
 
 /// A card some driver will open.
@@ -198,9 +195,7 @@ impl fmt::Display for PciName {
     }
 }
 
-/// A PCI function as the runtime's bus scan saw it. Its base address registers are read when
-/// a driver asks ([`PciFunction::io_bar`], [`PciFunction::memory_bar`]), through the
-/// [`Machine`]: a driver that finds its registers by itself (virtio) carries no BAR code.
+/// A PCI function as the runtime's bus scan saw it, with its decoded base address registers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PciFunction {
     pub bus: u8,
@@ -208,6 +203,8 @@ pub struct PciFunction {
     pub function: u8,
     pub vendor_id: u16,
     pub device_id: u16,
+    /// BAR 0-5; a 64-bit memory BAR fills its slot and leaves the next `None`.
+    pub bars: [Option<Bar>; 6],
 }
 
 /// One base address register.
@@ -231,6 +228,11 @@ impl Bar {
         }
         (base != 0).then_some(Bar::Memory(base))
     }
+
+    /// Whether a BAR register value is the lower half of a 64-bit memory BAR.
+    pub fn is_64bit(low: u32) -> bool {
+        low & 1 == 0 && (low >> 1) & 3 == 2
+    }
 }
 
 impl PciFunction {
@@ -244,24 +246,12 @@ impl PciFunction {
         }
     }
 
-    /// BAR `index` (0-5), decoded; a 64-bit memory BAR takes the next register too.
-    pub fn bar(&self, machine: &mut dyn Machine, index: u8) -> Option<Bar> {
-        let offset = 0x10 + 4 * u16::from(index);
-        let low = machine.pci_read(self, offset);
-        Bar::decode(low, || {
-            if index < 5 {
-                machine.pci_read(self, offset + 4)
-            } else {
-                0
-            }
-        })
-    }
-
     /// The first I/O BAR, whatever its index.
-    pub fn io_bar(&self, machine: &mut dyn Machine) -> Result<u16, OpenError> {
-        (0..6)
-            .find_map(|index| match self.bar(machine, index) {
-                Some(Bar::Io(port)) => Some(port),
+    pub fn io_bar(&self) -> Result<u16, OpenError> {
+        self.bars
+            .iter()
+            .find_map(|bar| match bar {
+                Some(Bar::Io(port)) => Some(*port),
                 _ => None,
             })
             .ok_or(OpenError::NoIoBar)
@@ -269,13 +259,8 @@ impl PciFunction {
 
     /// Memory BAR `index`, `len` bytes long, which must lie below 4 GiB (the runtime maps
     /// 0..4 GiB only, identity).
-    pub fn memory_bar(
-        &self,
-        machine: &mut dyn Machine,
-        index: u8,
-        len: usize,
-    ) -> Result<usize, OpenError> {
-        match self.bar(machine, index) {
+    pub fn memory_bar(&self, index: usize, len: usize) -> Result<usize, OpenError> {
+        match self.bars.get(index).copied().flatten() {
             Some(Bar::Memory(base)) if base + len as u64 <= 1 << 32 => Ok(base as usize),
             Some(Bar::Memory(base)) => Err(OpenError::BarAbove4Gib(base)),
             _ => Err(OpenError::NoMemoryBar(index)),
@@ -301,7 +286,7 @@ pub enum OpenError {
     /// The card has no I/O BAR (the BIOS assigned none).
     NoIoBar,
     /// Memory BAR n is missing.
-    NoMemoryBar(u8),
+    NoMemoryBar(usize),
     /// A memory BAR lies above 4 GiB, outside the runtime's identity map.
     BarAbove4Gib(u64),
     /// The DMA memory was already handed out, or is too small for this driver: a build bug.

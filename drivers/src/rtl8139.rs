@@ -53,13 +53,13 @@ pub const DRIVER: Driver = Driver {
 /// [`DRIVER`]'s `open`: the I/O BAR as the registers, buffers from the DMA pool.
 fn open_found(
     card: &Found,
-    machine: &mut dyn Machine,
+    _machine: &mut dyn Machine,
     mut dma: DmaArena,
 ) -> Result<&'static mut dyn Nic, OpenError> {
     let function = card.pci()?;
     let id = probe(function.vendor_id, function.device_id).ok_or(NicError::UnsupportedDevice)?;
     // SAFETY: the I/O BAR of this card; nothing else drives it.
-    let io = unsafe { PortRegion::new(function.io_bar(machine)?) };
+    let io = unsafe { PortRegion::new(function.io_bar()?) };
     let buffers = dma.zeroed::<Rtl8139Buffers>()?;
     let nic = Rtl8139::open(id, io, IdentityDma, buffers)?;
     Ok(dma.keep(nic)?)

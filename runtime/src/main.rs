@@ -30,7 +30,10 @@ use console::OrNone;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// Called by stage 2 (stage1/stage2.s) in long mode, interrupts off, on the boot stack.
+/// Called by stage 2 (stage1/stage2.s) in long mode, interrupts off, on the boot stack (16 KiB
+/// in .bss, enough for these first steps): everything from the network card to the hand-off
+/// runs on the larger stack the layout sets aside in upper memory (boot/plan.rs), since
+/// conventional memory has no room for it.
 #[unsafe(no_mangle)]
 extern "C" fn netloader_main(boot: &'static BootInfo) -> ! {
     console::init();
@@ -74,7 +77,20 @@ extern "C" fn netloader_main(boot: &'static BootInfo) -> ! {
     #[cfg(not(feature = "chain"))]
     arch::bios::report_through_thunk(boot);
 
-    let failure = network_boot(&map, boot);
+    let failure = match boot::Layout::new(&map) {
+        Ok(layout) => {
+            let mut failure = None;
+            // SAFETY: the layout's stack is upper memory that nothing else uses while the
+            // runtime runs (the load plan reserves it as netloader's own), 16-byte aligned.
+            unsafe {
+                arch::on_stack(layout.stack.end, || {
+                    failure = Some(network_boot(&map, boot));
+                })
+            };
+            failure.unwrap_or_else(|| boot::Failure::new("E-PANIC", format_args!("no boot ran")))
+        }
+        Err(failure) => failure,
+    };
     stop(&failure)
 }
 

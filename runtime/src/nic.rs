@@ -53,10 +53,6 @@ impl Machine for Runtime {
     fn delay(&mut self) -> &mut dyn Delay {
         &mut self.delay
     }
-
-    fn pci_read(&mut self, function: &PciFunction, offset: u16) -> u32 {
-        pci::read(function.bus, function.device, function.function, offset)
-    }
 }
 
 /// Why no card could be used.
@@ -149,7 +145,7 @@ pub fn open_first() -> Result<&'static mut dyn Nic, NoCard> {
     Ok(nic)
 }
 
-/// The scan's view of a function as the registry describes it.
+/// The scan's view of a function, with its BARs read, as the registry describes it.
 fn pci_function(function: &pci::Function) -> PciFunction {
     PciFunction {
         bus: function.address.bus(),
@@ -157,5 +153,6 @@ fn pci_function(function: &pci::Function) -> PciFunction {
         function: function.address.function(),
         vendor_id: function.vendor,
         device_id: function.device,
+        bars: pci::bars(function.address),
     }
 }

@@ -1,5 +1,6 @@
 //! PCI configuration space through mechanism #1 (ports 0xCF8/0xCFC) and a scan of every bus.
 
+use netloader_drivers::registry::Bar;
 use pci_types::{ConfigRegionAccess, PciAddress};
 use x86_64::instructions::port::Port;
 
@@ -91,10 +92,19 @@ pub fn enable_device(address: PciAddress) {
     }
 }
 
-/// The 32-bit word at `offset` of a function's configuration space (drivers read their BARs
-/// through it, see drivers/src/registry.rs).
-pub fn read(bus: u8, device: u8, function: u8, offset: u16) -> u32 {
-    // SAFETY: reading configuration space has no side effects for the registers drivers ask
-    // for (identification and BARs).
-    unsafe { PortConfigAccess.read(PciAddress::new(0, bus, device, function), offset) }
+/// The six BARs of a type-0 header, decoded (drivers/src/registry.rs); a 64-bit memory BAR
+/// takes its slot and the next. BARs above 4 GiB are kept: a driver refuses them (the runtime
+/// maps 0..4 GiB only).
+pub fn bars(address: PciAddress) -> [Option<Bar>; 6] {
+    let access = PortConfigAccess;
+    // SAFETY: reading a BAR has no side effects.
+    let read = |index: usize| unsafe { access.read(address, 0x10 + 4 * index as u16) };
+    let mut bars = [None; 6];
+    let mut index = 0;
+    while index < 6 {
+        let low = read(index);
+        bars[index] = Bar::decode(low, || if index < 5 { read(index + 1) } else { 0 });
+        index += if Bar::is_64bit(low) { 2 } else { 1 };
+    }
+    bars
 }
