@@ -2,15 +2,8 @@
 //! until it hands a kernel over.
 #![no_std]
 #![no_main]
-// The option ROM's first stage uses the network half only, and a ROM carries one driver: the
-// rest is compiled but unused.
-#![cfg_attr(
-    any(
-        feature = "chain",
-        not(all(feature = "e1000", feature = "rtl8139", feature = "virtio"))
-    ),
-    allow(dead_code, unused_imports)
-)]
+// The option ROM's first stage uses the network half only: the rest is compiled but unused.
+#![cfg_attr(feature = "chain", allow(dead_code, unused_imports))]
 // Failures are fixed-size strings (there is no allocator), returned once per boot: their size
 // costs nothing that matters, and boxing them is not possible.
 #![allow(clippy::result_large_err)]
@@ -103,11 +96,10 @@ extern "C" fn netloader_main(boot: &'static BootInfo) -> ! {
 
 /// From the card to the boot: everything that needs the network. Returns only on failure.
 fn network_boot(map: &netloader_proto::memmap::MemoryMap, handoff: &BootInfo) -> boot::Failure {
-    let mut card = match nic::open_first() {
-        Ok(card) => card,
+    let nic = match nic::open_first() {
+        Ok(nic) => nic,
         Err(e) => return boot::Failure::from_line(e),
     };
-    let nic = card.nic();
     let mac = nic.mac();
     println!(
         "nic: MAC {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
