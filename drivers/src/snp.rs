@@ -18,7 +18,42 @@
 //! - close: `Shutdown`, then `Stop` (what EDK2's SnpDxe does at ExitBootServices, done here
 //!   before the hand-off in any case).
 
+use zerocopy::FromZeros;
+
+use crate::registry::{DmaArena, Driver, Found, Location, Machine, OpenError, dma_len};
 use crate::{MAX_FRAME_LEN, MIN_FRAME_LEN, MacAddress, Nic, NicError, check_tx_len};
+
+/// The registry's entry: the firmware's interface, found by asking the machine (netloader.efi
+/// offers it; a BIOS machine never does), its transmit buffers and state in the DMA pool.
+pub const DRIVER: Driver = Driver {
+    name: "snp",
+    family: "the firmware's network interface (UEFI Simple Network Protocol)",
+    pci_ids: &[],
+    find: Some(find),
+    dma_len: dma_len::<SnpBuffers, Snp<'static, &'static mut dyn SnpApi>>(),
+    open: open_found,
+};
+
+fn find(machine: &mut dyn Machine) -> Option<(&'static str, Location)> {
+    machine.offers_snp().then_some((
+        "UEFI Simple Network Protocol",
+        Location::Firmware("offered by the firmware"),
+    ))
+}
+
+/// [`DRIVER`]'s `open`: the machine's interface, buffers from the DMA pool.
+fn open_found(
+    _card: &Found,
+    machine: &mut dyn Machine,
+    mut dma: DmaArena,
+) -> Result<&'static mut dyn Nic, OpenError> {
+    let api = machine.take_snp().ok_or(OpenError::Nic(NicError::Closed))?;
+    let buffers = dma.zeroed::<SnpBuffers>()?;
+    match Snp::open(api, buffers) {
+        Ok(nic) => Ok(dma.keep(nic)?),
+        Err(error) => Err(dma.keep_error(error)),
+    }
+}
 
 /// `EFI_SIMPLE_NETWORK_MODE.State`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -93,6 +128,7 @@ pub const TX_SLOTS: usize = 8;
 const RX_BUFFER_LEN: usize = 1536;
 
 /// The transmit buffers: the firmware reads a frame from here until it recycles it.
+#[derive(FromZeros)]
 #[repr(C, align(64))]
 pub struct SnpBuffers {
     tx: [[u8; MAX_FRAME_LEN]; TX_SLOTS],
@@ -331,6 +367,51 @@ impl<A: SnpApi> Nic for Snp<'_, A> {
         let _ = self.api.shutdown();
         let _ = self.api.stop();
         self.in_flight = [false; TX_SLOTS];
+    }
+}
+
+/// A borrowed interface is one too (the runtime hands the driver `&'static mut dyn SnpApi`;
+/// the tests a `&mut` to their model).
+impl<T: SnpApi + ?Sized> SnpApi for &mut T {
+    fn state(&self) -> SnpState {
+        (**self).state()
+    }
+    fn current_address(&self) -> MacAddress {
+        (**self).current_address()
+    }
+    fn filter_mask(&self) -> u32 {
+        (**self).filter_mask()
+    }
+    fn media_present(&self) -> Option<bool> {
+        (**self).media_present()
+    }
+    fn max_packet_size(&self) -> u32 {
+        (**self).max_packet_size()
+    }
+    fn start(&mut self) -> Result<(), SnpStatus> {
+        (**self).start()
+    }
+    fn initialize(&mut self) -> Result<(), SnpStatus> {
+        (**self).initialize()
+    }
+    fn receive_filters(&mut self, enable: u32, disable: u32) -> Result<(), SnpStatus> {
+        (**self).receive_filters(enable, disable)
+    }
+    unsafe fn transmit(&mut self, frame: *const u8, len: usize) -> Result<(), SnpStatus> {
+        // SAFETY: the caller's promise, passed on.
+        unsafe { (**self).transmit(frame, len) }
+    }
+    fn recycled_transmit(&mut self) -> Result<Option<*const u8>, SnpStatus> {
+        (**self).recycled_transmit()
+    }
+    fn receive(&mut self, buffer: &mut [u8]) -> Result<usize, SnpStatus> {
+        (**self).receive(buffer)
+    }
+    fn shutdown(&mut self) -> Result<(), SnpStatus> {
+        (**self).shutdown()
+    }
+    fn stop(&mut self) -> Result<(), SnpStatus> {
+        (**self).stop()
     }
 }
 

@@ -3,15 +3,11 @@
 //! machine from here until it hands a kernel over.
 #![no_std]
 #![no_main]
-// The option ROM's first stage uses the network half only, and a ROM carries one driver: the
-// rest is compiled but unused. netloader.efi drives the firmware's interface: the PCI drivers'
-// glue and the BIOS paths (VGA text, the PXE ROM's answer) are compiled but unused there.
+// The option ROM's first stage uses the network half only: the rest is compiled but unused.
+// netloader.efi drives the firmware's interface: the PCI glue and the BIOS paths (VGA text,
+// the PXE ROM's answer) are compiled but unused there.
 #![cfg_attr(
-    any(
-        feature = "chain",
-        not(all(feature = "e1000", feature = "rtl8139", feature = "virtio")),
-        target_os = "uefi"
-    ),
+    any(feature = "chain", target_os = "uefi"),
     allow(dead_code, unused_imports)
 )]
 // Failures are fixed-size strings (there is no allocator), returned once per boot: their size
@@ -121,11 +117,10 @@ fn network_boot(
     answer: Option<net::FirmwareAnswer>,
     #[cfg_attr(not(feature = "chain"), allow(unused_variables))] conventional_kib: u16,
 ) -> boot::Failure {
-    let mut card = match nic::open_first() {
-        Ok(card) => card,
+    let nic = match nic::open_first() {
+        Ok(nic) => nic,
         Err(e) => return boot::Failure::from_line(e),
     };
-    let nic = card.nic();
     let mac = nic.mac();
     println!(
         "nic: MAC {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",

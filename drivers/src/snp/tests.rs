@@ -160,3 +160,56 @@ fn link_and_close() {
         "close is idempotent, drop after close does nothing"
     );
 }
+
+/// The registry's entry: found only where the machine offers an interface, opened through the
+/// DMA pool like every driver.
+#[test]
+fn registry_entry_finds_and_opens_what_the_machine_offers() {
+    use crate::registry::{DmaPool, Found, Machine};
+    use crate::testing::NoDelay;
+
+    struct Firmware {
+        delay: NoDelay,
+        snp: Option<&'static mut SnpModel>,
+    }
+    impl Machine for Firmware {
+        fn delay(&mut self) -> &mut dyn crate::hw::Delay {
+            &mut self.delay
+        }
+        fn offers_snp(&mut self) -> bool {
+            self.snp.is_some()
+        }
+        fn take_snp(&mut self) -> Option<&'static mut dyn SnpApi> {
+            self.snp.take().map(|m| m as &mut dyn SnpApi)
+        }
+    }
+    static POOL: DmaPool<{ DRIVER.dma_len }> = DmaPool::new();
+
+    let mut bios = Firmware {
+        delay: NoDelay::default(),
+        snp: None,
+    };
+    assert!((DRIVER.find.unwrap())(&mut bios).is_none());
+    assert!(!DRIVER.is_pci(), "no option ROM is built for it");
+
+    let model: &'static mut SnpModel = Box::leak(Box::new(SnpModel::new(SnpState::Stopped)));
+    let model_at = model as *const SnpModel;
+    let mut uefi = Firmware {
+        delay: NoDelay::default(),
+        snp: Some(model),
+    };
+    let (name, location) = (DRIVER.find.unwrap())(&mut uefi).unwrap();
+    let card = Found {
+        driver: &DRIVER,
+        model: name,
+        location,
+    };
+    let nic = (DRIVER.open)(&card, &mut uefi, POOL.take().unwrap()).unwrap();
+    nic.transmit(&[0xab; 42]).unwrap();
+    assert_eq!(nic.mac(), [0x52, 0x54, 0x00, 0x12, 0x34, 0x56]);
+    nic.close();
+    // SAFETY: the driver is closed and holds the model no more.
+    let model = unsafe { &*model_at };
+    assert_eq!(model.sent.len(), 1);
+    assert_eq!(model.state, SnpState::Stopped);
+}

@@ -159,18 +159,41 @@ impl SnpApi for FirmwareSnp {
     }
 }
 
-/// Why no firmware interface could be had.
-pub enum NoSnp {
-    /// No handle has SNP (a firmware without network drivers, or none for this card).
-    None,
-    /// LocateHandle failed.
-    Locate(Status),
+/// The interface, once opened: the driver borrows it for the rest of the run.
+static mut OPENED: Option<FirmwareSnp> = None;
+
+/// Whether the firmware has an interface to offer.
+pub fn offered() -> bool {
+    choose().is_some()
 }
 
-/// Finds the interface (see the module docs) and opens it. Returns it and whether it is held
-/// exclusively.
-pub fn open() -> Result<(FirmwareSnp, bool), NoSnp> {
-    let boot = super::boot_services().ok_or(NoSnp::None)?;
+/// Opens the interface (see the module docs) and hands it out, once.
+pub fn take() -> Option<&'static mut dyn SnpApi> {
+    let handle = choose()?;
+    let (snp, exclusive) = open(handle)?;
+    println!(
+        "nic: the firmware's network interface, {}",
+        if exclusive {
+            "opened exclusively (the firmware's network stack stopped)"
+        } else {
+            "shared with the firmware's network stack (it would not give it exclusively)"
+        }
+    );
+    // SAFETY: written once here (the registry opens one card, once); the driver holds the
+    // only reference from now on.
+    unsafe {
+        let slot = &mut *(&raw mut OPENED);
+        if slot.is_some() {
+            return None;
+        }
+        Some(slot.insert(snp) as &mut dyn SnpApi)
+    }
+}
+
+/// The handle to take: the interface on the way to the image's device, else the first one;
+/// never a PXE driver's IP child.
+fn choose() -> Option<Handle> {
+    let boot = super::boot_services()?;
     let mut handles: [Handle; 32] = [null_mut(); 32];
     let mut size = core::mem::size_of_val(&handles);
     // SAFETY: LocateHandle(ByProtocol) writes at most `size` bytes of handles.
@@ -183,10 +206,8 @@ pub fn open() -> Result<(FirmwareSnp, bool), NoSnp> {
             handles.as_mut_ptr(),
         )
     };
-    match status {
-        Status::SUCCESS => {}
-        Status::NOT_FOUND => return Err(NoSnp::None),
-        other => return Err(NoSnp::Locate(other)),
+    if status != Status::SUCCESS {
+        return None;
     }
     let count = (size / core::mem::size_of::<Handle>()).min(handles.len());
     let ours = super::loaded_image().and_then(|image| super::device_path(image.device_handle));
@@ -203,12 +224,17 @@ pub fn open() -> Result<(FirmwareSnp, bool), NoSnp> {
             _ => false,
         };
         if on_our_way {
-            chosen = Some(handle);
-            break;
+            return Some(handle);
         }
         chosen.get_or_insert(handle);
     }
-    let handle = chosen.ok_or(NoSnp::None)?;
+    chosen
+}
+
+/// Opens SNP on `handle`, exclusively if the firmware lets us, else shared. Returns it and
+/// whether it is held exclusively.
+fn open(handle: Handle) -> Option<(FirmwareSnp, bool)> {
+    let boot = super::boot_services()?;
     let mut interface: *mut c_void = null_mut();
     // SAFETY: OpenProtocol writes the interface pointer; the agent is our image.
     let exclusive = unsafe {
@@ -222,10 +248,7 @@ pub fn open() -> Result<(FirmwareSnp, bool), NoSnp> {
         )
     } == Status::SUCCESS;
     if !exclusive {
-        println!(
-            "nic: the firmware would not give the network interface exclusively: sharing it with its own network stack"
-        );
-        // SAFETY: as above, a plain (GetProtocol-like) open.
+        // SAFETY: as above, a plain (HandleProtocol-like) open.
         let status = unsafe {
             (boot.open_protocol)(
                 handle,
@@ -236,16 +259,18 @@ pub fn open() -> Result<(FirmwareSnp, bool), NoSnp> {
                 BY_HANDLE_PROTOCOL,
             )
         };
-        if status != Status::SUCCESS || interface.is_null() {
-            return Err(NoSnp::Locate(status));
+        if status != Status::SUCCESS {
+            return None;
         }
     }
-    Ok((
-        FirmwareSnp {
-            protocol: interface.cast(),
-        },
-        exclusive,
-    ))
+    (!interface.is_null()).then(|| {
+        (
+            FirmwareSnp {
+                protocol: interface.cast(),
+            },
+            exclusive,
+        )
+    })
 }
 
 /// Whether the path's last node is an IPv4 or IPv6 node (a PXE driver's child handle).
