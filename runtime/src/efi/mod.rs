@@ -153,6 +153,47 @@ pub unsafe fn walk_device_path(
     }
 }
 
+/// A device path in the UEFI spec's text form (DevicePathToText), e.g.
+/// `PciRoot(0x0)/Pci(0x1,0x1)/Ata(Secondary,Master,0x0)/CDROM(0x1,0x74,0x28)`.
+struct PathText(Option<*const DevicePathProtocol>);
+
+impl core::fmt::Display for PathText {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        use uefi_raw::protocol::device_path::DevicePathToTextProtocol;
+        let (Some(boot), Some(path)) = (boot_services(), self.0.filter(|p| !p.is_null())) else {
+            return f.write_str("(none)");
+        };
+        let mut to_text: *mut c_void = null_mut();
+        // SAFETY: LocateProtocol writes the interface pointer.
+        let status = unsafe {
+            (boot.locate_protocol)(
+                &DevicePathToTextProtocol::GUID,
+                core::ptr::null(),
+                &mut to_text,
+            )
+        };
+        if status != Status::SUCCESS || to_text.is_null() {
+            return f.write_str("(no DevicePathToText)");
+        }
+        // SAFETY: a live protocol; `path` is a device path the firmware gave; the text is
+        // pool memory the caller frees.
+        let text = unsafe {
+            ((*to_text.cast::<DevicePathToTextProtocol>()).convert_device_path_to_text)(
+                path,
+                uefi_raw::Boolean::FALSE,
+                uefi_raw::Boolean::FALSE,
+            )
+        };
+        if text.is_null() {
+            return f.write_str("(no text)");
+        }
+        let result = screen::Text16(text).fmt(f);
+        // SAFETY: DevicePathToText allocated the string from pool memory for us.
+        let _ = unsafe { (boot.free_pool)(text.cast()) };
+        result
+    }
+}
+
 /// Ends the run: ResetSystem while the firmware is there (cold, as the BIOS forms' reset).
 pub fn reset() -> ! {
     let runtime = system_table().runtime_services;
@@ -186,6 +227,13 @@ extern "efiapi" fn efi_main(image: Handle, system_table: *mut SystemTable) -> St
         table.header.revision.0 >> 16,
         (table.header.revision.0 & 0xffff) / 10
     );
+    if let Some(image) = loaded_image() {
+        println!(
+            "efi: loaded from {} file {}",
+            PathText(device_path(image.device_handle)),
+            PathText(Some(image.file_path))
+        );
+    }
     let tsc_khz = time::init();
     println!("timer: TSC at {} MHz", tsc_khz / 1000);
     let failure = match memory::init() {

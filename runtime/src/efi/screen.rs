@@ -136,7 +136,7 @@ impl fmt::Display for Text16 {
         if self.0.is_null() {
             return f.write_str("(unnamed)");
         }
-        for i in 0..128 {
+        for i in 0..1024 {
             // SAFETY: a NUL-terminated string from the firmware's system table.
             let unit = unsafe { *self.0.cast::<u16>().add(i) };
             if unit == 0 {

@@ -191,8 +191,80 @@ pub fn take() -> Option<&'static mut dyn SnpApi> {
 }
 
 /// The handle to take: the interface on the way to the image's device, else the first one;
-/// never a PXE driver's IP child.
+/// never a PXE driver's IP child. A firmware that booted from a disk may have left its
+/// network drivers unconnected (EDK2 connects only what the boot option needs): then the
+/// network controllers are connected first, as the shell's `connect` would.
 fn choose() -> Option<Handle> {
+    choose_connected().or_else(|| {
+        connect_network_controllers();
+        choose_connected()
+    })
+}
+
+/// `EFI_PCI_IO_PROTOCOL` up to `Pci.Read` (uefi-raw has no PCI I/O table): PollMem, PollIo,
+/// Mem.Read/Write, Io.Read/Write, then Pci.Read.
+#[repr(C)]
+struct PciIo {
+    _poll_and_mem_io: [usize; 6],
+    pci_read: unsafe extern "efiapi" fn(
+        this: *mut PciIo,
+        width: u32,
+        offset: u32,
+        count: usize,
+        buffer: *mut c_void,
+    ) -> Status,
+}
+
+const PCI_IO_GUID: uefi_raw::Guid = uefi_raw::guid!("4cf5b200-68b8-4ca5-9eec-b23e3f50029a");
+/// PCI class code 02h: network controller.
+const NETWORK_CLASS: u8 = 0x02;
+
+/// ConnectController (recursively) on every PCI function of the network class.
+fn connect_network_controllers() {
+    let Some(boot) = super::boot_services() else {
+        return;
+    };
+    let mut handles: [Handle; 64] = [null_mut(); 64];
+    let mut size = core::mem::size_of_val(&handles);
+    // SAFETY: LocateHandle(ByProtocol) writes at most `size` bytes of handles.
+    let status = unsafe {
+        (boot.locate_handle)(
+            2,
+            &PCI_IO_GUID,
+            core::ptr::null(),
+            &mut size,
+            handles.as_mut_ptr(),
+        )
+    };
+    if status != Status::SUCCESS {
+        return;
+    }
+    let count = (size / core::mem::size_of::<Handle>()).min(handles.len());
+    let mut connected = 0;
+    for &handle in &handles[..count] {
+        // SAFETY: the PCI I/O GUID names the table PciIo begins.
+        let Some(pci) = (unsafe { super::protocol::<PciIo>(handle, &PCI_IO_GUID) }) else {
+            continue;
+        };
+        let mut class = 0u8;
+        // SAFETY: Pci.Read of one byte (width 0: UINT8) at the class code into `class`.
+        let status = unsafe { ((*pci).pci_read)(pci, 0, 0x0b, 1, (&raw mut class).cast()) };
+        if status != Status::SUCCESS || class != NETWORK_CLASS {
+            continue;
+        }
+        // SAFETY: ConnectController with no driver list and no remaining path: every driver
+        // that supports the controller, recursively (SNP above the NIC driver).
+        let status = unsafe {
+            (boot.connect_controller)(handle, core::ptr::null(), core::ptr::null(), Boolean::TRUE)
+        };
+        if status == Status::SUCCESS {
+            connected += 1;
+        }
+    }
+    println!("nic: connected the firmware's drivers to {connected} network controller(s)");
+}
+
+fn choose_connected() -> Option<Handle> {
     let boot = super::boot_services()?;
     let mut handles: [Handle; 32] = [null_mut(); 32];
     let mut size = core::mem::size_of_val(&handles);
