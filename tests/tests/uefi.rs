@@ -2,20 +2,19 @@
 //! `netloader serve` put it, each boot ending in a test kernel that checks what it was handed
 //! byte for byte; and SeaBIOS boots the very same image files:
 //!
-//! | firmware starts netloader.efi from | network | kernel |
+//! | firmware starts netloader.efi from | network | Multiboot 2 kernel |
 //! | --- | --- | --- |
-//! | the ISO as a CD (El Torito EFI entry) | its own DHCP, OVMF's virtio-net SNP | Multiboot 1 |
-//! | the ISO as a disk (El Torito EFI entry) | the same | Multiboot 2 without tag 7: ExitBootServices, tags 12 and 17 |
-//! | the ISO as a disk read by its MBR only (partition 2) | the same | Linux (lxtest): efi_info, E820 from the EFI map |
-//! | the USB image on xHCI (partition 2, the ESP) | the same | Multiboot 1 |
-//! | the firmware's PXE on virtio-net (OVMF's driver) | the firmware's DHCP answer, SNP | Multiboot 2 with tag 7: boot services kept, tags 12, 17, 18, 20 |
-//! | the firmware's PXE on e1000 (iPXE's EFI driver) | iPXE's answer and SNP | Linux |
-//! | `netloader serve` (proxyDHCP; root only) | the firmware's answer (dnsmasq + serve) | Multiboot 1 |
+//! | the ISO as a CD (El Torito EFI entry) | its own DHCP, OVMF's virtio-net SNP | without tag 7: ExitBootServices, tags 12 and 17 |
+//! | the ISO as a disk (El Torito EFI entry) | the same | with tag 7 (optional, as Xen's): boot services kept, tags 12, 17, 18, 20 |
+//! | the USB image on xHCI (partition 2, the ESP) | the same | without tag 7 |
+//! | the firmware's PXE on virtio-net (OVMF's driver) | the firmware's DHCP answer, SNP | with tag 7 |
+//! | the firmware's PXE on e1000 (iPXE's EFI driver) | iPXE's answer and SNP | without tag 7 |
 //!
-//! Every kernel gets two modules (initrds for Linux) of seeded random bytes: their SHA-256s,
-//! the command lines and the kernel's own checks (memory map, EFI tables) are compared. Each
-//! medium boots one kernel (the three kernels spread over the seven boots, each at least
-//! twice) so that the suite stays within its time: an OVMF boot under TCG takes 5-15 s.
+//! From each: the Multiboot 1 test kernel, the Multiboot 2 one, and the Linux test kernel
+//! (lxtest: efi_info, the E820 table from the EFI map), each with two modules (initrds) of
+//! seeded random bytes, their SHA-256s, the command lines and the kernels' own checks (memory
+//! map, EFI tables) compared. Also the ISO as a disk read by its MBR only (partition 2), and
+//! `netloader serve` (proxyDHCP; root only), each booting the Multiboot 1 kernel.
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -62,6 +61,22 @@ enum Kernel {
     Mb1,
     Mb2(Mb2Variant),
     Linux,
+}
+
+impl Kernel {
+    /// The three kernels every medium boots, the Multiboot 2 one as `mb2`.
+    fn all(mb2: Mb2Variant) -> [Kernel; 3] {
+        [Kernel::Mb1, Kernel::Mb2(mb2), Kernel::Linux]
+    }
+
+    /// For the boot's name.
+    fn short(self) -> &'static str {
+        match self {
+            Kernel::Mb1 => "mb1",
+            Kernel::Mb2(_) => "mb2",
+            Kernel::Linux => "linux",
+        }
+    }
 }
 
 /// A fresh TFTP root: the kernel, two modules, the config at [`CONFIG`], and netloader.efi.
@@ -335,17 +350,31 @@ fn bios_boot(name: &str, drive: &[String], form_text: &str) {
     );
 }
 
+/// Boots the three kernels from `image` on `medium`, each checked; every boot must say it
+/// was loaded from a path containing `from`.
+fn disk_boots(name: &str, image: &Path, medium: Medium, mb2: Mb2Variant, from: &str) {
+    for kernel in Kernel::all(mb2) {
+        let outcome = disk_boot(&format!("{name}-{}", kernel.short()), image, medium, kernel);
+        outcome.check(
+            loaded_from(&outcome).contains(from),
+            &format!("started from {from}"),
+        );
+    }
+}
+
 #[test]
-fn iso_as_cd_boots_multiboot1_on_uefi_and_bios() {
+fn iso_as_cd_boots_every_kernel_on_uefi_and_bios() {
     let path = image(Form::Iso);
     let (lba, sectors) = efi_catalog_entry(&std::fs::read(path).unwrap());
-    let outcome = disk_boot("uefi-iso-cd", path, Medium::Cdrom, Kernel::Mb1);
     // EDK2 numbers the catalog's entries from 0 (the BIOS's default entry): the EFI entry is 1,
     // at its LBA, as long as its sector count in CD sectors.
     let expected = format!("/CDROM(0x1,0x{lba:X},0x{sectors:X}) file \\EFI\\BOOT\\BOOTX64.EFI");
-    outcome.check(
-        loaded_from(&outcome).ends_with(&expected),
-        &format!("started from the El Torito EFI entry, {expected}"),
+    disk_boots(
+        "uefi-iso-cd",
+        path,
+        Medium::Cdrom,
+        Mb2Variant::ExitBootServices,
+        &expected,
     );
     let drive = [
         "-drive".to_string(),
@@ -355,17 +384,18 @@ fn iso_as_cd_boots_multiboot1_on_uefi_and_bios() {
 }
 
 #[test]
-fn iso_as_disk_boots_multiboot2_and_linux_on_uefi_and_bios() {
+fn iso_as_disk_boots_every_kernel_on_uefi_and_bios() {
     let path = image(Form::Iso);
     let iso = std::fs::read(path).unwrap();
     let (lba, sectors) = efi_catalog_entry(&iso);
-    let kernel = Kernel::Mb2(Mb2Variant::ExitBootServices);
-    let outcome = disk_boot("uefi-iso-disk", path, Medium::Disk, kernel);
     // The same entry in 512-byte blocks: EDK2 tries El Torito before the MBR.
     let expected = format!("/CDROM(0x1,0x{:X},0x{:X})", lba * 4, sectors as u32 * 4);
-    outcome.check(
-        loaded_from(&outcome).contains(&expected),
-        &format!("started from the El Torito EFI entry, {expected}"),
+    disk_boots(
+        "uefi-iso-disk",
+        path,
+        Medium::Disk,
+        Mb2Variant::Elf32,
+        &expected,
     );
     let (esp_start, esp_sectors) = mbr_partition(&iso, 2);
     assert_eq!(
@@ -383,7 +413,7 @@ fn iso_as_disk_boots_multiboot2_and_linux_on_uefi_and_bios() {
         "uefi-iso-disk-mbr",
         &mbr_only_path,
         Medium::Disk,
-        Kernel::Linux,
+        Kernel::Mb1,
     );
     let expected = format!("/HD(2,MBR,0x52444C4E,0x{esp_start:X},0x{esp_sectors:X})");
     outcome.check(
@@ -398,15 +428,17 @@ fn iso_as_disk_boots_multiboot2_and_linux_on_uefi_and_bios() {
 }
 
 #[test]
-fn usb_image_boots_multiboot1_on_uefi_and_bios() {
+fn usb_image_boots_every_kernel_on_uefi_and_bios() {
     let path = image(Form::Usb);
     let usb = std::fs::read(path).unwrap();
-    let outcome = disk_boot("uefi-usb", path, Medium::UsbStick, Kernel::Mb1);
     let (start, sectors) = mbr_partition(&usb, 2);
     let expected = format!("/USB(0x0,0x0)/HD(2,MBR,0x52444C4E,0x{start:X},0x{sectors:X})");
-    outcome.check(
-        loaded_from(&outcome).contains(&expected),
-        &format!("started from the ESP, partition 2: {expected}"),
+    disk_boots(
+        "uefi-usb",
+        path,
+        Medium::UsbStick,
+        Mb2Variant::ExitBootServices,
+        &expected,
     );
     let drive = [
         "-drive".to_string(),
@@ -416,44 +448,45 @@ fn usb_image_boots_multiboot1_on_uefi_and_bios() {
 }
 
 /// OVMF's own stack: VirtioNetDxe, SNP, EDK2's PXE driver (which took QEMU's DHCP answer and
-/// fetched netloader.efi); netloader.efi takes the answer, opens SNP exclusively (EDK2 stops
-/// its network stack above it), and boots a Multiboot 2 kernel that asks to keep boot
-/// services (its optional header tag 7, as Xen's).
+/// fetched netloader.efi); netloader.efi takes the answer and opens SNP exclusively (EDK2
+/// stops its network stack above it). The Multiboot 2 kernel asks to keep boot services.
 #[test]
-fn pxe_on_virtio_net_with_ovmfs_own_driver_boots_multiboot2_with_boot_services() {
-    let outcome = pxe_boot(
-        "uefi-pxe-virtio",
-        UefiNic::VirtioNet,
-        Kernel::Mb2(Mb2Variant::Elf32),
-    );
-    outcome.check(
-        loaded_from(&outcome)
-            .contains("/MAC(525400123456,0x1)/IPv4(0.0.0.0,0x0,DHCP,0.0.0.0,0.0.0.0,0.0.0.0)"),
-        "loaded through EDK2's PXE driver on the card",
-    );
-    outcome.check(
-        outcome.contains(
-            "pxe: the firmware's PXE Base Code: started true, DHCPACK true, proxy offer false, boot server reply false",
-        ),
-        "the firmware's PXE state",
-    );
+fn pxe_on_virtio_net_with_ovmfs_own_driver_boots_every_kernel() {
+    for kernel in Kernel::all(Mb2Variant::Elf32) {
+        let name = format!("uefi-pxe-virtio-{}", kernel.short());
+        let outcome = pxe_boot(&name, UefiNic::VirtioNet, kernel);
+        outcome.check(
+            loaded_from(&outcome)
+                .contains("/MAC(525400123456,0x1)/IPv4(0.0.0.0,0x0,DHCP,0.0.0.0,0.0.0.0,0.0.0.0)"),
+            "loaded through EDK2's PXE driver on the card",
+        );
+        outcome.check(
+            outcome.contains(
+                "pxe: the firmware's PXE Base Code: started true, DHCPACK true, proxy offer false, boot server reply false",
+            ),
+            "the firmware's PXE state",
+        );
+    }
 }
 
 /// iPXE's EFI driver (efi-e1000.rom) owns the card and the boot: its SNP carries netloader's
 /// frames, its PXE Base Code the DHCP answer (also as the boot server's reply).
 #[test]
-fn pxe_on_e1000_with_ipxes_efi_driver_boots_linux() {
-    let outcome = pxe_boot("uefi-pxe-e1000", UefiNic::E1000Ipxe, Kernel::Linux);
-    outcome.check(
-        outcome.contains("iPXE") && loaded_from(&outcome).contains("/MAC(525400123456,0x1)"),
-        "loaded by iPXE on the card",
-    );
-    outcome.check(
-        outcome.contains(
-            "pxe: the firmware's PXE Base Code: started true, DHCPACK true, proxy offer false, boot server reply true",
-        ),
-        "iPXE's PXE state",
-    );
+fn pxe_on_e1000_with_ipxes_efi_driver_boots_every_kernel() {
+    for kernel in Kernel::all(Mb2Variant::ExitBootServices) {
+        let name = format!("uefi-pxe-e1000-{}", kernel.short());
+        let outcome = pxe_boot(&name, UefiNic::E1000Ipxe, kernel);
+        outcome.check(
+            outcome.contains("iPXE") && loaded_from(&outcome).contains("/MAC(525400123456,0x1)"),
+            "loaded by iPXE on the card",
+        );
+        outcome.check(
+            outcome.contains(
+                "pxe: the firmware's PXE Base Code: started true, DHCPACK true, proxy offer false, boot server reply true",
+            ),
+            "iPXE's PXE state",
+        );
+    }
 }
 
 /// `netloader serve` boots a UEFI PC: OVMF on virtio-net on a LAN whose dnsmasq gives
