@@ -72,8 +72,13 @@ extern "C" fn netloader_main(boot: &'static BootInfo) -> ! {
         map.total_ram() / (1024 * 1024)
     );
     println!("netloader: runtime ready (64-bit).");
-    let tsc_khz = time::init();
-    println!("timer: TSC at {} MHz", tsc_khz / 1000);
+    let clock = time::init();
+    println!(
+        "timer: TSC at {} MHz (measured against the PIT {} time(s), to {} ppm)",
+        clock.per_ms / 1000,
+        clock.tries,
+        clock.uncertainty_ppm
+    );
     #[cfg(not(feature = "chain"))]
     arch::bios::report_through_thunk(boot);
 
