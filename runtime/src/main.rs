@@ -72,6 +72,8 @@ extern "C" fn netloader_main(boot: &'static BootInfo) -> ! {
     println!("netloader: runtime ready (64-bit).");
     let tsc_khz = time::init();
     println!("timer: TSC at {} MHz", tsc_khz / 1000);
+    #[cfg(not(feature = "chain"))]
+    arch::bios::report_through_thunk(boot);
 
     let failure = network_boot(&map, boot);
     stop(&failure)

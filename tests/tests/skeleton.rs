@@ -1,10 +1,14 @@
 //! The bootable skeleton: every block-device form reaches 64-bit Rust on pc and q35 and reports
-//! a memory map that matches the machine; a CPU without long mode gets a clear message.
+//! a memory map that matches the machine; the runtime goes back to real mode through its thunk
+//! (runtime/src/arch/realmode.rs) and gets the same answers from the BIOS as stage 2 did; a CPU
+//! without long mode gets a clear message.
 
 use netloader::forms::{self, Form};
 use netloader_tests::qemu::{Outcome, Qemu, work_dir};
 
 const READY: &str = "netloader: runtime ready (64-bit).";
+/// The end of the line the runtime prints after its calls through the real-mode thunk.
+const THUNK_DONE: &str = " us per call";
 const MEMORY_MIB: u64 = 96;
 
 /// Each boot gets its own copy: QEMU locks the image files it has open.
@@ -17,7 +21,7 @@ fn image(form: Form, boot_name: &str) -> std::path::PathBuf {
 fn boot(name: &str, machine: &str, drive: &[String]) -> Outcome {
     let outcome = Qemu::new(name, machine, MEMORY_MIB as u32)
         .args(drive)
-        .run(|serial| serial.contains(READY) || serial.contains("E-"));
+        .run(|serial| serial.contains(THUNK_DONE) || serial.contains("E-"));
     outcome.check(
         outcome.contains(READY),
         "the runtime did not reach 64-bit Rust",
@@ -57,6 +61,53 @@ fn check_form_and_memory(outcome: &Outcome, form_text: &str) {
         &format!(
             "usable RAM above 1 MiB is {usable} bytes; -m {MEMORY_MIB} should give about {expected}"
         ),
+    );
+    check_thunk(outcome);
+}
+
+/// The runtime's calls into real mode and back (INT 12h as INT and as a far call with a word
+/// on the stack, INT 10h in the VGA BIOS, the E820 map) answered as stage 2's BIOS calls did.
+fn check_thunk(outcome: &Outcome) {
+    let stage2_kib = outcome
+        .serial
+        .lines()
+        .find_map(|l| {
+            l.split(" KiB conventional")
+                .next()
+                .filter(|_| l.contains(" KiB conventional"))
+        })
+        .and_then(|l| l.rsplit(' ').next())
+        .map(str::to_string);
+    outcome.check(stage2_kib.is_some(), "stage 2's conventional memory line");
+    let kib = stage2_kib.unwrap();
+    let line = outcome
+        .serial
+        .lines()
+        .find(|l| l.starts_with("bios: through the real-mode thunk:"));
+    outcome.check(
+        line.is_some(),
+        "the runtime's line about its real-mode calls",
+    );
+    let line = line.unwrap();
+    outcome.check(
+        line.contains(&format!(
+            "INT 12h {kib} KiB (by far call {kib} KiB, stage 2 {kib}),"
+        )),
+        &format!("INT 12h through the thunk, both ways, should say {kib} KiB as in stage 2"),
+    );
+    let entries = outcome
+        .serial
+        .lines()
+        .find_map(|l| l.strip_prefix("memory map (E820, "))
+        .and_then(|rest| rest.split(' ').next())
+        .map(str::to_string);
+    outcome.check(
+        entries.is_some_and(|n| line.contains(&format!(" E820 {n} entries (same as stage 2),"))),
+        "the E820 map through the thunk should be stage 2's, entry for entry",
+    );
+    outcome.check(
+        line.contains("video mode 0x03 with 80 columns"),
+        "INT 10h AH=0Fh should report the 80-column text mode",
     );
 }
 

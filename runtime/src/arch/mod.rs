@@ -1,7 +1,13 @@
-//! The x86 edge: stage 1 assembly, the memory functions core expects, exception handling.
+//! The x86 edge: stage 1 assembly, the memory functions core expects, exception handling, and
+//! calls into real mode (the BIOS, a PXE ROM) and back.
 
+#[cfg(not(feature = "chain"))]
+pub mod bios;
 pub mod exceptions;
 mod memfns;
+// The option ROM's first stage never leaves long mode before its hand-off: no thunk there.
+#[cfg(not(feature = "chain"))]
+pub mod realmode;
 
 // Stage 1 is assembled by rustc itself (no external assembler); link.ld places it.
 core::arch::global_asm!(

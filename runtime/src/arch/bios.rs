@@ -1,0 +1,114 @@
+//! BIOS services the runtime asks for after stage 2, through the real-mode thunk.
+
+use netloader_proto::memmap::E820Entry;
+
+use super::realmode::{FarPtr, RealMode, Registers};
+
+const SMAP: u32 = 0x534d_4150;
+const E820_ENTRY_LEN: usize = core::mem::size_of::<E820Entry>();
+
+/// INT 12h: conventional memory in KiB (what the BIOS and any resident ROM have left free).
+pub fn conventional_kib(rm: &mut RealMode) -> u16 {
+    let mut regs = Registers::default();
+    // SAFETY: INT 12h only returns AX.
+    unsafe { rm.int(0x12, &mut regs) };
+    regs.eax as u16
+}
+
+/// INT 12h again, as a far call to its handler with the flags image pushed first (which is
+/// all the INT instruction does): the path the PXE API takes, with a word on the stack.
+fn conventional_kib_by_far_call(rm: &mut RealMode) -> u16 {
+    // SAFETY: the BIOS interrupt vector table is at physical 0, identity-mapped; entry 12h is
+    // at 0x48 (never null), read-only here.
+    let vector = unsafe { core::ptr::read_volatile((0x12 * 4) as *const u32) };
+    let mut regs = Registers::default();
+    // SAFETY: the INT 12h handler returns with IRET, which pops the flags word pushed here.
+    unsafe { rm.far_call(FarPtr::from_u32(vector), &[0x0002], &mut regs) };
+    regs.eax as u16
+}
+
+/// INT 10h AH=0Fh: the video mode and the number of text columns.
+pub fn video_mode(rm: &mut RealMode) -> (u8, u8) {
+    let mut regs = Registers {
+        eax: 0x0f00,
+        ..Registers::default()
+    };
+    // SAFETY: AH=0Fh only returns AX and BH.
+    unsafe { rm.int(0x10, &mut regs) };
+    (regs.eax as u8, (regs.eax >> 8) as u8)
+}
+
+/// INT 15h E820: the memory map into `out`, as stage 2 reads it (empty entries skipped; an
+/// ACPI 3 attribute word that the BIOS leaves alone means "valid"). Returns the count, 0 when
+/// the BIOS has no E820.
+pub fn e820(rm: &mut RealMode, out: &mut [E820Entry]) -> usize {
+    let at = RealMode::bounce_ptr(0);
+    let mut count = 0;
+    let mut continuation = 0;
+    while count < out.len() {
+        let buffer = rm.bounce();
+        buffer[..E820_ENTRY_LEN].fill(0);
+        buffer[20] = 1;
+        let mut regs = Registers {
+            eax: 0xe820,
+            ebx: continuation,
+            ecx: E820_ENTRY_LEN as u32,
+            edx: SMAP,
+            edi: u32::from(at.offset),
+            es: at.segment,
+            ..Registers::default()
+        };
+        // SAFETY: E820 writes one entry (at most ECX = 24 bytes) at ES:DI, the bounce buffer.
+        unsafe { rm.int(0x15, &mut regs) };
+        if regs.carry() || regs.eax != SMAP {
+            break;
+        }
+        let bytes = &rm.bounce()[..E820_ENTRY_LEN];
+        let field = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap());
+        let entry = E820Entry {
+            base: field(0),
+            length: field(8),
+            kind: u32::from_le_bytes(bytes[16..20].try_into().unwrap()),
+            acpi_attributes: u32::from_le_bytes(bytes[20..24].try_into().unwrap()),
+        };
+        if entry.length != 0 {
+            out[count] = entry;
+            count += 1;
+        }
+        continuation = regs.ebx;
+        if continuation == 0 {
+            break;
+        }
+    }
+    count
+}
+
+/// At start: ask the BIOS again through the thunk for what stage 2 asked it in real mode
+/// (INT 12h, the E820 map) and for the video mode, and say whether the answers agree. A
+/// broken way into real mode and back shows here, at every boot, before anything needs it.
+pub fn report_through_thunk(boot: &crate::boot_info::BootInfo) {
+    let Some(mut rm) = RealMode::take() else {
+        crate::println!("bios: the real-mode thunk is in use");
+        return;
+    };
+    let started = crate::time::now_us();
+    let kib = conventional_kib(&mut rm);
+    let kib_far = conventional_kib_by_far_call(&mut rm);
+    let (mode, columns) = video_mode(&mut rm);
+    let mut entries = [E820Entry::default(); 128];
+    let count = e820(&mut rm, &mut entries);
+    let calls = 3 + count.max(1) as u64;
+    let per_call = (crate::time::now_us() - started) / calls;
+    let stage2 = boot.memory_map();
+    let agrees = if boot.memory_map_source != 1 {
+        "stage 2 used no E820"
+    } else if stage2.entries() == &entries[..count] {
+        "same as stage 2"
+    } else {
+        "DIFFERENT from stage 2"
+    };
+    crate::println!(
+        "bios: through the real-mode thunk: INT 12h {kib} KiB (by far call {kib_far} KiB, stage 2 {}), E820 {count} entries ({agrees}), video mode {mode:#04x} with {columns} columns, {per_call} us per call",
+        boot.conventional_kib
+    );
+}
