@@ -122,9 +122,10 @@ pub(crate) mod tests {
     use super::*;
     use std::process::Command;
 
-    /// Runs an outside tool used as an independent reader, or returns `None` (after a note)
-    /// when it is not installed.
-    pub(crate) fn run_tool(program: &str, args: &[&str]) -> Option<String> {
+    /// Runs an outside tool used as an independent reader and returns what it printed. A
+    /// missing tool fails the test: `scripts/install-deps` installs every one of them, so a
+    /// check that silently did not run would be a check that cannot fail.
+    pub(crate) fn run_tool(program: &str, args: &[&str]) -> String {
         match Command::new(program).args(args).output() {
             Ok(out) => {
                 assert!(
@@ -135,12 +136,11 @@ pub(crate) mod tests {
                 );
                 let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
                 text.push_str(&String::from_utf8_lossy(&out.stderr));
-                Some(text)
+                text
             }
-            Err(e) => {
-                eprintln!("note: skipping check with {program}: {e}");
-                None
-            }
+            Err(e) => panic!(
+                "{program} could not run ({e}): scripts/install-deps installs it (Debian: xorriso, fdisk, mtools, dosfstools)"
+            ),
         }
     }
 
@@ -160,14 +160,19 @@ pub(crate) mod tests {
         code
     }
 
-    /// Boots QEMU (TCG, SeaBIOS) with `args` and waits up to 30 s for `expect` on COM1.
-    /// Returns the serial output, or `None` when QEMU is not installed.
-    pub(crate) fn boot_in_qemu(name: &str, args: &[&str], expect: &str) -> Option<String> {
+    /// Boots QEMU (TCG, SeaBIOS, no network card) with `args` until `expect` shows on COM1,
+    /// with a generous guard against hangs (120 s), and returns the serial output. A missing
+    /// QEMU fails the test (`scripts/install-deps` installs it).
+    pub(crate) fn boot_in_qemu(name: &str, args: &[&str], expect: &str) -> String {
         let serial = temp_path(&format!("{name}.serial"));
         std::fs::write(&serial, b"").unwrap();
         let serial_arg = format!("file:{}", serial.display());
         let spawned = Command::new("qemu-system-x86_64")
             .args([
+                "-machine",
+                "accel=tcg",
+                "-nic",
+                "none",
                 "-display",
                 "none",
                 "-no-reboot",
@@ -180,14 +185,10 @@ pub(crate) mod tests {
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn();
-        let mut child = match spawned {
-            Ok(child) => child,
-            Err(e) => {
-                eprintln!("note: skipping boot check, qemu-system-x86_64: {e}");
-                return None;
-            }
-        };
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let mut child = spawned.unwrap_or_else(|e| {
+            panic!("qemu-system-x86_64 could not run ({e}): scripts/install-deps installs it")
+        });
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
         let mut output = String::new();
         while std::time::Instant::now() < deadline {
             output = String::from_utf8_lossy(&std::fs::read(&serial).unwrap_or_default()).into();
@@ -199,7 +200,7 @@ pub(crate) mod tests {
         child.kill().ok();
         child.wait().ok();
         std::fs::remove_file(&serial).ok();
-        Some(output)
+        output
     }
 
     #[test]
@@ -271,7 +272,6 @@ pub(crate) mod tests {
         std::fs::write(&path, &disk).unwrap();
         let report = run_tool("fdisk", &["-l", path.to_str().unwrap()]);
         std::fs::remove_file(&path).ok();
-        let Some(report) = report else { return };
         assert!(report.contains("0xcafef00d"), "{report}");
         let line = report
             .lines()
@@ -302,8 +302,6 @@ pub(crate) mod tests {
         let drive = format!("file={},format=raw,if=ide", path.display());
         let out = boot_in_qemu("mbr", &["-drive", &drive, "-boot", "c"], "MBR-OK");
         std::fs::remove_file(&path).ok();
-        if let Some(out) = out {
-            assert!(out.contains("MBR-OK"), "serial: {out:?}");
-        }
+        assert!(out.contains("MBR-OK"), "serial: {out:?}");
     }
 }

@@ -167,7 +167,7 @@ pub struct RomOptions {
     pub nic: NicFamily,
     /// Overrides the family's primary ID (the one the BIOS matches against the card).
     pub pci_id: Option<PciId>,
-    /// The whole loader in the ROM (97-103 KiB) instead of the first stage that downloads
+    /// The whole loader in the ROM (about 97-101 KiB) instead of the first stage that downloads
     /// netloader.pxe (under 56 KiB).
     pub standalone: bool,
 }

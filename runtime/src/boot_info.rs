@@ -125,7 +125,7 @@ impl BootInfo {
 
 impl PxeHandoff {
     /// Started by netloader's option ROM (runtime/src/chain.rs), not by a PXE ROM.
-    pub fn from_netloader_rom(&self) -> bool {
+    pub fn started_by_netloader_rom(&self) -> bool {
         self.found & 0x80 != 0
     }
 

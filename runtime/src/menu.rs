@@ -38,19 +38,17 @@ pub fn choose(config: &Config) -> usize {
     let mut counting = true;
     loop {
         let elapsed = time::now_ms() - start;
-        if counting {
-            if let Some(limit) = timeout_ms {
-                if elapsed >= limit {
-                    println!();
-                    return selected;
-                }
-                let left = (limit - elapsed).div_ceil(1000);
-                if left != shown {
-                    shown = left;
-                    print!(
-                        "\rmenu: booting entry {selected} in {left} s (number or arrows to choose, Enter to boot) "
-                    );
-                }
+        if counting && let Some(limit) = timeout_ms {
+            if elapsed >= limit {
+                println!();
+                return selected;
+            }
+            let left = (limit - elapsed).div_ceil(1000);
+            if left != shown {
+                shown = left;
+                print!(
+                    "\rmenu: booting entry {selected} in {left} s (number or arrows to choose, Enter to boot) "
+                );
             }
         }
         match read_key() {

@@ -44,6 +44,20 @@ pub fn is_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
 
+/// The reason every root-only test carries in `#[ignore = ...]`: a plain `cargo test` lists it
+/// as ignored; `scripts/test` runs it (`--include-ignored`) when it is root, as CI is.
+pub const NEEDS_ROOT: &str =
+    "needs root (network namespaces, tap devices): scripts/test runs it as root";
+
+/// First line of every root-only test: such a test run without root (`--include-ignored` by
+/// hand) fails with the reason instead of passing without having run.
+pub fn require_root(test: &str) {
+    assert!(
+        is_root(),
+        "{test}: {NEEDS_ROOT}; run it as root (sudo -E cargo test ...) or leave it ignored"
+    );
+}
+
 fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
@@ -359,6 +373,69 @@ pub struct RelayStats {
     pub reordered: AtomicU64,
 }
 
+/// A fault the relay makes at a point in the transfer that the test names, never at a moment
+/// on the wall clock: the first time a TFTP DATA frame with block number `block` travels
+/// toward the guest, `action` happens before that frame is forwarded. Pick a block number
+/// that only the file under test reaches (larger than every other file's block count at 512
+/// bytes per block), so the fault lands inside that file whatever the block size.
+pub struct Fault {
+    pub block: u16,
+    pub action: FaultAction,
+}
+
+pub enum FaultAction {
+    /// From that frame on, nothing passes in either direction: the server has gone away
+    /// without a word (as if killed, or its cable pulled), and every retransmission is lost.
+    CutPath,
+    /// Run this first (for example, truncate the file being served), then go on as usual.
+    Run(Box<dyn FnOnce() + Send>),
+}
+
+/// What the relay shares between its two directions for a [`Fault`].
+#[derive(Default)]
+struct FaultState {
+    pending: Mutex<Option<Fault>>,
+    cut: AtomicBool,
+}
+
+impl FaultState {
+    /// Called for every frame toward the guest: fires the pending fault when `frame` is its
+    /// DATA block.
+    fn check(&self, frame: &[u8]) {
+        let Some(block) = tftp_data_block(frame) else {
+            return;
+        };
+        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        if pending.as_ref().is_some_and(|fault| fault.block == block) {
+            match pending.take().map(|fault| fault.action) {
+                Some(FaultAction::CutPath) => self.cut.store(true, Ordering::SeqCst),
+                Some(FaultAction::Run(action)) => action(),
+                None => {}
+            }
+        }
+    }
+
+    fn is_cut(&self) -> bool {
+        self.cut.load(Ordering::SeqCst)
+    }
+}
+
+/// The block number of a TFTP DATA packet (opcode 3) in an Ethernet frame carrying IPv4/UDP,
+/// from a port other than DHCP's and DNS's.
+fn tftp_data_block(frame: &[u8]) -> Option<u16> {
+    let be16 = |at: usize| -> Option<u16> {
+        Some(u16::from_be_bytes([*frame.get(at)?, *frame.get(at + 1)?]))
+    };
+    if be16(12)? != 0x0800 || *frame.get(23)? != 17 {
+        return None;
+    }
+    let udp = 14 + usize::from(frame.get(14)? & 0x0F) * 4;
+    if matches!(be16(udp)?, 53 | 67 | 68) || be16(udp + 8)? != 3 {
+        return None;
+    }
+    be16(udp + 10)
+}
+
 /// xorshift64*: small, seeded, good enough to pick frames.
 struct Rng(u64);
 
@@ -424,17 +501,20 @@ impl Reorderer {
     }
 }
 
+/// Where one direction's frames finally go (the tap, or QEMU's socket).
+type FrameSink = Box<dyn FnMut(&[u8]) + Send>;
+
 /// One direction's output: immediate, or through a FIFO delay line on its own thread (the
 /// delay is the same for every frame, so deadlines come in order).
 enum Output {
-    Direct(Box<dyn FnMut(&[u8]) + Send>),
+    Direct(FrameSink),
     Delayed(mpsc::Sender<(Instant, Vec<u8>)>),
 }
 
 impl Output {
     fn new(
         delay: Duration,
-        mut sink: Box<dyn FnMut(&[u8]) + Send>,
+        mut sink: FrameSink,
         threads: &mut Vec<JoinHandle<()>>,
     ) -> Output {
         if delay.is_zero() {
@@ -467,6 +547,7 @@ impl Output {
 /// Forwards Ethernet frames between QEMU (`-netdev socket,udp=...`) and a tap device.
 pub struct Relay {
     stop: Arc<AtomicBool>,
+    fault: Arc<FaultState>,
     threads: Vec<JoinHandle<()>>,
     pub stats: Arc<RelayStats>,
     /// The address QEMU sends to (the relay's socket).
@@ -490,6 +571,7 @@ impl Relay {
         let qemu_addr = UdpSocket::bind("127.0.0.1:0")?.local_addr()?;
         let stop = Arc::new(AtomicBool::new(false));
         let stats = Arc::new(RelayStats::default());
+        let fault = Arc::new(FaultState::default());
         let tap = Arc::new(tap);
         let mut threads = Vec::new();
         let delay = impairment.one_way_delay;
@@ -497,6 +579,7 @@ impl Relay {
         // QEMU -> tap
         {
             let (stop, stats, socket) = (stop.clone(), stats.clone(), socket.try_clone()?);
+            let fault = fault.clone();
             let tap_out = tap.clone();
             let mut out = Output::new(
                 delay,
@@ -519,6 +602,10 @@ impl Relay {
                         continue; // only QEMU's frames go to the namespace
                     }
                     stats.to_server.fetch_add(1, Ordering::Relaxed);
+                    if fault.is_cut() {
+                        stats.dropped.fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    }
                     for _ in 0..copies(&mut rng, &impairment, &stats) {
                         reorderer.pass(&buffer[..len], &mut |f| out.send(f, delay));
                     }
@@ -528,6 +615,7 @@ impl Relay {
         // tap -> QEMU
         {
             let (stop, stats, socket) = (stop.clone(), stats.clone(), socket.try_clone()?);
+            let fault = fault.clone();
             let tap_in = tap.clone();
             let mut out = Output::new(
                 delay,
@@ -550,6 +638,11 @@ impl Relay {
                         continue;
                     };
                     stats.to_guest.fetch_add(1, Ordering::Relaxed);
+                    fault.check(&buffer[..len]);
+                    if fault.is_cut() {
+                        stats.dropped.fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    }
                     for _ in 0..copies(&mut rng, &impairment, &stats) {
                         reorderer.pass(&buffer[..len], &mut |f| out.send(f, delay));
                     }
@@ -558,11 +651,17 @@ impl Relay {
         }
         Ok(Relay {
             stop,
+            fault,
             threads,
             stats,
             relay_addr,
             qemu_addr,
         })
+    }
+
+    /// Arm `fault` (before the guest starts, so it cannot be missed); one at a time.
+    pub fn arm(&self, fault: Fault) {
+        *self.fault.pending.lock().unwrap_or_else(|e| e.into_inner()) = Some(fault);
     }
 
     /// The QEMU `-netdev` argument that connects a card to this relay.
@@ -793,9 +892,9 @@ impl TestNet {
         })
     }
 
-    /// Kill one of the servers (`"atftpd"`, `"tftpd-hpa"`, `"dnsmasq"`, `"proxy"`).
-    pub fn kill_server(&mut self, what: &str) -> bool {
-        self.namespace.kill(what)
+    /// Arm a fault in the relay at a TFTP block of the test's choosing (see [`Fault`]).
+    pub fn arm(&self, fault: Fault) {
+        self.relay.arm(fault);
     }
 
     /// The QEMU `-netdev` argument for this network.
@@ -831,6 +930,66 @@ impl TestNet {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An Ethernet + IPv4 (no options) + UDP frame from `port` carrying `payload`.
+    fn udp_frame(port: u16, payload: &[u8]) -> Vec<u8> {
+        let mut frame = vec![0u8; 14 + 20 + 8];
+        frame[12..14].copy_from_slice(&0x0800u16.to_be_bytes());
+        frame[14] = 0x45;
+        frame[23] = 17;
+        frame[34..36].copy_from_slice(&port.to_be_bytes());
+        frame.extend_from_slice(payload);
+        frame
+    }
+
+    #[test]
+    fn tftp_data_blocks_are_recognised() {
+        assert_eq!(
+            tftp_data_block(&udp_frame(40000, &[0, 3, 0x12, 0x34, 9])),
+            Some(0x1234)
+        );
+        assert_eq!(
+            tftp_data_block(&udp_frame(40000, &[0, 4, 0, 1])),
+            None,
+            "an ACK"
+        );
+        assert_eq!(tftp_data_block(&udp_frame(67, &[0, 3, 0, 1])), None, "DHCP");
+        assert_eq!(
+            tftp_data_block(&udp_frame(40000, &[0, 3, 0])),
+            None,
+            "truncated"
+        );
+        let mut tcp = udp_frame(40000, &[0, 3, 0, 1]);
+        tcp[23] = 6;
+        assert_eq!(tftp_data_block(&tcp), None, "not UDP");
+        assert_eq!(tftp_data_block(&[0; 10]), None);
+    }
+
+    #[test]
+    fn a_fault_fires_once_at_its_block() {
+        let state = FaultState::default();
+        let fired = Arc::new(AtomicU64::new(0));
+        let counter = fired.clone();
+        *state.pending.lock().unwrap() = Some(Fault {
+            block: 7,
+            action: FaultAction::Run(Box::new(move || {
+                counter.fetch_add(1, Ordering::SeqCst);
+            })),
+        });
+        for block in [5u16, 6, 7, 7, 8] {
+            state.check(&udp_frame(40000, &[0, 3, (block >> 8) as u8, block as u8]));
+        }
+        assert_eq!(fired.load(Ordering::SeqCst), 1);
+        assert!(!state.is_cut());
+        *state.pending.lock().unwrap() = Some(Fault {
+            block: 9,
+            action: FaultAction::CutPath,
+        });
+        state.check(&udp_frame(40000, &[0, 3, 0, 8]));
+        assert!(!state.is_cut());
+        state.check(&udp_frame(40000, &[0, 3, 0, 9]));
+        assert!(state.is_cut());
+    }
 
     #[test]
     fn rng_is_seeded_and_in_range() {

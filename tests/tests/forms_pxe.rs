@@ -220,17 +220,13 @@ fn pxenv_plus_entry_alone_is_enough() {
 }
 
 /// The same chain against real servers: dnsmasq (DHCP, `dhcp-boot=netloader.pxe`) and atftpd
-/// in a network namespace (see `netloader_tests::netns`). Needs root; skipped otherwise.
+/// in a network namespace (see `netloader_tests::netns`). Needs root.
 #[test]
+#[ignore = "needs root (network namespaces, tap devices): scripts/test runs it as root"]
 fn ipxe_rom_chainloads_netloader_pxe_from_dnsmasq_and_atftpd() {
     use netloader_tests::netns::{self, Impairment, TestNet};
-    if !netns::is_root() {
-        eprintln!(
-            "forms_pxe: SKIPPED the dnsmasq test (not root): network namespaces and tap devices need root"
-        );
-        return;
-    }
     let name = "pxe-dnsmasq";
+    netns::require_root(name);
     let mods = modules(2);
     let dir = tftp_root(name, Variant::Elf32, &mods);
     let net = TestNet::start(

@@ -4,18 +4,9 @@
 //! the 1 MiB variants boot with `mbtest.allow-high-mbi`; the low kernel needs no waiver.
 
 use std::path::PathBuf;
-use std::process::Command;
 
 use netloader_tests::kernels::{self, EXIT_FAIL, EXIT_PASS, Report, Variant};
-use netloader_tests::qemu::{Outcome, QEMU, Qemu, work_dir};
-
-fn qemu_missing() -> bool {
-    let missing = Command::new(QEMU).arg("--version").output().is_err();
-    if missing {
-        eprintln!("note: {QEMU} is not installed; skipping the test-kernel boots");
-    }
-    missing
-}
+use netloader_tests::qemu::{Outcome, Qemu, work_dir};
 
 /// A module file with pseudo-random bytes of `size` (distinct per name).
 fn module(name: &str, size: usize) -> PathBuf {
@@ -127,9 +118,6 @@ fn two_modules() -> Vec<(PathBuf, &'static str)> {
 
 #[test]
 fn qemu_boots_the_elf32_variant() {
-    if qemu_missing() {
-        return;
-    }
     let modules = two_modules();
     let append = format!("{} hello=world", kernels::ALLOW_HIGH_MBI);
     let boot = boot("kernel-selftest-elf32", Variant::Elf32, &append, &modules);
@@ -138,9 +126,6 @@ fn qemu_boots_the_elf32_variant() {
 
 #[test]
 fn qemu_boots_the_aout_variant() {
-    if qemu_missing() {
-        return;
-    }
     let modules = vec![
         (module("one", 4096), "only, comma"),
         (module("empty", 0), "zero length"),
@@ -152,9 +137,6 @@ fn qemu_boots_the_aout_variant() {
 
 #[test]
 fn qemu_boots_the_elf64_kludge_variant() {
-    if qemu_missing() {
-        return;
-    }
     let modules = two_modules();
     let boot = boot(
         "kernel-selftest-elf64kludge",
@@ -171,9 +153,6 @@ fn qemu_boots_the_elf64_kludge_variant() {
 /// low variant can only be validated by a loader that relocates, like netloader).
 #[test]
 fn the_low_variant_runs_and_rejects_the_mbi_qemu_overwrote() {
-    if qemu_missing() {
-        return;
-    }
     let modules = vec![(module("low", 5000), "low module")];
     let boot = boot("kernel-selftest-low", Variant::Low, "low", &modules);
     let report = &boot.report;
@@ -204,9 +183,6 @@ fn the_low_variant_runs_and_rejects_the_mbi_qemu_overwrote() {
 /// The kernel can fail: a module count it was told not to expect.
 #[test]
 fn the_kernel_fails_on_an_unexpected_module_count() {
-    if qemu_missing() {
-        return;
-    }
     let modules = two_modules();
     let append = format!("{} {}", kernels::ALLOW_HIGH_MBI, kernels::expect_modules(3));
     let boot = boot(
@@ -233,9 +209,6 @@ fn the_kernel_fails_on_an_unexpected_module_count() {
 /// Without the waiver, QEMU's high MBI strings break netloader's promise: the check fails.
 #[test]
 fn the_kernel_fails_on_a_high_mbi() {
-    if qemu_missing() {
-        return;
-    }
     let boot = boot("kernel-selftest-fail-high-mbi", Variant::Aout, "", &[]);
     boot.outcome
         .check(!boot.report.verdict_pass, "verdict must be fail");
@@ -255,9 +228,6 @@ fn the_kernel_fails_on_a_high_mbi() {
 /// QEMU refuses a 64-bit ELF without the address fields: the file really is ELF64.
 #[test]
 fn qemu_refuses_the_pure_elf64_variant() {
-    if qemu_missing() {
-        return;
-    }
     let outcome = Qemu::new("kernel-selftest-elf64", "pc", 128)
         .arg("-kernel")
         .arg(Variant::Elf64.path())
@@ -272,9 +242,6 @@ fn qemu_refuses_the_pure_elf64_variant() {
 /// On a CPU without long mode the kernel says so and fails, from its 32-bit code.
 #[test]
 fn the_kernel_fails_cleanly_without_long_mode() {
-    if qemu_missing() {
-        return;
-    }
     let outcome = Qemu::new("kernel-selftest-no-long-mode", "pc", 128)
         .args(["-cpu", "qemu32", "-kernel"])
         .arg(Variant::Aout.path())

@@ -141,7 +141,7 @@ fn unsupported_cards_are_listed_with_their_ids() {
 /// so, and gives up with E-NET-NOLINK after 20 s instead of hanging.
 #[test]
 fn no_link_is_a_clear_error() {
-    use std::io::Write;
+    use std::io::{Read, Write};
     use std::os::unix::net::UnixStream;
     let name = "net-no-link";
     let dir = work_dir().join(name);
@@ -151,11 +151,22 @@ fn no_link_is_a_clear_error() {
     let monitor = dir.join("monitor.sock");
     let _ = std::fs::remove_file(&monitor);
     let socket = monitor.clone();
+    // QEMU starts paused (-S): the cable is pulled before the guest runs its first
+    // instruction, then `cont` starts it, so the loader can only ever see the link down.
     let unplug = std::thread::spawn(move || {
-        for _ in 0..200 {
+        for _ in 0..6000 {
             if let Ok(mut stream) = UnixStream::connect(&socket) {
-                stream.write_all(b"set_link n0 off\n").unwrap();
-                std::thread::sleep(std::time::Duration::from_millis(500));
+                stream.write_all(b"set_link n0 off\ncont\n").unwrap();
+                // Hold the connection until QEMU has read both commands: each answer ends
+                // with a new prompt (the greeting has one, so three in all).
+                let mut seen = String::new();
+                let mut buffer = [0u8; 512];
+                while seen.matches("(qemu)").count() < 3 {
+                    match stream.read(&mut buffer) {
+                        Ok(0) | Err(_) => return false,
+                        Ok(n) => seen.push_str(&String::from_utf8_lossy(&buffer[..n])),
+                    }
+                }
                 return true;
             }
             std::thread::sleep(std::time::Duration::from_millis(10));
@@ -163,6 +174,7 @@ fn no_link_is_a_clear_error() {
         false
     });
     let outcome = Qemu::new(name, "pc", 64)
+        .arg("-S")
         .args(["-cdrom", iso.to_str().unwrap()])
         .args([
             "-netdev",

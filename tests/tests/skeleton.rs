@@ -115,7 +115,7 @@ fn floppy(machine: &str) {
     let name = format!("floppy-{machine}");
     let path = image(Form::Floppy, &name);
     let drive = [
-        format!("-drive"),
+        "-drive".to_string(),
         format!("file={},format=raw,if=floppy", path.display()),
     ];
     let outcome = boot(&name, machine, &drive);
@@ -125,7 +125,7 @@ fn floppy(machine: &str) {
 fn iso_as_cdrom(machine: &str) {
     let name = format!("iso-cdrom-{machine}");
     let path = image(Form::Iso, &name);
-    let drive = [format!("-cdrom"), path.display().to_string()];
+    let drive = ["-cdrom".to_string(), path.display().to_string()];
     let outcome = boot(&name, machine, &drive);
     check_form_and_memory(&outcome, "CD (El Torito, no emulation)");
 }
@@ -134,7 +134,7 @@ fn iso_as_disk(machine: &str) {
     let name = format!("iso-disk-{machine}");
     let path = image(Form::Iso, &name);
     let drive = [
-        format!("-drive"),
+        "-drive".to_string(),
         format!("file={},format=raw", path.display()),
     ];
     let outcome = boot(&name, machine, &drive);

@@ -101,7 +101,7 @@ impl phy::Device for NicDevice<'_> {
     }
 
     fn transmit(&mut self, _now: Instant) -> Option<TxToken<'_>> {
-        self.nic.can_transmit().then(|| TxToken(&mut *self.nic))
+        self.nic.can_transmit().then_some(TxToken(&mut *self.nic))
     }
 
     fn capabilities(&self) -> DeviceCapabilities {

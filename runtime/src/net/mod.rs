@@ -76,6 +76,8 @@ pub struct Lease {
     pub boot: BootParams,
 }
 
+// One is made per failed boot and printed: the size of the TFTP variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum NetError {
     NoLink {
         waited_s: u64,
@@ -298,7 +300,9 @@ impl<'n> Net<'n> {
     }
 
     /// The DHCP answers our lease came from, as received: the DHCPACK, and the proxyDHCP
-    /// answer where one was used (empty when none, or when one did not fit).
+    /// answer where one was used (empty when none, or when one did not fit). The option ROM's
+    /// first stage hands them to netloader.pxe.
+    #[cfg(feature = "chain")]
     pub fn raw_answers(&self) -> (&[u8], &[u8]) {
         (&self.dhcp_ack, self.device.proxy.raw_answer())
     }
@@ -368,10 +372,10 @@ impl<'n> Net<'n> {
                     _ => break,
                 }
             }
-            if matches!(action, Action::Wait) {
-                if client.poll_deadline().is_some_and(|d| time::now_ms() >= d) {
-                    action = client.on_timer(time::now_ms(), &mut out);
-                }
+            if matches!(action, Action::Wait)
+                && client.poll_deadline().is_some_and(|d| time::now_ms() >= d)
+            {
+                action = client.on_timer(time::now_ms(), &mut out);
             }
             match action {
                 Action::Wait => {}

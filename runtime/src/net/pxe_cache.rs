@@ -140,7 +140,7 @@ impl Net<'_> {
 
 /// What stage1/pxe.s did with the ROM, for the log.
 pub fn describe(pxe: &PxeHandoff) {
-    if pxe.from_netloader_rom() {
+    if pxe.started_by_netloader_rom() {
         println!(
             "pxe: started by netloader's option ROM, with its DHCPACK ({} bytes) and proxyDHCP answer ({} bytes)",
             pxe.dhcp_ack().map_or(0, <[u8]>::len),
