@@ -43,6 +43,8 @@ pub struct Options {
     /// A config to embed (already checked with the runtime's parser by the caller, see
     /// `check_config`).
     pub config: Option<Vec<u8>>,
+    /// The PXE form: when to drive the card through the PXE ROM's UNDI.
+    pub undi: crate::pxe::UndiPolicy,
 }
 
 /// Check a config with the parser the runtime uses; the error names the file, line and column.
@@ -65,7 +67,7 @@ pub fn build_with(form: Form, options: &Options) -> anyhow::Result<Vec<u8>> {
         Form::Floppy => floppy_from(&runtime),
         Form::Iso => iso_from(&runtime),
         Form::Usb => usb_from(&runtime),
-        Form::Pxe => crate::pxe::nbp(&runtime),
+        Form::Pxe => crate::pxe::nbp_with(&runtime, options.undi),
         Form::Rom => rom(options, &crate::rom::RomOptions::default()),
         #[allow(unreachable_patterns)]
         _ => {

@@ -30,6 +30,8 @@ mod menu;
 mod net;
 mod nic;
 mod pci;
+#[cfg(not(feature = "chain"))]
+mod pxe_stack;
 mod time;
 
 use boot_info::BootInfo;
@@ -39,7 +41,7 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// Called by stage 2 (stage1/stage2.s) in long mode, interrupts off, on the boot stack.
 #[unsafe(no_mangle)]
-extern "C" fn netloader_main(boot: &'static BootInfo) -> ! {
+extern "C" fn netloader_main(boot: &'static mut BootInfo) -> ! {
     console::init();
     arch::exceptions::init();
     println!("netloader {VERSION}");
@@ -56,6 +58,19 @@ extern "C" fn netloader_main(boot: &'static BootInfo) -> ! {
         boot.drive
     );
     println!("A20: {}", boot.a20_method());
+    let tsc_khz = time::init();
+    println!("timer: TSC at {} MHz", tsc_khz / 1000);
+    #[cfg(not(feature = "chain"))]
+    arch::bios::report_through_thunk(boot);
+    // A PXE ROM's stack left resident: driven through UNDI, or unloaded now (which changes
+    // the memory map), so this comes before anything reads the map.
+    #[cfg(not(feature = "chain"))]
+    let kept = if boot.form() == boot_info::BootForm::Pxe {
+        pxe_stack::settle(boot)
+    } else {
+        None
+    };
+    let boot: &'static BootInfo = boot;
     let map = boot.memory_map();
     println!(
         "memory map ({}, {} entries, {} KiB conventional):",
@@ -76,18 +91,30 @@ extern "C" fn netloader_main(boot: &'static BootInfo) -> ! {
         map.total_ram() / (1024 * 1024)
     );
     println!("netloader: runtime ready (64-bit).");
-    let tsc_khz = time::init();
-    println!("timer: TSC at {} MHz", tsc_khz / 1000);
-    #[cfg(not(feature = "chain"))]
-    arch::bios::report_through_thunk(boot);
 
-    let failure = network_boot(&map, boot);
+    let failure = network_boot(
+        &map,
+        boot,
+        #[cfg(not(feature = "chain"))]
+        kept,
+    );
     stop(&failure)
 }
 
 /// From the card to the boot: everything that needs the network. Returns only on failure.
-fn network_boot(map: &netloader_proto::memmap::MemoryMap, handoff: &BootInfo) -> boot::Failure {
-    let mut card = match nic::open_first() {
+fn network_boot(
+    map: &netloader_proto::memmap::MemoryMap,
+    handoff: &BootInfo,
+    #[cfg(not(feature = "chain"))] kept: Option<pxe_stack::KeptStack>,
+) -> boot::Failure {
+    #[cfg(not(feature = "chain"))]
+    let card = match kept {
+        Some(kept) => nic::open_undi(kept),
+        None => nic::open_first(),
+    };
+    #[cfg(feature = "chain")]
+    let card = nic::open_first();
+    let mut card = match card {
         Ok(card) => card,
         Err(e) => return boot::fail!("{e}"),
     };

@@ -49,6 +49,28 @@ const DRIVEN: &str = match (
     _ => "a subset of its cards",
 };
 
+/// The native driver this build has for a PCI ID, by name.
+pub fn native_driver(vendor: u16, device: u16) -> Option<&'static str> {
+    if let Some(chip) = probe_e1000(vendor, device) {
+        return Some(chip.name);
+    }
+    if let Some(card) = probe_rtl8139(vendor, device) {
+        return Some(card.name);
+    }
+    probe_virtio(vendor, device).map(|_| "virtio-net")
+}
+
+/// The native driver of the first network card on the bus that has one.
+pub fn any_native_card() -> Option<&'static str> {
+    let mut found = None;
+    pci::scan(|function| {
+        if found.is_none() && function.is_network() {
+            found = native_driver(function.vendor, function.device);
+        }
+    });
+    found
+}
+
 /// One card is driven at a time, so the drivers' DMA memory shares one place (conventional
 /// memory is tight).
 #[repr(C)]
@@ -73,6 +95,9 @@ pub enum Card {
     Rtl8139(rtl8139::Rtl8139<'static, PortRegion, IdentityDma>),
     #[cfg(feature = "virtio")]
     Virtio(virtio::PciVirtioNet<'static>),
+    /// Through the PXE ROM that loaded netloader.pxe (no native driver for its card).
+    #[cfg(not(feature = "chain"))]
+    Undi(crate::pxe_stack::UndiCard),
 }
 
 impl Card {
@@ -84,6 +109,8 @@ impl Card {
             Card::Rtl8139(nic) => nic,
             #[cfg(feature = "virtio")]
             Card::Virtio(nic) => nic,
+            #[cfg(not(feature = "chain"))]
+            Card::Undi(card) => card,
         }
     }
 }
@@ -101,6 +128,12 @@ pub enum NoCard {
     VirtioFailed {
         function: Function,
         error: virtio::VirtioError,
+    },
+    /// The PXE ROM's UNDI would not open the card (the stack is unloaded since).
+    #[cfg(not(feature = "chain"))]
+    UndiFailed {
+        error: netloader_drivers::undi::UndiError,
+        unloaded: netloader_drivers::undi::UnloadStatus,
     },
 }
 
@@ -127,6 +160,16 @@ impl core::fmt::Display for NoCard {
                 function.address.function(),
                 function.vendor,
                 function.device
+            ),
+            #[cfg(not(feature = "chain"))]
+            NoCard::UndiFailed { error, unloaded } => write!(
+                f,
+                "E-UNDI-OPEN: the card could not be opened through its PXE ROM (UNDI): {error}; the ROM's stack is unloaded{}: use a card netloader drives itself ({DRIVEN})",
+                if unloaded.all_ok() {
+                    ""
+                } else {
+                    " (not cleanly)"
+                }
             ),
             NoCard::VirtioFailed { function, error } => write!(
                 f,
@@ -248,4 +291,23 @@ fn open(function: Function) -> Result<Card, NoCard> {
         function,
         error: NicError::UnsupportedDevice,
     })
+}
+
+/// The card the PXE ROM drives, through its UNDI (runtime/src/pxe_stack.rs decided so).
+#[cfg(not(feature = "chain"))]
+pub fn open_undi(kept: crate::pxe_stack::KeptStack) -> Result<Card, NoCard> {
+    match crate::pxe_stack::UndiCard::open(kept.api, kept.legacy) {
+        Ok(card) => {
+            let info = card.information();
+            println!(
+                "nic: the card through its PXE ROM's UNDI (MTU {}, IRQ {}: masked, polled)",
+                info.mtu, info.irq
+            );
+            Ok(Card::Undi(card))
+        }
+        Err(failure) => Err(NoCard::UndiFailed {
+            error: failure.error,
+            unloaded: failure.unloaded,
+        }),
+    }
 }

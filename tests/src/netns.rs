@@ -512,11 +512,7 @@ enum Output {
 }
 
 impl Output {
-    fn new(
-        delay: Duration,
-        mut sink: FrameSink,
-        threads: &mut Vec<JoinHandle<()>>,
-    ) -> Output {
+    fn new(delay: Duration, mut sink: FrameSink, threads: &mut Vec<JoinHandle<()>>) -> Output {
         if delay.is_zero() {
             return Output::Direct(sink);
         }

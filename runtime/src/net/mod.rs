@@ -3,7 +3,7 @@
 
 mod device;
 mod proxy;
-mod pxe_cache;
+pub mod pxe_cache;
 
 use core::fmt;
 use core::net::Ipv4Addr;

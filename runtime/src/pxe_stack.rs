@@ -1,0 +1,297 @@
+//! The PXE ROM's stack that stage1/pxe.s left resident: either the way to a card no native
+//! driver knows (UNDI, `netloader_drivers::undi`, over the real-mode thunk), or unloaded
+//! here, at once, when a native driver takes the card (the same calls pxe.s makes).
+//!
+//! The decision: the build's policy (`netloader build --form pxe --undi auto|always|never`);
+//! on auto, UNDI exactly when no native driver handles the card the ROM drives
+//! (PXENV_UNDI_GET_NIC_TYPE gives its PCI address; a ROM that will not say is judged by the
+//! cards on the bus). While the stack stays, its base memory (INT 12h up to 640 KiB) is out
+//! of the memory map, so neither the runtime nor the kernel's placement touches it; the stack
+//! is unloaded when the card is closed, before the hand-off. Once unloaded here, the BIOS's
+//! memory map is read again, since a ROM hides its memory only while it is resident.
+
+use netloader_drivers::undi::{self, NicType, PxeApi, SegOff, UnloadStatus};
+use netloader_drivers::{MacAddress, Nic, NicError};
+use netloader_proto::memmap::E820Entry;
+use x86_64::instructions::port::Port;
+
+use crate::arch::bios;
+use crate::arch::realmode::{FLAG_INTERRUPTS, FarPtr, RealMode, Registers};
+use crate::boot_info::{self, BootInfo, PxeHandoff};
+use crate::net::pxe_cache::Status;
+use crate::{nic, println};
+
+/// The PXE API through the real-mode thunk: parameter blocks in the bounce buffer, the entry
+/// called as iPXE's undinet does it, with both calling conventions at once (!PXE reads the
+/// opcode and the block's address from the stack, PXENV+ from BX and ES:DI).
+pub struct ThunkPxe {
+    rm: RealMode,
+    entry: FarPtr,
+    /// Only PXENV+ (no !PXE): failure is the carry flag, whatever AX says.
+    pxenv_only: bool,
+}
+
+impl PxeApi for ThunkPxe {
+    fn buffer(&mut self) -> &mut [u8] {
+        self.rm.bounce()
+    }
+
+    fn address_of(&self, offset: usize) -> SegOff {
+        let at = RealMode::bounce_ptr(offset);
+        SegOff {
+            segment: at.segment,
+            offset: at.offset,
+        }
+    }
+
+    fn call(&mut self, opcode: u16) -> u16 {
+        let block = RealMode::bounce_ptr(undi::PARAMS_AT);
+        let mut regs = Registers {
+            ebx: u32::from(opcode),
+            edi: u32::from(block.offset),
+            es: block.segment,
+            // A ROM may count BIOS timer ticks while it waits (GRUB and iPXE call it with
+            // interrupts on, too); the card's own IRQ is masked at the PIC (`open`).
+            flags: FLAG_INTERRUPTS,
+            ..Registers::default()
+        };
+        // SAFETY: the entry is the ROM's validated !PXE or PXENV+ entry (stage1/pxe.s checked
+        // the structure's signature and checksum); it returns with RETF; it writes its own
+        // memory, which the runtime keeps out of its map while the stack is resident
+        // (`reserve_base_memory_from`; pxe.s kept it only if it lies above __runtime_end),
+        // and the parameter block and what it points at, all in the bounce buffer.
+        unsafe {
+            self.rm.far_call(
+                self.entry,
+                &[block.segment, block.offset, opcode],
+                &mut regs,
+            )
+        };
+        let exit = regs.eax as u16;
+        if self.pxenv_only && regs.carry() {
+            exit | 1
+        } else {
+            exit
+        }
+    }
+
+    fn read(&mut self, at: SegOff, out: &mut [u8]) -> bool {
+        let linear = (usize::from(at.segment) << 4) + usize::from(at.offset);
+        // Below 0x500 is the interrupt table and the BIOS data: never a frame.
+        if linear < 0x500 || linear + out.len() > 0x10_fff0 {
+            return false;
+        }
+        // SAFETY: real-mode memory (below 1 MiB + 64 KiB), identity-mapped, that the stack
+        // names as its receive buffer; the runtime holds no reference into it.
+        unsafe { core::ptr::copy_nonoverlapping(linear as *const u8, out.as_mut_ptr(), out.len()) };
+        true
+    }
+}
+
+/// The PIC mask bit of `irq` (0-15), and its data port.
+fn pic_line(irq: u16) -> Option<(u16, u8)> {
+    match irq {
+        1..=7 => Some((0x21, 1 << irq)),
+        8..=15 => Some((0xa1, 1 << (irq - 8))),
+        _ => None,
+    }
+}
+
+/// A card driven through the ROM: the UNDI driver, and the PIC line it masked.
+pub struct UndiCard {
+    nic: undi::Undi<ThunkPxe>,
+    /// The PIC's data port, the card's bit, and whether it was masked before.
+    masked: Option<(u16, u8, bool)>,
+}
+
+impl UndiCard {
+    /// Open the card through the stack. Its IRQ is masked at the PIC while we drive it (the
+    /// calls run with interrupts on, and nothing of ours would handle it), as iPXE's
+    /// pxeprefix does before it keeps UNDI.
+    pub fn open(stack: ThunkPxe, legacy: bool) -> Result<UndiCard, undi::OpenError<ThunkPxe>> {
+        let nic = undi::Undi::open(stack, legacy)?;
+        let masked = pic_line(nic.information().irq).map(|(port, bit)| {
+            let mut data = Port::<u8>::new(port);
+            // SAFETY: the PIC's mask register; masking one more line changes nothing else.
+            unsafe {
+                let old = data.read();
+                data.write(old | bit);
+                (port, bit, old & bit != 0)
+            }
+        });
+        Ok(UndiCard { nic, masked })
+    }
+
+    pub fn information(&self) -> &undi::Information {
+        self.nic.information()
+    }
+}
+
+impl Nic for UndiCard {
+    fn name(&self) -> &'static str {
+        self.nic.name()
+    }
+
+    fn mac(&self) -> MacAddress {
+        self.nic.mac()
+    }
+
+    fn link_up(&mut self) -> bool {
+        self.nic.link_up()
+    }
+
+    fn can_transmit(&mut self) -> bool {
+        self.nic.can_transmit()
+    }
+
+    fn transmit_with(
+        &mut self,
+        len: usize,
+        fill: &mut dyn FnMut(&mut [u8]),
+    ) -> Result<(), NicError> {
+        self.nic.transmit_with(len, fill)
+    }
+
+    fn receive_with(&mut self, f: &mut dyn FnMut(&[u8])) -> bool {
+        self.nic.receive_with(f)
+    }
+
+    /// Close the card and unload the ROM's stack (the driver does both), put the PIC line
+    /// back, and say how it went.
+    fn close(&mut self) {
+        if self.nic.unload_status().is_some() {
+            return;
+        }
+        self.nic.close();
+        if let Some((port, bit, was_masked)) = self.masked.take()
+            && !was_masked
+        {
+            let mut data = Port::<u8>::new(port);
+            // SAFETY: the PIC's mask register, the card's line put back as the BIOS had it.
+            unsafe {
+                let now = data.read();
+                data.write(now & !bit);
+            }
+        }
+        let counters = self.nic.counters();
+        if let Some(status) = self.nic.unload_status() {
+            println!(
+                "undi: closed after {} calls ({} frames in, {} out, {} lost); unloaded the ROM's stack: UNDI_SHUTDOWN {}, UNLOAD_STACK {}, STOP_UNDI {}",
+                counters.calls,
+                counters.frames_received,
+                counters.frames_sent,
+                counters.send_errors + counters.receive_errors,
+                Status(status.shutdown),
+                Status(status.unload_stack),
+                Status(status.stop)
+            );
+        }
+    }
+}
+
+/// What `settle` leaves for the network code.
+pub struct KeptStack {
+    pub api: ThunkPxe,
+    /// A PXENV+-only stack before 2.1 (PXENV_UNDI_CLEANUP instead of PXENV_STOP_UNDI).
+    pub legacy: bool,
+}
+
+/// Decide about a resident PXE stack, before anything uses the memory map. Returns the stack
+/// when the card is to be driven through it; otherwise it is gone (or never was).
+pub fn settle(boot: &mut BootInfo) -> Option<KeptStack> {
+    let pxe = boot.pxe_mut()?;
+    if pxe.stack == boot_info::PXE_STACK_UNDER_US {
+        println!(
+            "pxe: the ROM's stack was unloaded at once: it begins at {} KiB, under netloader's own memory (UNDI is not available)",
+            pxe.base_kib
+        );
+    }
+    if pxe.stack == boot_info::PXE_STACK_POLICY {
+        println!(
+            "pxe: the build says never to use UNDI (--undi never): the ROM's stack was unloaded at once"
+        );
+    }
+    if !pxe.stack_kept() {
+        return None;
+    }
+    let (policy, base_kib) = (pxe.undi_policy, pxe.base_kib);
+    let legacy = pxe.api == 2 && pxe.pxenv_version < 0x201;
+    let Some(rm) = RealMode::take() else {
+        println!("E-UNDI-THUNK: the real-mode thunk is in use: cannot call the PXE ROM");
+        return None;
+    };
+    let mut api = ThunkPxe {
+        rm,
+        entry: FarPtr::from_u32(pxe.entry),
+        pxenv_only: pxe.api == 2,
+    };
+    let native = match undi::nic_type(&mut api) {
+        Ok(NicType::Pci {
+            vendor,
+            device,
+            bus,
+            device_number,
+            function,
+            ..
+        }) => {
+            println!(
+                "pxe: the ROM drives the PCI card {vendor:04x}:{device:04x} at {bus:02x}:{device_number:02x}.{function}"
+            );
+            nic::native_driver(vendor, device)
+        }
+        Ok(other) => {
+            println!("pxe: the ROM drives a card that is not on PCI ({other:?})");
+            nic::any_native_card()
+        }
+        Err(e) => {
+            println!("pxe: the ROM does not say which card it drives ({e})");
+            nic::any_native_card()
+        }
+    };
+    let why = match (policy, native) {
+        (boot_info::UNDI_POLICY_ALWAYS, _) => "the build says --undi always",
+        (_, None) => "no native driver for this card",
+        (_, Some(driver)) => {
+            println!("pxe: the native {driver} driver takes this card: unloading the ROM's stack");
+            let status = undi::unload(&mut api, legacy);
+            drop(api);
+            if let Some(pxe) = boot.pxe_mut() {
+                record_unload(pxe, status);
+            }
+            reread_memory_map(boot);
+            return None;
+        }
+    };
+    println!(
+        "pxe: keeping the ROM's stack ({why}): the card goes through UNDI; base memory from {base_kib} KiB stays the ROM's"
+    );
+    boot.reserve_base_memory_from(base_kib);
+    Some(KeptStack { api, legacy })
+}
+
+/// The statuses as stage1/pxe.s records its own unload, so the log reads the same.
+pub fn record_unload(pxe: &mut PxeHandoff, status: UnloadStatus) {
+    pxe.undi_shutdown_status = status.shutdown;
+    pxe.unload_stack_status = status.unload_stack;
+    pxe.stop_undi_status = status.stop;
+    pxe.stack = 0;
+}
+
+/// After the stack left: the map again, without the memory it had hidden (iPXE hides its
+/// own through INT 15h E820 while resident).
+fn reread_memory_map(boot: &mut BootInfo) {
+    let Some(mut rm) = RealMode::take() else {
+        return;
+    };
+    let mut entries = [E820Entry::default(); 128];
+    let count = bios::e820(&mut rm, &mut entries);
+    let kib = bios::conventional_kib(&mut rm);
+    if count == 0 {
+        println!("pxe: the BIOS gives no E820 map now: keeping stage 2's");
+        return;
+    }
+    boot.replace_memory_map(&entries[..count], kib);
+    println!(
+        "pxe: memory map read again after the stack left ({count} entries, {kib} KiB conventional)"
+    );
+}
