@@ -19,8 +19,8 @@
 //! A20 stays as it is. Interrupts stay off, in real mode too, unless the caller sets IF in
 //! `Registers::flags` (the UNDI driver does: a PXE ROM may count BIOS timer ticks while it
 //! waits); they are off again before the way back up. The code and its data live in stage 2's
-//! section (below 64 KiB, CS = 0 in real mode); the bounce buffer and the real-mode stack are
-//! fixed (docs/architecture.md, "Memory below 1 MiB").
+//! section (below 64 KiB, CS = 0 in real mode); its block and saved state, the bounce buffer
+//! and the real-mode stack are fixed (docs/architecture.md, "Memory below 1 MiB").
 
 use core::marker::PhantomData;
 use core::sync::atomic::{AtomicBool, Ordering};
@@ -83,7 +83,7 @@ impl Registers {
     }
 }
 
-/// What the real-mode code reads and writes (mirrored by `rm_block` below).
+/// What the real-mode code reads and writes, at BLOCK_AT (offsets used by the code below).
 #[repr(C)]
 struct Block {
     regs: Registers,
@@ -105,9 +105,8 @@ const _: () = assert!(core::mem::offset_of!(Block, target) == 40);
 const _: () = assert!(core::mem::offset_of!(Block, word_count) == 44);
 const _: () = assert!(core::mem::offset_of!(Block, words) == 46);
 
-unsafe extern "C" {
-    static mut rm_block: Block;
-}
+/// The block, then the state the thunk saves (0xAC bytes in all).
+const BLOCK_AT: usize = 0x0700;
 
 /// Set while a `RealMode` exists.
 static TAKEN: AtomicBool = AtomicBool::new(false);
@@ -178,12 +177,13 @@ impl RealMode {
         assert!(stack.len() <= MAX_STACK_WORDS);
         let mut words = [0u16; MAX_STACK_WORDS];
         words[..stack.len()].copy_from_slice(stack);
-        // SAFETY: the block is the thunk's, and `self` makes us its only user. The thunk saves
-        // and restores every register the ABI asks for (rbx, rbp, r12-r15, rsp, DF clear) and
-        // the whole CPU state it changes; the rest is declared clobbered. It pushes onto our
-        // stack, so no `nostack`. Memory the call writes is the caller's promise.
+        // SAFETY: the block is the thunk's (BLOCK_AT, reserved in architecture.md's memory
+        // table), and `self` makes us its only user. The thunk saves and restores every
+        // register the ABI asks for (rbx, rbp, r12-r15, rsp, DF clear) and the whole CPU
+        // state it changes; the rest is declared clobbered. It pushes onto our stack, so no
+        // `nostack`. Memory the call writes is the caller's promise.
         unsafe {
-            let block = &raw mut rm_block;
+            let block = BLOCK_AT as *mut Block;
             block.write(Block {
                 regs: *regs,
                 is_int: is_int as u8,
@@ -213,6 +213,29 @@ core::arch::global_asm!(
     .set RM_DATA16, 0x20
     .set RM_CODE64, 0x28
     .set RM_STACK_TOP, {stack_top}
+    # The block and the saved state: fixed low memory, off the pages of code (a write to a
+    # page that holds translated code costs QEMU's TCG a retranslation, each call).
+    .set rm_block, {block_at}
+    .set rm_save_rsp, rm_block + 0x40
+    .set rm_save_cr0, rm_block + 0x48
+    .set rm_save_cr3, rm_block + 0x50
+    .set rm_save_cr4, rm_block + 0x58
+    .set rm_save_efer, rm_block + 0x60
+    .set rm_save_gdtr64, rm_block + 0x68
+    .set rm_save_idtr64, rm_block + 0x78
+    .set rm_save_cs64, rm_block + 0x88
+    .set rm_save_ss64, rm_block + 0x8a
+    .set rm_save_ds64, rm_block + 0x8c
+    .set rm_save_es64, rm_block + 0x8e
+    .set rm_save_esp32, rm_block + 0x90
+    .set rm_save_gdtr32, rm_block + 0x94
+    .set rm_save_idtr32, rm_block + 0x9a
+    .set rm_save_cs32, rm_block + 0xa0
+    .set rm_save_ss32, rm_block + 0xa2
+    .set rm_save_ds32, rm_block + 0xa4
+    .set rm_save_es32, rm_block + 0xa6
+    .set rm_save_fs32, rm_block + 0xa8
+    .set rm_save_gs32, rm_block + 0xaa
 
     .section .stage2.realmode, "ax"
     .code64
@@ -404,11 +427,11 @@ realmode_call32:
     .p2align 3
 rm_gdt:
     .quad 0
-    .quad 0x00cf9a000000ffff       # 0x08: 32-bit code, flat
-    .quad 0x00cf92000000ffff       # 0x10: data, flat
-    .quad 0x00009a000000ffff       # 0x18: 16-bit code, 64 KiB
-    .quad 0x000092000000ffff       # 0x20: 16-bit data, 64 KiB
-    .quad 0x00af9a000000ffff       # 0x28: 64-bit code
+    .quad 0x00cf9b000000ffff       # 0x08: 32-bit code, flat (accessed bits preset: the CPU
+    .quad 0x00cf93000000ffff       # 0x10: data, flat            would otherwise write them
+    .quad 0x00009b000000ffff       # 0x18: 16-bit code, 64 KiB   into this page of code)
+    .quad 0x000093000000ffff       # 0x20: 16-bit data, 64 KiB
+    .quad 0x00af9b000000ffff       # 0x28: 64-bit code
 rm_gdt_end:
     .p2align 3
 rm_gdtr:                           # 6 bytes for LGDT in 16/32-bit code, 10 in 64-bit code
@@ -417,55 +440,12 @@ rm_gdtr:                           # 6 bytes for LGDT in 16/32-bit code, 10 in 6
 rm_ivt:
     .word 0x3ff
     .long 0
-    .p2align 3
-    .globl rm_block
-rm_block:
-    .fill 64, 1, 0
-rm_save_rsp:
-    .quad 0
-rm_save_cr0:
-    .quad 0
-rm_save_cr3:
-    .quad 0
-rm_save_cr4:
-    .quad 0
-rm_save_efer:
-    .quad 0
-rm_save_gdtr64:
-    .fill 10, 1, 0
-rm_save_idtr64:
-    .fill 10, 1, 0
-rm_save_cs64:
-    .word 0
-rm_save_ss64:
-    .word 0
-rm_save_ds64:
-    .word 0
-rm_save_es64:
-    .word 0
-rm_save_esp32:
-    .long 0
-rm_save_gdtr32:
-    .fill 6, 1, 0
-rm_save_idtr32:
-    .fill 6, 1, 0
-rm_save_cs32:
-    .word 0
-rm_save_ss32:
-    .word 0
-rm_save_ds32:
-    .word 0
-rm_save_es32:
-    .word 0
-rm_save_fs32:
-    .word 0
-rm_save_gs32:
-    .word 0
     .code64
     .text
 "#,
     stack_top = const STACK_TOP,
+    block_at = const BLOCK_AT,
     options(att_syntax)
 );
 
-const _: () = assert!(core::mem::size_of::<Block>() <= 64);
+const _: () = assert!(core::mem::size_of::<Block>() <= 0x40 && BLOCK_AT + 0xac <= BOUNCE_AT);
