@@ -1,8 +1,12 @@
 //! TFTP download throughput: netloader against iPXE (Debian's `ipxe-qemu` ROMs, QEMU's own NIC
 //! ROMs) on the same card, the same file and the same server, in one run.
 //!
-//! Run: `cargo run --release -p netloader-tests --bin bench [-- --size-mib 32 --rtt-ms 1 --nics e1000,rtl8139 --runs 1 --servers qemu,atftpd --clients netloader,ipxe]`
+//! Run: `cargo run --release -p netloader-tests --bin bench [-- --size-mib 32 --rtt-ms 1 --nics e1000,rtl8139 --runs 1 --servers qemu,atftpd --clients netloader,undi,ipxe]`
 //! (`--runs N`: N transfers per client, interleaved, median shown; `--clients netloader,ipxe`.)
+//!
+//! Clients: `netloader` (the ISO, its native driver), `undi` (netloader.pxe built with
+//! `--undi always`, chained from the card's iPXE ROM and driving the card through that ROM's
+//! UNDI, its config embedded: `multiboot /big.bin`), `ipxe` (the ROM itself, by a script).
 //!
 //! Servers: (a) QEMU's built-in TFTP server (user networking, restrict=on); (b) atftpd in a
 //! network namespace through the delay relay of `netloader_tests::netns` (root only; skipped
@@ -26,6 +30,8 @@ const IPXE_SCRIPT: &str = "boot.ipxe";
 #[derive(Clone, Copy, PartialEq)]
 enum Client {
     Netloader,
+    /// netloader.pxe through the card's PXE ROM's UNDI.
+    Undi,
     Ipxe,
 }
 
@@ -33,10 +39,22 @@ impl Client {
     fn name(self) -> &'static str {
         match self {
             Client::Netloader => "netloader",
+            Client::Undi => "undi",
             Client::Ipxe => "ipxe",
         }
     }
+
+    /// What DHCP names as the boot file for this client.
+    fn boot_file(self) -> &'static str {
+        match self {
+            Client::Netloader => FILE,
+            Client::Undi => UNDI_PROGRAM,
+            Client::Ipxe => IPXE_SCRIPT,
+        }
+    }
 }
+
+const UNDI_PROGRAM: &str = "netloader.pxe";
 
 /// One timed transfer, read from the capture.
 struct Transfer {
@@ -62,9 +80,11 @@ fn udp_payload(frame: &[u8]) -> Option<(u16, &[u8])> {
     Some((source_port, udp.get(8..)?))
 }
 
-/// Time from the read request for `file` to the requester's last ACK, from a pcap capture.
+/// Time from the read request for `file` (or `/file`) to the requester's last ACK, from a
+/// pcap capture.
 fn transfer_from_pcap(pcap: &[u8], file: &str) -> Option<Transfer> {
     let request = format!("\0\x01{file}\0").into_bytes();
+    let rooted = format!("\0\x01/{file}\0").into_bytes();
     let mut offset = 24; // the pcap file header
     let (mut start, mut end, mut client_port, mut options) = (None, None, None, String::new());
     while let Some(header) = pcap.get(offset..offset + 16) {
@@ -77,7 +97,7 @@ fn transfer_from_pcap(pcap: &[u8], file: &str) -> Option<Transfer> {
         let Some((port, payload)) = udp_payload(frame) else {
             continue;
         };
-        if start.is_none() && payload.starts_with(&request) {
+        if start.is_none() && (payload.starts_with(&request) || payload.starts_with(&rooted)) {
             (start, client_port) = (Some(time), Some(port));
         } else if client_port == Some(port) && payload.starts_with(&[0, 4]) {
             end = Some(time);
@@ -133,11 +153,7 @@ fn run(
     let name = format!("bench-{label}-{}-{nic}", client.name());
     let pcap = dir.join(format!("{name}.pcap"));
     let _ = std::fs::remove_file(&pcap);
-    let boot_file = if client == Client::Ipxe {
-        IPXE_SCRIPT
-    } else {
-        FILE
-    };
+    let boot_file = client.boot_file();
     let netdev = match server {
         Server::Qemu(root) => format!(
             "user,id=n0,restrict=on,tftp={},bootfile={boot_file}",
@@ -155,12 +171,21 @@ fn run(
         ]);
     match client {
         Client::Netloader => qemu.args(["-cdrom", iso.to_str().unwrap()]),
-        Client::Ipxe => qemu.args(["-boot", "order=n"]),
+        Client::Undi | Client::Ipxe => qemu.args(["-boot", "order=n"]),
     };
     let outcome = match client {
-        Client::Netloader => qemu.run(|serial| serial.contains("netloader: stopped.")),
+        Client::Netloader | Client::Undi => {
+            qemu.run(|serial| serial.contains("netloader: stopped."))
+        }
         Client::Ipxe => qemu.run(|_| tail_contains(&pcap, b"\0\x01done.txt\0")),
     };
+    if client == Client::Undi && !outcome.contains("nic: the card through its PXE ROM's UNDI") {
+        eprintln!(
+            "  {name}: netloader.pxe did not drive the card through UNDI; log: {}",
+            outcome.log.display()
+        );
+        return None;
+    }
     let transfer = std::fs::read(&pcap)
         .ok()
         .and_then(|bytes| transfer_from_pcap(&bytes, FILE));
@@ -198,7 +223,7 @@ fn options() -> Options {
         nics: vec![],
         runs: 1,
         servers: vec!["qemu".into(), "atftpd".into()],
-        clients: vec!["netloader".into(), "ipxe".into()],
+        clients: vec!["netloader".into(), "undi".into(), "ipxe".into()],
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     for pair in args.chunks(2) {
@@ -224,13 +249,7 @@ fn options() -> Options {
     options
 }
 
-fn row(
-    options: &Options,
-    nic: &str,
-    server: &str,
-    netloader: &Option<Transfer>,
-    ipxe: &Option<Transfer>,
-) {
+fn row(options: &Options, nic: &str, server: &str, results: &Results) {
     let size = options.size;
     let figure = |t: &Option<Transfer>, client: Client| {
         if !options.clients.iter().any(|c| c == client.name()) {
@@ -239,18 +258,28 @@ fn row(
         t.as_ref()
             .map_or("failed".to_string(), |t| format!("{:.2}", t.mb_per_s(size)))
     };
-    let ratio = match (netloader, ipxe) {
+    let ratio = |ours: &Option<Transfer>| match (ours, &results.ipxe) {
         (Some(n), Some(i)) => format!("{:.2}x", i.seconds / n.seconds),
         _ => "-".to_string(),
     };
     let opts = |t: &Option<Transfer>| t.as_ref().map_or(String::new(), |t| t.options.clone());
     println!(
-        "| {nic} | {server} | {} | {} | {ratio} | {} | {} |",
-        figure(netloader, Client::Netloader),
-        figure(ipxe, Client::Ipxe),
-        opts(netloader),
-        opts(ipxe)
+        "| {nic} | {server} | {} | {} | {} | {} | {} | {} | {} |",
+        figure(&results.netloader, Client::Netloader),
+        figure(&results.undi, Client::Undi),
+        figure(&results.ipxe, Client::Ipxe),
+        ratio(&results.netloader),
+        ratio(&results.undi),
+        opts(&results.netloader),
+        opts(&results.ipxe)
     );
+}
+
+/// The median transfer of each client on one card and server.
+struct Results {
+    netloader: Option<Transfer>,
+    undi: Option<Transfer>,
+    ipxe: Option<Transfer>,
 }
 
 fn main() {
@@ -272,6 +301,17 @@ fn main() {
     .unwrap();
     let iso = dir.join("netloader.iso");
     std::fs::write(&iso, forms::build(Form::Iso).unwrap()).unwrap();
+    let undi_options = forms::Options {
+        config: Some(
+            format!("set timeout=0\nmenuentry bench {{\n  multiboot /{FILE}\n}}\n").into_bytes(),
+        ),
+        undi: netloader::pxe::UndiPolicy::Always,
+    };
+    std::fs::write(
+        root.join(UNDI_PROGRAM),
+        forms::build_with(Form::Pxe, &undi_options).unwrap(),
+    )
+    .unwrap();
 
     let size = options.size;
     let rtt_ms = options.rtt.as_secs_f64() * 1e3;
@@ -281,16 +321,16 @@ fn main() {
     );
     println!();
     println!(
-        "| NIC | server | netloader MB/s | iPXE MB/s | netloader / iPXE | netloader's options | iPXE's options |"
+        "| NIC | server | netloader MB/s | netloader via UNDI MB/s | iPXE MB/s | netloader / iPXE | via UNDI / iPXE | netloader's options | iPXE's options |"
     );
-    println!("| --- | --- | --- | --- | --- | --- | --- |");
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
     for nic in &options.nics {
         if options.servers.iter().any(|s| s == "qemu") {
             let server = Server::Qemu(&root);
-            let (n, i) = interleaved(&options, nic, |client| {
+            let results = interleaved(&options, nic, |client| {
                 run(client, nic, &server, &dir, &iso, "qemu")
             });
-            row(&options, nic, "QEMU built-in", &n, &i);
+            row(&options, nic, "QEMU built-in", &results);
         }
 
         if !options.servers.iter().any(|s| s == "atftpd") {
@@ -301,35 +341,37 @@ fn main() {
             continue;
         }
         let label = format!("atftpd, {rtt_ms} ms RTT");
-        let (n, i) = interleaved(&options, nic, |client| {
-            let boot_file = if client == Client::Ipxe {
-                IPXE_SCRIPT
-            } else {
-                FILE
-            };
+        let results = interleaved(&options, nic, |client| {
             let logs = dir.join(format!("servers-{}-{nic}", client.name()));
-            let net = TestNet::start(&root, boot_file, Impairment::round_trip(options.rtt), &logs)
-                .unwrap_or_else(|e| panic!("namespace with atftpd: {e}"));
+            let net = TestNet::start(
+                &root,
+                client.boot_file(),
+                Impairment::round_trip(options.rtt),
+                &logs,
+            )
+            .unwrap_or_else(|e| panic!("namespace with atftpd: {e}"));
             run(client, nic, &Server::Atftpd(&net), &dir, &iso, "atftpd")
         });
-        row(&options, nic, &label, &n, &i);
+        row(&options, nic, &label, &results);
     }
 }
 
-/// `--runs` transfers by each selected client, alternating netloader and iPXE; the median of
-/// each (a failed run counts as failed; a client not selected has none). Every run's figure
-/// goes to stderr.
+/// `--runs` transfers by each selected client, alternating netloader, netloader via UNDI and
+/// iPXE; the median of each (a failed run counts as failed; a client not selected has none).
+/// Every run's figure goes to stderr.
 fn interleaved(
     options: &Options,
     nic: &str,
     mut one: impl FnMut(Client) -> Option<Transfer>,
-) -> (Option<Transfer>, Option<Transfer>) {
+) -> Results {
     let (runs, size) = (options.runs, options.size);
     let mut netloader = Vec::new();
+    let mut undi = Vec::new();
     let mut ipxe = Vec::new();
     for _ in 0..runs {
         for (client, results) in [
             (Client::Netloader, &mut netloader),
+            (Client::Undi, &mut undi),
             (Client::Ipxe, &mut ipxe),
         ] {
             if !options.clients.iter().any(|c| c == client.name()) {
@@ -345,7 +387,11 @@ fn interleaved(
             results.push(transfer);
         }
     }
-    (median(netloader), median(ipxe))
+    Results {
+        netloader: median(netloader),
+        undi: median(undi),
+        ipxe: median(ipxe),
+    }
 }
 
 /// The median transfer by time (the upper one of the middle two for an even count); None if
