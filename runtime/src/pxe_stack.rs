@@ -21,6 +21,11 @@ use crate::boot_info::{self, BootInfo, PxeHandoff};
 use crate::net::pxe_cache::Status;
 use crate::{nic, println};
 
+unsafe extern "C" {
+    /// The end of the runtime's memory (link.ld); only its address is taken.
+    static __runtime_end: u8;
+}
+
 /// The PXE API through the real-mode thunk: parameter blocks in the bounce buffer, the entry
 /// called as iPXE's undinet does it, with both calling conventions at once (!PXE reads the
 /// opcode and the block's address from the stack, PXENV+ from BX and ES:DI).
@@ -202,13 +207,17 @@ pub fn settle(boot: &mut BootInfo) -> Option<KeptStack> {
     let pxe = boot.pxe_mut()?;
     if pxe.stack == boot_info::PXE_STACK_UNDER_US {
         println!(
-            "pxe: the ROM's stack was unloaded at once: it begins at {} KiB, under netloader's own memory (UNDI is not available)",
-            pxe.base_kib
+            "E-UNDI-MEMORY: the PXE ROM's stack begins at {} KiB, under the end of netloader.pxe's memory ({} KiB), so it was unloaded at once: a card without a native driver cannot be used through it; check the BIOS for a setting that leaves more base memory free",
+            pxe.base_kib,
+            (&raw const __runtime_end as usize).div_ceil(1024)
         );
     }
     if pxe.stack == boot_info::PXE_STACK_POLICY {
         println!(
-            "pxe: the build says never to use UNDI (--undi never): the ROM's stack was unloaded at once"
+            "pxe: the build says never to use UNDI (--undi never): the ROM's stack was unloaded at once (UNDI_SHUTDOWN {}, UNLOAD_STACK {}, STOP_UNDI {})",
+            Status(pxe.undi_shutdown_status),
+            Status(pxe.unload_stack_status),
+            Status(pxe.stop_undi_status)
         );
     }
     if !pxe.stack_kept() {

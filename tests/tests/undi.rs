@@ -6,7 +6,11 @@
 //!   for byte (the test kernel's SHA-256), then the stack is unloaded before the hand-off.
 //! - e1000 built with `--undi always`: UNDI although a native driver exists (the benchmark
 //!   compares the two; here it checks that the choice is the build's).
-//! - e1000 with the default build: the native driver, the stack unloaded by the runtime.
+//! - vmxnet3 built with `--undi never`: the stack is unloaded at once, and the card without a
+//!   driver is a clear error, not a hang.
+//!
+//! The default build on a card with a native driver (the runtime unloads the ROM's stack, then
+//! reads the memory map again) is what tests/tests/forms_pxe.rs boots.
 
 use std::path::{Path, PathBuf};
 
@@ -90,4 +94,25 @@ fn e1000_built_with_undi_always_goes_through_its_pxe_rom() {
     let outcome = boot(name, E1000, &dir);
     check_undi(&outcome, "the build says --undi always");
     check_report(&outcome, Variant::Elf64, &mods);
+}
+
+#[test]
+fn vmxnet3_built_with_undi_never_is_a_clear_error() {
+    let name = "undi-vmxnet3-never";
+    let dir = tftp_root(name, Variant::Elf32, &modules(1), UndiPolicy::Never);
+    let outcome = scenario::pxe_qemu(name, VMXNET3, &dir)
+        .run(|serial| serial.contains("netloader: stopped."));
+    outcome.check(
+        outcome.contains("UNDI_SHUTDOWN ok, UNLOAD_STACK ok, STOP_UNDI ok"),
+        "stage1/pxe.s unloaded the ROM's stack",
+    );
+    outcome.check(
+        outcome.contains("pxe: the build says never to use UNDI (--undi never)"),
+        "said why",
+    );
+    outcome.check(
+        outcome.contains("E-NIC-UNSUPPORTED: no driver for the network cards found (15ad:07b0 at "),
+        "the card without a driver is named",
+    );
+    outcome.check(!outcome.contains("nic: the card through"), "no UNDI");
 }
