@@ -148,6 +148,7 @@ fn build_runtime(root: &Path, features: Option<&str>) -> Vec<u8> {
         if key.starts_with("CARGO_") && key != "CARGO_HOME"
             || key == "RUSTFLAGS"
             || key == "RUSTC_WRAPPER"
+            || key == "RUSTC_WORKSPACE_WRAPPER"
         {
             command.env_remove(&*key);
         }

@@ -1,4 +1,5 @@
-//! Build the Multiboot test kernel (its own cargo workspace in kernel/) and derive its variants.
+//! Build the Multiboot test kernel (its own cargo workspace in kernel/) and derive its variants;
+//! build the Linux test kernel (linux-kernel/) and wrap it as a bzImage (build_linux_kernel.rs).
 //!
 //! One kernel crate, two links: `mbtest` at 1 MiB and `mbtest-low` at 0x8000. Out of them, into
 //! OUT_DIR:
@@ -24,6 +25,9 @@ use object::{Object, ObjectSegment, ObjectSymbol};
 #[path = "kernel/src/sha256.rs"]
 mod sha256;
 
+#[path = "build_linux_kernel.rs"]
+mod linux_kernel;
+
 const MB_HEADER_MAGIC: u32 = 0x1bad_b002;
 const FLAG_ADDRESS_FIELDS: u32 = 1 << 16;
 /// The Multiboot header must lie within a file's first 8 KiB.
@@ -47,6 +51,14 @@ fn main() {
             manifest_dir.join(watched).display()
         );
     }
+
+    for watched in linux_kernel::watched() {
+        println!(
+            "cargo:rerun-if-changed={}",
+            manifest_dir.join(watched).display()
+        );
+    }
+    println!("cargo:rerun-if-changed=build_linux_kernel.rs");
 
     let release = build_kernel(&root, &manifest_dir.join("kernel/Cargo.toml"));
     let high = Linked::read(&release.join("mbtest"));
@@ -101,6 +113,13 @@ fn main() {
         &low,
         low.elf32(&low.patched("low", false)),
     );
+    // The Linux test kernel: its own workspace, built into the same target directory.
+    let linux_release = build_kernel(&root, &manifest_dir.join("linux-kernel/Cargo.toml"));
+    let bzimage = linux_kernel::emit(&linux_release.join("lxtest"), &out_dir);
+    println!(
+        "cargo:rustc-env=NETLOADER_LINUX_TEST_KERNEL={}",
+        bzimage.display()
+    );
     std::fs::write(
         out_dir.join("test_kernel_layouts.rs"),
         format!("/// (variant name, layout), written by build.rs.\nconst LAYOUTS: &[(&str, Layout)] = &[\n{table}];\n"),
@@ -128,6 +147,7 @@ fn build_kernel(root: &Path, manifest: &Path) -> PathBuf {
         if key.starts_with("CARGO_") && key != "CARGO_HOME"
             || key == "RUSTFLAGS"
             || key == "RUSTC_WRAPPER"
+            || key == "RUSTC_WORKSPACE_WRAPPER"
         {
             command.env_remove(&*key);
         }

@@ -13,10 +13,13 @@ extern crate std;
 mod test_rng;
 
 pub mod config;
+pub mod crc32;
+pub mod decompress;
 pub mod dhcp;
 pub mod elf;
 pub mod ipv4;
 pub mod kernel;
+pub mod linux;
 pub mod memmap;
 pub mod multiboot;
 pub mod tftp;

@@ -301,13 +301,13 @@ fn parse_module(rest: &str) -> Option<ModuleReport> {
 }
 
 /// The value of `key=value` among space-separated words.
-fn field<'a>(text: &'a str, key: &str) -> Option<&'a str> {
+pub(crate) fn field<'a>(text: &'a str, key: &str) -> Option<&'a str> {
     text.split(' ')
         .find_map(|word| word.strip_prefix(key)?.strip_prefix('='))
 }
 
 /// Decimal, or hex with 0x.
-fn number(text: &str) -> Option<u64> {
+pub(crate) fn number(text: &str) -> Option<u64> {
     match text.strip_prefix("0x") {
         Some(hex) => u64::from_str_radix(hex, 16).ok(),
         None => text.parse().ok(),
@@ -315,7 +315,7 @@ fn number(text: &str) -> Option<u64> {
 }
 
 /// Undo the kernel's quoting; None for anything that is not a quoted string (`none`, ...).
-fn unquote(text: &str) -> Option<String> {
+pub(crate) fn unquote(text: &str) -> Option<String> {
     let inner = text.strip_prefix('"')?.strip_suffix('"')?;
     let mut bytes = Vec::with_capacity(inner.len());
     let mut chars = inner.bytes();

@@ -5,6 +5,7 @@
 
 pub mod bochs;
 pub mod kernels;
+pub mod linux;
 pub mod netns;
 pub mod qemu;
 pub mod scenario;

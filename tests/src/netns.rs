@@ -112,7 +112,7 @@ pub fn tftpd_hpa_install() -> io::Result<PathBuf> {
 /// `dpkg -x` (never installed: the server packages would start system services), once; later
 /// calls reuse the folder. `binary` (relative) must exist afterwards. Safe to race between
 /// threads and processes: each unpacks into its own temporary folder and the first rename wins.
-fn unpacked_debs(name: &str, packages: &[&str], binary: &str) -> io::Result<PathBuf> {
+pub(crate) fn unpacked_debs(name: &str, packages: &[&str], binary: &str) -> io::Result<PathBuf> {
     static LOCK: Mutex<()> = Mutex::new(());
     let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let tools = target_dir().join("tools");
