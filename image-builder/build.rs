@@ -148,7 +148,9 @@ fn build_runtime(root: &Path, features: Option<&str>) -> Vec<u8> {
         if key.starts_with("CARGO_") && key != "CARGO_HOME"
             || key == "RUSTFLAGS"
             || key == "RUSTC_WRAPPER"
+            // `cargo clippy` on the host workspace: the runtime has its own clippy run.
             || key == "RUSTC_WORKSPACE_WRAPPER"
+            || key == "CLIPPY_ARGS"
         {
             command.env_remove(&*key);
         }

@@ -1,12 +1,14 @@
 //! DHCP bytes we read: the PXE ROM's cached DHCPACK and boot server reply
 //! (`CachedLease::from_packets`), the end of a message in a stale buffer (`message_len`), a
-//! dotted-quad server name (`parse_dotted_quad`), and `BootParams::from_answer` over a raw
-//! option list. Never a panic; every name kept is non-empty text.
+//! dotted-quad server name (`parse_dotted_quad`), `BootParams::from_answer` over a raw
+//! option list, and a client's message as `netloader serve` reads it
+//! (`request::parse_client_request`). Never a panic; every name kept is non-empty text.
 #![no_main]
 
 use core::net::Ipv4Addr;
 
 use libfuzzer_sys::fuzz_target;
+use netloader_proto::dhcp::request::parse_client_request;
 use netloader_proto::dhcp::{BootParams, CachedLease, message_len};
 use netloader_proto::ipv4::parse_dotted_quad;
 
@@ -22,6 +24,15 @@ fuzz_target!(|input: &[u8]| {
         assert!(!lease.address.is_unspecified() && lease.prefix_len <= 32);
     }
     let _ = CachedLease::from_packets(input, None);
+    if let Some(request) = parse_client_request(input) {
+        // Borrowed option values lie inside the input.
+        assert!(request.class_id.len() < input.len() && request.user_class.len() < input.len());
+        let _ = (
+            request.architecture(),
+            request.has_user_class(b"netloader"),
+            request.is_pxe(),
+        );
+    }
     assert!(message_len(input).is_none_or(|len| len <= input.len()));
     if let Ok(text) = core::str::from_utf8(input) {
         let _ = parse_dotted_quad(text);

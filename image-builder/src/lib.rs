@@ -7,4 +7,5 @@ pub mod iso9660;
 pub mod mbr;
 pub mod pxe;
 pub mod rom;
+pub mod serve;
 pub mod stage1;

@@ -70,6 +70,10 @@ enum Commands {
         #[arg(long, default_value = "e1000")]
         nic: String,
     },
+    /// Netboot the PCs on this network: proxyDHCP (or full DHCP with --dhcp-range), TFTP
+    /// and HTTP, with netloader.pxe built in. `netloader serve DIR`, or the quick form
+    /// `netloader serve --kernel K [--module M ARGS]... [--cmdline ...]`.
+    Serve(netloader::serve::ServeArgs),
 }
 
 fn main() -> ExitCode {
@@ -136,6 +140,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             bootfile,
             nic,
         } => demo(timeout, image, tftp, &bootfile, &nic),
+        Commands::Serve(args) => netloader::serve::run(args),
     }
 }
 

@@ -7,6 +7,7 @@
 use core::net::Ipv4Addr;
 
 pub mod proxy;
+pub mod request;
 
 mod cached;
 

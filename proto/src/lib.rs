@@ -9,8 +9,10 @@
 #[cfg(test)]
 extern crate std;
 
-#[cfg(test)]
-mod test_rng;
+/// The seeded PRNG of the property tests; the host tool's tests use it too (feature
+/// `test-rng`, enabled by image-builder's dev-dependency).
+#[cfg(any(test, feature = "test-rng"))]
+pub mod test_rng;
 
 pub mod config;
 pub mod crc32;

@@ -5,8 +5,10 @@
 
 pub mod bochs;
 pub mod kernels;
+pub mod lan;
 pub mod linux;
 pub mod netns;
+pub mod pcap;
 pub mod qemu;
 pub mod scenario;
 pub mod timed_serial;

@@ -64,7 +64,7 @@ fn target_dir() -> PathBuf {
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"))
 }
 
-fn run_checked(command: &mut Command) -> io::Result<()> {
+pub fn run_checked(command: &mut Command) -> io::Result<()> {
     let output = command.stdin(Stdio::null()).output()?;
     if output.status.success() {
         Ok(())
@@ -112,7 +112,7 @@ pub fn tftpd_hpa_install() -> io::Result<PathBuf> {
 /// `dpkg -x` (never installed: the server packages would start system services), once; later
 /// calls reuse the folder. `binary` (relative) must exist afterwards. Safe to race between
 /// threads and processes: each unpacks into its own temporary folder and the first rename wins.
-pub(crate) fn unpacked_debs(name: &str, packages: &[&str], binary: &str) -> io::Result<PathBuf> {
+pub fn unpacked_debs(name: &str, packages: &[&str], binary: &str) -> io::Result<PathBuf> {
     static LOCK: Mutex<()> = Mutex::new(());
     let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let tools = target_dir().join("tools");
@@ -740,7 +740,7 @@ impl Servers {
 }
 
 /// The dnsmasq options both of ours share: DHCP on the tap only, no DNS, log every exchange.
-fn dnsmasq_command(namespace: &Namespace, tap_name: &str, logs: &Path, tag: &str) -> Command {
+pub fn dnsmasq_command(namespace: &Namespace, tap_name: &str, logs: &Path, tag: &str) -> Command {
     let mut dnsmasq = namespace.command("dnsmasq");
     dnsmasq
         .args([

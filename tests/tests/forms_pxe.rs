@@ -33,43 +33,17 @@ fn boot(name: &str, nic: &str, dir: &Path) -> (Outcome, PathBuf) {
     (outcome, capture)
 }
 
-/// UDP payloads in a pcap (Ethernet, IPv4), in order: (source port, destination port, data).
-fn udp_packets(pcap: &[u8]) -> Vec<(u16, u16, Vec<u8>)> {
-    let mut packets = Vec::new();
-    let mut at = 24;
-    while let Some(header) = pcap.get(at..at + 16) {
-        let len = u32::from_le_bytes(header[8..12].try_into().unwrap()) as usize;
-        let Some(frame) = pcap.get(at + 16..at + 16 + len) else {
-            break;
-        };
-        at += 16 + len;
-        if frame.len() < 42 || frame[12..14] != [0x08, 0x00] || frame[23] != 17 {
-            continue;
-        }
-        let ihl = (frame[14] & 0x0f) as usize * 4;
-        let Some(udp) = frame.get(14 + ihl..) else {
-            continue;
-        };
-        if udp.len() < 8 {
-            continue;
-        }
-        let port = |i: usize| u16::from_be_bytes([udp[i], udp[i + 1]]);
-        packets.push((port(0), port(2), udp[8..].to_vec()));
-    }
-    packets
-}
-
 /// Client DHCP packets (port 68 -> 67) after the ROM's TFTP read request for netloader.pxe.
 fn dhcp_after_nbp_download(capture: &Path) -> Option<usize> {
     let pcap = std::fs::read(capture).ok()?;
-    let packets = udp_packets(&pcap);
-    let rrq = packets
-        .iter()
-        .position(|(_, dst, data)| *dst == 69 && data.windows(13).any(|w| w == b"netloader.pxe"))?;
+    let packets = netloader_tests::pcap::udp_datagrams(&pcap);
+    let rrq = packets.iter().position(|d| {
+        d.destination_port == 69 && d.payload.windows(13).any(|w| w == b"netloader.pxe")
+    })?;
     Some(
         packets[rrq..]
             .iter()
-            .filter(|(src, dst, _)| *src == 68 && *dst == 67)
+            .filter(|d| d.source_port == 68 && d.destination_port == 67)
             .count(),
     )
 }

@@ -40,7 +40,7 @@ static mut UDP_TX_META: [udp::PacketMetadata; UDP_TX_SLOTS] =
 static mut UDP_TX_DATA: [u8; UDP_TX_BYTES] = [0; UDP_TX_BYTES];
 static mut DHCP_PACKET: [u8; 1500] = [0; 1500];
 static mut PXE_UUID: [u8; 17] = [0; 17];
-static mut PXE_OPTIONS: [DhcpOption<'static>; 4] = [
+static mut PXE_OPTIONS: [DhcpOption<'static>; 5] = [
     // 60: who we are, so that PXE-aware servers answer (arch 0 = x86 BIOS, UNDI 2.1).
     DhcpOption {
         kind: 60,
@@ -58,7 +58,15 @@ static mut PXE_OPTIONS: [DhcpOption<'static>; 4] = [
         kind: 97,
         data: &[],
     }, // client machine id, filled in from the MAC
+    // 77: the user class, as iPXE sends "iPXE", so that a server (`netloader serve`) can hand
+    // netloader its config rather than netloader.pxe. Last, so it can be left out.
+    DhcpOption {
+        kind: 77,
+        data: b"netloader",
+    },
 ];
+/// The option ROM's first stage wants netloader.pxe, as any PXE ROM: it sends no user class.
+const PXE_OPTION_COUNT: usize = if cfg!(feature = "chain") { 4 } else { 5 };
 /// Subnet mask, router, DNS, host name, broadcast, vendor options, class id, TFTP server,
 /// boot file, PXELINUX config file and path prefix.
 static PARAMETER_REQUEST_LIST: [u8; 11] = [1, 3, 6, 12, 28, 43, 60, 66, 67, 209, 210];
@@ -169,7 +177,7 @@ impl<'n> Net<'n> {
             let options = &mut *addr_of_mut!(PXE_OPTIONS);
             options[3].data = &*uuid;
             let mut dhcp = dhcpv4::Socket::new();
-            dhcp.set_outgoing_options(&*options);
+            dhcp.set_outgoing_options(&options[..PXE_OPTION_COUNT]);
             dhcp.set_parameter_request_list(&PARAMETER_REQUEST_LIST);
             dhcp.set_receive_packet_buffer(&mut *addr_of_mut!(DHCP_PACKET));
             let udp = udp::Socket::new(

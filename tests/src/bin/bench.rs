@@ -57,67 +57,10 @@ impl Client {
 const UNDI_PROGRAM: &str = "netloader.pxe";
 
 /// One timed transfer, read from the capture.
-struct Transfer {
-    seconds: f64,
-    /// The server's OACK, e.g. "blksize=1428 tsize=33554432".
-    options: String,
-}
+type Transfer = netloader_tests::pcap::TftpTransfer;
 
-impl Transfer {
-    fn mb_per_s(&self, size: usize) -> f64 {
-        size as f64 / self.seconds / 1e6
-    }
-}
-
-/// UDP payload and source port of an Ethernet/IPv4/UDP frame; None for anything else.
-fn udp_payload(frame: &[u8]) -> Option<(u16, &[u8])> {
-    if frame.get(12..14)? != [0x08, 0x00] || *frame.get(23)? != 17 {
-        return None;
-    }
-    let ip_header = usize::from(frame.get(14)? & 0x0f) * 4;
-    let udp = frame.get(14 + ip_header..)?;
-    let source_port = u16::from_be_bytes([*udp.first()?, *udp.get(1)?]);
-    Some((source_port, udp.get(8..)?))
-}
-
-/// Time from the read request for `file` (or `/file`) to the requester's last ACK, from a
-/// pcap capture.
-fn transfer_from_pcap(pcap: &[u8], file: &str) -> Option<Transfer> {
-    let request = format!("\0\x01{file}\0").into_bytes();
-    let rooted = format!("\0\x01/{file}\0").into_bytes();
-    let mut offset = 24; // the pcap file header
-    let (mut start, mut end, mut client_port, mut options) = (None, None, None, String::new());
-    while let Some(header) = pcap.get(offset..offset + 16) {
-        let seconds = u32::from_le_bytes(header[0..4].try_into().ok()?) as f64;
-        let micros = u32::from_le_bytes(header[4..8].try_into().ok()?) as f64;
-        let length = u32::from_le_bytes(header[8..12].try_into().ok()?) as usize;
-        let frame = pcap.get(offset + 16..offset + 16 + length)?;
-        offset += 16 + length;
-        let time = seconds + micros / 1e6;
-        let Some((port, payload)) = udp_payload(frame) else {
-            continue;
-        };
-        if start.is_none() && (payload.starts_with(&request) || payload.starts_with(&rooted)) {
-            (start, client_port) = (Some(time), Some(port));
-        } else if client_port == Some(port) && payload.starts_with(&[0, 4]) {
-            end = Some(time);
-        } else if start.is_some() && options.is_empty() && payload.starts_with(&[0, 6]) {
-            let fields: Vec<String> = payload[2..]
-                .split(|&b| b == 0)
-                .map(|f| String::from_utf8_lossy(f).into_owned())
-                .collect();
-            options = fields
-                .chunks(2)
-                .filter(|c| c.len() == 2)
-                .map(|c| format!("{}={}", c[0], c[1]))
-                .collect::<Vec<_>>()
-                .join(" ");
-        }
-    }
-    Some(Transfer {
-        seconds: end? - start?,
-        options,
-    })
+fn mb_per_s(transfer: &Transfer, size: usize) -> f64 {
+    size as f64 / transfer.seconds / 1e6
 }
 
 /// Whether the last bytes of a growing file hold `needle` (cheap to poll every 25 ms).
@@ -188,7 +131,7 @@ fn run(
     }
     let transfer = std::fs::read(&pcap)
         .ok()
-        .and_then(|bytes| transfer_from_pcap(&bytes, FILE));
+        .and_then(|bytes| netloader_tests::pcap::tftp_transfer(&bytes, FILE));
     if transfer.is_none() || outcome.timed_out {
         eprintln!(
             "  {name}: no complete transfer (timed out: {}); logs: {} {}",
@@ -255,8 +198,9 @@ fn row(options: &Options, nic: &str, server: &str, results: &Results) {
         if !options.clients.iter().any(|c| c == client.name()) {
             return "not run".to_string();
         }
-        t.as_ref()
-            .map_or("failed".to_string(), |t| format!("{:.2}", t.mb_per_s(size)))
+        t.as_ref().map_or("failed".to_string(), |t| {
+            format!("{:.2}", mb_per_s(t, size))
+        })
     };
     let ratio = |ours: &Option<Transfer>| match (ours, &results.ipxe) {
         (Some(n), Some(i)) => format!("{:.2}x", i.seconds / n.seconds),
@@ -380,7 +324,7 @@ fn interleaved(
             let transfer = one(client);
             if runs > 1 {
                 let figure = transfer.as_ref().map_or("failed".to_string(), |t| {
-                    format!("{:.2} MB/s", t.mb_per_s(size))
+                    format!("{:.2} MB/s", mb_per_s(t, size))
                 });
                 eprintln!("  {nic} {}: {figure}", client.name());
             }
@@ -404,15 +348,4 @@ fn median(transfers: Vec<Option<Transfer>>) -> Option<Transfer> {
     transfers.sort_by(|a, b| a.seconds.total_cmp(&b.seconds));
     let middle = transfers.len() / 2;
     Some(transfers.swap_remove(middle))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn pcap_parser_survives_garbage() {
-        assert!(transfer_from_pcap(&[], FILE).is_none());
-        assert!(transfer_from_pcap(&[0xff; 100], FILE).is_none());
-    }
 }
