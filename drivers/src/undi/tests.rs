@@ -390,3 +390,88 @@ fn nic_type_gives_the_pci_ids_and_address() {
         })
     );
 }
+
+/// A PXE stack that answers every call with random bytes (exit code, status, flags, lengths,
+/// pointers): the driver must neither panic nor loop, whatever a broken ROM says.
+struct HostileStack {
+    rng: Rng,
+    buffer: Vec<u8>,
+}
+
+impl PxeApi for HostileStack {
+    fn buffer(&mut self) -> &mut [u8] {
+        &mut self.buffer
+    }
+
+    fn address_of(&self, offset: usize) -> SegOff {
+        SegOff {
+            segment: 0x80,
+            offset: offset as u16,
+        }
+    }
+
+    fn call(&mut self, opcode: u16) -> u16 {
+        for byte in &mut self.buffer[PARAMS_AT..PARAMS_AT + 64] {
+            *byte = self.rng.below(256) as u8;
+        }
+        // Open must get through to reach the receive loop: an Ethernet card with a MAC.
+        if matches!(opcode, api::UNDI_GET_INFORMATION | api::UNDI_OPEN) {
+            let block = &mut self.buffer[PARAMS_AT..];
+            put_u16(
+                block,
+                api::information::HW_TYPE,
+                api::information::ETHER_TYPE,
+            );
+            block[api::information::CURRENT_NODE_ADDRESS..][..6].copy_from_slice(&MAC);
+            return api::EXIT_SUCCESS;
+        }
+        // ISR answers mostly near the valid ones, so frames get through now and then.
+        if opcode == api::UNDI_ISR && self.rng.below(4) != 0 {
+            let func = self.rng.below(6) as u16;
+            let frame_len = self.rng.below(1600) as u16;
+            let buffer_len = if self.rng.below(2) == 0 {
+                frame_len
+            } else {
+                self.rng.below(1600) as u16
+            };
+            let block = &mut self.buffer[PARAMS_AT..];
+            put_u16(block, api::isr::FUNC_FLAG, func);
+            put_u16(block, api::isr::BUFFER_LENGTH, buffer_len);
+            put_u16(block, api::isr::FRAME_LENGTH, frame_len);
+        }
+        u16::from(self.rng.below(8) == 0)
+    }
+
+    fn read(&mut self, _at: SegOff, out: &mut [u8]) -> bool {
+        out.fill(0x5a);
+        self.rng.below(4) != 0
+    }
+}
+
+#[test]
+fn a_hostile_stack_never_panics_the_driver() {
+    let mut received = 0;
+    for seed in 1..=300u32 {
+        let stack = HostileStack {
+            rng: Rng(seed.wrapping_mul(0x2545_f491) | 1),
+            buffer: std::vec![0; BUFFER_LEN],
+        };
+        let Ok(mut nic) = Undi::open(stack, seed % 2 == 0) else {
+            panic!("seed {seed}: open failed");
+        };
+        for step in 0..50u32 {
+            let before = nic.counters().calls;
+            if let Some(len) = nic.receive(|f| f.len()) {
+                assert!(len > 0 && len <= MAX_FRAME_LEN, "seed {seed}: {len} bytes");
+            }
+            assert!(nic.counters().calls - before <= ISR_CALLS_PER_POLL as u64 + 1);
+            let _ = nic.transmit(&frame(OTHER, [0x08, 0x00], 60 + step as usize, step));
+        }
+        nic.close();
+        received += nic.counters().frames_received;
+    }
+    assert!(
+        received > 1000,
+        "the receive path was reached: {received} frames"
+    );
+}
