@@ -7,8 +7,8 @@
 //! stack's own memory (received frames). The runtime implements it with its real-mode thunk;
 //! the tests with a model of a PXE stack (`model`).
 //!
-//! - Open: PXENV_UNDI_GET_INFORMATION (MAC, MTU, IRQ), then PXENV_UNDI_OPEN with the
-//!   directed + broadcast filter (a stack still open from the boot answers "invalid state":
+//! - Open: PXENV_UNDI_GET_INFORMATION (MAC, MTU, IRQ), PXENV_UNDI_SET_STATION_ADDRESS (its
+//!   failure ignored, as iPXE does), then PXENV_UNDI_OPEN with the directed + broadcast filter (a stack still open from the boot answers "invalid state":
 //!   then PXENV_UNDI_CLOSE and open again).
 //! - Send: PXENV_UNDI_TRANSMIT with one immediate buffer. IPv4, ARP and RARP frames go
 //!   without their Ethernet header (the stack builds it: some cannot send P_UNKNOWN frames,
@@ -340,6 +340,11 @@ impl<A: PxeApi> Undi<A> {
             rx_buffers: get_u16(block, RX_BUF_CT),
             tx_buffers: get_u16(block, TX_BUF_CT),
         };
+        // The address the card answers to, set again before opening: some stacks need it,
+        // others fail it for no reason (iPXE's undinet found both), so a failure is ignored.
+        let _ = call(api, api::UNDI_SET_STATION_ADDRESS, |block| {
+            block[api::STATION_ADDRESS..api::STATION_ADDRESS + 6].copy_from_slice(&mac)
+        });
         let filter = api::open::FLTR_DIRECTED | api::open::FLTR_BRDCST;
         let open = |api: &mut A| {
             call(api, api::UNDI_OPEN, |block| {

@@ -12,6 +12,7 @@ pub const UNDI_SHUTDOWN: u16 = 0x0005;
 pub const UNDI_OPEN: u16 = 0x0006;
 pub const UNDI_CLOSE: u16 = 0x0007;
 pub const UNDI_TRANSMIT: u16 = 0x0008;
+pub const UNDI_SET_STATION_ADDRESS: u16 = 0x000a;
 pub const UNDI_GET_INFORMATION: u16 = 0x000c;
 pub const UNDI_GET_NIC_TYPE: u16 = 0x0012;
 pub const UNDI_ISR: u16 = 0x0014;
@@ -26,6 +27,7 @@ pub fn function_name(opcode: u16) -> &'static str {
         UNDI_OPEN => "PXENV_UNDI_OPEN",
         UNDI_CLOSE => "PXENV_UNDI_CLOSE",
         UNDI_TRANSMIT => "PXENV_UNDI_TRANSMIT",
+        UNDI_SET_STATION_ADDRESS => "PXENV_UNDI_SET_STATION_ADDRESS",
         UNDI_GET_INFORMATION => "PXENV_UNDI_GET_INFORMATION",
         UNDI_GET_NIC_TYPE => "PXENV_UNDI_GET_NIC_TYPE",
         UNDI_ISR => "PXENV_UNDI_ISR",
@@ -76,6 +78,9 @@ pub mod open {
     pub const FLTR_DIRECTED: u16 = 0x0001;
     pub const FLTR_BRDCST: u16 = 0x0002;
 }
+
+/// s_PXENV_UNDI_SET_STATION_ADDRESS: Status, then the address (16 bytes, Ethernet uses 6).
+pub const STATION_ADDRESS: usize = 2;
 
 /// s_PXENV_UNDI_TRANSMIT: Status, Protocol, XmitFlag, DestAddr, TBD, Reserved[2].
 pub mod transmit {

@@ -283,6 +283,12 @@ impl PxeModel {
                 self.state = State::Open;
                 self.isr = Isr::Idle;
             }
+            api::UNDI_SET_STATION_ADDRESS => {
+                let block = self.block();
+                let mut mac = [0u8; 6];
+                mac.copy_from_slice(&block[api::STATION_ADDRESS..api::STATION_ADDRESS + 6]);
+                self.mac = mac;
+            }
             api::UNDI_CLOSE => self.state = State::Initialized,
             api::UNDI_TRANSMIT => self.transmit()?,
             api::UNDI_ISR => self.isr_call()?,

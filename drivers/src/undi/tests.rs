@@ -54,9 +54,14 @@ fn open_reads_the_information_and_opens_for_directed_and_broadcast_frames() {
     let model = nic.api_mut();
     assert_eq!(
         model.calls,
-        [api::UNDI_GET_INFORMATION, api::UNDI_OPEN],
+        [
+            api::UNDI_GET_INFORMATION,
+            api::UNDI_SET_STATION_ADDRESS,
+            api::UNDI_OPEN
+        ],
         "no START/INITIALIZE: the ROM's stack is already up"
     );
+    assert_eq!(model.mac, MAC);
     assert_eq!(
         model.filter,
         api::open::FLTR_DIRECTED | api::open::FLTR_BRDCST
@@ -72,6 +77,7 @@ fn a_stack_left_open_by_the_boot_is_closed_and_opened_again() {
         calls,
         &[
             api::UNDI_GET_INFORMATION,
+            api::UNDI_SET_STATION_ADDRESS,
             api::UNDI_OPEN,
             api::UNDI_CLOSE,
             api::UNDI_OPEN
@@ -100,7 +106,7 @@ fn a_failed_open_says_why_and_unloads_the_stack() {
     assert!(failure.unloaded.all_ok());
     assert_eq!(failure.api.state, State::Gone);
     assert_eq!(
-        &failure.api.calls[2..],
+        &failure.api.calls[3..],
         &[api::UNDI_SHUTDOWN, api::UNLOAD_STACK, api::STOP_UNDI]
     );
 }
@@ -247,9 +253,10 @@ fn a_stack_that_never_says_done_cannot_hang_a_poll() {
     let mut nic = open_with(|m| m.never_done = true);
     assert_eq!(recv(&mut nic), None);
     let calls = nic.api_mut().calls.len();
+    // Three to open, then START and at most ISR_CALLS_PER_POLL more.
     assert!(
-        calls <= 2 + ISR_CALLS_PER_POLL + 1,
-        "{calls} calls in one poll"
+        calls <= 3 + 1 + ISR_CALLS_PER_POLL,
+        "{calls} calls: open, then one poll"
     );
     nic.close();
     assert_eq!(nic.api_mut().state, State::Gone, "close still unloads");
