@@ -244,6 +244,40 @@ pub fn unload(api: &mut impl PxeApi, legacy: bool) -> UnloadStatus {
     }
 }
 
+/// How often PXENV_UNDI_INITIALIZE is tried, and the wait between tries: it may fail while
+/// the link comes out of reset (iPXE's undinet retries the same way).
+const INITIALIZE_TRIES: u32 = 10;
+const INITIALIZE_RETRY_US: u32 = 200_000;
+
+/// Bring up a stack that a ROM's UNDI loader has just installed (netloader did not come from
+/// that ROM, so nothing started it): PXENV_START_UNDI with what the ROM's init routine got
+/// (the card's PCI bus:dev.fn, no ISA PnP), PXENV_UNDI_STARTUP, PXENV_UNDI_INITIALIZE. Then
+/// [`Undi::open`] as for a resident stack.
+pub fn start_loaded(
+    api: &mut impl PxeApi,
+    pci_bus_dev_fn: u16,
+    delay: &mut dyn crate::hw::Delay,
+) -> Result<(), CallError> {
+    use api::start_undi::*;
+    call(api, api::START_UNDI, |block| {
+        put_u16(block, AX, pci_bus_dev_fn);
+        put_u16(block, BX, NO_ISAPNP);
+        put_u16(block, DX, NO_ISAPNP);
+    })?;
+    call(api, api::UNDI_STARTUP, |_| {})?;
+    let mut tries = 1;
+    loop {
+        match call(api, api::UNDI_INITIALIZE, |_| {}) {
+            Ok(()) => return Ok(()),
+            Err(e) if tries >= INITIALIZE_TRIES => return Err(e),
+            Err(_) => {
+                tries += 1;
+                delay.delay_us(INITIALIZE_RETRY_US);
+            }
+        }
+    }
+}
+
 /// What PXENV_UNDI_GET_INFORMATION says.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Information {

@@ -33,6 +33,8 @@ mod pci;
 #[cfg(not(feature = "chain"))]
 mod pxe_stack;
 mod time;
+#[cfg(not(feature = "chain"))]
+mod undi_rom;
 
 use boot_info::BootInfo;
 use console::OrNone;
@@ -68,7 +70,7 @@ extern "C" fn netloader_main(boot: &'static mut BootInfo) -> ! {
     let kept = if boot.form() == boot_info::BootForm::Pxe {
         pxe_stack::settle(boot)
     } else {
-        None
+        undi_rom::load(boot)
     };
     let boot: &'static BootInfo = boot;
     let map = boot.memory_map();

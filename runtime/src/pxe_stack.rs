@@ -36,6 +36,22 @@ pub struct ThunkPxe {
     pxenv_only: bool,
 }
 
+impl ThunkPxe {
+    /// The API at `entry` (!PXE's EntryPointSP, or PXENV+'s RMEntry when `pxenv_only`).
+    pub fn new(rm: RealMode, entry: FarPtr, pxenv_only: bool) -> Self {
+        ThunkPxe {
+            rm,
+            entry,
+            pxenv_only,
+        }
+    }
+
+    /// The thunk it holds, for other BIOS calls meanwhile.
+    pub fn thunk(&mut self) -> &mut RealMode {
+        &mut self.rm
+    }
+}
+
 impl PxeApi for ThunkPxe {
     fn buffer(&mut self) -> &mut [u8] {
         self.rm.bounce()
@@ -229,11 +245,7 @@ pub fn settle(boot: &mut BootInfo) -> Option<KeptStack> {
         println!("E-UNDI-THUNK: the real-mode thunk is in use: cannot call the PXE ROM");
         return None;
     };
-    let mut api = ThunkPxe {
-        rm,
-        entry: FarPtr::from_u32(pxe.entry),
-        pxenv_only: pxe.api == 2,
-    };
+    let mut api = ThunkPxe::new(rm, FarPtr::from_u32(pxe.entry), pxe.api == 2);
     let native = match undi::nic_type(&mut api) {
         Ok(NicType::Pci {
             vendor,
@@ -263,11 +275,11 @@ pub fn settle(boot: &mut BootInfo) -> Option<KeptStack> {
         (_, Some(driver)) => {
             println!("pxe: the native {driver} driver takes this card: unloading the ROM's stack");
             let status = undi::unload(&mut api, legacy);
-            drop(api);
             if let Some(pxe) = boot.pxe_mut() {
                 record_unload(pxe, status);
             }
-            reread_memory_map(boot);
+            reread_memory_map(api.thunk(), boot);
+            println!("pxe: memory map read again after the stack left");
             return None;
         }
     };
@@ -286,21 +298,15 @@ pub fn record_unload(pxe: &mut PxeHandoff, status: UnloadStatus) {
     pxe.stack = 0;
 }
 
-/// After the stack left: the map again, without the memory it had hidden (iPXE hides its
-/// own through INT 15h E820 while resident).
-fn reread_memory_map(boot: &mut BootInfo) {
-    let Some(mut rm) = RealMode::take() else {
-        return;
-    };
+/// The BIOS's memory map read again into the hand-off record: after a ROM's stack left (iPXE
+/// hides its memory from E820 only while resident), or after one was loaded.
+pub fn reread_memory_map(rm: &mut RealMode, boot: &mut BootInfo) {
     let mut entries = [E820Entry::default(); 128];
-    let count = bios::e820(&mut rm, &mut entries);
-    let kib = bios::conventional_kib(&mut rm);
+    let count = bios::e820(rm, &mut entries);
+    let kib = bios::conventional_kib(rm);
     if count == 0 {
         println!("pxe: the BIOS gives no E820 map now: keeping stage 2's");
         return;
     }
     boot.replace_memory_map(&entries[..count], kib);
-    println!(
-        "pxe: memory map read again after the stack left ({count} entries, {kib} KiB conventional)"
-    );
 }

@@ -121,13 +121,14 @@ fn unsupported_cards_are_listed_with_their_ids() {
             "-netdev",
             "user,id=n0,restrict=on",
             "-device",
-            "pcnet,netdev=n0",
+            // No option ROM: a card's iPXE ROM would be loaded as UNDI (undi_rom.rs).
+            "pcnet,netdev=n0,romfile=",
         ])
         .args([
             "-netdev",
             "user,id=n1,restrict=on",
             "-device",
-            "ne2k_pci,netdev=n1",
+            "ne2k_pci,netdev=n1,romfile=",
         ])
         .run(|serial| serial.contains("netloader: stopped."));
     outcome.check(

@@ -116,3 +116,36 @@ fn vmxnet3_built_with_undi_never_is_a_clear_error() {
     );
     outcome.check(!outcome.contains("nic: the card through"), "no UNDI");
 }
+
+/// From a floppy there is no PXE ROM stack to keep: the vmxnet3 card's option ROM still
+/// carries an UNDI loader, which installs the ROM's stack into base memory; netloader then
+/// does its own DHCP through it (iPXE's `undirom`).
+#[test]
+fn floppy_loads_the_vmxnet3_roms_undi_and_boots() {
+    let name = "undi-rom-vmxnet3-floppy";
+    let mods = modules(2);
+    let dir = scenario::tftp_root(name, Variant::Elf32, &mods, "netloader.cfg/default");
+    let floppy = dir.join("netloader.img");
+    std::fs::write(&floppy, forms::build(Form::Floppy).unwrap()).unwrap();
+    let outcome = netloader_tests::qemu::Qemu::new(name, "pc", 128)
+        .args([
+            "-drive".to_string(),
+            format!("file={},format=raw,if=floppy", floppy.display()),
+        ])
+        .args([
+            "-netdev".to_string(),
+            format!("user,id=n0,restrict=on,tftp={}", dir.display()),
+        ])
+        .args(["-device".to_string(), format!("{VMXNET3},netdev=n0")])
+        .timeout(std::time::Duration::from_secs(300))
+        .run(|serial| serial.contains("netloader: stopped."));
+    outcome.check(
+        outcome.contains("undi: the ROM's PXE stack is loaded"),
+        "loaded the option ROM's UNDI",
+    );
+    outcome.check(
+        outcome.contains("dhcp: address 10.0.2.15/24"),
+        "its own DHCP through UNDI",
+    );
+    check_report(&outcome, Variant::Elf32, &mods);
+}

@@ -7,7 +7,10 @@
 pub const EXIT_SUCCESS: u16 = 0;
 
 // Function codes.
+pub const START_UNDI: u16 = 0x0000;
+pub const UNDI_STARTUP: u16 = 0x0001;
 pub const UNDI_CLEANUP: u16 = 0x0002;
+pub const UNDI_INITIALIZE: u16 = 0x0003;
 pub const UNDI_SHUTDOWN: u16 = 0x0005;
 pub const UNDI_OPEN: u16 = 0x0006;
 pub const UNDI_CLOSE: u16 = 0x0007;
@@ -22,7 +25,10 @@ pub const UNLOAD_STACK: u16 = 0x0070;
 /// The name of a function code, for messages.
 pub fn function_name(opcode: u16) -> &'static str {
     match opcode {
+        START_UNDI => "PXENV_START_UNDI",
+        UNDI_STARTUP => "PXENV_UNDI_STARTUP",
         UNDI_CLEANUP => "PXENV_UNDI_CLEANUP",
+        UNDI_INITIALIZE => "PXENV_UNDI_INITIALIZE",
         UNDI_SHUTDOWN => "PXENV_UNDI_SHUTDOWN",
         UNDI_OPEN => "PXENV_UNDI_OPEN",
         UNDI_CLOSE => "PXENV_UNDI_CLOSE",
@@ -77,6 +83,15 @@ pub mod open {
     pub const LEN: usize = 56;
     pub const FLTR_DIRECTED: u16 = 0x0001;
     pub const FLTR_BRDCST: u16 = 0x0002;
+}
+
+/// s_PXENV_START_UNDI: Status, then AX, BX, DX, DI, ES as the ROM's init routine got them.
+pub mod start_undi {
+    pub const AX: usize = 2;
+    pub const BX: usize = 4;
+    pub const DX: usize = 6;
+    /// BX and DX for a PCI card: no ISA PnP card select number, no read port.
+    pub const NO_ISAPNP: u16 = 0xffff;
 }
 
 /// s_PXENV_UNDI_SET_STATION_ADDRESS: Status, then the address (16 bytes, Ethernet uses 6).

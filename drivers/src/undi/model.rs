@@ -19,7 +19,13 @@ const ROM_LEN: usize = 0x1000;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum State {
-    /// Initialized, not open (after PXENV_UNDI_CLOSE).
+    /// Installed by a ROM's UNDI loader, not started (`PxeModel::loaded`).
+    Fresh,
+    /// After PXENV_START_UNDI.
+    Loaded,
+    /// After PXENV_UNDI_STARTUP.
+    StartedUp,
+    /// Initialized, not open (after PXENV_UNDI_INITIALIZE or PXENV_UNDI_CLOSE).
     Initialized,
     Open,
     /// After PXENV_UNDI_SHUTDOWN.
@@ -77,6 +83,10 @@ pub struct PxeModel {
     pub fail: Option<(u16, u16)>,
     /// The NIC type GET_NIC_TYPE reports: PCI vendor, device, bus:dev.fn.
     pub pci: (u16, u16, u16),
+    /// What PXENV_START_UNDI was given in AX (the PCI bus:dev.fn).
+    pub started_with: Option<u16>,
+    /// PXENV_UNDI_INITIALIZE fails this many times first (a link still coming up).
+    pub initialize_failures: u32,
 }
 
 impl PxeModel {
@@ -102,6 +112,16 @@ impl PxeModel {
             never_done: false,
             fail: None,
             pci: (0x15ad, 0x07b0, 0x0018),
+            started_with: None,
+            initialize_failures: 0,
+        }
+    }
+
+    /// A stack a ROM's UNDI loader has just installed: nothing started yet.
+    pub fn loaded(mac: MacAddress) -> Self {
+        PxeModel {
+            state: State::Fresh,
+            ..Self::new(mac)
         }
     }
 
@@ -282,6 +302,22 @@ impl PxeModel {
                 self.filter = get_u16(self.block(), api::open::PKT_FILTER);
                 self.state = State::Open;
                 self.isr = Isr::Idle;
+            }
+            api::START_UNDI => {
+                let block = self.block();
+                self.started_with = Some(get_u16(block, api::start_undi::AX));
+                self.state = State::Loaded;
+            }
+            api::UNDI_STARTUP if self.state == State::Loaded => self.state = State::StartedUp,
+            api::UNDI_INITIALIZE if self.state == State::StartedUp => {
+                if self.initialize_failures > 0 {
+                    self.initialize_failures -= 1;
+                    return Err(0x0061); // media test failed: the link is not up yet
+                }
+                self.state = State::Initialized;
+            }
+            api::UNDI_STARTUP | api::UNDI_INITIALIZE => {
+                return Err(api::STATUS_UNDI_INVALID_STATE);
             }
             api::UNDI_SET_STATION_ADDRESS => {
                 let block = self.block();

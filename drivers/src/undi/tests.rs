@@ -482,3 +482,42 @@ fn a_hostile_stack_never_panics_the_driver() {
         "the receive path was reached: {received} frames"
     );
 }
+
+#[test]
+fn a_freshly_loaded_stack_is_started_then_opened() {
+    let mut model = PxeModel::loaded(MAC);
+    model.initialize_failures = 2;
+    let mut delay = crate::testing::NoDelay::default();
+    start_loaded(&mut model, 0x0018, &mut delay).unwrap();
+    assert_eq!(model.started_with, Some(0x0018));
+    assert_eq!(
+        model.calls,
+        [
+            api::START_UNDI,
+            api::UNDI_STARTUP,
+            api::UNDI_INITIALIZE,
+            api::UNDI_INITIALIZE,
+            api::UNDI_INITIALIZE
+        ]
+    );
+    assert_eq!(delay.total_us, 2 * 200_000, "waited between the tries");
+    let mut nic = Undi::open(model, false).unwrap_or_else(|e| panic!("{}", e.error));
+    let f = frame(MAC, [0x08, 0x00], 100, 1);
+    nic.api_mut().wire_in.push_back(f.clone());
+    assert_eq!(recv(&mut nic), Some(f));
+}
+
+#[test]
+fn a_loaded_stack_that_never_initializes_gives_up_with_the_status() {
+    let mut model = PxeModel::loaded(MAC);
+    model.initialize_failures = 100;
+    let mut delay = crate::testing::NoDelay::default();
+    assert_eq!(
+        start_loaded(&mut model, 0x0018, &mut delay),
+        Err(CallError {
+            opcode: api::UNDI_INITIALIZE,
+            status: 0x0061
+        })
+    );
+    assert_eq!(model.calls.len(), 2 + 10);
+}
