@@ -8,11 +8,26 @@
 //! - `mbtest-elf32.elf`: the same program as an ELF32 (EM_386) file, flag 16 clear.
 //! - `mbtest-aout.bin`: the flat image (no ELF), flag 16 set: the "a.out kludge".
 //! - `mbtest-low.elf`: `mbtest-low` as ELF32, flag 16 clear, loaded 0x8000..0x90000.
+//! - `mbtest-video.elf`: the ELF32 with flag 2 set: it asks for a 1024x768x32 linear mode.
+//!
+//!
+//! And the Multiboot 2 kernel `mb2test`, linked at 2 MiB (entry2.s), whose header has slots
+//! the build step turns on per variant:
+//! - `mb2-elf64.elf`: the linked ELF64 as it is;
+//! - `mb2-elf32.elf`: the same as an ELF32 with its section headers (and the sections no
+//!   segment loads) carried over;
+//! - `mb2-reloc.elf`: the relocatable tag on (from 32 MiB, 2 MiB aligned, lowest first);
+//! - `mb2-fb.elf`: the framebuffer tag on (1024x768x32);
+//! - `mb2-smbios.elf`: a required information request for SMBIOS (13), which netloader
+//!   does not give: it must refuse the kernel;
+//! - `mb2-aout.bin`: the flat image with the address and entry address tags on (no ELF).
 //!
 //! Every variant gets its name and the SHA-256 of its header+code+rodata+data (as patched)
 //! stored in the kernel's `.mbtest` section, so the kernel can report which variant it is and
-//! whether the loader put its bytes in place intact. Paths reach the crate as
-//! `NETLOADER_TEST_KERNEL_<VARIANT>` environment variables; the layouts as a generated table.
+//! whether the loader put its bytes in place intact; a Multiboot 2 variant also the SHA-256 of
+//! the sections it expects in memory (those no segment loads, in section order). Paths reach
+//! the crate as `NETLOADER_TEST_KERNEL_<VARIANT>` environment variables (`-` as `_`); the
+//! layouts as a generated table.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -29,7 +44,15 @@ mod sha256;
 mod linux_kernel;
 
 const MB_HEADER_MAGIC: u32 = 0x1bad_b002;
+/// Multiboot 2 header tag types the variants switch on.
+const MB2_TAG_FRAMEBUFFER: u16 = 5;
+const MB2_TAG_RELOCATABLE: u16 = 10;
+const MB2_TAG_ADDRESS: u16 = 2;
+const MB2_TAG_ENTRY: u16 = 3;
+const MB2_REQUEST_SMBIOS: u32 = 13;
 const FLAG_ADDRESS_FIELDS: u32 = 1 << 16;
+/// Multiboot 1 flag 2: the kernel wants video information (its header's mode fields).
+const FLAG_VIDEO: u32 = 1 << 2;
 /// The Multiboot header must lie within a file's first 8 KiB.
 const HEADER_SEARCH_END: u64 = 8192;
 
@@ -63,6 +86,7 @@ fn main() {
     let release = build_kernel(&root, &manifest_dir.join("kernel/Cargo.toml"));
     let high = Linked::read(&release.join("mbtest"));
     let low = Linked::read(&release.join("mbtest-low"));
+    let mb2 = Linked::read(&release.join("mb2test"));
 
     let mut table = String::new();
     let mut emit = |variant: &str, file_name: &str, linked: &Linked, bytes: Vec<u8>| {
@@ -70,7 +94,7 @@ fn main() {
         std::fs::write(&path, bytes).unwrap();
         println!(
             "cargo:rustc-env=NETLOADER_TEST_KERNEL_{}={}",
-            variant.to_uppercase(),
+            variant.to_uppercase().replace('-', "_"),
             path.display()
         );
         writeln!(
@@ -87,31 +111,63 @@ fn main() {
         "elf64",
         "mbtest-elf64.elf",
         &high,
-        high.patched("elf64", false),
+        high.patched("elf64", false, false),
     );
     emit(
         "elf64kludge",
         "mbtest-elf64kludge.elf",
         &high,
-        high.patched("elf64kludge", true),
+        high.patched("elf64kludge", true, false),
     );
     emit(
         "elf32",
         "mbtest-elf32.elf",
         &high,
-        high.elf32(&high.patched("elf32", false)),
+        high.elf32(&high.patched("elf32", false, false)),
     );
     emit(
         "aout",
         "mbtest-aout.bin",
         &high,
-        high.flat(&high.patched("aout", true)),
+        high.flat(&high.patched("aout", true, false)),
     );
     emit(
         "low",
         "mbtest-low.elf",
         &low,
-        low.elf32(&low.patched("low", false)),
+        low.elf32(&low.patched("low", false, false)),
+    );
+    emit(
+        "video",
+        "mbtest-video.elf",
+        &high,
+        high.elf32(&high.patched("video", false, true)),
+    );
+    for (variant, tweak) in [
+        ("mb2-elf64", Mb2Tweak::None),
+        ("mb2-reloc", Mb2Tweak::Relocatable),
+        ("mb2-fb", Mb2Tweak::Framebuffer),
+        ("mb2-smbios", Mb2Tweak::NeedsSmbios),
+    ] {
+        emit(
+            variant,
+            &format!("{variant}.elf"),
+            &mb2,
+            mb2.patched_mb2(&mb2.file, variant, tweak),
+        );
+    }
+    emit(
+        "mb2-aout",
+        "mb2-aout.bin",
+        &mb2,
+        mb2.flat(&mb2.patched_mb2(&mb2.file, "mb2-aout", Mb2Tweak::AddressTags)),
+    );
+    let elf32 = mb2.elf32_with_sections();
+    emit(
+        "mb2-elf32",
+        "mb2-elf32.elf",
+        &mb2,
+        mb2.patched_mb2(&elf32, "mb2-elf32", Mb2Tweak::None),
     );
     // The Linux test kernel: its own workspace, built into the same target directory.
     let linux_release = build_kernel(&root, &manifest_dir.join("linux-kernel/Cargo.toml"));
@@ -158,6 +214,16 @@ fn build_kernel(root: &Path, manifest: &Path) -> PathBuf {
         "building the test kernel failed (see the errors above)"
     );
     target_dir.join("release")
+}
+
+/// What a Multiboot 2 variant changes in the header.
+#[derive(Clone, Copy)]
+enum Mb2Tweak {
+    None,
+    Relocatable,
+    Framebuffer,
+    NeedsSmbios,
+    AddressTags,
 }
 
 /// A linked kernel: its file, its single PT_LOAD segment and the symbols the variants need.
@@ -227,8 +293,9 @@ impl Linked {
         (self.offset + address - self.vaddr) as usize
     }
 
-    /// The ELF64 file with this variant's header flags, name and image hash.
-    fn patched(&self, variant: &str, address_fields: bool) -> Vec<u8> {
+    /// The ELF64 file with this variant's header flags (16: address fields, 2: video), name
+    /// and image hash.
+    fn patched(&self, variant: &str, address_fields: bool, video: bool) -> Vec<u8> {
         let mut file = self.file.clone();
         let header = self.file_offset(self.symbol("mbtest_header"));
         let flags = u32::from_le_bytes(file[header + 4..header + 8].try_into().unwrap());
@@ -236,6 +303,11 @@ impl Linked {
             flags | FLAG_ADDRESS_FIELDS
         } else {
             flags & !FLAG_ADDRESS_FIELDS
+        };
+        let flags = if video {
+            flags | FLAG_VIDEO
+        } else {
+            flags & !FLAG_VIDEO
         };
         let checksum = 0u32.wrapping_sub(MB_HEADER_MAGIC).wrapping_sub(flags);
         file[header + 4..header + 8].copy_from_slice(&flags.to_le_bytes());
@@ -254,6 +326,117 @@ impl Linked {
         file
     }
 
+    /// A Multiboot 2 variant of `file` (the linked ELF64 or its ELF32 form, both with the
+    /// segment's bytes at the same offsets from `segment_offset`): the header tweak, the name,
+    /// the image hash and the hash of the sections no segment loads.
+    fn patched_mb2(&self, file: &[u8], variant: &str, tweak: Mb2Tweak) -> Vec<u8> {
+        let mut file = file.to_vec();
+        let at = |linked: &Linked, symbol: &str, file: &[u8]| {
+            linked
+                .file_offset(linked.symbol(symbol))
+                .checked_add_signed(segment_shift(linked, file))
+                .unwrap()
+        };
+        match tweak {
+            Mb2Tweak::None => {}
+            Mb2Tweak::Relocatable => {
+                let tag = at(self, "mb2test_reloc_tag", &file);
+                file[tag..tag + 2].copy_from_slice(&MB2_TAG_RELOCATABLE.to_le_bytes());
+            }
+            Mb2Tweak::Framebuffer => {
+                let tag = at(self, "mb2test_fb_tag", &file);
+                file[tag..tag + 2].copy_from_slice(&MB2_TAG_FRAMEBUFFER.to_le_bytes());
+            }
+            Mb2Tweak::NeedsSmbios => {
+                let request = at(self, "mb2test_extra_request", &file);
+                file[request..request + 4].copy_from_slice(&MB2_REQUEST_SMBIOS.to_le_bytes());
+            }
+            Mb2Tweak::AddressTags => {
+                for (symbol, tag) in [
+                    ("mb2test_address_tag", MB2_TAG_ADDRESS),
+                    ("mb2test_entry_tag", MB2_TAG_ENTRY),
+                ] {
+                    let at = at(self, symbol, &file);
+                    file[at..at + 2].copy_from_slice(&tag.to_le_bytes());
+                }
+            }
+        }
+        // A flat image has no sections to copy: the kernel expects none.
+        let flat = matches!(tweak, Mb2Tweak::AddressTags);
+        let name = at(self, "mbtest_variant", &file);
+        assert!(variant.len() < 16);
+        file[name..name + 16].fill(0);
+        file[name..name + variant.len()].copy_from_slice(variant.as_bytes());
+
+        let sections = if flat {
+            [0; 32]
+        } else {
+            sha256::sha256(&unloaded_sections(&file))
+        };
+        let at_sections = at(self, "mbtest_sections_sha256", &file);
+        file[at_sections..at_sections + 32].copy_from_slice(&sections);
+
+        let hashed = at(self, "__kernel_start", &file)..at(self, "__hashed_end", &file);
+        let digest = sha256::sha256(&file[hashed]);
+        let at_image = at(self, "mbtest_image_sha256", &file);
+        file[at_image..at_image + 32].copy_from_slice(&digest);
+        file
+    }
+
+    /// The linked ELF64 as an ELF32 (EM_386) with its section headers: the segment at the
+    /// same layout as [`Linked::elf32`] makes, then the contents of the sections no segment
+    /// loads, then the section header table. A 64-bit symbol table is no ELF32 symbol table:
+    /// its type becomes PROGBITS (its bytes stay, for the loader to copy and the kernel to
+    /// hash).
+    fn elf32_with_sections(&self) -> Vec<u8> {
+        let mut out = self.elf32(&self.file);
+        let shift = segment_shift(self, &out) as i64;
+        let sections = section_headers(&self.file);
+        let mut headers = Vec::new();
+        for s in &sections {
+            let mut s = s.clone();
+            if needs_loading(&s) {
+                out.resize(out.len().div_ceil(16) * 16, 0);
+                let contents = &self.file[s.offset as usize..(s.offset + s.size) as usize];
+                s.offset = out.len() as u64;
+                out.extend_from_slice(contents);
+            } else if s.kind != 8 && s.size > 0 && s.offset >= self.offset {
+                s.offset = s.offset.checked_add_signed(shift).unwrap(); // the segment moved
+            }
+            if s.kind == 2 {
+                s.kind = 1;
+                s.link = 0;
+                s.info = 0;
+                s.entsize = 0;
+            }
+            headers.push(s);
+        }
+        out.resize(out.len().div_ceil(8) * 8, 0);
+        let shoff = out.len() as u32;
+        for s in &headers {
+            for word in [
+                s.name,
+                s.kind,
+                s.flags as u32,
+                s.addr as u32,
+                s.offset as u32,
+                s.size as u32,
+                s.link,
+                s.info,
+                s.align as u32,
+                s.entsize as u32,
+            ] {
+                out.extend_from_slice(&word.to_le_bytes());
+            }
+        }
+        let names = u16::from_le_bytes(self.file[62..64].try_into().unwrap());
+        out[32..36].copy_from_slice(&shoff.to_le_bytes());
+        out[46..48].copy_from_slice(&40u16.to_le_bytes());
+        out[48..50].copy_from_slice(&(headers.len() as u16).to_le_bytes());
+        out[50..52].copy_from_slice(&names.to_le_bytes());
+        out
+    }
+
     /// The segment's file bytes of a patched file.
     fn segment_bytes<'a>(&self, patched: &'a [u8]) -> &'a [u8] {
         &patched[self.offset as usize..(self.offset + self.filesz) as usize]
@@ -265,7 +448,8 @@ impl Linked {
     }
 
     /// The same program as an ELF32 (EM_386) executable: header, one program header, and the
-    /// segment's bytes at an offset congruent to its address modulo the page size.
+    /// segment's bytes at an offset congruent to its address modulo the page size (no
+    /// section headers).
     fn elf32(&self, patched: &[u8]) -> Vec<u8> {
         const EHDR: usize = 52;
         const PHDR: usize = 32;
@@ -304,4 +488,109 @@ impl Linked {
         assert!(data_offset as u64 + 48 <= HEADER_SEARCH_END);
         out
     }
+}
+
+/// How far the segment's bytes sit from where they are in the linked ELF64: 0 in the ELF64,
+/// the ELF32's own offset otherwise (recognised by its class byte).
+fn segment_shift(linked: &Linked, file: &[u8]) -> isize {
+    if file[4] == 1 {
+        0x1000 + (linked.vaddr % 0x1000) as isize - linked.offset as isize
+    } else {
+        0
+    }
+}
+
+/// One section header of the linked ELF64, read by hand (an independent reader from the
+/// loader's own in netloader-proto).
+#[derive(Clone)]
+struct SectionHeader {
+    name: u32,
+    kind: u32,
+    flags: u64,
+    addr: u64,
+    offset: u64,
+    size: u64,
+    link: u32,
+    info: u32,
+    align: u64,
+    entsize: u64,
+}
+
+fn section_headers(elf64: &[u8]) -> Vec<SectionHeader> {
+    let u16_at = |at: usize| u16::from_le_bytes(elf64[at..at + 2].try_into().unwrap());
+    let u32_at = |at: usize| u32::from_le_bytes(elf64[at..at + 4].try_into().unwrap());
+    let u64_at = |at: usize| u64::from_le_bytes(elf64[at..at + 8].try_into().unwrap());
+    assert_eq!(elf64[4], 2, "the linked kernel is ELF64");
+    let (shoff, shentsize, shnum) = (u64_at(40) as usize, u16_at(58) as usize, u16_at(60));
+    (0..shnum as usize)
+        .map(|i| {
+            let at = shoff + i * shentsize;
+            SectionHeader {
+                name: u32_at(at),
+                kind: u32_at(at + 4),
+                flags: u64_at(at + 8),
+                addr: u64_at(at + 16),
+                offset: u64_at(at + 24),
+                size: u64_at(at + 32),
+                link: u32_at(at + 40),
+                info: u32_at(at + 44),
+                align: u64_at(at + 48),
+                entsize: u64_at(at + 56),
+            }
+        })
+        .collect()
+}
+
+/// What a Multiboot 2 loader copies for the ELF sections tag (GRUB's rule): not allocated,
+/// no address, bytes in the file.
+fn needs_loading(s: &SectionHeader) -> bool {
+    s.flags & 2 == 0 && s.addr == 0 && s.size > 0 && s.kind != 0 && s.kind != 8
+}
+
+/// The contents of every section [`needs_loading`], in section order, of an ELF32 or ELF64.
+fn unloaded_sections(file: &[u8]) -> Vec<u8> {
+    let u16_at = |at: usize| u16::from_le_bytes(file[at..at + 2].try_into().unwrap());
+    let u32_at = |at: usize| u32::from_le_bytes(file[at..at + 4].try_into().unwrap()) as u64;
+    let u64_at = |at: usize| u64::from_le_bytes(file[at..at + 8].try_into().unwrap());
+    let wide = file[4] == 2;
+    let (shoff, shentsize, shnum) = if wide {
+        (u64_at(40) as usize, u16_at(58) as usize, u16_at(60))
+    } else {
+        (u32_at(32) as usize, u16_at(46) as usize, u16_at(48))
+    };
+    let mut all = Vec::new();
+    for i in 0..shnum as usize {
+        let at = shoff + i * shentsize;
+        let s = if wide {
+            SectionHeader {
+                name: 0,
+                kind: u32_at(at + 4) as u32,
+                flags: u64_at(at + 8),
+                addr: u64_at(at + 16),
+                offset: u64_at(at + 24),
+                size: u64_at(at + 32),
+                link: 0,
+                info: 0,
+                align: 0,
+                entsize: 0,
+            }
+        } else {
+            SectionHeader {
+                name: 0,
+                kind: u32_at(at + 4) as u32,
+                flags: u32_at(at + 8),
+                addr: u32_at(at + 12),
+                offset: u32_at(at + 16),
+                size: u32_at(at + 20),
+                link: 0,
+                info: 0,
+                align: 0,
+                entsize: 0,
+            }
+        };
+        if needs_loading(&s) {
+            all.extend_from_slice(&file[s.offset as usize..(s.offset + s.size) as usize]);
+        }
+    }
+    all
 }

@@ -1,5 +1,6 @@
 //! `Config::parse` on arbitrary bytes: never a panic, and whatever parses keeps the promises
-//! the loader relies on (entry count, default in range, command lines that fit their length).
+//! the loader relies on (entry count, default in range, command lines that fit their length,
+//! for the kernel, every module and every initrd file).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -15,7 +16,11 @@ fuzz_target!(|file: &[u8]| {
     for (index, entry) in config.entries().enumerate() {
         assert_eq!(entry.index, index);
         entries += 1;
-        for line in core::iter::once(entry.kernel).chain(entry.modules()) {
+        let _ = (entry.kind, entry.gfxpayload);
+        for line in core::iter::once(entry.kernel)
+            .chain(entry.modules())
+            .chain(entry.initrds())
+        {
             assert!(line.source.path().starts_with('/'));
             let len = line.cmdline_len();
             match line.write_cmdline(&mut buf) {

@@ -11,20 +11,25 @@
 //! }
 //! ```
 //!
-//! [`Config::parse`] checks the whole text once and keeps only the timeout, the default entry
-//! and the entry count; [`Config::entries`] and [`MenuEntry::modules`] read the text again,
-//! so nothing is allocated and no count is limited. Every error carries a line and a column.
+//! [`Config::parse`] checks the whole text once and keeps only the timeout, the default entry,
+//! the entry count and the top-level `set gfxpayload`; [`Config::entries`],
+//! [`MenuEntry::modules`] and [`MenuEntry::initrds`] read the text again, so nothing is
+//! allocated and no count is limited. Every error carries a line and a column.
 //!
-//! Understood: `menuentry TITLE [--class X|--users X|--hotkey X|--id X|--unrestricted] {`,
-//! `multiboot [--quirk-*] PATH ARGS`, `module [--nounzip] PATH ARGS` (`--sha256=HEX` anywhere
-//! among the arguments), `set timeout|default|root=...` (or without `set`), GRUB quoting,
-//! comments, `;` between commands. Accepted and ignored: `boot`, `insmod`, `echo`,
-//! `terminal_output`, `terminal_input`, `terminal`, `serial`, `set pager|gfxpayload|gfxmode|
-//! timeout_style|lang|locale_dir|*color*=...`. Refused with a clear message: anything else,
-//! variables, `multiboot2`, submenus and scripting.
+//! Understood: `menuentry TITLE [--class X|--users X|--hotkey X|--id X|--unrestricted] {`;
+//! in an entry one kernel line, which gives the entry its [`Kind`]: `multiboot [--quirk-*]
+//! PATH ARGS` with `module [--nounzip] PATH ARGS` lines, `multiboot2 PATH ARGS` with `module2
+//! [--nounzip] PATH ARGS` lines, or `linux PATH ARGS` with one `initrd PATH...` line (several
+//! files, each optionally followed by its `--sha256=HEX`); `--sha256=HEX` anywhere among a
+//! kernel's or module's arguments; `set timeout|default|root|gfxpayload=...` (or without
+//! `set`; `gfxpayload` also inside an entry), GRUB quoting, comments, `;` between commands.
+//! Accepted and ignored: `boot`, `insmod`, `echo`, `terminal_output`, `terminal_input`,
+//! `terminal`, `serial`, `set pager|gfxmode|timeout_style|lang|locale_dir|*color*=...`.
+//! Refused with a clear message: anything else, variables, submenus and scripting.
 
 mod entry;
 mod error;
+mod gfxpayload;
 mod lexer;
 mod parser;
 mod source;
@@ -35,8 +40,11 @@ mod robustness_tests;
 #[cfg(test)]
 mod tests;
 
-pub use entry::{Args, Cmdline, CmdlineTooLong, Entries, FileLine, MenuEntry, Modules};
+pub use entry::{
+    Args, Cmdline, CmdlineTooLong, Entries, FileLine, InitrdFiles, Kind, MenuEntry, Modules,
+};
 pub use error::{ConfigError, ConfigErrorKind};
+pub use gfxpayload::{Gfxpayload, MAX_MODES, ModeList, ModeSpec};
 pub use parser::Timeout;
 pub use source::{FileSource, TFTP_PORT};
 pub use text::{EXCERPT_CAPACITY, Excerpt, Text, Unquoted};
@@ -51,6 +59,9 @@ pub struct Config<'a> {
     timeout: Option<Timeout>,
     default_entry: usize,
     entry_count: usize,
+    /// The last `set gfxpayload` at the top level (GRUB runs the whole top level before the
+    /// menu, so the last one wins wherever it stands).
+    gfxpayload: Option<Gfxpayload>,
 }
 
 impl<'a> Config<'a> {
@@ -77,12 +88,21 @@ impl<'a> Config<'a> {
         let mut timeout = None;
         let mut default = None;
         let mut entry_count = 0usize;
+        let mut gfxpayload = None;
         while let Some(event) = parser.next_event()? {
             match event {
                 Event::Timeout(value) => timeout = Some(value),
                 Event::Default { value, at } => default = Some((value, at)),
+                Event::Gfxpayload {
+                    value,
+                    in_entry: false,
+                } => gfxpayload = Some(value),
                 Event::EntryEnd => entry_count += 1,
-                Event::EntryStart(_) | Event::Kernel(_) | Event::Module(_) => {}
+                Event::Gfxpayload { .. }
+                | Event::EntryStart(_)
+                | Event::Kernel { .. }
+                | Event::Module(_)
+                | Event::Initrd(_) => {}
             }
         }
         if entry_count == 0 {
@@ -93,6 +113,7 @@ impl<'a> Config<'a> {
             timeout,
             default_entry: 0,
             entry_count,
+            gfxpayload,
         };
         if let Some((value, at)) = default {
             config.default_entry = config.resolve_default(value, at)?;
@@ -148,7 +169,7 @@ impl<'a> Config<'a> {
 
     /// The entries in file order.
     pub fn entries(&self) -> Entries<'a> {
-        Entries::new(self.text)
+        Entries::new(self.text, self.gfxpayload)
     }
 
     /// One entry by index. It reads the text up to that entry: to visit them all, use

@@ -11,6 +11,10 @@
 
 use core::fmt;
 
+mod sections;
+
+pub use sections::{SectionError, SectionHeader, SectionLayout, SectionTable};
+
 /// Everything the kernel occupies must end at or below this address: it runs in 32-bit mode.
 pub const ADDRESS_LIMIT: u64 = 1 << 32;
 

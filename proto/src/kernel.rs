@@ -28,7 +28,7 @@
 //! See [`crate::elf`]: `PT_LOAD` segments at their physical addresses, entry translated from
 //! virtual to physical through its segment.
 
-mod address_fields;
+pub(crate) mod address_fields;
 
 use core::fmt;
 use core::ops::Range;

@@ -14,6 +14,7 @@ extern crate std;
 #[cfg(any(test, feature = "test-rng"))]
 pub mod test_rng;
 
+pub mod acpi;
 pub mod config;
 pub mod crc32;
 pub mod decompress;
@@ -24,4 +25,8 @@ pub mod kernel;
 pub mod linux;
 pub mod memmap;
 pub mod multiboot;
+pub mod multiboot2;
+pub mod planner;
 pub mod tftp;
+pub mod vbe;
+pub mod video;

@@ -30,9 +30,8 @@ pub mod header_flags {
     pub const VIDEO_MODE: u32 = 1 << 2;
     /// Use the header's address fields instead of the executable's own headers (a.out kludge).
     pub const ADDRESS_FIELDS: u32 = 1 << 16;
-    /// Required bits this loader meets. Bit 2 is accepted but met only "honestly": the MBI
-    /// says no video information is present (flags 11 and 12 clear) and the kernel keeps the
-    /// VGA text mode the loader runs in.
+    /// Required bits this loader meets. Bit 2: a VBE linear mode for mode type 0 where one
+    /// fits (flags 11 and 12 in the information), else EGA text (flag 12, type 2).
     pub const SUPPORTED_REQUIRED: u32 = PAGE_ALIGN_MODULES | MEMORY_INFO | VIDEO_MODE;
     /// The mask of required bits.
     pub const REQUIRED_MASK: u32 = 0xFFFF;

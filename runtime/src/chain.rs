@@ -112,7 +112,8 @@ chain_stub_end:
 pub fn run(net: &mut Net, lease: &Lease, map: &MemoryMap, conventional_kib: u16) -> Failure {
     let Some(server) = lease.boot.tftp_server else {
         return fail!(
-            "E-DHCP-NOSERVER: the DHCP answer names no TFTP server (next-server or option 66): check the DHCP server's settings"
+            "E-DHCP-NOSERVER",
+            "the DHCP answer names no TFTP server (next-server or option 66): check the DHCP server's settings"
         );
     };
     let file = lease.boot.boot_file.as_deref().unwrap_or(DEFAULT_NBP);
@@ -121,7 +122,8 @@ pub fn run(net: &mut Net, lease: &Lease, map: &MemoryMap, conventional_kib: u16)
     let capacity = conventional_end.saturating_sub(NBP_LOAD);
     if !map.is_ram(STAGING, STAGING + capacity) {
         return fail!(
-            "E-MEM-LOW: no RAM at {STAGING:#x}-{:#x} to receive {file}",
+            "E-MEM-LOW",
+            "no RAM at {STAGING:#x}-{:#x} to receive {file}",
             STAGING + capacity
         );
     }
@@ -130,11 +132,13 @@ pub fn run(net: &mut Net, lease: &Lease, map: &MemoryMap, conventional_kib: u16)
     match net.tftp_get_from(server, 69, file, &mut sink) {
         Ok(_) => {}
         Err(e) if e.is_not_found() => {
-            return fail!(
-                "{e} (this option ROM starts netloader.pxe, made by `netloader build --form pxe`: put it on the TFTP server)"
-            );
+            let mut failure = Failure::from(e);
+            failure.add(format_args!(
+                " (this option ROM starts netloader.pxe, made by `netloader build --form pxe`: put it on the TFTP server)"
+            ));
+            return failure;
         }
-        Err(e) => return fail!("{e}"),
+        Err(e) => return e.into(),
     }
     println!(
         "file: {} {} bytes at {:#x} crc32 {:08x}",
@@ -175,7 +179,15 @@ pub fn run(net: &mut Net, lease: &Lease, map: &MemoryMap, conventional_kib: u16)
         let start = &raw const chain_stub_start;
         let len = (&raw const chain_stub_end as usize) - (start as usize);
         core::ptr::copy_nonoverlapping(start, STUB_AT as *mut u8, len);
-        handoff::enter(HANDOFF_AREA, &[copy], STUB_AT as u32, STUB_AT as u32)
+        let entry = handoff::Entry {
+            address: STUB_AT as u32,
+            registers: handoff::Registers {
+                ebx: STUB_AT as u32,
+                ..handoff::Registers::default()
+            },
+            selectors: handoff::Selectors::FLAT,
+        };
+        handoff::enter(HANDOFF_AREA, &[copy], &entry)
     }
 }
 
@@ -185,7 +197,8 @@ fn check_nbp(bytes: &[u8], file: &str, server: Ipv4Addr) -> Result<(), Failure> 
         != Some(NBP_SIGNATURE.as_slice())
     {
         return Err(fail!(
-            "E-ROM-CHAIN: {file} from {server} is not netloader.pxe: this option ROM starts netloader.pxe (`netloader build --form pxe`); put it on the TFTP server and name it in the DHCP boot file"
+            "E-ROM-CHAIN",
+            "{file} from {server} is not netloader.pxe: this option ROM starts netloader.pxe (`netloader build --form pxe`); put it on the TFTP server and name it in the DHCP boot file"
         ));
     }
     Ok(())

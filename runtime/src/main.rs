@@ -118,7 +118,7 @@ fn network_boot(
     let card = nic::open_first();
     let mut card = match card {
         Ok(card) => card,
-        Err(e) => return boot::fail!("{e}"),
+        Err(e) => return boot::Failure::from_line(e),
     };
     let nic = card.nic();
     let mac = nic.mac();
@@ -132,7 +132,7 @@ fn network_boot(
         .filter(|_| handoff.form() == boot_info::BootForm::Pxe && !cfg!(feature = "chain"));
     let lease = match net.lease(pxe, 20) {
         Ok(lease) => lease,
-        Err(e) => return boot::fail!("{e}"),
+        Err(e) => return e.into(),
     };
     println!(
         "dhcp: address {}/{} from {}, router {}",

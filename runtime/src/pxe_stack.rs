@@ -197,11 +197,10 @@ impl Nic for UndiCard {
         let counters = self.nic.counters();
         if let Some(status) = self.nic.unload_status() {
             println!(
-                "undi: closed after {} calls ({} frames in, {} out, {} lost); unloaded the ROM's stack: UNDI_SHUTDOWN {}, UNLOAD_STACK {}, STOP_UNDI {}",
+                "undi: closed after {} calls ({} frames in, {} out); unloaded the ROM's stack: UNDI_SHUTDOWN {}, UNLOAD_STACK {}, STOP_UNDI {}",
                 counters.calls,
                 counters.frames_received,
                 counters.frames_sent,
-                counters.send_errors + counters.receive_errors,
                 Status(status.shutdown),
                 Status(status.unload_stack),
                 Status(status.stop)
@@ -223,14 +222,14 @@ pub fn settle(boot: &mut BootInfo) -> Option<KeptStack> {
     let pxe = boot.pxe_mut()?;
     if pxe.stack == boot_info::PXE_STACK_UNDER_US {
         println!(
-            "E-UNDI-MEMORY: the PXE ROM's stack begins at {} KiB, under the end of netloader.pxe's memory ({} KiB), so it was unloaded at once: a card without a native driver cannot be used through it; check the BIOS for a setting that leaves more base memory free",
+            "E-UNDI-MEMORY: the PXE ROM's stack begins at {} KiB, under netloader.pxe's end ({} KiB): unloaded, so UNDI is not available; check the BIOS for a setting that leaves more base memory free",
             pxe.base_kib,
             (&raw const __runtime_end as usize).div_ceil(1024)
         );
     }
     if pxe.stack == boot_info::PXE_STACK_POLICY {
         println!(
-            "pxe: the build says never to use UNDI (--undi never): the ROM's stack was unloaded at once (UNDI_SHUTDOWN {}, UNLOAD_STACK {}, STOP_UNDI {})",
+            "pxe: the build says never to use UNDI (--undi never): unloaded (UNDI_SHUTDOWN {}, UNLOAD_STACK {}, STOP_UNDI {})",
             Status(pxe.undi_shutdown_status),
             Status(pxe.unload_stack_status),
             Status(pxe.stop_undi_status)
@@ -260,8 +259,8 @@ pub fn settle(boot: &mut BootInfo) -> Option<KeptStack> {
             );
             nic::native_driver(vendor, device)
         }
-        Ok(other) => {
-            println!("pxe: the ROM drives a card that is not on PCI ({other:?})");
+        Ok(_) => {
+            println!("pxe: the ROM drives a card that is not on PCI");
             nic::any_native_card()
         }
         Err(e) => {

@@ -180,8 +180,7 @@ pub fn load(boot: &mut BootInfo) -> Option<KeptStack> {
         return None;
     }
     println!(
-        "undi: the ROM's PXE stack is loaded (code {code_segment:04x}, data {data_segment:04x}, !PXE {:04x}:{:04x}); base memory from {new_kib} KiB is its own until the hand-off",
-        bang_pxe.segment, bang_pxe.offset
+        "undi: the ROM's stack is loaded at {data_segment:04x}:0000; base memory from {new_kib} KiB is its own until the hand-off"
     );
     crate::pxe_stack::reread_memory_map(api.thunk(), boot);
     boot.reserve_base_memory_from(new_kib);

@@ -1,5 +1,5 @@
-//! Link both bins as freestanding images: `mbtest` at 1 MiB, `mbtest-low` at 0x8000 (the
-//! per-bin scripts set the base and INCLUDE the common kernel.ld).
+//! Link the bins as freestanding images: `mbtest` at 1 MiB, `mbtest-low` at 0x8000, `mb2test`
+//! at 2 MiB (the per-bin scripts set the base and INCLUDE the common kernel.ld).
 fn main() {
     let dir = std::env::var("CARGO_MANIFEST_DIR").unwrap();
     for arg in [
@@ -17,7 +17,15 @@ fn main() {
     println!("cargo:rustc-link-arg-bins=-Wl,-L{dir}");
     println!("cargo:rustc-link-arg-bin=mbtest=-Wl,-T{dir}/link-high.ld");
     println!("cargo:rustc-link-arg-bin=mbtest-low=-Wl,-T{dir}/link-low.ld");
-    for file in ["kernel.ld", "link-high.ld", "link-low.ld", "src/entry.s"] {
+    println!("cargo:rustc-link-arg-bin=mb2test=-Wl,-T{dir}/link-mb2.ld");
+    for file in [
+        "kernel.ld",
+        "link-high.ld",
+        "link-low.ld",
+        "link-mb2.ld",
+        "src/entry.s",
+        "src/entry2.s",
+    ] {
         println!("cargo:rerun-if-changed={file}");
     }
 }

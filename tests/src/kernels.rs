@@ -7,7 +7,7 @@
 //! report starts on a line of its own after whatever the loader printed:
 //!
 //! ```text
-//! MB BEGIN variant=elf32                      elf64 | elf64kludge | elf32 | aout | low
+//! MB BEGIN variant=elf32                      elf64 | elf64kludge | elf32 | aout | low | video
 //! MB MAGIC 0x2badb002 ok
 //! MB STATE cr0.pe=1 cr0.pg=0 if=0 vm=0 a20=1 ok
 //! MB ENTRY eax=0x2badb002 ebx=0x9500 cr0=0x11 eflags=0x6
@@ -19,6 +19,8 @@
 //! MB MMAP base=0x0 len=0x9fc00 type=1         (one per entry; `MB MMAP malformed at=0x...`)
 //! MB CMDLINE "..."                            (or none | unterminated)
 //! MB LOADER "..."                             (or none | unterminated)
+//! MB VBE mode=0x4144 signature=true           (flag 11 only)
+//! MB FRAMEBUFFER addr=0xfd000000 pitch=4096 width=1024 height=768 bpp=32 type=1 (flag 12)
 //! MB MODULES count=2
 //! MB MODULE 0 start=0x12e000 end=0x12e3e8 size=1000 sha256=<hex> cmdline="/m1 arg a"
 //! MB CHECK <name> ok|fail|waived <detail>     (one per check, as made)
@@ -31,7 +33,8 @@
 //! `entry_state` (CR0.PE=1, PG=0, IF=0, VM=0), `a20`, `segments_flat` (DS..GS base 0 and 4 GiB
 //! limit by behaviour), `bss_zeroed`, `image_intact` (the loaded header+code+data match the hash
 //! build.rs stored), `mem_info`, `mmap` (present, well formed, RAM above 1 MiB, mem_upper
-//! consistent with it), `cmdline`, `loader_name`, `modules` (count at most 1024), per module
+//! consistent with it), `cmdline`, `loader_name`, `vbe` and `framebuffer` (where flags 11 and
+//! 12 give them: the copies signed `VESA`, the fields consistent), `modules` (count at most 1024), per module
 //! `module<i>_aligned`, `module<i>_in_ram`, `module<i>_no_overlap` (kernel, MBI parts, other
 //! modules and their strings), `module<i>_cmdline`, `expect_modules` (only with
 //! `mbtest.expect-modules=N` on the kernel command line) and `mbi_below_640k` (netloader's
@@ -68,6 +71,8 @@ pub enum Variant {
     Aout,
     /// ELF32, flag 16 clear, loaded at 0x8000 with .bss up to 0x90000 (over netloader's runtime).
     Low,
+    /// The ELF32 with flag 2 set: it asks for video information, a 1024x768x32 linear mode.
+    Video,
 }
 
 /// Where a variant sits in memory (from the link), as build.rs found it.
@@ -85,12 +90,13 @@ pub struct Layout {
 include!(concat!(env!("OUT_DIR"), "/test_kernel_layouts.rs"));
 
 impl Variant {
-    pub const ALL: [Variant; 5] = [
+    pub const ALL: [Variant; 6] = [
         Variant::Elf64,
         Variant::Elf64Kludge,
         Variant::Elf32,
         Variant::Aout,
         Variant::Low,
+        Variant::Video,
     ];
 
     /// The name the kernel reports in `MB BEGIN variant=`.
@@ -101,6 +107,7 @@ impl Variant {
             Variant::Elf32 => "elf32",
             Variant::Aout => "aout",
             Variant::Low => "low",
+            Variant::Video => "video",
         }
     }
 
@@ -116,6 +123,7 @@ impl Variant {
             Variant::Elf32 => env!("NETLOADER_TEST_KERNEL_ELF32"),
             Variant::Aout => env!("NETLOADER_TEST_KERNEL_AOUT"),
             Variant::Low => env!("NETLOADER_TEST_KERNEL_LOW"),
+            Variant::Video => env!("NETLOADER_TEST_KERNEL_VIDEO"),
         })
     }
 
@@ -166,6 +174,10 @@ pub struct Report {
     pub mmap: Vec<MmapEntry>,
     pub cmdline: Option<String>,
     pub loader: Option<String>,
+    /// Flag 12's fields: (address, pitch, width, height, bpp, type).
+    pub framebuffer: Option<(u64, u32, u32, u32, u32, u32)>,
+    /// Flag 11's mode number.
+    pub vbe_mode: Option<u32>,
     /// As the MBI gave it (above 1024 the kernel takes it for garbage and looks at no module).
     pub module_count: Option<u64>,
     pub modules: Vec<ModuleReport>,
@@ -262,6 +274,18 @@ pub fn parse_report(serial: &str) -> Option<Report> {
             }),
             "CMDLINE" => report.cmdline = unquote(rest),
             "LOADER" => report.loader = unquote(rest),
+            "FRAMEBUFFER" => {
+                let n = |key| field(rest, key).and_then(number);
+                report.framebuffer = Some((
+                    n("addr")?,
+                    n("pitch")? as u32,
+                    n("width")? as u32,
+                    n("height")? as u32,
+                    n("bpp")? as u32,
+                    n("type")? as u32,
+                ))
+            }
+            "VBE" => report.vbe_mode = field(rest, "mode").and_then(number).map(|m| m as u32),
             "MODULES" => report.module_count = field(rest, "count").and_then(number),
             "MODULE" => report.modules.push(parse_module(rest)?),
             "CHECK" => {
@@ -287,7 +311,7 @@ pub fn parse_report(serial: &str) -> Option<Report> {
 }
 
 /// `<index> start=.. end=.. size=.. sha256=.. cmdline="..."` (the quoted string last).
-fn parse_module(rest: &str) -> Option<ModuleReport> {
+pub fn parse_module(rest: &str) -> Option<ModuleReport> {
     let (fields, cmdline) = rest.split_once(" cmdline=")?;
     let (index, fields) = fields.split_once(' ')?;
     Some(ModuleReport {
@@ -315,7 +339,7 @@ pub(crate) fn number(text: &str) -> Option<u64> {
 }
 
 /// Undo the kernel's quoting; None for anything that is not a quoted string (`none`, ...).
-pub(crate) fn unquote(text: &str) -> Option<String> {
+pub fn unquote(text: &str) -> Option<String> {
     let inner = text.strip_prefix('"')?.strip_suffix('"')?;
     let mut bytes = Vec::with_capacity(inner.len());
     let mut chars = inner.bytes();

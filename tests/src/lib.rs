@@ -5,6 +5,7 @@
 
 pub mod bochs;
 pub mod kernels;
+pub mod kernels2;
 pub mod lan;
 pub mod linux;
 pub mod netns;

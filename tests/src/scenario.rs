@@ -23,7 +23,8 @@ pub fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
 pub struct Module {
     pub name: String,
     pub data: Vec<u8>,
-    /// As written in the config; equal to what the kernel receives (no quoting used).
+    /// As written in the config (no quoting used); the kernel receives the module's path, a
+    /// space and these ([`module_cmdline`]).
     pub args: &'static str,
 }
 
@@ -53,9 +54,19 @@ pub fn modules_sized(sizes: &[usize]) -> Vec<Module> {
         .collect()
 }
 
-/// The kernel's arguments in the config, and the command line the kernel must receive.
+/// The kernel's arguments in the config, and the command line the kernel must receive: its
+/// path first, then the arguments (README, "Command lines").
 pub const KERNEL_ARGS: &str = "console=ttyS0 \"quoted arg\"";
-pub const KERNEL_CMDLINE: &str = "console=ttyS0 quoted arg";
+pub const KERNEL_CMDLINE: &str = "/kernel console=ttyS0 quoted arg";
+
+/// The command line a module must receive: its path, then its arguments.
+pub fn module_cmdline(module: &Module) -> String {
+    if module.args.is_empty() {
+        format!("/{}", module.name)
+    } else {
+        format!("/{} {}", module.name, module.args)
+    }
+}
 
 /// A one-entry config booting `/kernel` with `modules`, no menu wait.
 pub fn config(modules: &[Module]) -> String {
@@ -145,8 +156,11 @@ pub fn check_kernel_report(outcome: &Outcome, variant: Variant, modules: &[Modul
             &format!("sha256 of {}", want.name),
         );
         outcome.check(
-            got.cmdline == want.args,
-            &format!("command line of {}", want.name),
+            got.cmdline == module_cmdline(want),
+            &format!(
+                "command line of {}: its path, then its arguments",
+                want.name
+            ),
         );
     }
     let failed: Vec<String> = report

@@ -294,7 +294,7 @@ fn command_line_of_100_kib_is_refused() {
         &outcome,
         &format!(
             "E-CONFIG-CMDLINE: the command line of /kernel (line 3) is {} bytes; at most 8192: shorten it in the config",
-            argument.len()
+            "/kernel ".len() + argument.len()
         ),
     );
 }

@@ -290,7 +290,9 @@ fn menu_boots_the_default_entry_after_its_timeout() {
     );
     let report = parse_report(&outcome.serial);
     outcome.check(
-        report.is_some_and(|r| r.cmdline.as_deref() == Some("entry=second") && r.verdict_pass),
+        report.is_some_and(|r| {
+            r.cmdline.as_deref() == Some("/kernel entry=second") && r.verdict_pass
+        }),
         "entry 1 booted",
     );
 }
@@ -324,5 +326,31 @@ fn unknown_required_flag_is_refused() {
         &dir,
         "bad.cfg",
         "E-KERNEL-FLAGS: /flagged: Multiboot header requires features this loader lacks (flags 0x0020)",
+    );
+}
+
+/// Header flag 2 with mode type 0 (1024x768x32), QEMU's standard VGA: a VBE linear mode,
+/// told in flags 11 (VBE) and 12 (framebuffer).
+#[test]
+fn video_flag_gets_a_vbe_mode() {
+    let name = "mb-video";
+    let mods = modules(1);
+    let dir = tftp_root(name, Variant::Video, &mods, "boot.cfg");
+    let outcome = boot(name, Form::Iso, "e1000", &dir, Some("boot.cfg"));
+    check_report(&outcome, Variant::Video, &mods);
+    let report = parse_report(&outcome.serial).unwrap();
+    outcome.check(
+        report
+            .flags
+            .is_some_and(|f| f & (1 << 11 | 1 << 12) == 1 << 11 | 1 << 12),
+        "flags 11 and 12",
+    );
+    outcome.check(
+        report.framebuffer == Some((0xfd00_0000, 4096, 1024, 768, 32, 1)),
+        "1024x768x32 RGB at QEMU's framebuffer",
+    );
+    outcome.check(
+        report.vbe_mode.is_some_and(|m| m & 0x4000 != 0),
+        "a linear VBE mode",
     );
 }

@@ -65,7 +65,7 @@ fn check_form_and_memory(outcome: &Outcome, form_text: &str) {
 }
 
 /// The runtime's calls into real mode and back (INT 12h as INT and as a far call with a word
-/// on the stack, INT 10h in the VGA BIOS, the E820 map) answered as stage 2's BIOS calls did.
+/// on the stack, the E820 map) answered as stage 2's BIOS calls did.
 fn check_thunk(outcome: &Outcome) {
     let stage2_kib = outcome
         .serial
@@ -103,10 +103,6 @@ fn check_thunk(outcome: &Outcome) {
     outcome.check(
         entries.is_some_and(|n| line.contains(&format!(" E820 {n} entries (same as stage 2),"))),
         "the E820 map through the thunk should be stage 2's, entry for entry",
-    );
-    outcome.check(
-        line.contains("video mode 0x03 with 80 columns"),
-        "INT 10h AH=0Fh should report the 80-column text mode",
     );
 }
 

@@ -140,7 +140,7 @@ fn floppy_loads_the_vmxnet3_roms_undi_and_boots() {
         .timeout(std::time::Duration::from_secs(300))
         .run(|serial| serial.contains("netloader: stopped."));
     outcome.check(
-        outcome.contains("undi: the ROM's PXE stack is loaded"),
+        outcome.contains("undi: the ROM's stack is loaded at "),
         "loaded the option ROM's UNDI",
     );
     outcome.check(

@@ -50,30 +50,19 @@ pub const STATUS_OUT_OF_RESOURCES: u16 = 0x0006;
 pub const STATUS_UNDI_INVALID_STATE: u16 = 0x006a;
 pub const STATUS_UNDI_TRANSMIT_ERROR: u16 = 0x006b;
 
-/// What a status code means, for messages.
+/// What a status code means, for messages (the ones a driver meets; the PXE specification
+/// lists the rest).
 pub fn status_name(status: u16) -> &'static str {
     match status {
         STATUS_SUCCESS => "success",
         STATUS_FAILURE => "failure",
-        0x0002 => "bad function",
-        0x0003 => "unsupported",
-        0x0004 => "keep UNDI",
-        0x0005 => "keep all",
         STATUS_OUT_OF_RESOURCES => "out of resources",
-        0x0060 => "invalid function",
         0x0061 => "media test failed",
-        0x0062 => "cannot set up the card for multicast",
         0x0063 => "cannot initialize the card",
-        0x0064 => "cannot initialize the PHY",
-        0x0065 => "cannot read the configuration data",
-        0x0066 => "cannot read the initialization data",
         0x0067 => "bad MAC address",
-        0x0068 => "bad EEPROM checksum",
-        0x0069 => "error setting the interrupt handler",
         STATUS_UNDI_INVALID_STATE => "invalid state",
         STATUS_UNDI_TRANSMIT_ERROR => "transmit error",
-        0x006c => "invalid parameter",
-        _ => "unknown status",
+        _ => "see the PXE specification",
     }
 }
 

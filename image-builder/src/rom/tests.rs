@@ -102,21 +102,21 @@ fn unpacked(rom: &[u8]) -> Vec<u8> {
 
 #[test]
 fn e1000_rom_has_valid_headers_and_unpacks_to_the_runtime() {
-    let rom = build(stage1::RUNTIME_IMAGE, &RomOptions::default()).unwrap();
+    let rom = build(stage1::RUNTIME_IMAGE_E1000, &RomOptions::default()).unwrap();
     check_rom(&rom, 0x8086, 0x100e);
     let list = device_list(&rom);
     assert!(
         list.contains(&0x100f) && list.contains(&0x10d3),
         "the e1000 family: {list:04x?}"
     );
-    assert_eq!(unpacked(&rom), stage1::RUNTIME_IMAGE);
-    assert!(rom.len() < stage1::RUNTIME_IMAGE.len(), "compressed");
+    assert_eq!(unpacked(&rom), stage1::RUNTIME_IMAGE_E1000);
+    assert!(rom.len() < stage1::RUNTIME_IMAGE_E1000.len(), "compressed");
 }
 
 #[test]
 fn each_family_declares_its_ids() {
     let rom = build(
-        stage1::RUNTIME_IMAGE,
+        stage1::RUNTIME_IMAGE_RTL8139,
         &RomOptions {
             nic: NicFamily::Rtl8139,
             ..RomOptions::default()
@@ -130,7 +130,7 @@ fn each_family_declares_its_ids() {
         "only the 10ec IDs of the family"
     );
     let rom = build(
-        stage1::RUNTIME_IMAGE,
+        stage1::RUNTIME_IMAGE_VIRTIO,
         &RomOptions {
             nic: NicFamily::Virtio,
             ..RomOptions::default()
@@ -145,7 +145,7 @@ fn each_family_declares_its_ids() {
 fn pci_id_overrides_the_primary_id() {
     let pci_id = Some("8086:10d3".parse().unwrap());
     let rom = build(
-        stage1::RUNTIME_IMAGE,
+        stage1::RUNTIME_IMAGE_E1000,
         &RomOptions {
             nic: NicFamily::E1000,
             pci_id,
@@ -224,8 +224,8 @@ fn a_malformed_template_is_an_error_not_a_panic() {
 #[test]
 fn roms_are_deterministic() {
     assert_eq!(
-        build(stage1::RUNTIME_IMAGE, &RomOptions::default()).unwrap(),
-        build(stage1::RUNTIME_IMAGE, &RomOptions::default()).unwrap()
+        build(stage1::RUNTIME_IMAGE_E1000, &RomOptions::default()).unwrap(),
+        build(stage1::RUNTIME_IMAGE_E1000, &RomOptions::default()).unwrap()
     );
 }
 

@@ -63,9 +63,7 @@ pub enum ConfigErrorKind {
         keyword: &'static str,
     },
     SubmenuNotSupported,
-    /// `multiboot2` or `module2`.
-    Multiboot2NotSupported,
-    /// `multiboot` or `module` outside a `menuentry`.
+    /// A kernel or module command outside a `menuentry`.
     OutsideEntry {
         command: &'static str,
     },
@@ -94,17 +92,33 @@ pub enum ConfigErrorKind {
     MissingOptionValue {
         option: &'static str,
     },
-    /// An entry without a `multiboot` line; the position is its `menuentry`.
+    /// An entry without a kernel line (`multiboot`, `multiboot2` or `linux`); the position is
+    /// its `menuentry`.
     MissingKernel {
         title: Excerpt,
     },
-    /// A second `multiboot` line in one entry.
+    /// A second kernel line in one entry.
     DuplicateKernel {
         first_line: u32,
     },
-    /// `module` before the entry's `multiboot` (GRUB refuses it too).
-    ModuleBeforeKernel,
-    /// `multiboot` or `module` without a file.
+    /// `module`, `module2` or `initrd` before the entry's kernel line (GRUB refuses it too).
+    ModuleBeforeKernel {
+        command: &'static str,
+    },
+    /// `module2` under `multiboot`, `initrd` under `multiboot2`...: each kernel command has
+    /// its own (`expected`), as in GRUB.
+    WrongKernelKind {
+        command: &'static str,
+        kernel: &'static str,
+        expected: &'static str,
+    },
+    /// A second `initrd` line in one entry (list every file on one line).
+    DuplicateInitrd {
+        first_line: u32,
+    },
+    /// `initrd --sha256=...` before any file: the digest belongs to the file before it.
+    Sha256BeforeFile,
+    /// A kernel or module command without a file.
     MissingPath {
         command: &'static str,
     },
@@ -143,6 +157,8 @@ pub enum ConfigErrorKind {
     SetInsideEntry {
         name: &'static str,
     },
+    /// `set gfxpayload=` with something other than text, keep or a list of modes.
+    BadGfxpayload,
     /// A timeout that is not a whole number of seconds (or -1).
     BadTimeout,
     /// `set default=` with nothing after it.
@@ -165,7 +181,8 @@ pub enum ConfigErrorKind {
 
 const TOP_LEVEL_COMMANDS: &str =
     "menuentry, set, insmod, echo, terminal_output, terminal_input or serial";
-const ENTRY_COMMANDS: &str = "multiboot, module, boot, echo, insmod, set or }";
+const ENTRY_COMMANDS: &str =
+    "multiboot, multiboot2, linux, module, module2, initrd, boot, echo, insmod, set or }";
 const PATH_FORMS: &str = "/path, (pxe)/path or tftp://IP/path";
 
 impl fmt::Display for ConfigErrorKind {
@@ -201,9 +218,6 @@ impl fmt::Display for ConfigErrorKind {
             SubmenuNotSupported => {
                 f.write_str("submenu is not supported; list the entries at the top level")
             }
-            Multiboot2NotSupported => {
-                f.write_str("Multiboot 2 is not supported yet (use multiboot and module)")
-            }
             OutsideEntry { command } => write!(
                 f,
                 "{command} outside a menuentry (expected inside menuentry \"Title\" {{ ... }})"
@@ -231,15 +245,34 @@ impl fmt::Display for ConfigErrorKind {
                 "unknown menuentry option \"{option}\" (expected --class, --users, --hotkey, --id or --unrestricted)"
             ),
             MissingOptionValue { option } => write!(f, "menuentry option {option} needs a value"),
-            MissingKernel { title } => write!(f, "menuentry \"{title}\" has no multiboot line"),
+            MissingKernel { title } => write!(
+                f,
+                "menuentry \"{title}\" has no kernel (expected multiboot, multiboot2 or linux)"
+            ),
             DuplicateKernel { first_line } => {
                 write!(
                     f,
-                    "second multiboot line in one entry (the first is on line {first_line})"
+                    "second kernel in one entry (the first is on line {first_line})"
                 )
             }
-            ModuleBeforeKernel => {
-                f.write_str("module before multiboot (load the kernel first, as GRUB requires)")
+            ModuleBeforeKernel { command } => write!(
+                f,
+                "{command} before the kernel (load the kernel first, as GRUB requires)"
+            ),
+            WrongKernelKind {
+                command,
+                kernel,
+                expected,
+            } => write!(
+                f,
+                "{command} does not go with {kernel} (a {kernel} kernel takes {expected})"
+            ),
+            DuplicateInitrd { first_line } => write!(
+                f,
+                "second initrd line in one entry (the first is on line {first_line}): list every initrd file on one line"
+            ),
+            Sha256BeforeFile => {
+                f.write_str("--sha256 before any file (it checks the file written before it)")
             }
             MissingPath { command } => write!(f, "{command} needs a file (expected {PATH_FORMS})"),
             PathNotPlain => f.write_str(
@@ -279,6 +312,9 @@ impl fmt::Display for ConfigErrorKind {
             SetInsideEntry { name } => write!(
                 f,
                 "set {name} inside a menuentry (move it to the top of the file)"
+            ),
+            BadGfxpayload => f.write_str(
+                "bad gfxpayload (expected text, keep, or modes such as 1024x768x32,800x600,auto)",
             ),
             BadTimeout => {
                 f.write_str("bad timeout (expected a number of seconds, or -1 to wait forever)")

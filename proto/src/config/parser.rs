@@ -3,8 +3,9 @@
 //! run this same code, so they cannot disagree. It is a flat state machine (top level, or
 //! inside one entry): no recursion, one pass, constant memory.
 
-use super::entry::FileLine;
+use super::entry::{FileLine, InitrdLine, Kind};
 use super::error::{ConfigError, ConfigErrorKind, Pos};
+use super::gfxpayload::Gfxpayload;
 use super::lexer::{Lexer, Token, Word};
 use super::source::{FileSource, parse_sha256};
 use super::text::{Excerpt, Text, Unquoted};
@@ -19,10 +20,22 @@ pub enum Timeout {
 
 pub(crate) enum Event<'a> {
     Timeout(Timeout),
-    Default { value: Unquoted<'a>, at: Pos },
+    Default {
+        value: Unquoted<'a>,
+        at: Pos,
+    },
+    /// `set gfxpayload=...`, at the top level or inside an entry.
+    Gfxpayload {
+        value: Gfxpayload,
+        in_entry: bool,
+    },
     EntryStart(EntryHead<'a>),
-    Kernel(FileLine<'a>),
+    Kernel {
+        line: FileLine<'a>,
+        kind: Kind,
+    },
     Module(FileLine<'a>),
+    Initrd(InitrdLine<'a>),
     EntryEnd,
 }
 
@@ -40,20 +53,29 @@ pub(crate) struct EntryHead<'a> {
 struct OpenEntry<'a> {
     at: Pos,
     title: Text<'a>,
-    kernel_line: Option<u32>,
+    /// The kernel line's number and its kind, once seen.
+    kernel: Option<(u32, Kind)>,
+    /// The `initrd` line's number, once seen.
+    initrd_line: Option<u32>,
 }
 
+/// The commands that name files.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum FileCommand {
-    Multiboot,
-    Module,
+    /// `multiboot`, `multiboot2` or `linux`: the entry's kernel.
+    Kernel(Kind),
+    /// `module` (with `multiboot`) or `module2` (with `multiboot2`).
+    Module(Kind),
+    /// `initrd FILE...` (with `linux`).
+    Initrd,
 }
 
 impl FileCommand {
     fn name(self) -> &'static str {
         match self {
-            FileCommand::Multiboot => "multiboot",
-            FileCommand::Module => "module",
+            FileCommand::Kernel(kind) => kind.command(),
+            FileCommand::Module(kind) => kind.module_command(),
+            FileCommand::Initrd => "initrd",
         }
     }
 }
@@ -66,7 +88,6 @@ enum Command {
     Assignment,
     /// Accepted and ignored: `boot`, `insmod`, `echo`, terminal and serial setup.
     Ignored,
-    Multiboot2,
     Submenu,
     Scripting(&'static str),
     Unknown,
@@ -108,12 +129,15 @@ fn classify(word: &Word<'_>) -> Command {
     };
     match buf.get(..len).unwrap_or(&[]) {
         b"menuentry" => Command::Menuentry,
-        b"multiboot" => Command::File(FileCommand::Multiboot),
-        b"module" => Command::File(FileCommand::Module),
+        b"multiboot" => Command::File(FileCommand::Kernel(Kind::Multiboot)),
+        b"multiboot2" => Command::File(FileCommand::Kernel(Kind::Multiboot2)),
+        b"linux" => Command::File(FileCommand::Kernel(Kind::Linux)),
+        b"module" => Command::File(FileCommand::Module(Kind::Multiboot)),
+        b"module2" => Command::File(FileCommand::Module(Kind::Multiboot2)),
+        b"initrd" => Command::File(FileCommand::Initrd),
         b"set" => Command::Set,
         b"boot" | b"insmod" | b"echo" | b"terminal_output" | b"terminal_input" | b"serial"
         | b"terminal" => Command::Ignored,
-        b"multiboot2" | b"module2" => Command::Multiboot2,
         b"submenu" => Command::Submenu,
         b"if" => Command::Scripting("if"),
         b"for" => Command::Scripting("for"),
@@ -150,7 +174,8 @@ impl<'a> Parser<'a> {
             entry: Some(OpenEntry {
                 at: head.at,
                 title: head.title,
-                kernel_line: None,
+                kernel: None,
+                initrd_line: None,
             }),
         }
     }
@@ -189,7 +214,7 @@ impl<'a> Parser<'a> {
                     let Some(open) = self.entry.take() else {
                         return Err(ConfigError::at(at, ConfigErrorKind::CloseBraceWithoutEntry));
                     };
-                    if open.kernel_line.is_none() {
+                    if open.kernel.is_none() {
                         let title = Excerpt::of(open.title);
                         return Err(ConfigError::at(
                             open.at,
@@ -232,7 +257,6 @@ impl<'a> Parser<'a> {
                 self.end_of_command(None)?;
                 Ok(None)
             }
-            Command::Multiboot2 => fail(ConfigErrorKind::Multiboot2NotSupported),
             Command::Submenu => fail(ConfigErrorKind::SubmenuNotSupported),
             Command::Scripting(keyword) => fail(ConfigErrorKind::ScriptingNotSupported { keyword }),
             Command::Unknown if word.has_variable => fail(ConfigErrorKind::VariablesNotSupported),
@@ -303,7 +327,8 @@ impl<'a> Parser<'a> {
         self.entry = Some(OpenEntry {
             at,
             title,
-            kernel_line: None,
+            kernel: None,
+            initrd_line: None,
         });
         Ok(Event::EntryStart(EntryHead {
             title,
@@ -366,38 +391,44 @@ impl<'a> Parser<'a> {
                 command: command.name(),
             });
         };
-        match (command, entry.kernel_line) {
-            (FileCommand::Multiboot, Some(first_line)) => {
+        match (command, entry.kernel) {
+            (FileCommand::Kernel(_), Some((first_line, _))) => {
                 return fail(ConfigErrorKind::DuplicateKernel { first_line });
             }
-            (FileCommand::Multiboot, None) => entry.kernel_line = Some(at.line),
-            (FileCommand::Module, None) => return fail(ConfigErrorKind::ModuleBeforeKernel),
-            (FileCommand::Module, Some(_)) => {}
+            (FileCommand::Kernel(kind), None) => entry.kernel = Some((at.line, kind)),
+            (_, None) => {
+                return fail(ConfigErrorKind::ModuleBeforeKernel {
+                    command: command.name(),
+                });
+            }
+            (FileCommand::Module(wanted), Some((_, kind))) if wanted != kind => {
+                return fail(wrong_kind(command, kind));
+            }
+            (FileCommand::Initrd, Some((_, kind))) if kind != Kind::Linux => {
+                return fail(wrong_kind(command, kind));
+            }
+            (FileCommand::Initrd, Some(_)) => {
+                if let Some(first_line) = entry.initrd_line {
+                    return fail(ConfigErrorKind::DuplicateInitrd { first_line });
+                }
+                entry.initrd_line = Some(at.line);
+                return self.initrd_line(at);
+            }
+            (FileCommand::Module(_), Some(_)) => {}
         }
         let line = self.file_line(command, at)?;
         Ok(match command {
-            FileCommand::Multiboot => Event::Kernel(line),
-            FileCommand::Module => Event::Module(line),
+            FileCommand::Kernel(kind) => Event::Kernel { line, kind },
+            _ => Event::Module(line),
         })
     }
 
-    /// `multiboot|module [OPTIONS] PATH [ARGS]`, where `--sha256=HEX` may stand anywhere.
+    /// `KERNEL|MODULE [OPTIONS] PATH [ARGS]`, where `--sha256=HEX` may stand anywhere.
     fn file_line(&mut self, command: FileCommand, at: Pos) -> Result<FileLine<'a>, ConfigError> {
         let mut sha256 = None;
+        let mut nounzip = false;
         let mut path: Option<(Text<'a>, FileSource<'a>, Lexer<'a>)> = None;
-        loop {
-            let token = self.next_token()?;
-            let word = match token {
-                Token::Word(word) => word,
-                Token::EndOfCommand | Token::EndOfFile(_) => break,
-                Token::CloseBrace(_) => {
-                    self.pushed_back = Some(token);
-                    break;
-                }
-                Token::OpenBrace(brace) => {
-                    return Err(ConfigError::at(brace, ConfigErrorKind::UnexpectedOpenBrace));
-                }
-            };
+        while let Some(word) = self.next_word()? {
             if let Some(hex) = word.text.strip_unquoted_prefix("--sha256=") {
                 if sha256.is_some() {
                     return Err(ConfigError::at(word.at, ConfigErrorKind::DuplicateSha256));
@@ -416,18 +447,23 @@ impl<'a> Parser<'a> {
             if path.is_some() {
                 continue;
             }
-            // GRUB's own flags before the file: accepted, and meaningless here.
-            let ignored_flag = match command {
-                FileCommand::Module => word.text.unquoted_eq("--nounzip"),
-                FileCommand::Multiboot => {
-                    word.text.unquoted_eq("--quirk-bad-kludge")
-                        || word.text.unquoted_eq("--quirk-modules-after-kernel")
+            // GRUB's own flags before the file.
+            match command {
+                FileCommand::Module(_) if word.text.unquoted_eq("--nounzip") => {
+                    nounzip = true;
+                    continue;
                 }
-            };
-            if !ignored_flag {
-                let source = FileSource::parse(word.text, word.at)?;
-                path = Some((word.text, source, self.lexer));
+                // Accepted, and meaningless here.
+                FileCommand::Kernel(Kind::Multiboot)
+                    if word.text.unquoted_eq("--quirk-bad-kludge")
+                        || word.text.unquoted_eq("--quirk-modules-after-kernel") =>
+                {
+                    continue;
+                }
+                _ => {}
             }
+            let source = FileSource::parse(word.text, word.at)?;
+            path = Some((word.text, source, self.lexer));
         }
         let Some((path, source, args)) = path else {
             return Err(ConfigError::at(
@@ -437,7 +473,60 @@ impl<'a> Parser<'a> {
                 },
             ));
         };
-        Ok(FileLine::new(source, sha256, at.line, path, args))
+        Ok(FileLine::new(source, sha256, at.line, path, args).nounzip(nounzip))
+    }
+
+    /// `initrd FILE [--sha256=HEX] [FILE [--sha256=HEX]]...`: every file checked now,
+    /// read again by [`InitrdLine::files`].
+    fn initrd_line(&mut self, at: Pos) -> Result<Event<'a>, ConfigError> {
+        let words = self.lexer;
+        let mut files = 0usize;
+        let mut last_has_sha256 = false;
+        while let Some(word) = self.next_word()? {
+            if let Some(hex) = word.text.strip_unquoted_prefix("--sha256=") {
+                if files == 0 {
+                    return Err(ConfigError::at(word.at, ConfigErrorKind::Sha256BeforeFile));
+                }
+                if last_has_sha256 {
+                    return Err(ConfigError::at(word.at, ConfigErrorKind::DuplicateSha256));
+                }
+                parse_sha256(hex).ok_or(ConfigError::at(word.at, ConfigErrorKind::BadSha256))?;
+                last_has_sha256 = true;
+                continue;
+            }
+            if word.has_variable {
+                return Err(ConfigError::at(
+                    word.at,
+                    ConfigErrorKind::VariablesNotSupported,
+                ));
+            }
+            FileSource::parse(word.text, word.at)?;
+            files += 1;
+            last_has_sha256 = false;
+        }
+        if files == 0 {
+            return Err(ConfigError::at(
+                at,
+                ConfigErrorKind::MissingPath { command: "initrd" },
+            ));
+        }
+        Ok(Event::Initrd(InitrdLine::new(at.line, words)))
+    }
+
+    /// The next word of the current command; `None` at its end (a `}` is kept for later).
+    fn next_word(&mut self) -> Result<Option<Word<'a>>, ConfigError> {
+        let token = self.next_token()?;
+        match token {
+            Token::Word(word) => Ok(Some(word)),
+            Token::EndOfCommand | Token::EndOfFile(_) => Ok(None),
+            Token::CloseBrace(_) => {
+                self.pushed_back = Some(token);
+                Ok(None)
+            }
+            Token::OpenBrace(brace) => {
+                Err(ConfigError::at(brace, ConfigErrorKind::UnexpectedOpenBrace))
+            }
+        }
     }
 
     /// `NAME=VALUE`, from `set NAME=VALUE` or alone.
@@ -479,8 +568,11 @@ impl<'a> Parser<'a> {
                     })
                 }
             }
+            b"gfxpayload" => match Gfxpayload::parse(value) {
+                Some(value) => Ok(Some(Event::Gfxpayload { value, in_entry })),
+                None => fail(ConfigErrorKind::BadGfxpayload),
+            },
             b"pager"
-            | b"gfxpayload"
             | b"gfxmode"
             | b"timeout_style"
             | b"color_normal"
@@ -493,6 +585,15 @@ impl<'a> Parser<'a> {
                 name: Excerpt::from_chars(name.iter().map(|&b| b as char)),
             }),
         }
+    }
+}
+
+/// The error for a `module`, `module2` or `initrd` line under a kernel of another kind.
+fn wrong_kind(command: FileCommand, kernel: Kind) -> ConfigErrorKind {
+    ConfigErrorKind::WrongKernelKind {
+        command: command.name(),
+        kernel: kernel.command(),
+        expected: kernel.module_command(),
     }
 }
 

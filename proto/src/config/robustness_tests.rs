@@ -1,7 +1,7 @@
 //! Random and mutated configs: the parser never panics, and whatever it accepts keeps the
 //! promises the loader relies on. A seeded PRNG keeps every run the same.
 
-use std::string::String;
+use std::string::{String, ToString};
 use std::vec::Vec;
 
 use super::*;
@@ -55,6 +55,11 @@ const PIECES: &[&str] = &[
     "'My OS'",
     "\"A \\\" b\"",
     "multiboot2",
+    "module2",
+    "linux",
+    "initrd",
+    "gfxpayload=",
+    "1024x768x32",
     "linux16",
 ];
 
@@ -62,6 +67,7 @@ const SEEDS: &[&str] = &[
     "set timeout=3\nset default=0\nmenuentry \"My OS\" --class os {\n  multiboot /kernel a 'b c'\n  module (pxe)/shell x\n  module tftp://10.0.0.9/boot/test\n}\nmenuentry 'Other' { multiboot /k2 }\n",
     "menuentry a\n{\n multiboot /a; module /m1 x; module /m2 }\n",
     "set default='B'\nmenuentry A { multiboot /a }\nmenuentry B --id=b { multiboot /b \"--sha256=9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\" }",
+    "set gfxpayload=1024x768x32\nmenuentry xen {\n multiboot2 /xen.gz console=com1\n module2 /vmlinuz root=/dev/sda\n module2 --nounzip /initrd.img\n}\nmenuentry linux {\n set gfxpayload=keep\n linux /vmlinuz ro quiet\n initrd /a.img /b.img --sha256=9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\n}\n",
     "menuentry \"GNU\" {\n  multiboot /boot/gnumach.gz root=device:hd0s1\n  module /hurd/ext2fs.static ext2fs \\\n   --x='${k}' '$(task-create)'\n}\n",
 ];
 
@@ -74,8 +80,14 @@ fn exercise(config: &Config<'_>) {
         assert_eq!(entry.index, index);
         count += 1;
         let _ = std::format!("{}{:?}", entry.title, entry.id);
+        let _ = std::format!("{:?} {:?}", entry.kind, entry.gfxpayload);
         let mut lines = Vec::from([entry.kernel]);
         lines.extend(entry.modules());
+        lines.extend(entry.initrds());
+        match entry.kind {
+            Kind::Linux => assert_eq!(entry.modules().count(), 0),
+            _ => assert_eq!(entry.initrds().count(), 0),
+        }
         for line in lines {
             assert!(line.source.path().starts_with('/'));
             let len = line.cmdline_len();
@@ -148,6 +160,7 @@ const TOP_LINES: &[&str] = &[
     "terminal_output serial",
 ];
 
+/// Lines for an entry; `module` becomes `module2` or `initrd` to match the entry's kernel.
 const ENTRY_LINES: &[&str] = &[
     "module /m a b",
     "module --nounzip (pxe)/m2",
@@ -155,6 +168,7 @@ const ENTRY_LINES: &[&str] = &[
     "boot",
     "echo \"Loading...\"",
     "set gfxpayload=text",
+    "set gfxpayload=800x600,auto",
     "module /m --sha256=9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
     "module /m4 \"a \\\" b\" c\\ d",
     "",
@@ -173,16 +187,39 @@ fn structured_configs_never_panic() {
             text.push('\n');
         }
         for entry in 0..rng.index(4) {
+            let (kernel, module) = match rng.index(3) {
+                0 => ("multiboot", "module"),
+                1 => ("multiboot2", "module2"),
+                _ => ("linux", "initrd"),
+            };
             text.push_str(&std::format!(
-                "menuentry 't {entry}' {{\n multiboot /k{entry} a\n"
+                "menuentry 't {entry}' {{\n {kernel} /k{entry} a\n"
             ));
+            let mut initrd = false;
             for _ in 0..rng.index(5) {
                 let line = if rng.index(20) == 0 {
-                    rng.pick(PIECES)
+                    rng.pick(PIECES).to_string()
                 } else {
-                    rng.pick(ENTRY_LINES)
+                    let line = rng.pick(ENTRY_LINES);
+                    match line.strip_prefix("module ") {
+                        // One initrd line per entry, and no arguments on it.
+                        Some(_) if module == "initrd" && initrd => continue,
+                        Some(rest) if module == "initrd" => {
+                            initrd = true;
+                            std::format!(
+                                "initrd {}",
+                                rest.split(' ')
+                                    .find(|w| w.starts_with('/')
+                                        || w.starts_with('(')
+                                        || w.starts_with("tftp"))
+                                    .unwrap_or("/i")
+                            )
+                        }
+                        Some(rest) => std::format!("{module} {rest}"),
+                        None => line.to_string(),
+                    }
                 };
-                text.push_str(line);
+                text.push_str(&line);
                 text.push(if rng.index(4) == 0 { ';' } else { '\n' });
             }
             text.push_str("}\n");

@@ -119,6 +119,32 @@ fn write_cmdline_into_a_buffer() {
 }
 
 #[test]
+fn path_first_command_lines() {
+    let config = parse(
+        "menuentry x {\n multiboot2 \"/my kernel\" a 'b c' --sha256=9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\n module2 tftp://10.0.0.9/m\n module2 (pxe)/n x\n}",
+    );
+    let entry = config.entry(0).unwrap();
+    let line = |l: &FileLine<'_>| l.path_cmdline().to_string();
+    assert_eq!(line(&entry.kernel), "/my kernel a b c");
+    let modules: Vec<String> = entry.modules().map(|m| line(&m)).collect();
+    assert_eq!(
+        modules,
+        ["tftp://10.0.0.9/m", "(pxe)/n x"],
+        "the path as written"
+    );
+    let cmdline = entry.kernel.path_cmdline();
+    assert_eq!(cmdline.len(), 16);
+    let mut buf = [0u8; 16];
+    assert_eq!(cmdline.write_into(&mut buf), Ok(16));
+    assert_eq!(
+        cmdline.write_into(&mut buf[..15]),
+        Err(CmdlineTooLong { needed: 16 })
+    );
+    let direct = MenuEntry::direct(Kind::Multiboot, "boot/kernel");
+    assert_eq!(line(&direct.kernel), "boot/kernel");
+}
+
+#[test]
 fn grub_quoting_rules() {
     let config = parse(concat!(
         "menuentry x {\n",
@@ -282,6 +308,174 @@ fn module_and_multiboot_flags() {
 }
 
 #[test]
+fn nounzip_is_recorded_before_the_path() {
+    let config = parse("menuentry x {\n multiboot /k\n module --nounzip /m\n module /n\n}");
+    let entry = config.entry(0).unwrap();
+    assert!(!entry.kernel.nounzip);
+    let nounzip: Vec<bool> = entry.modules().map(|m| m.nounzip).collect();
+    assert_eq!(nounzip, [true, false]);
+}
+
+#[test]
+fn each_kernel_command_gives_its_kind_and_its_files() {
+    let text = format!(
+        "menuentry mb1 {{ multiboot /k1 a; module /m1 x }}\n\
+         menuentry mb2 {{\n multiboot2 /xen.gz dom0_mem=1G\n module2 /vmlinuz root=/dev/sda\n module2 --nounzip /initrd.gz\n}}\n\
+         menuentry lx {{\n linux /vmlinuz console=ttyS0\n initrd /a.img --sha256={HASH} (pxe)/b.img tftp://10.0.0.9/c.img\n}}\n"
+    );
+    let config = parse(&text);
+    let kinds: Vec<Kind> = config.entries().map(|e| e.kind).collect();
+    assert_eq!(kinds, [Kind::Multiboot, Kind::Multiboot2, Kind::Linux]);
+
+    let mb2 = config.entry(1).unwrap();
+    assert_eq!(mb2.kernel.source.path(), "/xen.gz");
+    assert_eq!(args(&mb2.kernel), ["dom0_mem=1G"]);
+    let modules: Vec<(String, bool, Vec<String>)> = mb2
+        .modules()
+        .map(|m| (m.source.path().to_string(), m.nounzip, args(&m)))
+        .collect();
+    assert_eq!(
+        modules,
+        [
+            (
+                "/vmlinuz".to_string(),
+                false,
+                std::vec!["root=/dev/sda".to_string()]
+            ),
+            ("/initrd.gz".to_string(), true, Vec::new())
+        ]
+    );
+    assert_eq!(mb2.initrds().count(), 0);
+
+    let linux = config.entry(2).unwrap();
+    assert_eq!(args(&linux.kernel), ["console=ttyS0"]);
+    assert_eq!(linux.modules().count(), 0);
+    let initrds: Vec<FileLine<'_>> = linux.initrds().collect();
+    let paths: Vec<String> = initrds.iter().map(|f| f.source.to_string()).collect();
+    assert_eq!(paths, ["/a.img", "/b.img", "tftp://10.0.0.9/c.img"]);
+    assert!(
+        initrds
+            .iter()
+            .all(|f| f.nounzip && f.line == 9 && f.args().count() == 0)
+    );
+    let hashes: Vec<bool> = initrds.iter().map(|f| f.sha256.is_some()).collect();
+    assert_eq!(hashes, [true, false, false]);
+    assert_eq!(config.entry(0).unwrap().initrds().count(), 0);
+}
+
+#[test]
+fn files_must_go_with_their_kernel() {
+    let wrong =
+        |command: &'static str, kernel: &'static str, expected: &'static str| K::WrongKernelKind {
+            command,
+            kernel,
+            expected,
+        };
+    assert_eq!(
+        error("menuentry x {\n multiboot2 /k\n module /m\n}"),
+        (3, 2, wrong("module", "multiboot2", "module2"))
+    );
+    assert_eq!(
+        error("menuentry x {\n linux /k\n module2 /m\n}"),
+        (3, 2, wrong("module2", "linux", "initrd"))
+    );
+    assert_eq!(
+        error("menuentry x {\n multiboot /k\n initrd /i\n}"),
+        (3, 2, wrong("initrd", "multiboot", "module"))
+    );
+    assert_eq!(
+        error("menuentry x {\n initrd /i\n linux /k\n}"),
+        (2, 2, K::ModuleBeforeKernel { command: "initrd" })
+    );
+    assert_eq!(
+        error("menuentry x {\n linux /k\n initrd /a\n initrd /b\n}"),
+        (4, 2, K::DuplicateInitrd { first_line: 3 })
+    );
+    assert_eq!(
+        error("menuentry x {\n linux /k\n multiboot2 /k\n}"),
+        (3, 2, K::DuplicateKernel { first_line: 2 })
+    );
+    assert_eq!(
+        error("menuentry x { linux /k; initrd }"),
+        (1, 25, K::MissingPath { command: "initrd" })
+    );
+    assert_eq!(
+        error(&format!(
+            "menuentry x {{ linux /k; initrd --sha256={HASH} /a }}"
+        )),
+        (1, 32, K::Sha256BeforeFile)
+    );
+    assert_eq!(
+        error(&format!(
+            "menuentry x {{ linux /k; initrd /a --sha256={HASH} --sha256={HASH} }}"
+        )),
+        (1, 109, K::DuplicateSha256)
+    );
+    assert_eq!(
+        error("menuentry x { linux /k; initrd /a b }"),
+        (1, 35, K::RelativePath)
+    );
+    assert_eq!(
+        error("menuentry x { multiboot2 --quirk-bad-kludge /k }"),
+        (1, 26, K::RelativePath),
+        "multiboot2 has no GRUB flags"
+    );
+    assert_eq!(
+        message("menuentry x {\n multiboot2 /k\n module /m\n}"),
+        "line 3, column 2: module does not go with multiboot2 (a multiboot2 kernel takes module2)"
+    );
+}
+
+#[test]
+fn gfxpayload_of_the_entry_else_of_the_config() {
+    let config = parse(
+        "set gfxpayload=800x600\n\
+         menuentry a { multiboot /k }\n\
+         menuentry b { set gfxpayload=text; multiboot2 /k }\n\
+         menuentry c { multiboot2 /k; gfxpayload=keep }\n\
+         set gfxpayload=1024x768x32\n",
+    );
+    let modes: Vec<Option<Gfxpayload>> = config.entries().map(|e| e.gfxpayload).collect();
+    let Some(Gfxpayload::Modes(list)) = modes[0] else {
+        panic!("{modes:?}");
+    };
+    assert_eq!(
+        list.iter().collect::<Vec<_>>(),
+        [ModeSpec::Size {
+            width: 1024,
+            height: 768,
+            depth: 32
+        }],
+        "the last one at the top level wins, as GRUB runs it all before the menu"
+    );
+    assert_eq!(modes[1], Some(Gfxpayload::Text));
+    assert_eq!(modes[2], Some(Gfxpayload::Keep));
+    assert_eq!(
+        parse("menuentry a { multiboot /k }")
+            .entry(0)
+            .unwrap()
+            .gfxpayload,
+        None
+    );
+    assert_eq!(
+        error("set gfxpayload=vga\nmenuentry a { multiboot /k }"),
+        (1, 5, K::BadGfxpayload)
+    );
+}
+
+#[test]
+fn a_direct_entry_has_its_kernel_and_nothing_else() {
+    let entry = MenuEntry::direct(Kind::Multiboot2, "boot/kernel.elf");
+    assert_eq!(entry.kind, Kind::Multiboot2);
+    assert_eq!(entry.kernel.source.path(), "boot/kernel.elf");
+    assert_eq!(entry.title.to_string(), "boot/kernel.elf");
+    assert_eq!(entry.kernel.args().count(), 0);
+    assert_eq!(entry.kernel.cmdline_len(), 0);
+    assert_eq!(entry.modules().count() + entry.initrds().count(), 0);
+    assert!(!entry.kernel.nounzip && entry.kernel.sha256.is_none());
+}
+
+#[test]
 fn comments_everywhere() {
     let config = parse(
         "#!grub\n  # indented\nmenuentry x { # after brace\n multiboot /k a#b # c\n # } not a brace\n}\n# end",
@@ -299,11 +493,11 @@ fn unknown_command_message() {
     let text = "set timeout=1\n\n\n\nmenuentry 'x' {\n multiboot /k\n  linux16 /vmlinuz\n}";
     assert_eq!(
         message(text),
-        "line 7, column 3: unknown command \"linux16\" (expected multiboot, module, boot, echo, insmod, set or })"
+        "line 7, column 3: unknown command \"linux16\" (expected multiboot, multiboot2, linux, module, module2, initrd, boot, echo, insmod, set or })"
     );
     assert_eq!(
-        message("linux /vmlinuz"),
-        "line 1, column 1: unknown command \"linux\" (expected menuentry, set, insmod, echo, terminal_output, terminal_input or serial)"
+        message("linux16 /vmlinuz"),
+        "line 1, column 1: unknown command \"linux16\" (expected menuentry, set, insmod, echo, terminal_output, terminal_input or serial)"
     );
 }
 
@@ -330,7 +524,7 @@ fn structure_errors() {
     );
     assert_eq!(
         error(&format!("menuentry x {{\n module /m\n {k}\n}}")),
-        (2, 2, K::ModuleBeforeKernel)
+        (2, 2, K::ModuleBeforeKernel { command: "module" })
     );
     assert_eq!(
         error(&format!("menuentry x {{ {k}\n menuentry y {{")),
@@ -389,12 +583,16 @@ fn structure_errors() {
         (2, 2, K::MissingPath { command: "module" })
     );
     assert_eq!(
-        error("menuentry x { multiboot2 /k }"),
-        (1, 15, K::Multiboot2NotSupported)
-    );
-    assert_eq!(
         error("menuentry x { multiboot /k; module2 /m }"),
-        (1, 29, K::Multiboot2NotSupported)
+        (
+            1,
+            29,
+            K::WrongKernelKind {
+                command: "module2",
+                kernel: "multiboot",
+                expected: "module"
+            }
+        )
     );
     assert_eq!(error("submenu s { }"), (1, 1, K::SubmenuNotSupported));
     assert_eq!(
@@ -402,8 +600,8 @@ fn structure_errors() {
         (1, 1, K::ScriptingNotSupported { keyword: "if" })
     );
     assert_eq!(
-        message("menuentry x { multiboot2 /k }"),
-        "line 1, column 15: Multiboot 2 is not supported yet (use multiboot and module)"
+        message("menuentry x { multiboot /k; module2 /m }"),
+        "line 1, column 29: module2 does not go with multiboot (a multiboot kernel takes module)"
     );
 }
 

@@ -98,7 +98,7 @@ impl fmt::Display for AddressFieldsError {
 
 /// The single placement and the entry address that `fields` describe for `file`, whose
 /// Multiboot header is at `header_offset`.
-pub(super) fn place(
+pub(crate) fn place(
     fields: &AddressFields,
     header_offset: usize,
     file: &[u8],

@@ -191,7 +191,7 @@ impl Header {
         self.flags & header_flags::MEMORY_INFO != 0
     }
 
-    /// Flag bit 2: the kernel asks for video information (which netloader does not provide).
+    /// Flag bit 2: the kernel asks for video information (a VBE mode, or EGA text).
     pub fn wants_video_info(&self) -> bool {
         self.flags & header_flags::VIDEO_MODE != 0
     }

@@ -13,6 +13,8 @@
 use core::fmt;
 
 use crate::memmap::E820Entry;
+use crate::vbe::Vbe;
+use crate::video::Framebuffer;
 
 /// Size of the info structure up to and including the framebuffer fields (spec 0.6.96).
 pub const INFO_SIZE: usize = 116;
@@ -25,6 +27,8 @@ pub mod info_flags {
     pub const MODULES: u32 = 1 << 3;
     pub const MEMORY_MAP: u32 = 1 << 6;
     pub const BOOT_LOADER_NAME: u32 = 1 << 9;
+    pub const VBE: u32 = 1 << 11;
+    pub const FRAMEBUFFER: u32 = 1 << 12;
 }
 
 /// Offsets of the info structure's fields.
@@ -38,6 +42,10 @@ mod field {
     pub const MMAP_LENGTH: usize = 44;
     pub const MMAP_ADDR: usize = 48;
     pub const BOOT_LOADER_NAME: usize = 64;
+    pub const VBE_CONTROL_INFO: usize = 72;
+    pub const VBE_MODE_INFO: usize = 76;
+    pub const VBE_MODE: usize = 80;
+    pub const FRAMEBUFFER: usize = 88;
 }
 
 const MODULE_ENTRY_SIZE: usize = 16;
@@ -203,6 +211,45 @@ impl<'a> MbiBuilder<'a> {
         self
     }
 
+    /// The VBE information of the mode set (flag bit 11): copies of the controller and mode
+    /// information blocks, the mode, the protected-mode interface.
+    pub fn vbe(&mut self, vbe: &Vbe) -> &mut Self {
+        let Some(control) = self.alloc_back(512, ALIGN) else {
+            return self;
+        };
+        self.put_bytes(control, vbe.control_info);
+        let Some(mode) = self.alloc_back(256, ALIGN) else {
+            return self;
+        };
+        self.put_bytes(mode, vbe.mode_info);
+        self.set(field::VBE_CONTROL_INFO, self.address(control));
+        self.set(field::VBE_MODE_INFO, self.address(mode));
+        let words = [
+            vbe.mode,
+            vbe.interface_seg,
+            vbe.interface_off,
+            vbe.interface_len,
+        ];
+        for (i, word) in words.iter().enumerate() {
+            self.set_bytes(field::VBE_MODE + 2 * i, &word.to_le_bytes());
+        }
+        self.add_flags(info_flags::VBE);
+        self
+    }
+
+    /// The framebuffer (flag bit 12): a linear mode, or EGA text.
+    pub fn framebuffer(&mut self, fb: &Framebuffer) -> &mut Self {
+        let f = field::FRAMEBUFFER;
+        self.set_bytes(f, &fb.address.to_le_bytes());
+        self.set(f + 8, fb.pitch);
+        self.set(f + 12, fb.width);
+        self.set(f + 16, fb.height);
+        self.set_bytes(f + 20, &[fb.bpp, fb.model.multiboot_type()]);
+        self.set_bytes(f + 22, &fb.model.multiboot_color_info().unwrap_or([0; 6]));
+        self.add_flags(info_flags::FRAMEBUFFER);
+        self
+    }
+
     /// Packs the structure and returns its physical address (for EBX). Afterwards
     /// [`used_len`](Self::used_len) says how many bytes of the buffer to copy (the rest is
     /// zeroed). Calling it again returns the same address.
@@ -238,6 +285,8 @@ impl<'a> MbiBuilder<'a> {
                 (info_flags::CMDLINE, field::CMDLINE),
                 (info_flags::MEMORY_MAP, field::MMAP_ADDR),
                 (info_flags::BOOT_LOADER_NAME, field::BOOT_LOADER_NAME),
+                (info_flags::VBE, field::VBE_CONTROL_INFO),
+                (info_flags::VBE, field::VBE_MODE_INFO),
             ] {
                 if self.get(field::FLAGS) & flag != 0 {
                     let v = moved(self.get(off));
@@ -325,6 +374,19 @@ impl<'a> MbiBuilder<'a> {
     fn set(&mut self, field: usize, v: u32) {
         if self.error.is_none() {
             self.put32(self.info + field, v);
+        }
+    }
+
+    /// Writes bytes into the info structure (nothing once an error is recorded).
+    fn set_bytes(&mut self, field: usize, bytes: &[u8]) {
+        if self.error.is_none() {
+            self.put_bytes(self.info + field, bytes);
+        }
+    }
+
+    fn put_bytes(&mut self, at: usize, bytes: &[u8]) {
+        if let Some(s) = self.buf.get_mut(at..at + bytes.len()) {
+            s.copy_from_slice(bytes);
         }
     }
 

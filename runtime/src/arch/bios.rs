@@ -27,17 +27,6 @@ fn conventional_kib_by_far_call(rm: &mut RealMode) -> u16 {
     regs.eax as u16
 }
 
-/// INT 10h AH=0Fh: the video mode and the number of text columns.
-pub fn video_mode(rm: &mut RealMode) -> (u8, u8) {
-    let mut regs = Registers {
-        eax: 0x0f00,
-        ..Registers::default()
-    };
-    // SAFETY: AH=0Fh only returns AX and BH.
-    unsafe { rm.int(0x10, &mut regs) };
-    (regs.eax as u8, (regs.eax >> 8) as u8)
-}
-
 /// INT 15h E820: the memory map into `out`, as stage 2 reads it (empty entries skipped; an
 /// ACPI 3 attribute word that the BIOS leaves alone means "valid"). Returns the count, 0 when
 /// the BIOS has no E820.
@@ -84,7 +73,7 @@ pub fn e820(rm: &mut RealMode, out: &mut [E820Entry]) -> usize {
 }
 
 /// At start: ask the BIOS again through the thunk for what stage 2 asked it in real mode
-/// (INT 12h, the E820 map) and for the video mode, and say whether the answers agree. A
+/// (INT 12h, the E820 map), and say whether the answers agree. A
 /// broken way into real mode and back shows here, at every boot, before anything needs it.
 pub fn report_through_thunk(boot: &crate::boot_info::BootInfo) {
     let Some(mut rm) = RealMode::take() else {
@@ -94,10 +83,9 @@ pub fn report_through_thunk(boot: &crate::boot_info::BootInfo) {
     let started = crate::time::now_us();
     let kib = conventional_kib(&mut rm);
     let kib_far = conventional_kib_by_far_call(&mut rm);
-    let (mode, columns) = video_mode(&mut rm);
     let mut entries = [E820Entry::default(); 128];
     let count = e820(&mut rm, &mut entries);
-    let calls = 3 + count.max(1) as u64;
+    let calls = 2 + count.max(1) as u64;
     let per_call = (crate::time::now_us() - started) / calls;
     let stage2 = boot.memory_map();
     let agrees = if boot.memory_map_source != 1 {
@@ -108,7 +96,7 @@ pub fn report_through_thunk(boot: &crate::boot_info::BootInfo) {
         "DIFFERENT from stage 2"
     };
     crate::println!(
-        "bios: through the real-mode thunk: INT 12h {kib} KiB (by far call {kib_far} KiB, stage 2 {}), E820 {count} entries ({agrees}), video mode {mode:#04x} with {columns} columns, {per_call} us per call",
+        "bios: through the real-mode thunk: INT 12h {kib} KiB (by far call {kib_far} KiB, stage 2 {}), E820 {count} entries ({agrees}), {per_call} us per call",
         boot.conventional_kib
     );
 }

@@ -12,12 +12,21 @@ pub use vga::VgaText;
 pub struct Console {
     serial: Serial,
     vga: VgaText,
+    /// False once the screen left text mode (a kernel's graphics mode): then serial only.
+    vga_on: bool,
 }
 
 static CONSOLE: Mutex<Console> = Mutex::new(Console {
     serial: Serial::COM1,
     vga: VgaText::new(),
+    vga_on: true,
 });
+
+/// The screen is no longer in text mode (netloader set a kernel's graphics mode): from now on
+/// print on serial only, so as not to draw into the framebuffer.
+pub fn serial_only() {
+    CONSOLE.lock().vga_on = false;
+}
 
 /// Bring up both outputs. Serial first: it is what tests and headless machines read.
 pub fn init() {
@@ -51,7 +60,9 @@ impl Write for Console {
                 self.serial.write_byte(b'\r');
             }
             self.serial.write_byte(byte);
-            self.vga.write_byte(byte);
+            if self.vga_on {
+                self.vga.write_byte(byte);
+            }
         }
         Ok(())
     }

@@ -310,7 +310,6 @@ impl<'n> Net<'n> {
     /// The DHCP answers our lease came from, as received: the DHCPACK, and the proxyDHCP
     /// answer where one was used (empty when none, or when one did not fit). The option ROM's
     /// first stage hands them to netloader.pxe.
-    #[cfg(feature = "chain")]
     pub fn raw_answers(&self) -> (&[u8], &[u8]) {
         (&self.dhcp_ack, self.device.proxy.raw_answer())
     }

@@ -47,7 +47,6 @@ impl Listener {
     }
 
     /// The kept answer's DHCP message (empty: none, or too long to keep).
-    #[cfg(feature = "chain")]
     pub fn raw_answer(&self) -> &[u8] {
         &self.raw
     }

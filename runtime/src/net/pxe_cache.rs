@@ -106,6 +106,9 @@ impl Net<'_> {
         }
         let ack = pxe.dhcp_ack().ok_or(CacheError::NoPacket)?;
         let lease = lease_from_packets(ack, pxe.cached_reply())?;
+        // Kept as our own DHCPACK would be (Multiboot 2 hands it to the kernel).
+        self.dhcp_ack.clear();
+        let _ = self.dhcp_ack.extend_from_slice(ack);
         self.wait_for_link(link_timeout_s)?;
         // Our own DHCP client must stay silent: take its socket out of the set.
         self.sockets.remove(self.dhcp);

@@ -18,7 +18,8 @@
 
     .set MB_MAGIC, 0x1badb002
     .set MB_FLAGS, 0x00010003          # bit 0 page-aligned modules, bit 1 memory info,
-                                       # bit 16 address fields (the build step may clear it)
+                                       # bit 16 address fields (the build step may clear it;
+                                       # it sets bit 2, video, for the `video` variant)
     .set CANARY, 0x4b54424d            # "MBTK"
     .set COM1, 0x3f8
     .set PT_BYTES, 6 * 4096            # PML4, PDPT, 4 PDs of 2 MiB pages
@@ -35,6 +36,8 @@ mbtest_header:
     .long __load_end                   # load_end_addr
     .long __bss_end                    # bss_end_addr
     .long mbtest_entry32               # entry_addr
+    .long 0                            # mode_type: linear graphics (read with flag 2 only:
+    .long 1024, 768, 32                # the `video` variant's), width, height, depth
 
     .section .rodata.mbtest, "a"
     .balign 4

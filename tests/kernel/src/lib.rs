@@ -1,20 +1,21 @@
-//! The Multiboot 1 test kernel. entry.s takes the 32-bit hand-off to long mode; `report`
-//! checks what the loader gave and prints the `MB ...` report on COM1; then the kernel leaves
-//! QEMU through isa-debug-exit (0x10 pass -> exit status 33, 0x11 fail -> 35) or, where that
-//! device does not exist (Bochs), halts.
+//! The Multiboot test kernels. Each bin brings its entry: entry.s (Multiboot 1) or entry2.s
+//! (Multiboot 2) takes the 32-bit hand-off to long mode; `report` (Multiboot 1) or `report2`
+//! (Multiboot 2) checks what the loader gave and prints the `MB ...` or `MB2 ...` report on
+//! COM1; then the kernel leaves QEMU through isa-debug-exit (0x10 pass -> exit status 33, 0x11
+//! fail -> 35) or, where that device does not exist (Bochs), halts.
 #![no_std]
 
 mod mbi;
+mod mbi2;
 mod memfns;
 mod phys;
 mod report;
+mod report2;
 mod serial;
 mod sha256;
 mod text;
 
 use serial::line;
-
-core::arch::global_asm!(include_str!("entry.s"), options(att_syntax));
 
 /// What entry.s recorded before it changed anything (layout documented there).
 #[repr(C)]
@@ -30,13 +31,27 @@ pub struct EntryState {
     pub high_reads_ok: u32,
     pub a20: u32,
     pub bss_nonzero_at: u32,
+    /// Multiboot 2 only: where the kernel was loaded minus where it was linked, and the load
+    /// base address tag it came from (0 without it).
+    pub delta: u32,
+    pub load_base: u32,
 }
 
 /// Called by entry.s in long mode, on the kernel's own stack.
 #[unsafe(no_mangle)]
 extern "C" fn kernel_main(magic: u32, mbi: u32, state: &EntryState) -> ! {
+    serial::set_prefix("MB");
     serial::init();
     let pass = report::run(magic, mbi, state);
+    finish(pass)
+}
+
+/// Called by entry2.s in long mode, on the kernel's own stack.
+#[unsafe(no_mangle)]
+extern "C" fn kernel2_main(magic: u32, mbi: u32, state: &EntryState) -> ! {
+    serial::set_prefix("MB2");
+    serial::init();
+    let pass = report2::run(magic, mbi, state);
     finish(pass)
 }
 
@@ -49,13 +64,15 @@ extern "C" fn kernel_fault(frame: *const u64) -> ! {
     unsafe { core::arch::asm!("mov {}, cr2", out(reg) cr2, options(nomem, nostack)) };
     // SAFETY: `frame` is the kernel's own stack, where the CPU just pushed at least 5 words.
     let words = unsafe { core::slice::from_raw_parts(frame, 6) };
-    line!("\nMB FAULT frame={:#x?} cr2={cr2:#x}", words);
+    line!();
+    line!("FAULT frame={:#x?} cr2={cr2:#x}", words);
     finish(false)
 }
 
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo) -> ! {
-    line!("\nMB PANIC {info}");
+    line!();
+    line!("PANIC {info}");
     finish(false)
 }
 
@@ -64,7 +81,7 @@ fn panic(info: &core::panic::PanicInfo) -> ! {
 extern "C" fn rust_eh_personality() {}
 
 fn finish(pass: bool) -> ! {
-    line!("MB VERDICT {}", if pass { "pass" } else { "fail" });
+    line!("VERDICT {}", if pass { "pass" } else { "fail" });
     serial::outb(0xf4, if pass { 0x10 } else { 0x11 });
     loop {
         // SAFETY: interrupts are off; halting for good is the point.

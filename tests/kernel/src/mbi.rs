@@ -9,6 +9,8 @@ pub const FLAG_MODS: u32 = 1 << 3;
 pub const FLAG_MMAP: u32 = 1 << 6;
 pub const FLAG_DRIVES: u32 = 1 << 7;
 pub const FLAG_LOADER_NAME: u32 = 1 << 9;
+pub const FLAG_VBE: u32 = 1 << 11;
+pub const FLAG_FRAMEBUFFER: u32 = 1 << 12;
 
 /// A module count above this is taken for garbage: no module is looked at then.
 pub const MAX_MODULES: u32 = 1024;
@@ -31,6 +33,20 @@ pub struct Module {
     pub start: u64,
     pub end: u64,
     pub string: u64,
+}
+
+/// The framebuffer fields of flag 12.
+#[derive(Clone, Copy)]
+pub struct Framebuffer {
+    pub address: u64,
+    pub pitch: u32,
+    pub width: u32,
+    pub height: u32,
+    pub bpp: u8,
+    /// 0 indexed, 1 RGB, 2 EGA text.
+    pub kind: u8,
+    /// Red position and size, green's, blue's (RGB only).
+    pub colours: [u8; 6],
 }
 
 #[derive(Clone, Copy)]
@@ -138,6 +154,39 @@ impl Mbi {
         }
         let length = self.field(44)?.min(MAX_MMAP_BYTES);
         Some(Range::with_len(self.field(48)? as u64, length as u64))
+    }
+
+    /// The VBE fields (flag 11): the controller and mode information copies, the mode.
+    pub fn vbe(&self) -> Option<(Range, Range, u16)> {
+        if !self.has(FLAG_VBE) {
+            return None;
+        }
+        let mode = self.field(80)? as u16;
+        Some((
+            Range::with_len(self.field(72)? as u64, 512),
+            Range::with_len(self.field(76)? as u64, 256),
+            mode,
+        ))
+    }
+
+    /// The framebuffer fields (flag 12).
+    pub fn framebuffer(&self) -> Option<Framebuffer> {
+        if !self.has(FLAG_FRAMEBUFFER) {
+            return None;
+        }
+        let mut colours = [0u8; 6];
+        for (i, c) in colours.iter_mut().enumerate() {
+            *c = phys::read_u8(self.addr + 110 + i as u64)?;
+        }
+        Some(Framebuffer {
+            address: phys::read_u64(self.addr + 88)?,
+            pitch: self.field(96)?,
+            width: self.field(100)?,
+            height: self.field(104)?,
+            bpp: phys::read_u8(self.addr + 108)?,
+            kind: phys::read_u8(self.addr + 109)?,
+            colours,
+        })
     }
 
     pub fn drives(&self) -> Option<Range> {

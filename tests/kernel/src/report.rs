@@ -35,28 +35,31 @@ fn symbol_address(symbol: *const u8) -> u64 {
 
 /// Counts failures; each check is printed as it is made.
 #[derive(Default)]
-struct Verdict {
-    failures: u32,
+pub(crate) struct Verdict {
+    pub failures: u32,
 }
 
 impl Verdict {
-    fn check(&mut self, name: fmt::Arguments, ok: bool, detail: fmt::Arguments) {
+    pub fn check(&mut self, name: fmt::Arguments, ok: bool, detail: fmt::Arguments) {
         self.failures += u32::from(!ok);
-        line!(
-            "MB CHECK {name} {} {detail}",
-            if ok { "ok" } else { "fail" }
-        );
+        line!("CHECK {name} {} {detail}", if ok { "ok" } else { "fail" });
     }
 
     /// A check the command line may waive: still printed as failed-but-waived.
-    fn waivable(&mut self, name: fmt::Arguments, ok: bool, waived: bool, detail: fmt::Arguments) {
+    pub fn waivable(
+        &mut self,
+        name: fmt::Arguments,
+        ok: bool,
+        waived: bool,
+        detail: fmt::Arguments,
+    ) {
         let status = match (ok, waived) {
             (true, _) => "ok",
             (false, true) => "waived",
             (false, false) => "fail",
         };
         self.failures += u32::from(!ok && !waived);
-        line!("MB CHECK {name} {status} {detail}");
+        line!("CHECK {name} {status} {detail}");
     }
 }
 
@@ -64,10 +67,10 @@ impl Verdict {
 pub fn run(magic: u32, mbi_addr: u32, state: &EntryState) -> bool {
     let mut verdict = Verdict::default();
     line!();
-    line!("MB BEGIN variant={}", variant_name());
+    line!("BEGIN variant={}", variant_name());
     let magic_ok = magic == BOOTLOADER_MAGIC;
     line!(
-        "MB MAGIC {magic:#010x} {}",
+        "MAGIC {magic:#010x} {}",
         if magic_ok { "ok" } else { "fail" }
     );
     verdict.check(
@@ -78,7 +81,7 @@ pub fn run(magic: u32, mbi_addr: u32, state: &EntryState) -> bool {
     check_entry_state(&mut verdict, state);
     let image = check_image(&mut verdict);
 
-    line!("MB MBI addr={mbi_addr:#x}");
+    line!("MBI addr={mbi_addr:#x}");
     let Some(mbi) = Mbi::at(mbi_addr) else {
         verdict.check(
             format_args!("mbi_readable"),
@@ -87,9 +90,10 @@ pub fn run(magic: u32, mbi_addr: u32, state: &EntryState) -> bool {
         );
         return false;
     };
-    line!("MB FLAGS {:#x}", mbi.flags);
+    line!("FLAGS {:#x}", mbi.flags);
     check_memory(&mut verdict, &mbi);
     let cmdline = check_strings(&mut verdict, &mbi);
+    check_video(&mut verdict, &mbi);
     let modules = check_modules(&mut verdict, &mbi, image, cmdline);
     check_low_placement(
         &mut verdict,
@@ -100,7 +104,7 @@ pub fn run(magic: u32, mbi_addr: u32, state: &EntryState) -> bool {
     verdict.failures == 0
 }
 
-fn variant_name() -> &'static str {
+pub(crate) fn variant_name() -> &'static str {
     // SAFETY: the build step patches these bytes in the file; read them as loaded, never as
     // the compiler's idea of their initial value.
     let bytes = unsafe { core::ptr::read_volatile(&raw const mbtest_variant) };
@@ -111,22 +115,29 @@ fn variant_name() -> &'static str {
         b"aout" => "aout",
         b"low" => "low",
         b"elf64kludge" => "elf64kludge",
+        b"video" => "video",
+        b"mb2-elf64" => "mb2-elf64",
+        b"mb2-elf32" => "mb2-elf32",
+        b"mb2-reloc" => "mb2-reloc",
+        b"mb2-fb" => "mb2-fb",
+        b"mb2-aout" => "mb2-aout",
+        b"mb2-smbios" => "mb2-smbios",
         _ => "unknown",
     }
 }
 
-fn check_entry_state(verdict: &mut Verdict, state: &EntryState) {
+pub(crate) fn check_entry_state(verdict: &mut Verdict, state: &EntryState) {
     let bit = |value: u32, bit: u32| (value >> bit) & 1;
     let (pe, pg) = (bit(state.cr0, 0), bit(state.cr0, 31));
     let (interrupts, vm) = (bit(state.eflags, 9), bit(state.eflags, 17));
     let a20 = state.a20 & 1;
     let ok = pe == 1 && pg == 0 && interrupts == 0 && vm == 0 && a20 == 1;
     line!(
-        "MB STATE cr0.pe={pe} cr0.pg={pg} if={interrupts} vm={vm} a20={a20} {}",
+        "STATE cr0.pe={pe} cr0.pg={pg} if={interrupts} vm={vm} a20={a20} {}",
         if ok { "ok" } else { "fail" }
     );
     line!(
-        "MB ENTRY eax={:#x} ebx={:#x} cr0={:#x} eflags={:#x}",
+        "ENTRY eax={:#x} ebx={:#x} cr0={:#x} eflags={:#x}",
         state.eax,
         state.ebx,
         state.cr0,
@@ -137,14 +148,14 @@ fn check_entry_state(verdict: &mut Verdict, state: &EntryState) {
     for (i, name) in names.iter().enumerate() {
         if state.limit_ok & 1 << i != 0 {
             line!(
-                "MB SEGMENT {name} selector={:#x} limit={:#x}",
+                "SEGMENT {name} selector={:#x} limit={:#x}",
                 state.selectors[i],
                 state.limits[i]
             );
             flat_limits &= state.limits[i] == u32::MAX;
         } else {
             line!(
-                "MB SEGMENT {name} selector={:#x} limit=unreadable",
+                "SEGMENT {name} selector={:#x} limit=unreadable",
                 state.selectors[i]
             );
             flat_limits = false;
@@ -188,7 +199,7 @@ impl fmt::Display for BssOffset {
 
 /// The kernel's own extent (through .bss), after checking its loaded bytes against the hash
 /// the build step stored.
-fn check_image(verdict: &mut Verdict) -> Range {
+pub(crate) fn check_image(verdict: &mut Verdict) -> Range {
     let start = symbol_address(&raw const __kernel_start);
     let hashed_end = symbol_address(&raw const __hashed_end);
     let load_end = symbol_address(&raw const __load_end);
@@ -199,7 +210,7 @@ fn check_image(verdict: &mut Verdict) -> Range {
         .map(sha256::sha256)
         .unwrap_or_default();
     line!(
-        "MB IMAGE start={start:#x} load_end={load_end:#x} bss_end={bss_end:#x} sha256={}",
+        "IMAGE start={start:#x} load_end={load_end:#x} bss_end={bss_end:#x} sha256={}",
         Hex(&actual)
     );
     verdict.check(
@@ -213,8 +224,8 @@ fn check_image(verdict: &mut Verdict) -> Range {
 fn check_memory(verdict: &mut Verdict, mbi: &Mbi) {
     let mem = mbi.mem();
     match mem {
-        Some((lower, upper)) => line!("MB MEM lower={lower} upper={upper}"),
-        None => line!("MB MEM none"),
+        Some((lower, upper)) => line!("MEM lower={lower} upper={upper}"),
+        None => line!("MEM none"),
     }
     verdict.check(
         format_args!("mem_info"),
@@ -230,17 +241,12 @@ fn check_memory(verdict: &mut Verdict, mbi: &Mbi) {
     for entry in mbi.mmap_entries() {
         match entry {
             Ok(e) => {
-                line!(
-                    "MB MMAP base={:#x} len={:#x} type={}",
-                    e.base,
-                    e.len,
-                    e.kind
-                );
+                line!("MMAP base={:#x} len={:#x} type={}", e.base, e.len, e.kind);
                 ram_above_1m |=
                     e.kind == mbi::RAM && e.len > 0 && e.base.saturating_add(e.len) > ONE_MIB;
             }
             Err(malformed) => {
-                line!("MB MMAP malformed at={:#x}", malformed.at);
+                line!("MMAP malformed at={:#x}", malformed.at);
                 well_formed = false;
             }
         }
@@ -270,9 +276,9 @@ fn check_strings(verdict: &mut Verdict, mbi: &Mbi) -> &'static [u8] {
         .cmdline()
         .map(|addr| phys::c_string(addr, mbi::MAX_STRING));
     match cmdline {
-        Some(Some(bytes)) => line!("MB CMDLINE {}", Quoted(bytes)),
-        Some(None) => line!("MB CMDLINE unterminated"),
-        None => line!("MB CMDLINE none"),
+        Some(Some(bytes)) => line!("CMDLINE {}", Quoted(bytes)),
+        Some(None) => line!("CMDLINE unterminated"),
+        None => line!("CMDLINE none"),
     }
     verdict.check(
         format_args!("cmdline"),
@@ -287,9 +293,9 @@ fn check_strings(verdict: &mut Verdict, mbi: &Mbi) -> &'static [u8] {
         .loader_name()
         .map(|addr| phys::c_string(addr, mbi::MAX_STRING));
     match loader {
-        Some(Some(bytes)) => line!("MB LOADER {}", Quoted(bytes)),
-        Some(None) => line!("MB LOADER unterminated"),
-        None => line!("MB LOADER none"),
+        Some(Some(bytes)) => line!("LOADER {}", Quoted(bytes)),
+        Some(None) => line!("LOADER unterminated"),
+        None => line!("LOADER none"),
     }
     verdict.check(
         format_args!("loader_name"),
@@ -312,7 +318,7 @@ fn string_range(addr: u64) -> Range {
 }
 
 /// Everything the MBI consists of, except module strings: (name, range).
-fn mbi_parts(mbi: &Mbi) -> [(&'static str, Option<Range>); 6] {
+fn mbi_parts(mbi: &Mbi) -> [(&'static str, Option<Range>); 8] {
     [
         ("mbi", Some(mbi.range())),
         ("cmdline", mbi.cmdline().map(string_range)),
@@ -320,7 +326,56 @@ fn mbi_parts(mbi: &Mbi) -> [(&'static str, Option<Range>); 6] {
         ("mods_array", mbi.modules().map(|(_, array)| array)),
         ("mmap", mbi.mmap()),
         ("drives", mbi.drives()),
+        ("vbe_control_info", mbi.vbe().map(|(control, _, _)| control)),
+        ("vbe_mode_info", mbi.vbe().map(|(_, mode, _)| mode)),
     ]
+}
+
+/// The video fields (flags 11 and 12), where given: VBE's copies readable and signed, the
+/// framebuffer's fields consistent (EGA text at 0xB8000, or a linear RGB mode).
+fn check_video(verdict: &mut Verdict, mbi: &Mbi) {
+    if let Some((control, mode_info, mode)) = mbi.vbe() {
+        let signed = phys::slice(control).is_some_and(|c| c.starts_with(b"VESA"));
+        let readable = phys::slice(mode_info).is_some();
+        line!("VBE mode={mode:#x} signature={signed}");
+        verdict.check(
+            format_args!("vbe"),
+            signed && readable && mode != 0,
+            format_args!(
+                "control_info={:#x} mode_info={:#x}",
+                control.start, mode_info.start
+            ),
+        );
+    }
+    let Some(mbi::Framebuffer {
+        address,
+        pitch,
+        width,
+        height,
+        bpp,
+        kind,
+        colours,
+    }) = mbi.framebuffer()
+    else {
+        return;
+    };
+    line!(
+        "FRAMEBUFFER addr={address:#x} pitch={pitch} width={width} height={height} bpp={bpp} type={kind}"
+    );
+    let channels_fit = colours
+        .chunks(2)
+        .all(|c| c[1] > 0 && c[0] as u32 + c[1] as u32 <= bpp as u32);
+    let ok = match kind {
+        2 => address == 0xb8000 && pitch == width * 2 && bpp == 16,
+        1 => {
+            address != 0
+                && bpp >= 15
+                && pitch as u64 >= width as u64 * bpp.div_ceil(8) as u64
+                && channels_fit
+        }
+        _ => false,
+    };
+    verdict.check(format_args!("framebuffer"), ok, format_args!("type={kind}"));
 }
 
 /// The module list, read once: entries and the extents of their strings. Empty when the MBI
@@ -355,7 +410,7 @@ impl ModuleTable {
 
 fn check_modules(verdict: &mut Verdict, mbi: &Mbi, image: Range, cmdline: &[u8]) -> ModuleTable {
     let given = mbi.modules().map_or(0, |(count, _)| count);
-    line!("MB MODULES count={given}");
+    line!("MODULES count={given}");
     verdict.check(
         format_args!("modules"),
         given <= mbi::MAX_MODULES,
@@ -381,7 +436,7 @@ fn check_modules(verdict: &mut Verdict, mbi: &Mbi, image: Range, cmdline: &[u8])
         });
         let string = phys::c_string(module.string, mbi::MAX_STRING);
         line!(
-            "MB MODULE {index} start={:#x} end={:#x} size={} sha256={} cmdline={}",
+            "MODULE {index} start={:#x} end={:#x} size={} sha256={} cmdline={}",
             module.start,
             module.end,
             module.end.saturating_sub(module.start),

@@ -3,6 +3,7 @@
 
 use core::arch::asm;
 use core::fmt;
+use core::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 
 const COM1: u16 = 0x3f8;
 const DEBUGCON: u16 = 0xe9;
@@ -54,10 +55,40 @@ impl fmt::Write for Serial {
     }
 }
 
-/// One report line.
+static PREFIX: AtomicPtr<u8> = AtomicPtr::new(core::ptr::null_mut());
+static PREFIX_LEN: AtomicUsize = AtomicUsize::new(0);
+
+/// What every `line!` starts with from now on (`MB`, `MB2`; none until set).
+pub fn set_prefix(prefix: &'static str) {
+    PREFIX.store(prefix.as_ptr().cast_mut(), Ordering::Relaxed);
+    PREFIX_LEN.store(prefix.len(), Ordering::Relaxed);
+}
+
+/// The prefix `set_prefix` gave, or "".
+pub fn prefix() -> &'static str {
+    let (ptr, len) = (
+        PREFIX.load(Ordering::Relaxed),
+        PREFIX_LEN.load(Ordering::Relaxed),
+    );
+    if ptr.is_null() {
+        return "";
+    }
+    // SAFETY: `ptr` and `len` come from one `&'static str` (set_prefix), never changed apart.
+    unsafe { core::str::from_utf8_unchecked(core::slice::from_raw_parts(ptr, len)) }
+}
+
+/// One report line, after the prefix if one is set; `line!()` alone is an empty line.
 macro_rules! line {
+    () => {{
+        use core::fmt::Write as _;
+        let _ = writeln!($crate::serial::Serial);
+    }};
     ($($arg:tt)*) => {{
         use core::fmt::Write as _;
+        let prefix = $crate::serial::prefix();
+        if !prefix.is_empty() {
+            let _ = write!($crate::serial::Serial, "{prefix} ");
+        }
         let _ = writeln!($crate::serial::Serial, $($arg)*);
     }};
 }

@@ -279,3 +279,75 @@ fn decode(buf: &[u8], base: u32, addr: u32) -> Decoded {
     }
     d
 }
+
+#[test]
+fn vbe_and_framebuffer_fields() {
+    use crate::vbe::Vbe;
+    use crate::video::{ColorModel, EGA_TEXT, Framebuffer};
+    let base = 0x9000u32;
+    let mut buf = [0u8; 2048];
+    let control = [0x11u8; 512];
+    let mode = [0x22u8; 256];
+    let fb = Framebuffer {
+        address: 0xfd00_0000,
+        pitch: 4096,
+        width: 1024,
+        height: 768,
+        bpp: 32,
+        model: ColorModel::Rgb {
+            red: (16, 8),
+            green: (8, 8),
+            blue: (0, 8),
+        },
+    };
+    let mut b = MbiBuilder::new(&mut buf, base);
+    b.cmdline(b"/k")
+        .vbe(&Vbe {
+            mode: 0x144,
+            interface_seg: 0xc000,
+            interface_off: 0x10,
+            interface_len: 0x20,
+            control_info: &control,
+            mode_info: &mode,
+        })
+        .framebuffer(&fb);
+    assert_eq!(b.finish(), Ok(base));
+    let used = b.used_len();
+    assert_eq!(
+        get32(&buf, 0),
+        info_flags::CMDLINE | info_flags::VBE | info_flags::FRAMEBUFFER
+    );
+    let control_at = (get32(&buf, 72) - base) as usize;
+    let mode_at = (get32(&buf, 76) - base) as usize;
+    assert_eq!(control_at % 8, 0);
+    assert_eq!(&buf[control_at..control_at + 512], &control[..]);
+    assert_eq!(&buf[mode_at..mode_at + 256], &mode[..]);
+    assert!(
+        control_at + 512 <= used && mode_at + 256 <= used,
+        "inside what is copied"
+    );
+    assert_eq!(
+        &buf[80..88],
+        &[0x44, 0x01, 0x00, 0xc0, 0x10, 0x00, 0x20, 0x00]
+    );
+    assert_eq!(
+        u64::from_le_bytes(buf[88..96].try_into().unwrap()),
+        0xfd00_0000
+    );
+    assert_eq!(
+        (get32(&buf, 96), get32(&buf, 100), get32(&buf, 104)),
+        (4096, 1024, 768)
+    );
+    assert_eq!(&buf[108..116], &[32, 1, 16, 8, 8, 8, 0, 8]);
+    // The command line moved with the copies and still reads back.
+    let cmdline = (get32(&buf, 16) - base) as usize;
+    assert_eq!(&buf[cmdline..cmdline + 3], b"/k\0");
+
+    let mut buf = [0u8; 512];
+    let mut b = MbiBuilder::new(&mut buf, base);
+    b.framebuffer(&EGA_TEXT);
+    b.finish().unwrap();
+    assert_eq!(get32(&buf, 0), info_flags::FRAMEBUFFER);
+    assert_eq!(&buf[108..110], &[16, 2], "EGA text: type 2");
+    assert_eq!(get32(&buf, 100), 80);
+}

@@ -1,5 +1,7 @@
-//! The test kernel linked at 1 MiB; everything lives in the library.
+//! The Multiboot 1 test kernel linked at 1 MiB; everything but its entry lives in the library.
 #![no_std]
 #![no_main]
 
 use mbtest_kernel as _;
+
+core::arch::global_asm!(include_str!("../entry.s"), options(att_syntax));
