@@ -82,6 +82,9 @@ pub trait PxeApi {
     /// Copy the stack's memory at `at` into `out` (a received frame). False when that is not
     /// memory a PXE stack may point at (beyond what real mode addresses).
     fn read(&mut self, at: SegOff, out: &mut [u8]) -> bool;
+    /// The stack is unloaded and will not be called again: let go of what reaches it (the
+    /// runtime's real-mode thunk, which the hand-off's own BIOS calls need next).
+    fn release(&mut self) {}
 }
 
 /// A PXE API call that failed.
@@ -338,6 +341,7 @@ impl<A: PxeApi> Undi<A> {
             }),
             Err(error) => {
                 let unloaded = unload(&mut api, legacy);
+                api.release();
                 Err(OpenError {
                     error,
                     unloaded,
@@ -605,6 +609,7 @@ impl<A: PxeApi> Nic for Undi<A> {
         let _ = self.call(api::UNDI_CLOSE, |_| {});
         self.open = false;
         self.unloaded = Some(unload(&mut self.api, self.legacy));
+        self.api.release();
     }
 }
 

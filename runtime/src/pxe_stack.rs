@@ -30,7 +30,8 @@ unsafe extern "C" {
 /// called as iPXE's undinet does it, with both calling conventions at once (!PXE reads the
 /// opcode and the block's address from the stack, PXENV+ from BX and ES:DI).
 pub struct ThunkPxe {
-    rm: RealMode,
+    /// Given back once the stack is unloaded (`release`).
+    rm: Option<RealMode>,
     entry: FarPtr,
     /// Only PXENV+ (no !PXE): failure is the carry flag, whatever AX says.
     pxenv_only: bool,
@@ -40,21 +41,24 @@ impl ThunkPxe {
     /// The API at `entry` (!PXE's EntryPointSP, or PXENV+'s RMEntry when `pxenv_only`).
     pub fn new(rm: RealMode, entry: FarPtr, pxenv_only: bool) -> Self {
         ThunkPxe {
-            rm,
+            rm: Some(rm),
             entry,
             pxenv_only,
         }
     }
 
-    /// The thunk it holds, for other BIOS calls meanwhile.
-    pub fn thunk(&mut self) -> &mut RealMode {
-        &mut self.rm
+    /// The thunk it holds, for other BIOS calls meanwhile (`None` once released).
+    pub fn thunk(&mut self) -> Option<&mut RealMode> {
+        self.rm.as_mut()
     }
 }
 
 impl PxeApi for ThunkPxe {
     fn buffer(&mut self) -> &mut [u8] {
-        self.rm.bounce()
+        match &mut self.rm {
+            Some(rm) => rm.bounce(),
+            None => &mut [],
+        }
     }
 
     fn address_of(&self, offset: usize) -> SegOff {
@@ -66,6 +70,9 @@ impl PxeApi for ThunkPxe {
     }
 
     fn call(&mut self, opcode: u16) -> u16 {
+        let Some(rm) = self.rm.as_mut() else {
+            return 1; // released: the stack is gone
+        };
         let block = RealMode::bounce_ptr(undi::PARAMS_AT);
         let mut regs = Registers {
             ebx: u32::from(opcode),
@@ -82,7 +89,7 @@ impl PxeApi for ThunkPxe {
         // (`reserve_base_memory_from`; pxe.s kept it only if it lies above __runtime_end),
         // and the parameter block and what it points at, all in the bounce buffer.
         unsafe {
-            self.rm.far_call(
+            rm.far_call(
                 self.entry,
                 &[block.segment, block.offset, opcode],
                 &mut regs,
@@ -94,6 +101,10 @@ impl PxeApi for ThunkPxe {
         } else {
             exit
         }
+    }
+
+    fn release(&mut self) {
+        self.rm = None;
     }
 
     fn read(&mut self, at: SegOff, out: &mut [u8]) -> bool {
@@ -277,7 +288,9 @@ pub fn settle(boot: &mut BootInfo) -> Option<KeptStack> {
             if let Some(pxe) = boot.pxe_mut() {
                 record_unload(pxe, status);
             }
-            reread_memory_map(api.thunk(), boot);
+            if let Some(rm) = api.thunk() {
+                reread_memory_map(rm, boot);
+            }
             println!("pxe: memory map read again after the stack left");
             return None;
         }

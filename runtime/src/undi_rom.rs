@@ -182,7 +182,9 @@ pub fn load(boot: &mut BootInfo) -> Option<KeptStack> {
     println!(
         "undi: the ROM's stack is loaded at {data_segment:04x}:0000; base memory from {new_kib} KiB is its own until the hand-off"
     );
-    crate::pxe_stack::reread_memory_map(api.thunk(), boot);
+    if let Some(rm) = api.thunk() {
+        crate::pxe_stack::reread_memory_map(rm, boot);
+    }
     boot.reserve_base_memory_from(new_kib);
     Some(KeptStack { api, legacy: false })
 }

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use netloader::forms::{self, Form};
 use netloader::pxe::UndiPolicy;
-use netloader_tests::kernels::Variant;
+use netloader_tests::kernels::{Variant, parse_report};
 use netloader_tests::qemu::Outcome;
 use netloader_tests::scenario::{self, Module, check_report, modules, modules_sized};
 
@@ -86,14 +86,22 @@ fn vmxnet3_without_a_native_driver_boots_32_mib_through_its_pxe_rom() {
     check_report(&outcome, Variant::Elf32, &mods);
 }
 
+/// Also a kernel that asks for a VBE mode: the card (so the ROM, which holds the real-mode
+/// thunk while it drives the card) is closed before the mode is set through the thunk.
 #[test]
 fn e1000_built_with_undi_always_goes_through_its_pxe_rom() {
     let name = "undi-e1000-always";
     let mods = modules(2);
-    let dir = tftp_root(name, Variant::Elf64, &mods, UndiPolicy::Always);
+    let dir = tftp_root(name, Variant::Video, &mods, UndiPolicy::Always);
     let outcome = boot(name, E1000, &dir);
     check_undi(&outcome, "the build says --undi always");
-    check_report(&outcome, Variant::Elf64, &mods);
+    check_report(&outcome, Variant::Video, &mods);
+    let report = parse_report(&outcome.serial).unwrap();
+    outcome.check(
+        report.vbe_mode.is_some_and(|m| m & 0x4000 != 0)
+            && report.framebuffer == Some((0xfd00_0000, 4096, 1024, 768, 32, 1)),
+        "a linear VBE mode, 1024x768x32, set after the ROM's stack left",
+    );
 }
 
 #[test]

@@ -87,6 +87,8 @@ pub struct PxeModel {
     pub started_with: Option<u16>,
     /// PXENV_UNDI_INITIALIZE fails this many times first (a link still coming up).
     pub initialize_failures: u32,
+    /// The driver let go of the stack (`PxeApi::release`).
+    pub released: bool,
 }
 
 impl PxeModel {
@@ -114,6 +116,7 @@ impl PxeModel {
             pci: (0x15ad, 0x07b0, 0x0018),
             started_with: None,
             initialize_failures: 0,
+            released: false,
         }
     }
 
@@ -351,6 +354,10 @@ impl PxeApi for PxeModel {
 
     fn call(&mut self, opcode: u16) -> u16 {
         assert_ne!(self.state, State::Gone, "a call into an unloaded PXE stack");
+        assert!(
+            !self.released,
+            "a call after the driver let go of the stack"
+        );
         self.calls.push(opcode);
         let (status, exit) = match self.dispatch(opcode) {
             Ok(()) => (api::STATUS_SUCCESS, api::EXIT_SUCCESS),
@@ -359,6 +366,15 @@ impl PxeApi for PxeModel {
         };
         put_u16(self.block(), 0, status);
         exit
+    }
+
+    fn release(&mut self) {
+        assert_eq!(
+            self.state,
+            State::Gone,
+            "released before the stack was unloaded"
+        );
+        self.released = true;
     }
 
     fn read(&mut self, at: SegOff, out: &mut [u8]) -> bool {

@@ -105,6 +105,7 @@ fn a_failed_open_says_why_and_unloads_the_stack() {
     );
     assert!(failure.unloaded.all_ok());
     assert_eq!(failure.api.state, State::Gone);
+    assert!(failure.api.released);
     assert_eq!(
         &failure.api.calls[3..],
         &[api::UNDI_SHUTDOWN, api::UNLOAD_STACK, api::STOP_UNDI]
@@ -341,6 +342,10 @@ fn close_drains_the_isr_closes_and_unloads_then_refuses_work() {
     );
     assert!(nic.unload_status().unwrap().all_ok());
     assert_eq!(nic.api_mut().state, State::Gone);
+    assert!(
+        nic.api_mut().released,
+        "the thunk is free for the hand-off's BIOS calls"
+    );
     nic.close(); // idempotent: the model panics on a call into a gone stack
     assert_eq!(recv(&mut nic), None);
     assert_eq!(
