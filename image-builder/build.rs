@@ -29,7 +29,9 @@ fn main() {
     }
 
     // An option ROM carries its own card's driver only: per driver, the first stage that
-    // chains netloader.pxe (runtime/src/chain.rs), and the whole loader (`--standalone`).
+    // chains netloader.pxe (runtime/src/chain.rs), and the whole loader (`--standalone`)
+    // without HTTP and DNS (with them the virtio ROM passes the 127.5 KiB a legacy ROM
+    // header can declare).
     for driver in ["e1000", "rtl8139", "virtio"] {
         for (features, name) in [
             (

@@ -46,7 +46,7 @@ pub use entry::{
 pub use error::{ConfigError, ConfigErrorKind};
 pub use gfxpayload::{Gfxpayload, MAX_MODES, ModeList, ModeSpec};
 pub use parser::Timeout;
-pub use source::{FileSource, TFTP_PORT};
+pub use source::{FileSource, HTTP_PORT, Host, TFTP_PORT};
 pub use text::{EXCERPT_CAPACITY, Excerpt, Text, Unquoted};
 
 use error::Pos;

@@ -13,6 +13,7 @@ mod cached;
 
 pub use cached::{CachedAckError, CachedLease, file_field, message_len};
 
+pub const OPTION_DNS_SERVERS: u8 = 6;
 pub const OPTION_TFTP_SERVER_NAME: u8 = 66;
 pub const OPTION_BOOTFILE_NAME: u8 = 67;
 pub const OPTION_PXELINUX_CONFIGFILE: u8 = 209;
@@ -35,6 +36,8 @@ pub struct BootParams {
     pub boot_file: Option<Name>,
     pub config_file: Option<Name>,
     pub path_prefix: Option<Name>,
+    /// The first DNS server of option 6, for host names in `http://` and `tftp://` URLs.
+    pub dns_server: Option<Ipv4Addr>,
 }
 
 /// A NUL-terminated, possibly NUL-padded, field or option value as text. Invalid UTF-8 or an
@@ -75,6 +78,12 @@ impl BootParams {
                 OPTION_BOOTFILE_NAME => params.boot_file = text(value).or(params.boot_file),
                 OPTION_PXELINUX_CONFIGFILE => params.config_file = text(value),
                 OPTION_PXELINUX_PATHPREFIX => params.path_prefix = text(value),
+                OPTION_DNS_SERVERS => {
+                    params.dns_server = value
+                        .chunks_exact(4)
+                        .map(|a| Ipv4Addr::new(a[0], a[1], a[2], a[3]))
+                        .find(|a| !a.is_unspecified() && !a.is_broadcast())
+                }
                 _ => {}
             }
         }
@@ -121,6 +130,16 @@ mod tests {
         assert_eq!(p.boot_file.as_deref(), Some("boot/netloader.cfg"));
         assert_eq!(p.config_file.as_deref(), Some("pxelinux.cfg/default"));
         assert_eq!(p.path_prefix.as_deref(), Some("/srv/tftp/"));
+    }
+
+    #[test]
+    fn first_usable_dns_server() {
+        let opts: [(u8, &[u8]); 1] = [(6, &[0, 0, 0, 0, 192, 168, 77, 1, 8, 8, 8])];
+        let p = BootParams::from_answer(Ipv4Addr::UNSPECIFIED, b"", opts, None);
+        assert_eq!(p.dns_server, Some(Ipv4Addr::new(192, 168, 77, 1)));
+        let opts: [(u8, &[u8]); 1] = [(6, &[1, 2, 3])];
+        let p = BootParams::from_answer(Ipv4Addr::UNSPECIFIED, b"", opts, None);
+        assert_eq!(p.dns_server, None);
     }
 
     #[test]

@@ -126,7 +126,7 @@ fn network_boot(
         "nic: MAC {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
         mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]
     );
-    let mut net = net::Net::new(nic);
+    let mut net = net::Net::new(nic, map);
     let pxe = handoff
         .pxe()
         .filter(|_| handoff.form() == boot_info::BootForm::Pxe && !cfg!(feature = "chain"));

@@ -100,7 +100,7 @@ impl Lan {
 
         let mut lan = lan;
         if setup.lan_dhcp {
-            let mut dnsmasq = dnsmasq_command(&lan, "br0", logs, "dnsmasq");
+            let mut dnsmasq = dnsmasq_command(&lan, "br0", logs, "dnsmasq", false);
             dnsmasq.arg("--dhcp-range=192.168.77.50,192.168.77.60,255.255.255.0,1h");
             lan.spawn("dnsmasq", dnsmasq, &logs.join("dnsmasq.log"))?;
             lan.wait_for_udp_port(67, Duration::from_secs(10))?;

@@ -4,9 +4,15 @@
 //!
 //! ```text
 //!  QEMU (root namespace)                 test process                 namespace nl-<pid>-<n>
-//!  -netdev socket,udp=127.0.0.1:R  <-->  Relay (UDP on 127.0.0.1)  <-->  tap nlt<pid>x<n> 192.168.77.1/24
+//!  -netdev dgram,local.type=fd     <-->  Relay (UDP on 127.0.0.1)  <-->  tap nlt<pid>x<n> 192.168.77.1/24
 //!                                        seeded delay/loss/dups          dnsmasq (DHCP only), atftpd (TFTP)
+//!                                                                        nginx, http_faults (HTTP), DNS
 //! ```
+//!
+//! QEMU's end of the loopback link is a UDP socket the relay makes and passes in by file
+//! descriptor ([`TestNet::netdev`], [`crate::qemu::Qemu::pass_fd`]), with a 16 MiB receive
+//! buffer (SO_RCVBUFFORCE, root): QEMU's own socket gets the default ~208 KiB, which a TCP
+//! burst overflows while the guest's ring is full, dropping ~10% of a clean HTTP transfer.
 //!
 //! The guest's frames travel only over loopback (QEMU <-> relay) and into the tap device,
 //! which lives in a namespace the test made: nothing can reach any other network. The tap is
@@ -25,8 +31,8 @@
 use std::ffi::OsString;
 use std::fs::File;
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, UdpSocket};
-use std::os::fd::AsRawFd;
+use std::net::UdpSocket;
+use std::os::fd::{AsRawFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -106,6 +112,13 @@ pub fn atftpd_install() -> io::Result<Atftpd> {
 /// package would start a system service if installed).
 pub fn tftpd_hpa_install() -> io::Result<PathBuf> {
     Ok(unpacked_debs("tftpd-hpa", &["tftpd-hpa"], "usr/sbin/in.tftpd")?.join("usr/sbin/in.tftpd"))
+}
+
+/// nginx, unpacked from Debian's `nginx` package (the one that holds the binary; installing it
+/// would start a system service). Its libraries (pcre2, ssl, zlib, crypt) are in the base
+/// system.
+pub fn nginx_install() -> io::Result<PathBuf> {
+    Ok(unpacked_debs("nginx", &["nginx"], "usr/sbin/nginx")?.join("usr/sbin/nginx"))
 }
 
 /// `target/tools/<name>`: Debian `packages` fetched with `apt-get download` and unpacked with
@@ -243,17 +256,26 @@ impl Namespace {
 
     /// Wait until something in the namespace listens on UDP `port`.
     pub fn wait_for_udp_port(&mut self, port: u16, timeout: Duration) -> io::Result<()> {
+        self.wait_for_port("-Hlun", port, timeout)
+    }
+
+    /// Wait until something in the namespace listens on TCP `port`.
+    pub fn wait_for_tcp_port(&mut self, port: u16, timeout: Duration) -> io::Result<()> {
+        self.wait_for_port("-Hltn", port, timeout)
+    }
+
+    fn wait_for_port(&mut self, ss_flags: &str, port: u16, timeout: Duration) -> io::Result<()> {
         let start = Instant::now();
         let needle = format!(":{port} ");
         loop {
             self.check_alive()?;
-            let output = self.command("ss").args(["-Hlun"]).output()?;
+            let output = self.command("ss").args([ss_flags]).output()?;
             if String::from_utf8_lossy(&output.stdout).contains(&needle) {
                 return Ok(());
             }
             if start.elapsed() > timeout {
                 return Err(io::Error::other(format!(
-                    "nothing listens on UDP port {port} in {}",
+                    "nothing listens on port {port} ({ss_flags}) in {}",
                     self.name
                 )));
             }
@@ -540,16 +562,36 @@ impl Output {
     }
 }
 
-/// Forwards Ethernet frames between QEMU (`-netdev socket,udp=...`) and a tap device.
+/// Receive buffer of both loopback sockets: a whole TCP burst (window) fits with room.
+const LOOPBACK_RCVBUF: libc::c_int = 16 << 20;
+
+/// SO_RCVBUFFORCE (root: beyond net.core.rmem_max), else SO_RCVBUF (capped by the system).
+fn enlarge_receive_buffer(socket: &UdpSocket, bytes: libc::c_int) {
+    for option in [libc::SO_RCVBUFFORCE, libc::SO_RCVBUF] {
+        // SAFETY: a valid socket, an int option value that lives for the call.
+        let result = unsafe {
+            libc::setsockopt(
+                socket.as_raw_fd(),
+                libc::SOL_SOCKET,
+                option,
+                (&bytes as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        if result == 0 {
+            return;
+        }
+    }
+}
+
+/// Forwards Ethernet frames between QEMU (`-netdev dgram` on a socket passed in) and a tap.
 pub struct Relay {
     stop: Arc<AtomicBool>,
     fault: Arc<FaultState>,
     threads: Vec<JoinHandle<()>>,
     pub stats: Arc<RelayStats>,
-    /// The address QEMU sends to (the relay's socket).
-    pub relay_addr: SocketAddr,
-    /// The address QEMU binds (`localaddr=`), where the relay sends to.
-    pub qemu_addr: SocketAddr,
+    /// QEMU's end: bound, connected to the relay, handed to QEMU by file descriptor.
+    qemu_socket: UdpSocket,
 }
 
 impl Relay {
@@ -562,9 +604,12 @@ impl Relay {
     pub fn start_with(tap: Tap, impairment: Impairment, reorder: f64) -> io::Result<Relay> {
         let socket = UdpSocket::bind("127.0.0.1:0")?;
         socket.set_read_timeout(Some(Duration::from_millis(50)))?;
+        enlarge_receive_buffer(&socket, LOOPBACK_RCVBUF);
         let relay_addr = socket.local_addr()?;
-        // A free port for QEMU to bind: taken and released here (a tiny race, loopback only).
-        let qemu_addr = UdpSocket::bind("127.0.0.1:0")?.local_addr()?;
+        let qemu_socket = UdpSocket::bind("127.0.0.1:0")?;
+        enlarge_receive_buffer(&qemu_socket, LOOPBACK_RCVBUF);
+        qemu_socket.connect(relay_addr)?;
+        let qemu_addr = qemu_socket.local_addr()?;
         let stop = Arc::new(AtomicBool::new(false));
         let stats = Arc::new(RelayStats::default());
         let fault = Arc::new(FaultState::default());
@@ -650,8 +695,7 @@ impl Relay {
             fault,
             threads,
             stats,
-            relay_addr,
-            qemu_addr,
+            qemu_socket,
         })
     }
 
@@ -660,12 +704,15 @@ impl Relay {
         *self.fault.pending.lock().unwrap_or_else(|e| e.into_inner()) = Some(fault);
     }
 
-    /// The QEMU `-netdev` argument that connects a card to this relay.
+    /// The QEMU `-netdev` argument that connects a card to this relay; QEMU must inherit
+    /// [`Relay::qemu_fd`] ([`crate::qemu::Qemu::pass_fd`]).
     pub fn netdev(&self, id: &str) -> String {
-        format!(
-            "socket,id={id},udp={},localaddr={}",
-            self.relay_addr, self.qemu_addr
-        )
+        format!("dgram,id={id},local.type=fd,local.str={}", self.qemu_fd())
+    }
+
+    /// The socket QEMU uses, by number (close-on-exec: only a QEMU told to keep it has it).
+    pub fn qemu_fd(&self) -> RawFd {
+        self.qemu_socket.as_raw_fd()
     }
 }
 
@@ -724,6 +771,19 @@ pub struct Servers {
     pub impairment: Impairment,
     /// Probability that the relay swaps a frame with the next one (each direction).
     pub reorder: f64,
+    /// nginx on 192.168.77.1:80 serving the root (keep-alive, Content-Length).
+    pub nginx: bool,
+    /// The `http_faults` test server (its binary) on 192.168.77.1:8080 serving the root.
+    pub http_faults: Option<PathBuf>,
+    /// DNS in the DHCP dnsmasq: it answers `boot.test` with 192.168.77.1 and nothing else
+    /// under `.test` (NXDOMAIN), and names itself as the DNS server (option 6).
+    pub dns: bool,
+    /// More options for the DHCP dnsmasq to send, as `--dhcp-option` takes them
+    /// (e.g. `210,http://192.168.77.1/pxe/`).
+    pub dhcp_options: Vec<String>,
+    /// IPv6 router advertisements (fd77::/64) from the DHCP dnsmasq. iPXE waits ~13 s for
+    /// one before it boots when none comes (QEMU's user networking sends one).
+    pub ipv6_ra: bool,
 }
 
 impl Servers {
@@ -735,21 +795,44 @@ impl Servers {
             tftp: TftpServer::Atftpd,
             impairment: Impairment::NONE,
             reorder: 0.0,
+            nginx: false,
+            http_faults: None,
+            dns: false,
+            dhcp_options: Vec::new(),
+            ipv6_ra: false,
         }
     }
 }
 
-/// The dnsmasq options both of ours share: DHCP on the tap only, no DNS, log every exchange.
-pub fn dnsmasq_command(namespace: &Namespace, tap_name: &str, logs: &Path, tag: &str) -> Command {
+/// The port of the `http_faults` server.
+pub const FAULTS_PORT: u16 = 8080;
+
+/// The dnsmasq options both of ours share: DHCP on the tap only, log every exchange; DNS
+/// only when `dns` (see [`Servers::dns`]).
+pub fn dnsmasq_command(
+    namespace: &Namespace,
+    tap_name: &str,
+    logs: &Path,
+    tag: &str,
+    dns: bool,
+) -> Command {
     let mut dnsmasq = namespace.command("dnsmasq");
+    dnsmasq.args([
+        "--no-daemon",
+        "--conf-file=/dev/null",
+        "--bind-interfaces",
+        "--log-dhcp",
+    ]);
+    if dns {
+        // No upstream, no /etc/hosts: only what is named here; NXDOMAIN for the rest of .test.
+        dnsmasq
+            .args(["--port=53", "--no-resolv", "--no-hosts", "--local=/test/"])
+            .arg(format!("--address=/boot.test/{SERVER_ADDR}"))
+            .arg(format!("--dhcp-option=6,{SERVER_ADDR}"));
+    } else {
+        dnsmasq.arg("--port=0");
+    }
     dnsmasq
-        .args([
-            "--no-daemon",
-            "--conf-file=/dev/null",
-            "--port=0",
-            "--bind-interfaces",
-            "--log-dhcp",
-        ])
         .arg(format!("--interface={tap_name}"))
         .arg(format!(
             "--dhcp-leasefile={}",
@@ -811,22 +894,39 @@ impl TestNet {
             DhcpServer::Nothing => None,
         };
         if let Some(boot_file) = dhcp_boot {
-            let mut dnsmasq = dnsmasq_command(&namespace, &tap_name, logs, "dnsmasq");
+            let mut dnsmasq = dnsmasq_command(&namespace, &tap_name, logs, "dnsmasq", servers.dns);
             dnsmasq.arg("--dhcp-range=192.168.77.50,192.168.77.60,255.255.255.0,1h");
             if let Some(file) = boot_file {
                 dnsmasq.arg(format!("--dhcp-boot={file},,{SERVER_ADDR}"));
+            }
+            for option in &servers.dhcp_options {
+                dnsmasq.arg(format!("--dhcp-option={option}"));
+            }
+            if servers.ipv6_ra {
+                namespace.run(&[
+                    "ip",
+                    "-6",
+                    "addr",
+                    "add",
+                    "fd77::1/64",
+                    "dev",
+                    &tap_name,
+                    "nodad",
+                ])?;
+                dnsmasq.args(["--enable-ra", "--dhcp-range=fd77::,ra-only"]);
             }
             if servers.tftp == TftpServer::Dnsmasq {
                 dnsmasq
                     .arg("--enable-tftp")
                     .arg(format!("--tftp-root={}", tftp_root.display()));
             }
+
             namespace.spawn("dnsmasq", dnsmasq, &logs.join("dnsmasq.log"))?;
         }
         if let Some(file) = &servers.proxy_boot_file {
             // Beside the first dnsmasq: both take port 67 (dnsmasq sets SO_REUSEADDR, and
             // broadcasts reach every socket), the proxy also 4011.
-            let mut proxy = dnsmasq_command(&namespace, &tap_name, logs, "proxy");
+            let mut proxy = dnsmasq_command(&namespace, &tap_name, logs, "proxy", false);
             proxy
                 .arg("--dhcp-range=192.168.77.0,proxy")
                 .arg(format!("--dhcp-boot={file},,{SERVER_ADDR}"))
@@ -871,8 +971,37 @@ impl TestNet {
             TftpServer::Dnsmasq | TftpServer::Nothing => {}
         }
 
+        if servers.nginx {
+            let nginx = nginx_install()?;
+            let config = logs.join("nginx.conf");
+            let logs_dir = logs.canonicalize()?;
+            std::fs::write(&config, nginx_config(&tftp_root, &logs_dir))?;
+            let mut command = namespace.command(&nginx);
+            command
+                .arg("-p")
+                .arg(&logs_dir)
+                .arg("-e")
+                .arg(logs_dir.join("nginx-error.log"))
+                .arg("-c")
+                .arg(config.canonicalize()?);
+            namespace.spawn("nginx", command, &logs.join("nginx.log"))?;
+        }
+        if let Some(binary) = &servers.http_faults {
+            let mut command = namespace.command(binary);
+            command
+                .arg(&tftp_root)
+                .arg(format!("{SERVER_ADDR}:{FAULTS_PORT}"));
+            namespace.spawn("http_faults", command, &logs.join("http_faults.log"))?;
+        }
+
         if dhcp_boot.is_some() {
             namespace.wait_for_udp_port(67, Duration::from_secs(10))?;
+        }
+        if servers.nginx {
+            namespace.wait_for_tcp_port(80, Duration::from_secs(10))?;
+        }
+        if servers.http_faults.is_some() {
+            namespace.wait_for_tcp_port(FAULTS_PORT, Duration::from_secs(10))?;
         }
         if servers.proxy_boot_file.is_some() {
             namespace.wait_for_udp_port(4011, Duration::from_secs(10))?;
@@ -893,9 +1022,15 @@ impl TestNet {
         self.relay.arm(fault);
     }
 
-    /// The QEMU `-netdev` argument for this network.
+    /// The QEMU `-netdev` argument for this network; QEMU must also inherit
+    /// [`TestNet::qemu_fd`] (`Qemu::pass_fd`).
     pub fn netdev(&self, id: &str) -> String {
         self.relay.netdev(id)
+    }
+
+    /// The socket QEMU's netdev uses.
+    pub fn qemu_fd(&self) -> RawFd {
+        self.relay.qemu_fd()
     }
 
     pub fn namespace(&self) -> &Namespace {
@@ -909,7 +1044,14 @@ impl TestNet {
     /// The server logs, for failure messages.
     pub fn server_logs(&self) -> String {
         let mut text = String::new();
-        for name in ["dnsmasq.log", "proxy.log", "atftpd.log", "tftpd-hpa.log"] {
+        for name in [
+            "dnsmasq.log",
+            "proxy.log",
+            "atftpd.log",
+            "tftpd-hpa.log",
+            "nginx-error.log",
+            "http_faults.log",
+        ] {
             let Ok(log) = std::fs::read_to_string(self.logs.join(name)) else {
                 continue;
             };
@@ -921,6 +1063,23 @@ impl TestNet {
         }
         text
     }
+}
+
+/// nginx on 192.168.77.1:80 serving `root`: one process (no master), keep-alive, logs and
+/// temporary folders under `logs` (nothing of the system's is touched).
+fn nginx_config(root: &Path, logs: &Path) -> String {
+    let logs = logs.display();
+    format!(
+        "daemon off;\nmaster_process off;\nworker_processes 1;\npid {logs}/nginx.pid;\n\
+         error_log {logs}/nginx-error.log info;\nevents {{ worker_connections 64; }}\n\
+         http {{\n  access_log {logs}/nginx-access.log;\n  default_type application/octet-stream;\n\
+         \x20 sendfile on;\n  keepalive_requests 1000;\n  keepalive_timeout 120s;\n\
+         \x20 client_body_temp_path {logs}/client_temp;\n  proxy_temp_path {logs}/proxy_temp;\n\
+         \x20 fastcgi_temp_path {logs}/fastcgi_temp;\n  uwsgi_temp_path {logs}/uwsgi_temp;\n\
+         \x20 scgi_temp_path {logs}/scgi_temp;\n\
+         \x20 server {{\n    listen {SERVER_ADDR}:80;\n    root {};\n  }}\n}}\n",
+        root.display()
+    )
 }
 
 #[cfg(test)]

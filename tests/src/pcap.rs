@@ -100,6 +100,62 @@ pub fn tftp_transfer(pcap: &[u8], file: &str) -> Option<TftpTransfer> {
     })
 }
 
+/// TCP ports, sequence number and payload of an Ethernet/IPv4/TCP frame; None for anything
+/// else.
+fn tcp_segment(frame: &[u8]) -> Option<(u16, u16, u32, &[u8])> {
+    if frame.get(12..14)? != [0x08, 0x00] || *frame.get(23)? != 6 {
+        return None;
+    }
+    let ip_header = usize::from(frame.get(14)? & 0x0f) * 4;
+    let total = usize::from(u16::from_be_bytes([*frame.get(16)?, *frame.get(17)?]));
+    let tcp = frame.get(14 + ip_header..14 + total)?;
+    let source = u16::from_be_bytes([*tcp.first()?, *tcp.get(1)?]);
+    let destination = u16::from_be_bytes([*tcp.get(2)?, *tcp.get(3)?]);
+    let sequence = u32::from_be_bytes(tcp.get(4..8)?.try_into().ok()?);
+    let data_offset = usize::from(tcp.get(12)? >> 4) * 4;
+    Some((source, destination, sequence, tcp.get(data_offset..)?))
+}
+
+/// An HTTP download of `file` (from a server on port 80) in a capture, in the same shape as a
+/// TFTP one: from the `GET /file` to the server's last segment with data on that connection;
+/// `options` counts the segments the server sent again.
+pub fn http_transfer(pcap: &[u8], file: &str) -> Option<TftpTransfer> {
+    let request = format!("GET /{file} ");
+    let (mut start, mut end, mut client_port) = (None, None, None);
+    let (mut highest, mut resent) = (None::<u32>, 0);
+    let mut at = 24; // the file header
+    while let Some(header) = pcap.get(at..at + 16) {
+        let word =
+            |i: usize| u32::from_le_bytes([header[i], header[i + 1], header[i + 2], header[i + 3]]);
+        let time = f64::from(word(0)) + f64::from(word(4)) / 1e6;
+        let len = word(8) as usize;
+        let Some(frame) = pcap.get(at + 16..at + 16 + len) else {
+            break;
+        };
+        at += 16 + len;
+        let Some((source, destination, sequence, payload)) = tcp_segment(frame) else {
+            continue;
+        };
+        if start.is_none() && destination == 80 && payload.starts_with(request.as_bytes()) {
+            (start, client_port) = (Some(time), Some(source));
+        } else if start.is_some()
+            && source == 80
+            && Some(destination) == client_port
+            && !payload.is_empty()
+        {
+            end = Some(time);
+            match highest {
+                Some(h) if (sequence.wrapping_sub(h) as i32) < 0 => resent += 1,
+                _ => highest = Some(sequence),
+            }
+        }
+    }
+    Some(TftpTransfer {
+        seconds: end? - start?,
+        options: format!("{resent} segments resent"),
+    })
+}
+
 /// The `yiaddr` of a DHCP message (bytes 16..20), if it is long enough to have one.
 pub fn yiaddr(dhcp: &[u8]) -> Option<Ipv4Addr> {
     let b = dhcp.get(16..20)?;

@@ -25,6 +25,8 @@ pub struct Qemu {
     name: String,
     args: Vec<OsString>,
     timeout: Duration,
+    /// Descriptors QEMU inherits (a relay's socket for `-netdev dgram,local.type=fd`).
+    fds: Vec<std::os::fd::RawFd>,
 }
 
 /// How a boot ended.
@@ -46,6 +48,7 @@ impl Qemu {
             name: name.to_string(),
             args: Vec::new(),
             timeout: Duration::from_secs(120),
+            fds: Vec::new(),
         };
         qemu.args(["-machine", &format!("{machine},accel=tcg")])
             .args(["-m", &memory_mib.to_string()])
@@ -67,6 +70,12 @@ impl Qemu {
         self
     }
 
+    /// Let QEMU inherit `fd` (it stays close-on-exec for every other child of this process).
+    pub fn pass_fd(&mut self, fd: std::os::fd::RawFd) -> &mut Self {
+        self.fds.push(fd);
+        self
+    }
+
     pub fn timeout(&mut self, timeout: Duration) -> &mut Self {
         self.timeout = timeout;
         self
@@ -80,7 +89,28 @@ impl Qemu {
         let mut serial_arg = OsString::from("file:");
         serial_arg.push(&log);
         let start = Instant::now();
-        let mut child = Command::new(QEMU)
+        let mut command = Command::new(QEMU);
+        // A relay's netdev (`dgram,...,local.type=fd,local.str=N`) names the socket QEMU must
+        // inherit: pass it even where the caller did not say so with `pass_fd`.
+        let mut fds = self.fds.clone();
+        fds.extend(
+            self.args
+                .iter()
+                .filter_map(|arg| inherited_fd(&arg.to_string_lossy())),
+        );
+        // SAFETY: runs in the child between fork and exec; fcntl is async-signal-safe and
+        // the closure allocates nothing.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut command, move || {
+                for &fd in &fds {
+                    if libc::fcntl(fd, libc::F_SETFD, 0) == -1 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                }
+                Ok(())
+            });
+        }
+        let mut child = command
             .args(&self.args)
             .arg("-serial")
             .arg(serial_arg)
@@ -122,6 +152,16 @@ impl Qemu {
             elapsed: start.elapsed(),
         }
     }
+}
+
+/// The descriptor a `-netdev dgram,...,local.type=fd,local.str=N` argument hands to QEMU.
+fn inherited_fd(arg: &str) -> Option<std::os::fd::RawFd> {
+    if !arg.contains("local.type=fd") {
+        return None;
+    }
+    arg.split(',')
+        .find_map(|part| part.strip_prefix("local.str="))
+        .and_then(|n| n.parse().ok())
 }
 
 fn read_log(path: &Path) -> String {
@@ -184,4 +224,19 @@ impl Outcome {
 /// CRC-32 as zlib computes it, which is what netloader prints for every file.
 pub fn crc32(data: &[u8]) -> u32 {
     crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC).checksum(data)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::inherited_fd;
+
+    #[test]
+    fn relay_netdev_names_the_descriptor_to_pass() {
+        assert_eq!(
+            inherited_fd("dgram,id=n0,local.type=fd,local.str=17"),
+            Some(17)
+        );
+        assert_eq!(inherited_fd("user,id=n0,restrict=on"), None);
+        assert_eq!(inherited_fd("-cdrom"), None);
+    }
 }

@@ -61,10 +61,16 @@ pub const KERNEL_CMDLINE: &str = "/kernel console=ttyS0 quoted arg";
 
 /// The command line a module must receive: its path, then its arguments.
 pub fn module_cmdline(module: &Module) -> String {
-    if module.args.is_empty() {
-        format!("/{}", module.name)
+    cmdline_at(&format!("/{}", module.name), module.args)
+}
+
+/// A command line as netloader passes it: the path as the config writes it (a URL too),
+/// then the arguments.
+fn cmdline_at(path: &str, args: &str) -> String {
+    if args.is_empty() {
+        path.to_string()
     } else {
-        format!("/{} {}", module.name, module.args)
+        format!("{path} {args}")
     }
 }
 
@@ -126,6 +132,33 @@ pub fn check_report(outcome: &Outcome, variant: Variant, modules: &[Module]) {
 /// The kernel's report alone (for emulators without isa-debug-exit): magic, command lines,
 /// every module's size and SHA-256, all of the kernel's own checks, the pass verdict.
 pub fn check_kernel_report(outcome: &Outcome, variant: Variant, modules: &[Module]) {
+    let paths: Vec<String> = modules.iter().map(|m| format!("/{}", m.name)).collect();
+    check_kernel_report_at(outcome, variant, modules, "/kernel", &paths);
+}
+
+/// [`check_report`] for a config that names the kernel and the modules by other paths (URLs):
+/// `kernel` and `module_paths` as the config writes them, which the command lines start with.
+pub fn check_report_at(
+    outcome: &Outcome,
+    variant: Variant,
+    modules: &[Module],
+    kernel: &str,
+    module_paths: &[String],
+) {
+    check_kernel_report_at(outcome, variant, modules, kernel, module_paths);
+    outcome.check(
+        outcome.exit_code == Some(EXIT_PASS),
+        "exit status 33 (isa-debug-exit: pass)",
+    );
+}
+
+fn check_kernel_report_at(
+    outcome: &Outcome,
+    variant: Variant,
+    modules: &[Module],
+    kernel: &str,
+    module_paths: &[String],
+) {
     let report = parse_report(&outcome.serial);
     outcome.check(report.is_some(), "the test kernel printed no report");
     let report = report.unwrap();
@@ -135,7 +168,8 @@ pub fn check_kernel_report(outcome: &Outcome, variant: Variant, modules: &[Modul
     );
     outcome.check(report.magic_ok, "Multiboot magic");
     outcome.check(
-        report.cmdline.as_deref() == Some(KERNEL_CMDLINE),
+        report.cmdline.as_deref()
+            == Some(cmdline_at(kernel, KERNEL_CMDLINE.trim_start_matches("/kernel ")).as_str()),
         "kernel command line",
     );
     outcome.check(
@@ -146,7 +180,7 @@ pub fn check_kernel_report(outcome: &Outcome, variant: Variant, modules: &[Modul
         "boot loader name",
     );
     outcome.check(report.modules.len() == modules.len(), "module count");
-    for (got, want) in report.modules.iter().zip(modules) {
+    for ((got, want), path) in report.modules.iter().zip(modules).zip(module_paths) {
         outcome.check(
             got.size == want.data.len() as u64,
             &format!("size of {}", want.name),
@@ -156,7 +190,7 @@ pub fn check_kernel_report(outcome: &Outcome, variant: Variant, modules: &[Modul
             &format!("sha256 of {}", want.name),
         );
         outcome.check(
-            got.cmdline == module_cmdline(want),
+            got.cmdline == cmdline_at(path, want.args),
             &format!(
                 "command line of {}: its path, then its arguments",
                 want.name

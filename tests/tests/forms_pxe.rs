@@ -204,6 +204,7 @@ fn ipxe_rom_chainloads_netloader_pxe_from_dnsmasq_and_atftpd() {
     let outcome = Qemu::new(name, "pc", 128)
         .args(["-boot", "n"])
         .args(["-netdev", &net.netdev("n0")])
+        .pass_fd(net.qemu_fd())
         .args(["-device", "e1000,netdev=n0"])
         .run(|serial| serial.contains("netloader: stopped."));
     let servers = net.server_logs();

@@ -64,6 +64,7 @@ fn boot_with(
     let net = TestNet::start_servers(&root, servers, &dir.join("servers"))
         .unwrap_or_else(|e| panic!("{name}: could not set up the namespace and its servers: {e}"));
     let netdev = net.netdev("n0");
+    let qemu_fd = net.qemu_fd();
     if let Some(fault) = fault {
         net.arm(fault);
     }
@@ -72,6 +73,7 @@ fn boot_with(
         .args(["-no-reboot"])
         .args(boot_args)
         .args(["-netdev", &netdev])
+        .pass_fd(qemu_fd)
         .args(["-device", &device])
         .run(stop_when);
     let stats = net.stats();
@@ -118,9 +120,10 @@ fn check_report(outcome: &Outcome, modules: &[Module], servers: &str) {
     scenario::check_report(outcome, Variant::Elf32, modules);
 }
 
-/// (retransmissions, duplicates) summed over the `tftp: ... done:` lines.
-fn tftp_counts(serial: &str) -> (u64, u64) {
-    let mut totals = (0, 0);
+/// (retransmissions, duplicates, blocks kept out of order) summed over the `tftp: ... done:`
+/// lines.
+fn tftp_counts(serial: &str) -> (u64, u64, u64) {
+    let mut totals = (0, 0, 0);
     for line in serial
         .lines()
         .filter(|l| l.starts_with("tftp: ") && l.contains(" done: "))
@@ -133,6 +136,7 @@ fn tftp_counts(serial: &str) -> (u64, u64) {
         };
         totals.0 += number_before(" retransmissions");
         totals.1 += number_before(" duplicates");
+        totals.2 += number_before(" kept out of order");
     }
     totals
 }
@@ -263,7 +267,7 @@ fn option_rom_hands_its_proxy_dhcp_lease_to_netloader_pxe() {
 /// Larger modules, so that the loss hits many blocks.
 const LOSSY: [usize; 3] = [100_000, 700_000, 1_500_000];
 
-fn lossy_boot(name: &str, impairment: Impairment, reorder: f64) -> (u64, u64) {
+fn lossy_boot(name: &str, impairment: Impairment, reorder: f64) -> (u64, u64, u64) {
     let mods = scenario::modules_sized(&LOSSY);
     let servers = Servers {
         impairment,
@@ -272,7 +276,7 @@ fn lossy_boot(name: &str, impairment: Impairment, reorder: f64) -> (u64, u64) {
     };
     let (outcome, logs, counts) = boot(name, &servers, &mods);
     check_report(&outcome, &mods, &logs);
-    let (retransmissions, duplicates) = tftp_counts(&outcome.serial);
+    let (retransmissions, duplicates, kept) = tftp_counts(&outcome.serial);
     eprintln!(
         "{name}: {:.1} s to the kernel's verdict, {retransmissions} retransmissions, {duplicates} duplicates reported; relay dropped {}",
         outcome.elapsed.as_secs_f64(),
@@ -284,7 +288,7 @@ fn lossy_boot(name: &str, impairment: Impairment, reorder: f64) -> (u64, u64) {
             "loss was injected, the done lines report no retransmission",
         );
     }
-    (retransmissions, duplicates)
+    (retransmissions, duplicates, kept)
 }
 
 #[test]
@@ -317,10 +321,15 @@ fn duplicates_and_reordering() {
         seed: 101,
         ..Impairment::NONE
     };
-    let (_, duplicates) = lossy_boot("rn-dup-reorder", impairment, 0.01);
+    let (_, duplicates, kept) = lossy_boot("rn-dup-reorder", impairment, 0.01);
     assert!(
         duplicates > 0,
         "duplicated frames were sent, the done lines report no duplicate"
+    );
+    // A swapped pair inside a window: the early block is kept, the late one completes it.
+    assert!(
+        kept > 0,
+        "frames were swapped, the done lines report no block kept out of order"
     );
 }
 
@@ -411,7 +420,7 @@ fn no_dhcp_server() {
 
 #[test]
 fn done_line_counts_are_summed() {
-    let serial = "tftp: a done: 10 bytes in 0.1 s, blksize 1468, window 32, 3 retransmissions, 1 duplicates\n\
-                  tftp: b done: 10 bytes in 0.1 s, blksize 1468, window 32, 2 retransmissions, 0 duplicates\n";
-    assert_eq!(tftp_counts(serial), (5, 1));
+    let serial = "tftp: a done: 10 bytes in 0.1 s, blksize 1468, window 32, 3 retransmissions, 1 duplicates, 0 gap ACKs, 2 kept out of order\n\
+                  tftp: b done: 10 bytes in 0.1 s, blksize 1468, window 32, 2 retransmissions, 0 duplicates, 1 gap ACKs, 1 kept out of order\n";
+    assert_eq!(tftp_counts(serial), (5, 1, 3));
 }

@@ -42,6 +42,7 @@ fn boot_from_atftpd(nic: &str, machine: &str, size: usize, impairment: Impairmen
         .timeout(Duration::from_secs(90))
         .args(["-cdrom", iso.to_str().unwrap()])
         .args(["-netdev", &net.netdev("n0")])
+        .pass_fd(net.qemu_fd())
         .args(["-device", &format!("{nic},netdev=n0")])
         .run(|serial| serial.contains("netloader: stopped."));
     let servers = net.server_logs();

@@ -452,7 +452,7 @@ fn refuses_several_interfaces_and_a_taken_port() {
 
     // dnsmasq answers DHCP on d0: port 67 is taken there.
     let logs = work_dir().join(name);
-    let mut dnsmasq = dnsmasq_command(&ns, "d0", &logs, "dnsmasq");
+    let mut dnsmasq = dnsmasq_command(&ns, "d0", &logs, "dnsmasq", false);
     dnsmasq.arg("--dhcp-range=10.13.0.50,10.13.0.60,255.255.255.0,1h");
     ns.spawn("dnsmasq", dnsmasq, &logs.join("dnsmasq.log"))
         .unwrap();

@@ -134,12 +134,10 @@ pub enum ConfigErrorKind {
     MissingSlashAfterDevice,
     /// A path that names a directory (`/`, `(pxe)/`, `tftp://10.0.0.1/`).
     EmptyFileName,
-    /// A URL scheme other than `tftp://`.
+    /// A URL scheme other than `tftp://` and `http://`.
     UnsupportedScheme {
         scheme: Excerpt,
     },
-    /// `tftp://name/...`: no DNS client yet.
-    DnsNotSupported,
     /// A server that is neither a name nor a valid IPv4 address.
     BadAddress,
     BadPort,
@@ -183,7 +181,7 @@ const TOP_LEVEL_COMMANDS: &str =
     "menuentry, set, insmod, echo, terminal_output, terminal_input or serial";
 const ENTRY_COMMANDS: &str =
     "multiboot, multiboot2, linux, module, module2, initrd, boot, echo, insmod, set or }";
-const PATH_FORMS: &str = "/path, (pxe)/path or tftp://IP/path";
+const PATH_FORMS: &str = "/path, (pxe)/path, tftp://SERVER/path or http://SERVER/path";
 
 impl fmt::Display for ConfigErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -286,17 +284,17 @@ impl fmt::Display for ConfigErrorKind {
             MissingSlashAfterDevice => f.write_str("expected / after the device, as in (pxe)/path"),
             EmptyFileName => f.write_str("the path names no file"),
             UnsupportedScheme { scheme } => {
-                if scheme.as_str().eq_ignore_ascii_case("http")
-                    || scheme.as_str().eq_ignore_ascii_case("https")
-                {
-                    write!(f, "{scheme}:// is not supported yet, use tftp://")
+                if scheme.as_str().eq_ignore_ascii_case("https") {
+                    write!(f, "{scheme}:// is not supported (no TLS), use http://")
                 } else {
-                    write!(f, "unsupported URL scheme \"{scheme}\" (expected tftp://)")
+                    write!(
+                        f,
+                        "unsupported URL scheme \"{scheme}\" (expected tftp:// or http://)"
+                    )
                 }
             }
-            DnsNotSupported => f.write_str("DNS names are not supported yet, use an IP address"),
             BadAddress => {
-                f.write_str("bad server address (expected an IPv4 address such as 10.0.0.9)")
+                f.write_str("bad server (expected an IPv4 address such as 10.0.0.9 or a DNS name)")
             }
             BadPort => f.write_str("bad port (expected a number from 1 to 65535)"),
             BadSha256 => f.write_str("bad --sha256 value (expected 64 hex digits)"),

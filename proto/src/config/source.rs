@@ -1,27 +1,34 @@
-//! Where a file comes from: the boot server, or a TFTP server named in the path.
+//! Where a file comes from: the boot server, or a server named in the path.
 //!
 //! Accepted forms (GRUB's, plus URLs as iPXE writes them):
 //! - `/path`, `(pxe)/path`, `(tftp)/path`: the TFTP server that DHCP named;
-//! - `(pxe,10.0.0.9)/path`, `(tftp,10.0.0.9)/path`: that server, port 69;
-//! - `tftp://10.0.0.9[:port]/path`.
+//! - `(pxe,SERVER)/path`, `(tftp,SERVER)/path`: that server, port 69;
+//! - `(http,SERVER)/path`: that web server, port 80;
+//! - `tftp://SERVER[:port]/path`, `http://SERVER[:port]/path`.
 //!
-//! The path keeps its leading `/` and is sent to the server as written (as GRUB does); no
-//! percent-decoding is done in URLs.
+//! A SERVER is an IPv4 address or a DNS name (resolved at boot through the DHCP lease's DNS
+//! server). The path keeps its leading `/` and is sent to the server as written (as GRUB
+//! does); no percent-decoding is done in URLs.
 
 use core::fmt;
 
 use super::error::{ConfigError, ConfigErrorKind, Pos};
 use super::text::{Excerpt, Text, Unquoted};
-
-pub const TFTP_PORT: u16 = 69;
+pub use crate::url::{HTTP_PORT, Host, Scheme, TFTP_PORT, Url, UrlError};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FileSource<'a> {
     /// On the TFTP server that DHCP named (the boot server).
     Server { path: &'a str },
-    /// On a TFTP server given by address.
+    /// On a TFTP server given by address or name.
     Tftp {
-        server: [u8; 4],
+        server: Host<'a>,
+        port: u16,
+        path: &'a str,
+    },
+    /// On a web server (HTTP/1.1), by address or name.
+    Http {
+        host: Host<'a>,
         port: u16,
         path: &'a str,
     },
@@ -31,8 +38,36 @@ impl<'a> FileSource<'a> {
     /// The path on the server, with its leading `/`.
     pub fn path(&self) -> &'a str {
         match self {
-            FileSource::Server { path } | FileSource::Tftp { path, .. } => path,
+            FileSource::Server { path }
+            | FileSource::Tftp { path, .. }
+            | FileSource::Http { path, .. } => path,
         }
+    }
+
+    /// A parsed URL as a source.
+    pub fn from_url(url: Url<'a>) -> Self {
+        match url.scheme {
+            Scheme::Tftp => FileSource::Tftp {
+                server: url.host,
+                port: url.port,
+                path: url.path,
+            },
+            Scheme::Http => FileSource::Http {
+                host: url.host,
+                port: url.port,
+                path: url.path,
+            },
+        }
+    }
+
+    /// A name from DHCP (the boot file, option 209, or option 210 followed by a per-host
+    /// name): a `tftp://` or `http://` URL, or else a path on the boot server, sent as is
+    /// (relative names included, as PXE ROMs send them).
+    pub fn from_dhcp(name: &'a str) -> Result<Self, UrlError> {
+        if crate::url::scheme_of(name).is_some() {
+            return Url::parse(name).map(FileSource::from_url);
+        }
+        Ok(FileSource::Server { path: name })
     }
 
     pub(crate) fn parse(text: Text<'a>, at: Pos) -> Result<Self, ConfigError> {
@@ -48,33 +83,47 @@ impl<'a> FileSource<'a> {
         if let Some(device_and_path) = path.strip_prefix('(') {
             return parse_device(device_and_path).map_err(|k| ConfigError::at(at, k));
         }
-        if let Some((scheme, rest)) = path.split_once("://") {
-            if scheme.eq_ignore_ascii_case("tftp") {
-                return parse_tftp_url(rest).map_err(|k| ConfigError::at(at, k));
-            }
-            let scheme = Excerpt::from_chars(scheme.chars());
-            return fail(ConfigErrorKind::UnsupportedScheme { scheme });
+        if let Some(scheme) = crate::url::scheme_of(path) {
+            return Url::parse(path)
+                .map(FileSource::from_url)
+                .map_err(|e| ConfigError::at(at, url_error(e, scheme)));
         }
         fail(ConfigErrorKind::RelativePath)
     }
 }
 
-/// Writes the source as a user would write it: `/path` or `tftp://10.0.0.9:69/path`.
+fn url_error(error: UrlError, scheme: &str) -> ConfigErrorKind {
+    match error {
+        UrlError::NotAUrl => ConfigErrorKind::RelativePath,
+        UrlError::UnsupportedScheme => ConfigErrorKind::UnsupportedScheme {
+            scheme: Excerpt::from_chars(scheme.chars()),
+        },
+        UrlError::BadHost => ConfigErrorKind::BadAddress,
+        UrlError::BadPort => ConfigErrorKind::BadPort,
+        UrlError::EmptyPath => ConfigErrorKind::EmptyFileName,
+    }
+}
+
+/// Writes the source as a user would write it: `/path`, `tftp://10.0.0.9:70/path`,
+/// `http://boot.example/path`.
 impl fmt::Display for FileSource<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
+        match *self {
             FileSource::Server { path } => f.write_str(path),
-            FileSource::Tftp {
-                server: [a, b, c, d],
+            FileSource::Tftp { server, port, path } => Url {
+                scheme: Scheme::Tftp,
+                host: server,
                 port,
                 path,
-            } => {
-                write!(f, "tftp://{a}.{b}.{c}.{d}")?;
-                if *port != TFTP_PORT {
-                    write!(f, ":{port}")?;
-                }
-                f.write_str(path)
             }
+            .fmt(f),
+            FileSource::Http { host, port, path } => Url {
+                scheme: Scheme::Http,
+                host,
+                port,
+                path,
+            }
+            .fmt(f),
         }
     }
 }
@@ -87,7 +136,7 @@ fn file_path(path: &str) -> Result<&str, ConfigErrorKind> {
     Ok(path)
 }
 
-/// `pxe)/path`, `tftp,10.0.0.9)/path` (the `(` already removed).
+/// `pxe)/path`, `tftp,10.0.0.9)/path`, `http,boot.example)/path` (the `(` already removed).
 fn parse_device(text: &str) -> Result<FileSource<'_>, ConfigErrorKind> {
     let Some((device, path)) = text.split_once(')') else {
         return Err(ConfigErrorKind::UnsupportedDevice {
@@ -98,12 +147,13 @@ fn parse_device(text: &str) -> Result<FileSource<'_>, ConfigErrorKind> {
         Some((name, server)) => (name, Some(server)),
         None => (device, None),
     };
-    if name.eq_ignore_ascii_case("http") || name.eq_ignore_ascii_case("https") {
+    let http = name.eq_ignore_ascii_case("http");
+    if name.eq_ignore_ascii_case("https") {
         return Err(ConfigErrorKind::UnsupportedScheme {
             scheme: Excerpt::from_chars(name.chars()),
         });
     }
-    if !name.eq_ignore_ascii_case("pxe") && !name.eq_ignore_ascii_case("tftp") {
+    if !http && !name.eq_ignore_ascii_case("pxe") && !name.eq_ignore_ascii_case("tftp") {
         return Err(ConfigErrorKind::UnsupportedDevice {
             device: Excerpt::from_chars(device.chars()),
         });
@@ -112,54 +162,27 @@ fn parse_device(text: &str) -> Result<FileSource<'_>, ConfigErrorKind> {
         return Err(ConfigErrorKind::MissingSlashAfterDevice);
     }
     let path = file_path(path)?;
-    match server {
-        None => Ok(FileSource::Server { path }),
-        Some(server) => Ok(FileSource::Tftp {
-            server: parse_ipv4(server)?,
+    let server = match server {
+        Some(server) => {
+            Some(crate::url::parse_host(server).map_err(|_| ConfigErrorKind::BadAddress)?)
+        }
+        None => None,
+    };
+    match (http, server) {
+        (false, None) => Ok(FileSource::Server { path }),
+        (false, Some(server)) => Ok(FileSource::Tftp {
+            server,
             port: TFTP_PORT,
             path,
         }),
+        (true, Some(host)) => Ok(FileSource::Http {
+            host,
+            port: HTTP_PORT,
+            path,
+        }),
+        // GRUB's (http) alone means the server it booted from; DHCP names a TFTP server.
+        (true, None) => Err(ConfigErrorKind::BadAddress),
     }
-}
-
-/// `10.0.0.9[:port]/path` (after `tftp://`).
-fn parse_tftp_url(rest: &str) -> Result<FileSource<'_>, ConfigErrorKind> {
-    let (authority, path) = match rest.find('/') {
-        Some(slash) => rest.split_at(slash),
-        None => (rest, ""),
-    };
-    let (host, port) = match authority.rsplit_once(':') {
-        Some((host, port)) if !host.contains(':') => (host, Some(port)),
-        _ => (authority, None),
-    };
-    let server = parse_ipv4(host)?;
-    let port = match port {
-        None => TFTP_PORT,
-        Some(port) => parse_port(port)?,
-    };
-    let path = file_path(path)?;
-    Ok(FileSource::Tftp { server, port, path })
-}
-
-fn parse_port(text: &str) -> Result<u16, ConfigErrorKind> {
-    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(ConfigErrorKind::BadPort);
-    }
-    match text.parse::<u16>() {
-        Ok(port) if port != 0 => Ok(port),
-        _ => Err(ConfigErrorKind::BadPort),
-    }
-}
-
-/// Dotted-quad IPv4 only; anything with a letter is taken for a DNS name.
-fn parse_ipv4(host: &str) -> Result<[u8; 4], ConfigErrorKind> {
-    if host.starts_with('[') || host.contains(':') {
-        return Err(ConfigErrorKind::BadAddress);
-    }
-    if host.bytes().any(|b| b.is_ascii_alphabetic()) {
-        return Err(ConfigErrorKind::DnsNotSupported);
-    }
-    crate::ipv4::parse_dotted_quad(host).ok_or(ConfigErrorKind::BadAddress)
 }
 
 /// The value of `--sha256=` as 32 bytes: exactly 64 hex digits, either case.
@@ -203,7 +226,7 @@ mod tests {
     fn tftp_urls_and_devices() {
         let k = |server, port| {
             Ok(FileSource::Tftp {
-                server,
+                server: Host::Ipv4(server),
                 port,
                 path: "/boot/test",
             })
@@ -218,15 +241,56 @@ mod tests {
             k([192, 168, 1, 2], 69)
         );
         assert_eq!(parse("(pxe:1.2.3.4)/boot/test"), k([1, 2, 3, 4], 69));
+        assert_eq!(
+            parse("tftp://boot.example/k"),
+            Ok(FileSource::Tftp {
+                server: Host::Name("boot.example"),
+                port: 69,
+                path: "/k"
+            })
+        );
+    }
+
+    #[test]
+    fn http_urls_and_devices() {
+        let h = |host, port| {
+            Ok(FileSource::Http {
+                host,
+                port,
+                path: "/k",
+            })
+        };
+        assert_eq!(parse("http://1.2.3.4/k"), h(Host::Ipv4([1, 2, 3, 4]), 80));
+        assert_eq!(
+            parse("Http://boot.test:8080/k"),
+            h(Host::Name("boot.test"), 8080)
+        );
+        assert_eq!(parse("(http,boot.test)/k"), h(Host::Name("boot.test"), 80));
+        assert_eq!(
+            FileSource::from_dhcp("http://10.1.1.1/b.cfg"),
+            Ok(FileSource::Http {
+                host: Host::Ipv4([10, 1, 1, 1]),
+                port: 80,
+                path: "/b.cfg"
+            })
+        );
+        assert_eq!(
+            FileSource::from_dhcp("boot.cfg"),
+            Ok(FileSource::Server { path: "boot.cfg" })
+        );
+        assert_eq!(
+            FileSource::from_dhcp("https://a/b"),
+            Err(UrlError::UnsupportedScheme)
+        );
     }
 
     #[test]
     fn refused_paths() {
-        assert_eq!(parse("tftp://boot.example/k"), Err(K::DnsNotSupported));
         assert_eq!(parse("tftp://1.2.3/k"), Err(K::BadAddress));
         assert_eq!(parse("tftp://1.2.3.256/k"), Err(K::BadAddress));
         assert_eq!(parse("tftp://1.2.3.4.5/k"), Err(K::BadAddress));
-        assert_eq!(parse("tftp://[::1]/k"), Err(K::BadAddress));
+        assert_eq!(parse("tftp://[::1]/k"), Err(K::BadPort));
+        assert_eq!(parse("tftp://a_b/k"), Err(K::BadAddress));
         assert_eq!(parse("tftp://1.2.3.4:0/k"), Err(K::BadPort));
         assert_eq!(parse("tftp://1.2.3.4:70000/k"), Err(K::BadPort));
         assert_eq!(parse("tftp://1.2.3.4:/k"), Err(K::BadPort));
@@ -234,6 +298,8 @@ mod tests {
         assert_eq!(parse("tftp://1.2.3.4/"), Err(K::EmptyFileName));
         assert_eq!(parse("/"), Err(K::EmptyFileName));
         assert_eq!(parse("(pxe)kernel"), Err(K::MissingSlashAfterDevice));
+        assert_eq!(parse("(http)/k"), Err(K::BadAddress));
+        assert_eq!(parse("(tftp,1.2.3)/k"), Err(K::BadAddress));
         assert_eq!(parse("kernel"), Err(K::RelativePath));
         assert_eq!(parse("/a\"b\""), Err(K::PathNotPlain));
         assert!(matches!(
@@ -242,11 +308,11 @@ mod tests {
         ));
         assert!(matches!(parse("(pxe"), Err(K::UnsupportedDevice { .. })));
         assert!(matches!(
-            parse("http://1.2.3.4/k"),
+            parse("https://1.2.3.4/k"),
             Err(K::UnsupportedScheme { .. })
         ));
         assert!(matches!(
-            parse("(http,1.2.3.4)/k"),
+            parse("(https,1.2.3.4)/k"),
             Err(K::UnsupportedScheme { .. })
         ));
     }
@@ -260,6 +326,8 @@ mod tests {
             "tftp://10.0.0.9/boot/test"
         );
         assert_eq!(show("tftp://10.0.0.9:70/x"), "tftp://10.0.0.9:70/x");
+        assert_eq!(show("(http,h.test)/x"), "http://h.test/x");
+        assert_eq!(show("HTTP://1.2.3.4:81/x"), "http://1.2.3.4:81/x");
     }
 
     #[test]

@@ -82,7 +82,7 @@ fn the_example_from_the_design() {
     assert_eq!(
         modules[1].source,
         FileSource::Tftp {
-            server: [10, 0, 0, 9],
+            server: Host::Ipv4([10, 0, 0, 9]),
             port: 69,
             path: "/boot/test"
         }
@@ -681,13 +681,10 @@ fn path_and_hash_errors_name_the_word() {
             "menuentry x {{\n  multiboot /k\n  module {path}\n}}"
         ))
     };
+    assert_eq!(line("tftp://boot_example/m"), (3, 10, K::BadAddress));
     assert_eq!(
-        line("tftp://boot.example.com/m"),
-        (3, 10, K::DnsNotSupported)
-    );
-    assert_eq!(
-        message("menuentry x {\n  multiboot tftp://server/k\n}"),
-        "line 2, column 13: DNS names are not supported yet, use an IP address"
+        message("menuentry x {\n  multiboot tftp://ser_ver/k\n}"),
+        "line 2, column 13: bad server (expected an IPv4 address such as 10.0.0.9 or a DNS name)"
     );
     assert_eq!(line("m"), (3, 10, K::RelativePath));
     assert_eq!(line("(pxe)m"), (3, 10, K::MissingSlashAfterDevice));
@@ -696,7 +693,7 @@ fn path_and_hash_errors_name_the_word() {
         (3, 10, K::UnsupportedDevice { .. })
     ));
     assert!(matches!(
-        line("http://10.0.0.1/m"),
+        line("https://10.0.0.1/m"),
         (3, 10, K::UnsupportedScheme { .. })
     ));
     assert_eq!(line("/m --sha256=abc"), (3, 13, K::BadSha256));
@@ -823,7 +820,7 @@ menuentry \"Test kernel from another server\" {
     assert_eq!(
         test.kernel.source,
         FileSource::Tftp {
-            server: [10, 0, 2, 4],
+            server: Host::Ipv4([10, 0, 2, 4]),
             port: 1069,
             path: "/kernels/test.elf"
         }

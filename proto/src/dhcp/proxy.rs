@@ -78,6 +78,8 @@ pub fn combine(lease: BootParams, proxy: &BootParams) -> BootParams {
         boot_file: proxy.boot_file.clone().or(lease.boot_file),
         config_file: proxy.config_file.clone().or(lease.config_file),
         path_prefix: proxy.path_prefix.clone().or(lease.path_prefix),
+        // The network's settings come from its DHCP server; the proxy's only fill a gap.
+        dns_server: lease.dns_server.or(proxy.dns_server),
     }
 }
 

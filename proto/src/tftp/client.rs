@@ -33,6 +33,15 @@ pub const TX_BUFFER_LEN: usize = 512;
 pub const MAX_FILENAME_LEN: usize = 255;
 /// The well-known TFTP port.
 pub const TFTP_PORT: u16 = 69;
+/// Out-of-order blocks kept while the missing one may still come (a swap of neighbours is
+/// the common reordering; more blocks ahead mean a loss). None without the `tftp-reorder`
+/// feature: a gap is then asked for at once and the early blocks come again.
+pub const HOLD_BLOCKS: usize = if cfg!(feature = "tftp-reorder") { 2 } else { 0 };
+/// The largest block kept out of order (a 1500-byte MTU's); larger ones are fetched again.
+pub const HOLD_BYTES: usize = 1468;
+/// Blocks past a gap that may arrive before the client gives up waiting and asks for the
+/// missing one (a gap ACK): the second means loss, not a swap.
+const GAP_PATIENCE: u32 = 2;
 
 /// What to ask the server for, and how patient to be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,11 +59,16 @@ pub struct Options {
     pub max_timeout_ms: u64,
     /// Retransmissions in a row without progress before giving up.
     pub max_retries: u32,
+    /// How long a windowed transfer that sees a gap waits for the missing block (reordering),
+    /// keeping the blocks that came early, before it asks for a resend; the wait also ends when
+    /// a second block past the gap arrives. 0: no waiting and nothing kept (the gap is asked
+    /// for at once, the early blocks come again).
+    pub reorder_wait_ms: u64,
 }
 
 impl Default for Options {
     /// blksize for a 1500-byte MTU, window 16, tsize, 200 ms doubling to 2 s, 8 retries
-    /// (about 11 s of silence before giving up).
+    /// (about 11 s of silence before giving up), 10 ms of patience for a reordered block.
     fn default() -> Self {
         Options {
             blksize: 1468,
@@ -64,6 +78,7 @@ impl Default for Options {
             initial_timeout_ms: 200,
             max_timeout_ms: 2000,
             max_retries: 8,
+            reorder_wait_ms: 10,
         }
     }
 }
@@ -147,8 +162,10 @@ pub struct Stats {
     pub duplicates: u64,
     /// DATA blocks ahead of the next expected one (a block was lost or reordered).
     pub out_of_order: u64,
-    /// Immediate ACKs sent on a gap, to restart the server's window.
+    /// ACKs sent on a gap (after the reorder wait), to restart the server's window.
     pub gap_acks: u64,
+    /// Out-of-order blocks kept and used once the missing block came (no resend needed).
+    pub reordered_kept: u64,
     /// Packets from a port other than the server's transfer ID.
     pub stray_packets: u64,
     /// Unparseable packets from the server that were ignored.
@@ -224,6 +241,13 @@ pub struct TftpClient {
     retries: u32,
     /// When the final ACK was last sent (to tell a resent last block from a copy).
     final_ack_at: u64,
+    /// A gap was seen and not yet ACKed: stop waiting for the missing block at this time.
+    gap_deadline: Option<u64>,
+    /// Blocks past the gap that arrived while waiting.
+    gap_ahead: u32,
+    /// Out-of-order blocks kept: (block count, length) and the bytes.
+    held: [Option<(u64, usize)>; HOLD_BLOCKS],
+    held_data: [[u8; HOLD_BYTES]; HOLD_BLOCKS],
     stats: Stats,
 }
 
@@ -263,6 +287,10 @@ impl TftpClient {
             timeout_ms: options.initial_timeout_ms.max(1),
             retries: 0,
             final_ack_at: 0,
+            gap_deadline: None,
+            gap_ahead: 0,
+            held: [None; HOLD_BLOCKS],
+            held_data: [[0; HOLD_BYTES]; HOLD_BLOCKS],
             stats: Stats {
                 blksize: DEFAULT_BLKSIZE,
                 windowsize: 1,
@@ -331,6 +359,10 @@ impl TftpClient {
     /// Retransmits or gives up once the clock has passed [`Self::poll_deadline`];
     /// does nothing before. `out` must be at least [`TX_BUFFER_LEN`] bytes.
     pub fn on_timer(&mut self, now: u64, out: &mut [u8]) -> Action {
+        if self.phase == Phase::Transferring && self.gap_deadline.is_some_and(|g| now >= g) {
+            // The missing block did not come in time: ask for it.
+            return self.gap_ack(out);
+        }
         let Some(deadline) = self.deadline else {
             return Action::Wait;
         };
@@ -375,7 +407,10 @@ impl TftpClient {
 
     /// When [`Self::on_timer`] must next be called; `None` when no timer runs.
     pub fn poll_deadline(&self) -> Option<u64> {
-        self.deadline
+        match (self.deadline, self.gap_deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Stops the transfer. Returns an ERROR packet for the server when one is talking.
@@ -585,35 +620,130 @@ impl TftpClient {
             return Action::Wait;
         }
         if distance > 0 {
-            self.stats.out_of_order += 1;
+            return self.on_gap(now, expected + distance as u64, data, out);
+        }
+        if let Some(failure) = self.store(from_port, data, sink, out) {
+            return failure;
+        }
+        let last = data.len() < usize::from(self.blksize);
+        // Blocks kept out of order that now follow on (never after the last block).
+        while let Some(slot) = self
+            .held
+            .iter()
+            .position(|h| !last && h.is_some_and(|(b, _)| b == self.received + 1))
+        {
+            self.held[slot] = None;
+            // Only full blocks within the announced size are kept (see `on_gap`).
+            let len = usize::from(self.blksize);
+            let held = self.held_data[slot].get(..len).unwrap_or(&[]);
+            if let Err(e) = sink.write_at(self.bytes, held) {
+                return self.fail_sink(out, e);
+            }
+            self.received += 1;
+            self.bytes += len as u64;
+            self.stats.blocks_received = self.received;
+            self.stats.bytes_received = self.bytes;
+            self.stats.reordered_kept += 1;
+        }
+        let received = self.received;
+        for h in self.held.iter_mut() {
+            if h.is_some_and(|(b, _)| b <= received) {
+                *h = None;
+            }
+        }
+        self.gap_acked_at = None;
+        self.gap_deadline = None;
+        self.gap_ahead = 0;
+        self.restart_timer(now);
+
+        if last {
+            return self.finish(now, out);
+        }
+        if self.received - self.last_acked >= u64::from(self.windowsize) {
+            return self.ack_received(out);
+        }
+        Action::Wait
+    }
+
+    /// A block ahead of the expected one (`block` counts from 1, unwrapped): keep it if it
+    /// is close, and wait a moment for the missing one before asking the server to resend.
+    fn on_gap(&mut self, now: u64, block: u64, data: &[u8], out: &mut [u8]) -> Action {
+        self.stats.out_of_order += 1;
+        if self.options.reorder_wait_ms == 0 || HOLD_BLOCKS == 0 {
+            // No patience: every block ahead is dropped and the gap asked for at once.
             if self.gap_acked_at == Some(self.received) {
                 return Action::Wait;
             }
-            // ACK the last in-order block now, so the server resends from the gap
-            // instead of waiting for its own timer (RFC 7440 section 4).
-            self.gap_acked_at = Some(self.received);
-            self.stats.gap_acks += 1;
-            return self.ack_received(out);
+            return self.gap_ack(out);
         }
+        let close = block <= self.received + 1 + HOLD_BLOCKS as u64;
+        let known = self.held.iter().any(|h| h.is_some_and(|(b, _)| b == block));
+        // Only full blocks, and only while the file's announced size leaves room for them: a
+        // short last block, or one past the end, comes again.
+        let room = self
+            .tsize
+            .is_none_or(|t| self.bytes + (block - self.received) * u64::from(self.blksize) <= t);
+        let fits = data.len() == usize::from(self.blksize) && data.len() <= HOLD_BYTES && room;
+        if close
+            && !known
+            && fits
+            && let Some(slot) = self.held.iter().position(Option::is_none)
+        {
+            self.held[slot] = Some((block, data.len()));
+            self.held_data[slot][..data.len()].copy_from_slice(data);
+        }
+        if self.gap_acked_at == Some(self.received) {
+            return Action::Wait;
+        }
+        self.gap_ahead += 1;
+        if self.gap_ahead >= GAP_PATIENCE {
+            return self.gap_ack(out);
+        }
+        if self.gap_deadline.is_none() {
+            self.gap_deadline = Some(now.saturating_add(self.options.reorder_wait_ms));
+        }
+        Action::Wait
+    }
+
+    /// ACK the last in-order block now, so the server resends from the gap instead of
+    /// waiting for its own timer (RFC 7440 section 4).
+    fn gap_ack(&mut self, out: &mut [u8]) -> Action {
+        self.gap_deadline = None;
+        self.gap_ahead = 0;
+        self.gap_acked_at = Some(self.received);
+        self.stats.gap_acks += 1;
+        self.ack_received(out)
+    }
+
+    /// The expected block: checked and written to the sink; counters advanced. Returns the
+    /// failure when the block is refused.
+    fn store<S: Sink + ?Sized>(
+        &mut self,
+        from_port: u16,
+        data: &[u8],
+        sink: &mut S,
+        out: &mut [u8],
+    ) -> Option<Action> {
+        let expected = self.received + 1;
         if data.len() > usize::from(self.blksize) {
             let error = ProtocolError::DataTooLong {
                 block: expected,
                 len: data.len(),
                 blksize: self.blksize,
             };
-            return self.fail_replying(
+            return Some(self.fail_replying(
                 out,
                 from_port,
                 error_code::ILLEGAL_OPERATION,
                 b"DATA larger than the block size",
                 TftpError::Protocol(error),
-            );
+            ));
         }
         let end = self.bytes + data.len() as u64;
         if let Some(announced) = self.tsize
             && end > announced
         {
-            return self.fail_replying(
+            return Some(self.fail_replying(
                 out,
                 from_port,
                 error_code::NOT_DEFINED,
@@ -622,25 +752,16 @@ impl TftpClient {
                     announced,
                     received: end,
                 },
-            );
+            ));
         }
         if let Err(e) = sink.write_at(self.bytes, data) {
-            return self.fail_sink(out, e);
+            return Some(self.fail_sink(out, e));
         }
         self.received = expected;
         self.bytes = end;
         self.stats.blocks_received = self.received;
         self.stats.bytes_received = self.bytes;
-        self.gap_acked_at = None;
-        self.restart_timer(now);
-
-        if data.len() < usize::from(self.blksize) {
-            return self.finish(now, out);
-        }
-        if self.received - self.last_acked >= u64::from(self.windowsize) {
-            return self.ack_received(out);
-        }
-        Action::Wait
+        None
     }
 
     /// The short last block arrived: ACK it and check the announced size.

@@ -388,9 +388,11 @@ fn lost_block_in_window_is_acked_once_at_once() {
     let _ = s.expect_send(&oack(&[(b"windowsize", 8)]));
     assert_eq!(s.recv(&data(1, &[0; 512])), Action::Wait);
     assert_eq!(s.recv(&data(2, &[0; 512])), Action::Wait);
-    // Block 3 is lost: block 4 triggers ACK 2 at once, the rest of the window nothing.
-    assert_eq!(s.expect_send(&data(4, &[0; 512])).1, Sent::Ack(2));
-    for block in 5..=8 {
+    // Block 3 is lost: block 4 may be a swap with 3 (kept, no ACK yet); block 5 means a loss
+    // and triggers ACK 2 at once, the rest of the window nothing.
+    assert_eq!(s.recv(&data(4, &[0; 512])), Action::Wait);
+    assert_eq!(s.expect_send(&data(5, &[0; 512])).1, Sent::Ack(2));
+    for block in 6..=8 {
         assert_eq!(s.recv(&data(block, &[0; 512])), Action::Wait);
     }
     assert_eq!(s.client.stats().out_of_order, 5);
@@ -424,15 +426,78 @@ fn lost_block_at_window_end_recovers_by_short_timer() {
 }
 
 #[test]
-fn reordered_blocks() {
+fn swapped_blocks_are_kept_without_a_resend() {
     let mut s = Script::new(opts(512, 4, false));
     s.start();
     let _ = s.expect_send(&oack(&[(b"windowsize", 4)]));
     assert_eq!(s.recv(&data(1, &[1; 512])), Action::Wait);
+    // 3 before 2: 3 is kept, nothing is sent; 2 then completes 1-3.
+    assert_eq!(s.recv(&data(3, &[3; 512])), Action::Wait);
+    assert_eq!(s.recv(&data(2, &[2; 512])), Action::Wait);
+    assert_eq!(s.client.stats().blocks_received, 3);
+    assert_eq!(s.client.stats().gap_acks, 0);
+    assert_eq!(s.client.stats().reordered_kept, 1);
+    assert_eq!(&s.sink.data[1024..], &[3; 512][..]);
+    // The window (4) ends at block 4 as usual, and the gap timer is gone.
+    assert_eq!(s.expect_send(&data(4, &[4; 512])).1, Sent::Ack(4));
+    assert_eq!(s.client.poll_deadline(), Some(s.now + 200));
+}
+
+#[test]
+fn a_gap_that_stays_is_acked_after_the_reorder_wait() {
+    let mut s = Script::new(opts(512, 4, false));
+    s.start();
+    let _ = s.expect_send(&oack(&[(b"windowsize", 4)]));
+    assert_eq!(s.recv(&data(1, &[1; 512])), Action::Wait);
+    assert_eq!(s.recv(&data(2, &[2; 512])), Action::Wait);
+    // 3 lost, 4 (the window's last) arrives: wait 10 ms, then ACK 2.
+    let before = s.now;
+    assert_eq!(s.recv(&data(4, &[4; 512])), Action::Wait);
+    match s.timer_at_deadline() {
+        Action::Send(t) => assert_eq!(s.decode(t), Sent::Ack(2)),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(s.now - before, 10);
+    // The resent 3 brings the kept 4 along: one ACK for the window ending at 6 later.
+    assert_eq!(s.recv(&data(3, &[3; 512])), Action::Wait);
+    assert_eq!(s.client.stats().blocks_received, 4);
+    assert_eq!(s.recv(&data(4, &[4; 512])), Action::Wait);
+    assert_eq!(s.client.stats().duplicates, 1);
+    assert_eq!(s.recv(&data(5, &[5; 512])), Action::Wait);
+    assert_eq!(s.expect_send(&data(6, &[6; 512])).1, Sent::Ack(6));
+}
+
+#[test]
+fn a_short_last_block_is_not_kept() {
+    let mut s = Script::new(opts(512, 4, false));
+    s.start();
+    let _ = s.expect_send(&oack(&[(b"windowsize", 4)]));
+    assert_eq!(s.recv(&data(1, &[1; 512])), Action::Wait);
+    // The short last block before its neighbour: not kept (it may end the file early).
+    assert_eq!(s.recv(&data(3, &[3; 100])), Action::Wait);
+    assert_eq!(s.recv(&data(2, &[2; 512])), Action::Wait);
+    assert_eq!(s.client.stats().reordered_kept, 0);
+    match s.recv(&data(3, &[3; 100])) {
+        Action::Done(t) => assert_eq!(s.decode(t), Sent::Ack(3)),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(s.sink.data.len(), 1124);
+}
+
+#[test]
+fn no_reorder_wait_acks_a_gap_at_once() {
+    let mut s = Script::new(Options {
+        reorder_wait_ms: 0,
+        ..opts(512, 4, false)
+    });
+    s.start();
+    let _ = s.expect_send(&oack(&[(b"windowsize", 4)]));
+    assert_eq!(s.recv(&data(1, &[1; 512])), Action::Wait);
     assert_eq!(s.expect_send(&data(3, &[3; 512])).1, Sent::Ack(1));
+    // Nothing was kept: 2 is taken, 3 must come again.
     assert_eq!(s.recv(&data(2, &[2; 512])), Action::Wait);
     assert_eq!(s.client.stats().blocks_received, 2);
-    assert_eq!(s.sink.data.len(), 1024);
+    assert_eq!(s.client.stats().reordered_kept, 0);
 }
 
 #[test]

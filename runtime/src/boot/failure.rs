@@ -4,7 +4,7 @@
 
 use core::fmt::{self, Write};
 
-use crate::net::NetError;
+use crate::net::{FetchError, NetError};
 
 pub struct Failure {
     /// Empty when the message is a lower layer's whole line, code included.
@@ -49,6 +49,12 @@ impl fmt::Display for Failure {
 
 impl From<NetError> for Failure {
     fn from(e: NetError) -> Failure {
+        Failure::from_line(e)
+    }
+}
+
+impl From<FetchError> for Failure {
+    fn from(e: FetchError) -> Failure {
         Failure::from_line(e)
     }
 }

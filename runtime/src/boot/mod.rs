@@ -21,13 +21,12 @@ use netloader_proto::config::{Config, FileLine, FileSource, Kind, MenuEntry};
 use netloader_proto::memmap::MemoryMap;
 use netloader_proto::multiboot::Header;
 use netloader_proto::planner::Use;
-use netloader_proto::tftp::{SinkError, TftpError};
 
 pub use failure::Failure;
 pub(crate) use failure::fail;
 
 use crate::download::{Hex, MemorySink};
-use crate::net::{Lease, Net, NetError};
+use crate::net::{Lease, Net};
 use crate::println;
 use plan::{CONFIG_AREA, Layout, PlannedSink, Planner};
 
@@ -49,9 +48,7 @@ impl Session<'_, '_> {
         // SAFETY: the download area is upper memory (RAM by the map) that the plan reserves
         // for the kernel file.
         let mut sink = unsafe { MemorySink::new(area.start, area.end - area.start) };
-        let (server, port) = resolve(&line.source, self.lease)?;
-        self.net
-            .tftp_get_from(server, port, line.source.path(), &mut sink)?;
+        self.net.fetch(&line.source, self.lease, &mut sink)?;
         self.report(line, &sink)?;
         Ok(sink)
     }
@@ -64,19 +61,11 @@ impl Session<'_, '_> {
         what: Use,
         min: u64,
     ) -> Result<MemorySink, Failure> {
-        let (server, port) = resolve(&line.source, self.lease)?;
         let mut sink = PlannedSink::new(plan, what, min);
-        let fetched = self
-            .net
-            .tftp_get_from(server, port, line.source.path(), &mut sink);
+        let fetched = self.net.fetch(&line.source, self.lease, &mut sink);
         let sink = sink.finish();
-        match fetched {
-            Err(
-                e @ NetError::Tftp {
-                    error: TftpError::Sink(SinkError::TooLarge { capacity, .. }),
-                    ..
-                },
-            ) => {
+        if let Err(e) = fetched {
+            if let Some(capacity) = e.too_large_for() {
                 return Err(fail!(
                     "E-MODULE-TOOBIG",
                     "{}: it does not fit in the {} KiB of memory left ({e})",
@@ -84,8 +73,7 @@ impl Session<'_, '_> {
                     capacity / 1024
                 ));
             }
-            Err(e) => return Err(e.into()),
-            Ok(_) => {}
+            return Err(e.into());
         }
         self.report(line, &sink)?;
         Ok(sink)
@@ -104,12 +92,17 @@ impl Session<'_, '_> {
         if let Some(expected) = line.sha256 {
             let digest = sink.sha256();
             if expected != digest {
-                let server =
-                    resolve(&line.source, self.lease).map_or(Ipv4Addr::UNSPECIFIED, |s| s.0);
+                // A path on the boot server names its server; a URL names its own.
+                let mut origin = heapless::String::<600>::new();
+                let _ = match (line.source, self.lease.boot.tftp_server) {
+                    (FileSource::Server { path }, Some(server)) => {
+                        write!(origin, "{path} from {server}")
+                    }
+                    (source, _) => write!(origin, "{source}"),
+                };
                 return Err(fail!(
                     "E-HASH-MISMATCH",
-                    "{} from {server} has sha256 {}, the config (line {}) expects {}: the file on the server is not the one the config names",
-                    path,
+                    "{origin} has sha256 {}, the config (line {}) expects {}: the file on the server is not the one the config names",
                     Hex(&digest),
                     line.line,
                     Hex(&expected)
@@ -135,19 +128,6 @@ fn cmdline<'b>(line: &FileLine, buffer: &'b mut [u8; CMDLINE_MAX]) -> Result<&'b
         )
     })?;
     Ok(&buffer[..len])
-}
-
-/// What to fetch: a file on the lease's server or on another.
-fn resolve(source: &FileSource, lease: &Lease) -> Result<(Ipv4Addr, u16), Failure> {
-    match source {
-        FileSource::Server { .. } => lease.boot.tftp_server.map(|s| (s, 69)).ok_or_else(|| {
-            fail!(
-                "E-DHCP-NOSERVER",
-                "the DHCP answer names no TFTP server (next-server or option 66), needed for {source}"
-            )
-        }),
-        FileSource::Tftp { server, port, .. } => Ok((Ipv4Addr::from(*server), *port)),
-    }
 }
 
 /// Modules an entry may have.
@@ -262,12 +242,6 @@ pub fn run(net: &mut Net, lease: &Lease, map: &MemoryMap, mac: [u8; 6]) -> Failu
         );
         return boot_config_bytes(&mut session, text, "the embedded config");
     }
-    let Some(server) = lease.boot.tftp_server else {
-        return fail!(
-            "E-DHCP-NOSERVER",
-            "the DHCP answer names no TFTP server (next-server or option 66): check the DHCP server's settings"
-        );
-    };
     if let Some(file) = lease
         .boot
         .config_file
@@ -276,7 +250,16 @@ pub fn run(net: &mut Net, lease: &Lease, map: &MemoryMap, mac: [u8; 6]) -> Failu
     {
         // SAFETY: the scratch area is upper memory reserved for downloads.
         let mut sink = unsafe { MemorySink::new(scratch.start, scratch.end - scratch.start) };
-        if let Err(e) = session.net.tftp_get_from(server, 69, file, &mut sink) {
+        let source = match FileSource::from_dhcp(file) {
+            Ok(source) => source,
+            Err(e) => {
+                return fail!(
+                    "E-DHCP-FILE",
+                    "the boot file \"{file}\" is not a usable URL ({e}): check the DHCP server's settings"
+                );
+            }
+        };
+        if let Err(e) = session.net.fetch(&source, lease, &mut sink) {
             return e.into();
         }
         println!(
@@ -299,18 +282,39 @@ pub fn run(net: &mut Net, lease: &Lease, map: &MemoryMap, mac: [u8; 6]) -> Failu
         }
         return boot_config_bytes(&mut session, sink.bytes(), file);
     }
-    // No boot file: look the config up per host, as PXELINUX does.
+    // No boot file: look the config up per host, as PXELINUX does (under option 210's prefix,
+    // which may be an http:// URL).
     let prefix = lease.boot.path_prefix.as_deref().unwrap_or("");
+    let mut place = heapless::String::<300>::new();
+    if netloader_proto::url::scheme_of(prefix).is_some() {
+        let _ = place.push_str(prefix);
+    } else if let Some(server) = lease.boot.tftp_server {
+        let _ = write!(place, "{server}");
+    } else {
+        return fail!(
+            "E-DHCP-NOSERVER",
+            "the DHCP answer names no TFTP server (next-server or option 66): check the DHCP server's settings"
+        );
+    }
     let mut tried = 0;
     for candidate in config_candidates(mac, lease.address) {
         let mut path = heapless::String::<300>::new();
         let _ = write!(path, "{prefix}netloader.cfg/{candidate}");
+        let source = match FileSource::from_dhcp(&path) {
+            Ok(source) => source,
+            Err(e) => {
+                return fail!(
+                    "E-DHCP-FILE",
+                    "the path prefix \"{prefix}\" (option 210) does not make a usable URL ({e}): check the DHCP server's settings"
+                );
+            }
+        };
         // SAFETY: the config area is upper memory reserved for the config.
         let mut sink = unsafe { MemorySink::new(config_area.start, CONFIG_AREA) };
         tried += 1;
-        match session.net.tftp_get_from(server, 69, &path, &mut sink) {
+        match session.net.fetch(&source, lease, &mut sink) {
             Ok(_) => {
-                println!("config: found {path} on {server}");
+                println!("config: found {path} on {place}");
                 let bytes = sink.bytes();
                 return match Config::parse(bytes) {
                     Ok(config) => boot_config(&mut session, &config, &path),
@@ -323,7 +327,7 @@ pub fn run(net: &mut Net, lease: &Lease, map: &MemoryMap, mac: [u8; 6]) -> Failu
     }
     fail!(
         "E-CONFIG-NONE",
-        "no config on {server}: the DHCP answer names no boot file and none of the {tried} per-host names (netloader.cfg/01-<mac>, .../<IP in hex>, .../default) exists"
+        "no config on {place}: the DHCP answer names no boot file and none of the {tried} per-host names (netloader.cfg/01-<mac>, .../<IP in hex>, .../default) exists"
     )
 }
 

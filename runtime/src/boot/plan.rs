@@ -47,6 +47,9 @@ pub fn align_up(value: u64, to: u64) -> u64 {
 pub struct Layout {
     pub config_area: Range<u64>,
     pub scratch: Range<u64>,
+    /// The network's receive buffers (the TCP window, TFTP's ring), above upper memory's
+    /// end here: free memory again once the kernel runs.
+    pub network: Range<u64>,
     /// The first page above the loader's .bss.
     pub runtime_end: u64,
 }
@@ -55,7 +58,8 @@ impl Layout {
     pub fn new(map: &MemoryMap) -> Result<Layout, Failure> {
         // The kernel runs in 32-bit mode and the boot information holds 32-bit addresses:
         // nothing of ours goes above 4 GiB, even where RAM runs on past it.
-        let upper = MIB..(MIB + map.upper_kib() as u64 * 1024).min(1 << 32);
+        // Its top holds the network's receive buffers while files download (net/mod.rs).
+        let upper = MIB..crate::net::buffer_area(map).start;
         if upper.end - upper.start < 8 * MIB {
             return Err(fail!(
                 "E-MEM-LOW",
@@ -71,13 +75,14 @@ impl Layout {
         Ok(Layout {
             config_area,
             scratch,
+            network: crate::net::buffer_area(map),
             runtime_end,
         })
     }
 
     /// A planner over `map` with the loader's own ranges reserved: the interrupt table and BIOS
     /// data (the first page), the real-mode stack, boot sector and runtime (0x7000 to the end
-    /// of .bss), the config area and the download area.
+    /// of .bss), the config area, the download area and the network's receive buffers.
     pub fn planner(&self, map: &MemoryMap) -> Result<Planner, Failure> {
         let mut plan = Planner::new(map);
         let loader = [
@@ -85,6 +90,7 @@ impl Layout {
             (0x7000..self.runtime_end, Use::Loader),
             (self.config_area.clone(), Use::Config),
             (self.scratch.clone(), Use::Download),
+            (self.network.clone(), Use::LoaderBuffer),
         ];
         for (range, what) in loader {
             plan.reserve_loader(range, what)

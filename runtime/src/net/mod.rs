@@ -1,16 +1,28 @@
-//! The network stack: smoltcp over our NIC, DHCP with the PXE client options, and TFTP
-//! transfers driven by netloader_proto's sans-IO client.
+//! The network stack: smoltcp over our NIC, DHCP with the PXE client options, TFTP transfers
+//! driven by netloader_proto's sans-IO client, HTTP over smoltcp's TCP (`http.rs`) and DNS
+//! for host names (`dns.rs`). The boot code fetches every file through [`Net::fetch`].
 
 mod device;
+#[cfg(feature = "http")]
+mod dns;
+#[cfg(feature = "http")]
+mod http;
 mod proxy;
 pub mod pxe_cache;
 
 use core::fmt;
 use core::net::Ipv4Addr;
+use core::ops::Range;
 use core::ptr::addr_of_mut;
 
+use netloader_proto::config::FileSource;
 use netloader_proto::dhcp::BootParams;
+use netloader_proto::http::{HttpError, UrlText};
+use netloader_proto::memmap::MemoryMap;
 use netloader_proto::tftp::{self, Action, Sink, Stats, TftpClient, TftpError, Transmit};
+use netloader_proto::url::Host;
+#[cfg(feature = "http")]
+use netloader_proto::url::{Scheme, Url};
 use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet, SocketStorage};
 use smoltcp::socket::{dhcpv4, udp};
 use smoltcp::time::{Duration, Instant};
@@ -21,7 +33,7 @@ use crate::{print, println, time};
 pub use device::NicDevice;
 
 const UDP_RX_SLOTS: usize = 64;
-const UDP_RX_BYTES: usize = 64 * 1024;
+const UDP_RX_BYTES: u64 = 64 * 1024;
 const UDP_TX_SLOTS: usize = 8;
 const UDP_TX_BYTES: usize = 4 * 1024;
 /// TFTP window (RFC 7440): what the UDP receive buffer holds with room to spare.
@@ -31,10 +43,10 @@ const TFTP_WINDOW: u16 = 32;
 /// under loss every lost tail block or ACK costs one timeout, so the first one is short.
 const TFTP_FIRST_TIMEOUT_MS: u64 = 100;
 
-static mut SOCKET_STORAGE: [SocketStorage<'static>; 2] = [SocketStorage::EMPTY; 2];
+/// DHCP, UDP (TFTP), TCP (HTTP), DNS.
+static mut SOCKET_STORAGE: [SocketStorage<'static>; 4] = [SocketStorage::EMPTY; 4];
 static mut UDP_RX_META: [udp::PacketMetadata; UDP_RX_SLOTS] =
     [udp::PacketMetadata::EMPTY; UDP_RX_SLOTS];
-static mut UDP_RX_DATA: [u8; UDP_RX_BYTES] = [0; UDP_RX_BYTES];
 static mut UDP_TX_META: [udp::PacketMetadata; UDP_TX_SLOTS] =
     [udp::PacketMetadata::EMPTY; UDP_TX_SLOTS];
 static mut UDP_TX_DATA: [u8; UDP_TX_BYTES] = [0; UDP_TX_BYTES];
@@ -70,6 +82,34 @@ const PXE_OPTION_COUNT: usize = if cfg!(feature = "chain") { 4 } else { 5 };
 /// Subnet mask, router, DNS, host name, broadcast, vendor options, class id, TFTP server,
 /// boot file, PXELINUX config file and path prefix.
 static PARAMETER_REQUEST_LIST: [u8; 11] = [1, 3, 6, 12, 28, 43, 60, 66, 67, 209, 210];
+
+/// The TCP receive window: what a web server may send before we read it. 4 MiB where upper
+/// memory has 64 MiB or more, else 1 MiB (see docs/benchmarks.md for what the size buys);
+/// none without HTTP.
+fn tcp_window_bytes(map: &MemoryMap) -> u64 {
+    const MIB: u64 = 1024 * 1024;
+    if !cfg!(feature = "http") {
+        0
+    } else if map.upper_kib() as u64 * 1024 >= 64 * MIB {
+        4 * MIB
+    } else {
+        MIB
+    }
+}
+
+/// A host name from a URL, as reported.
+pub type HostName = heapless::String<{ netloader_proto::url::MAX_HOST_NAME }>;
+
+/// Upper memory the network's receive buffers take while files download: the TCP window
+/// (all but the last 64 KiB), then TFTP's UDP receive buffer, at the top of the first run of RAM above 1 MiB (below
+/// 4 GiB). Conventional memory has no room for them. The boot code places no file there;
+/// after the hand-off it is free memory again.
+pub fn buffer_area(map: &MemoryMap) -> Range<u64> {
+    const MIB: u64 = 1024 * 1024;
+    let end = (MIB + map.upper_kib() as u64 * 1024).min(1 << 32);
+    end.saturating_sub(tcp_window_bytes(map) + UDP_RX_BYTES)
+        .max(MIB)..end
+}
 
 pub fn now() -> Instant {
     Instant::from_micros(time::now_us() as i64)
@@ -151,6 +191,145 @@ impl fmt::Display for NetError {
     }
 }
 
+/// Why a file could not be fetched ([`Net::fetch`]); each prints as one `E-...` line.
+pub enum FetchError {
+    /// TFTP (and the network below it).
+    Net(NetError),
+    /// A path on the boot server, and DHCP named none.
+    NoServer { path: heapless::String<128> },
+    /// The web server's answer (status, framing, redirects, size).
+    #[cfg(feature = "http")]
+    Http { url: UrlText, error: HttpError },
+    /// A reset answered the connection request.
+    #[cfg(feature = "http")]
+    Refused { url: UrlText },
+    /// The connection was reset during the response.
+    #[cfg(feature = "http")]
+    Reset { url: UrlText, received: u64 },
+    #[cfg(feature = "http")]
+    Timeout {
+        url: UrlText,
+        connecting: bool,
+        waited_s: u64,
+    },
+    #[cfg(feature = "http")]
+    DnsNoServer { name: HostName },
+    #[cfg(feature = "http")]
+    DnsNotFound { name: HostName, server: Ipv4Addr },
+    #[cfg(feature = "http")]
+    DnsTimeout { name: HostName, server: Ipv4Addr },
+    /// A URL this build cannot fetch (the option ROM's first stage has no HTTP or DNS).
+    #[cfg_attr(feature = "http", allow(dead_code))]
+    NotInThisBuild { what: &'static str },
+}
+
+impl From<NetError> for FetchError {
+    fn from(e: NetError) -> Self {
+        FetchError::Net(e)
+    }
+}
+
+impl FetchError {
+    /// The file did not fit where it was going: the room it had.
+    pub fn too_large_for(&self) -> Option<u64> {
+        use netloader_proto::tftp::SinkError::TooLarge;
+        match self {
+            FetchError::Net(NetError::Tftp {
+                error: TftpError::Sink(TooLarge { capacity, .. }),
+                ..
+            }) => Some(*capacity),
+            #[cfg(feature = "http")]
+            FetchError::Http {
+                error: HttpError::Sink(TooLarge { capacity, .. }),
+                ..
+            } => Some(*capacity),
+            _ => None,
+        }
+    }
+
+    /// The server says the file does not exist (TFTP error 1, HTTP 404 or 410).
+    pub fn is_not_found(&self) -> bool {
+        match self {
+            FetchError::Net(e) => e.is_not_found(),
+            #[cfg(feature = "http")]
+            FetchError::Http { error, .. } => matches!(error, HttpError::NotFound { .. }),
+            _ => false,
+        }
+    }
+}
+
+impl fmt::Display for FetchError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FetchError::Net(e) => e.fmt(f),
+            FetchError::NoServer { path } => write!(
+                f,
+                "E-DHCP-NOSERVER: the DHCP answer names no TFTP server (next-server or option 66), needed for {path}: check the DHCP server's settings"
+            ),
+            #[cfg(feature = "http")]
+            FetchError::Http { url, error } => {
+                write!(f, "{}: {url}: {error}", error.code())?;
+                f.write_str(match error {
+                    HttpError::NotFound { .. } => ": check the path on the web server",
+                    HttpError::Status { .. } => ": check the web server's log",
+                    HttpError::BodyShort { .. } => {
+                        ": the server or the network broke the transfer off; check the web server's log"
+                    }
+                    HttpError::BodyLong { .. } => {
+                        ": the server's Content-Length is wrong (the file changed while it was sent?)"
+                    }
+                    HttpError::Redirect(_) => ": check the web server's redirects",
+                    HttpError::Sink(_) => ": give the machine more memory or make the file smaller",
+                    _ => ": check that a web server (HTTP/1.1) answers there",
+                })
+            }
+            #[cfg(feature = "http")]
+            FetchError::Refused { url } => write!(
+                f,
+                "E-HTTP-REFUSED: {url}: the connection was refused: check that a web server listens on that address and port"
+            ),
+            #[cfg(feature = "http")]
+            FetchError::Reset { url, received } => write!(
+                f,
+                "E-HTTP-RESET: {url}: the server reset the connection after {received} bytes of the body: check the web server's log"
+            ),
+            #[cfg(feature = "http")]
+            FetchError::Timeout {
+                url,
+                connecting: true,
+                waited_s,
+            } => write!(
+                f,
+                "E-HTTP-TIMEOUT: {url}: no answer to the connection request in {waited_s} s: check the address and that the server is up"
+            ),
+            #[cfg(feature = "http")]
+            FetchError::Timeout { url, waited_s, .. } => write!(
+                f,
+                "E-HTTP-TIMEOUT: {url}: the server sent nothing for {waited_s} s: check the web server"
+            ),
+            #[cfg(feature = "http")]
+            FetchError::DnsNoServer { name } => write!(
+                f,
+                "E-DNS-NOSERVER: {name}: the DHCP answer names no DNS server (option 6): write an IP address, or have DHCP name a DNS server"
+            ),
+            #[cfg(feature = "http")]
+            FetchError::DnsNotFound { name, server } => write!(
+                f,
+                "E-DNS-NOTFOUND: {name} does not resolve: the DNS server {server} knows no IPv4 address for it: check the name"
+            ),
+            FetchError::NotInThisBuild { what } => write!(
+                f,
+                "E-NET-UNSUPPORTED: this build of netloader has no {what}: use a tftp:// path with an IP address"
+            ),
+            #[cfg(feature = "http")]
+            FetchError::DnsTimeout { name, server } => write!(
+                f,
+                "E-DNS-TIMEOUT: {name}: the DNS server {server} did not answer: check the DNS server (DHCP option 6)"
+            ),
+        }
+    }
+}
+
 pub struct Net<'n> {
     device: NicDevice<'n>,
     iface: Interface,
@@ -160,18 +339,30 @@ pub struct Net<'n> {
     next_port: u16,
     /// The DHCPACK of the lease, as received: the option ROM's first stage hands it on.
     dhcp_ack: heapless::Vec<u8, PXE_PACKET_MAX>,
+    #[cfg(feature = "http")]
+    http: http::Connection,
+    #[cfg(feature = "http")]
+    dns: dns::Cache,
+    /// Upper memory for the receive buffers ([`buffer_area`]).
+    buffer_area: Range<u64>,
 }
 
 impl<'n> Net<'n> {
-    /// Called once: the sockets live in statics.
-    pub fn new(nic: &'n mut dyn netloader_drivers::Nic) -> Self {
+    /// Called once: the sockets live in statics. `map` places the TCP receive window.
+    pub fn new(nic: &'n mut dyn netloader_drivers::Nic, map: &MemoryMap) -> Self {
         let mac = nic.mac();
         let mut device = NicDevice::new(nic);
         let config = Config::new(HardwareAddress::Ethernet(EthernetAddress(mac)));
         let iface = Interface::new(config, &mut device, now());
+        let buffer_area = buffer_area(map);
         // SAFETY: `new` runs once; these statics are borrowed here for the rest of the run and
-        // touched nowhere else.
+        // touched nowhere else. The UDP receive buffer is the top of `buffer_area`: RAM (from
+        // the memory map) that the boot code keeps free of files, identity-mapped.
         let (mut sockets, dhcp, udp) = unsafe {
+            let udp_rx_data = core::slice::from_raw_parts_mut(
+                (buffer_area.end - UDP_RX_BYTES) as *mut u8,
+                UDP_RX_BYTES as usize,
+            );
             let uuid = &mut *addr_of_mut!(PXE_UUID);
             uuid[11..17].copy_from_slice(&mac); // type 0, then a UUID made from the MAC
             let options = &mut *addr_of_mut!(PXE_OPTIONS);
@@ -181,10 +372,7 @@ impl<'n> Net<'n> {
             dhcp.set_parameter_request_list(&PARAMETER_REQUEST_LIST);
             dhcp.set_receive_packet_buffer(&mut *addr_of_mut!(DHCP_PACKET));
             let udp = udp::Socket::new(
-                udp::PacketBuffer::new(
-                    &mut (&mut *addr_of_mut!(UDP_RX_META))[..],
-                    &mut (&mut *addr_of_mut!(UDP_RX_DATA))[..],
-                ),
+                udp::PacketBuffer::new(&mut (&mut *addr_of_mut!(UDP_RX_META))[..], udp_rx_data),
                 udp::PacketBuffer::new(
                     &mut (&mut *addr_of_mut!(UDP_TX_META))[..],
                     &mut (&mut *addr_of_mut!(UDP_TX_DATA))[..],
@@ -205,6 +393,69 @@ impl<'n> Net<'n> {
             udp,
             next_port,
             dhcp_ack: heapless::Vec::new(),
+            #[cfg(feature = "http")]
+            http: http::Connection::default(),
+            #[cfg(feature = "http")]
+            dns: dns::Cache::default(),
+            buffer_area,
+        }
+    }
+
+    /// A local port for the next transfer or connection (49152-65000, in turn).
+    fn ephemeral_port(&mut self) -> u16 {
+        let port = self.next_port;
+        self.next_port = if port >= 65000 { 49152 } else { port + 1 };
+        port
+    }
+
+    /// Fetch a file into `sink`, wherever it lives: on the lease's TFTP server, on a TFTP
+    /// server by address or name, or on a web server. Prints a progress line and a summary.
+    #[allow(clippy::result_large_err)] // no allocator: see FetchError
+    pub fn fetch(
+        &mut self,
+        source: &FileSource<'_>,
+        lease: &Lease,
+        sink: &mut dyn Sink,
+    ) -> Result<(), FetchError> {
+        match *source {
+            FileSource::Server { path } => {
+                let server = lease.boot.tftp_server.ok_or_else(|| FetchError::NoServer {
+                    path: truncated(path),
+                })?;
+                self.tftp_get_from(server, 69, path, sink)?;
+            }
+            FileSource::Tftp { server, port, path } => {
+                let server = self.address_of(server, lease)?;
+                self.tftp_get_from(server, port, path, sink)?;
+            }
+            #[cfg(feature = "http")]
+            FileSource::Http { host, port, path } => {
+                let url = Url {
+                    scheme: Scheme::Http,
+                    host,
+                    port,
+                    path,
+                };
+                self.http_get(url, lease, sink)?;
+            }
+            #[cfg(not(feature = "http"))]
+            FileSource::Http { .. } => return Err(FetchError::NotInThisBuild { what: "HTTP" }),
+        }
+        Ok(())
+    }
+
+    /// A server's address: as written, or by DNS.
+    #[allow(clippy::result_large_err)]
+    fn address_of(&mut self, host: Host<'_>, lease: &Lease) -> Result<Ipv4Addr, FetchError> {
+        match host {
+            Host::Ipv4(octets) => Ok(Ipv4Addr::from(octets)),
+            #[cfg(feature = "http")]
+            Host::Name(name) => self.resolve(name, lease),
+            #[cfg(not(feature = "http"))]
+            Host::Name(_) => {
+                let _ = lease;
+                Err(FetchError::NotInThisBuild { what: "DNS" })
+            }
         }
     }
 
@@ -340,12 +591,7 @@ impl<'n> Net<'n> {
         options.initial_timeout_ms = TFTP_FIRST_TIMEOUT_MS;
         options.server_port = server_port;
         let mut client = TftpClient::new(path, options).map_err(fail)?;
-        let port = self.next_port;
-        self.next_port = if self.next_port >= 65000 {
-            49152
-        } else {
-            self.next_port + 1
-        };
+        let port = self.ephemeral_port();
         {
             let socket = self.sockets.get_mut::<udp::Socket>(self.udp);
             socket.close();
@@ -355,7 +601,7 @@ impl<'n> Net<'n> {
         let start = time::now_us();
         let transmit = client.start(start / 1000, &mut out).map_err(fail)?;
         self.send(server, transmit, &out);
-        let mut progress = Progress::new(path, start);
+        let mut progress = Progress::new("tftp", path, start);
         let result = loop {
             self.poll();
             let mut action = Action::Wait;
@@ -398,16 +644,38 @@ impl<'n> Net<'n> {
                     break Err(fail(error));
                 }
             }
-            progress.update(client.stats(), false);
+            let stats = client.stats();
+            progress.update(stats.bytes_received, stats.tsize, false);
         };
         // Let the last ACK (or ERROR) leave before the socket is reused.
         for _ in 0..20 {
             self.poll();
         }
-        if let Ok(stats) = &result {
-            progress.update(stats, true);
-        } else {
-            println!();
+        match &result {
+            Ok(stats) => {
+                progress.update(stats.bytes_received, stats.tsize, true);
+                let elapsed_us = (time::now_us() - start).max(1);
+                print!(
+                    "\ntftp: {} done: {} bytes in {}.{:03} s, blksize {}, window {}, {} retransmissions, {} duplicates",
+                    path,
+                    stats.bytes_received,
+                    elapsed_us / 1_000_000,
+                    elapsed_us / 1000 % 1000,
+                    stats.blksize,
+                    stats.windowsize,
+                    stats.retransmissions,
+                    stats.duplicates,
+                );
+                // The option ROM's first stage fetches one file: the short line is enough.
+                if !cfg!(feature = "chain") {
+                    print!(
+                        ", {} gap ACKs, {} kept out of order",
+                        stats.gap_acks, stats.reordered_kept
+                    );
+                }
+                println!();
+            }
+            Err(_) => progress.end_line(),
         }
         result
     }
@@ -469,61 +737,58 @@ fn names_boot_source(packet: &smoltcp::wire::DhcpPacket<&[u8]>) -> bool {
     file || options || !packet.server_ip().is_unspecified()
 }
 
-/// A progress line, redrawn in place at most every 250 ms.
+/// A progress line with the speed, redrawn in place at most every 250 ms (TFTP and HTTP).
 struct Progress<'p> {
-    path: &'p str,
+    protocol: &'static str,
+    name: &'p str,
     start_us: u64,
     last_us: u64,
+    printed: bool,
 }
 
 impl<'p> Progress<'p> {
-    fn new(path: &'p str, start_us: u64) -> Self {
+    fn new(protocol: &'static str, name: &'p str, start_us: u64) -> Self {
         Progress {
-            path,
+            protocol,
+            name,
             start_us,
             last_us: start_us,
+            printed: false,
         }
     }
 
-    fn update(&mut self, stats: &Stats, last: bool) {
+    /// `bytes` of `total` (when known) so far; `last` draws it now, whatever the time.
+    fn update(&mut self, bytes: u64, total: Option<u64>, last: bool) {
         let now = time::now_us();
         // The option ROM's first stage fetches one small file: the summary line is enough.
         if !last && (now - self.last_us < 250_000 || cfg!(feature = "chain")) {
             return;
         }
         self.last_us = now;
+        self.printed = true;
         let elapsed_us = (now - self.start_us).max(1);
-        let kib = stats.bytes_received / 1024;
-        let speed_kbs = stats.bytes_received * 1_000_000 / elapsed_us / 1000;
-        match stats.tsize.filter(|_| !cfg!(feature = "chain")) {
+        let kib = bytes / 1024;
+        let speed_kbs = bytes * 1_000_000 / elapsed_us / 1000;
+        let (protocol, name) = (self.protocol, self.name);
+        match total.filter(|_| !cfg!(feature = "chain")) {
             Some(total) => print!(
-                "\rtftp: {} {} / {} KiB, {}.{:03} MB/s",
-                self.path,
-                kib,
+                "\r{protocol}: {name} {kib} / {} KiB, {}.{:03} MB/s",
                 total / 1024,
                 speed_kbs / 1000,
                 speed_kbs % 1000
             ),
             None => print!(
-                "\rtftp: {} {} KiB, {}.{:03} MB/s",
-                self.path,
-                kib,
+                "\r{protocol}: {name} {kib} KiB, {}.{:03} MB/s",
                 speed_kbs / 1000,
                 speed_kbs % 1000
             ),
         }
-        if last {
-            println!(
-                "\ntftp: {} done: {} bytes in {}.{:03} s, blksize {}, window {}, {} retransmissions, {} duplicates",
-                self.path,
-                stats.bytes_received,
-                elapsed_us / 1_000_000,
-                elapsed_us / 1000 % 1000,
-                stats.blksize,
-                stats.windowsize,
-                stats.retransmissions,
-                stats.duplicates
-            );
+    }
+
+    /// End the line the progress was drawn on, if any (before an error line).
+    fn end_line(&self) {
+        if self.printed {
+            println!();
         }
     }
 }

@@ -1,12 +1,22 @@
-//! TFTP download throughput: netloader against iPXE (Debian's `ipxe-qemu` ROMs, QEMU's own NIC
-//! ROMs) on the same card, the same file and the same server, in one run.
+//! Download throughput: netloader against iPXE (Debian's `ipxe-qemu` ROMs, QEMU's own NIC
+//! ROMs) on the same card, the same file and the same server, in one run; by TFTP and by HTTP.
 //!
-//! Run: `cargo run --release -p netloader-tests --bin bench [-- --size-mib 32 --rtt-ms 1 --nics e1000,rtl8139 --runs 1 --servers qemu,atftpd --clients netloader,undi,ipxe]`
+//! Run: `cargo run --release -p netloader-tests --bin bench [-- --size-mib 32 --rtt-ms 1 --nics e1000,rtl8139 --runs 1 --servers qemu,atftpd,http,http-loss --clients netloader,undi,ipxe]`
 //! (`--runs N`: N transfers per client, interleaved, median shown; `--clients netloader,ipxe`.)
 //!
-//! Clients: `netloader` (the ISO, its native driver), `undi` (netloader.pxe built with
-//! `--undi always`, chained from the card's iPXE ROM and driving the card through that ROM's
-//! UNDI, its config embedded: `multiboot /big.bin`), `ipxe` (the ROM itself, by a script).
+//! Clients: `netloader` (the ISO, its native driver), `undi` (TFTP servers only: netloader.pxe
+//! built with `--undi always`, chained from the card's iPXE ROM and driving the card through
+//! that ROM's UNDI, its config embedded: `multiboot /big.bin`), `ipxe` (the ROM itself, by a
+//! script).
+//!
+//! HTTP (`http`): nginx in a namespace through the relay, clean and with `--rtt-ms`; netloader's
+//! DHCP boot file is `http://192.168.77.1/big.bin`, iPXE's a script that runs `imgfetch` on
+//! the same URL, then on `done.txt`. Timed from the wire like TFTP: from the `GET /big.bin`
+//! to the server's last segment of the body. `http-loss`: the time from QEMU's start to the
+//! test kernel's entry (`MB BEGIN` on the serial line, seen within 25 ms), kernel and a 1 MiB
+//! module over HTTP, through the relay with 5% loss, 20% loss, and 1% duplicates + 1%
+//! reordering (seeded); netloader's config and iPXE's script (`kernel`, `module`, `boot`)
+//! name the same files on the same nginx.
 //!
 //! Servers: (a) QEMU's built-in TFTP server (user networking, restrict=on); (b) atftpd in a
 //! network namespace through the delay relay of `netloader_tests::netns` (root only; skipped
@@ -21,16 +31,22 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use netloader::forms::{self, Form};
+use netloader_tests::kernels::{self, Variant};
 use netloader_tests::netns::{self, Impairment, TestNet};
 use netloader_tests::qemu::{Qemu, work_dir};
 
 const FILE: &str = "big.bin";
 const IPXE_SCRIPT: &str = "boot.ipxe";
+const IPXE_HTTP_SCRIPT: &str = "http.ipxe";
+const IPXE_KERNEL_SCRIPT: &str = "kernel.ipxe";
+const KERNEL_CONFIG: &str = "kernel.cfg";
+const MODULE: &str = "payload.bin";
+const UNDI_PROGRAM: &str = "netloader.pxe";
 
 #[derive(Clone, Copy, PartialEq)]
 enum Client {
     Netloader,
-    /// netloader.pxe through the card's PXE ROM's UNDI.
+    /// netloader.pxe through the card's PXE ROM's UNDI (TFTP servers only).
     Undi,
     Ipxe,
 }
@@ -44,8 +60,8 @@ impl Client {
         }
     }
 
-    /// What DHCP names as the boot file for this client.
-    fn boot_file(self) -> &'static str {
+    /// What DHCP names as the boot file for this client, on a TFTP server.
+    fn tftp_boot_file(self) -> &'static str {
         match self {
             Client::Netloader => FILE,
             Client::Undi => UNDI_PROGRAM,
@@ -53,8 +69,6 @@ impl Client {
         }
     }
 }
-
-const UNDI_PROGRAM: &str = "netloader.pxe";
 
 /// One timed transfer, read from the capture.
 type Transfer = netloader_tests::pcap::TftpTransfer;
@@ -83,6 +97,8 @@ enum Server<'a> {
     Qemu(&'a Path),
     /// A namespace with atftpd behind the relay.
     Atftpd(&'a TestNet),
+    /// A namespace with nginx behind the relay.
+    Nginx(&'a TestNet),
 }
 
 fn run(
@@ -96,15 +112,18 @@ fn run(
     let name = format!("bench-{label}-{}-{nic}", client.name());
     let pcap = dir.join(format!("{name}.pcap"));
     let _ = std::fs::remove_file(&pcap);
-    let boot_file = client.boot_file();
+    let boot_file = client.tftp_boot_file();
     let netdev = match server {
         Server::Qemu(root) => format!(
             "user,id=n0,restrict=on,tftp={},bootfile={boot_file}",
             root.display()
         ),
-        Server::Atftpd(net) => net.netdev("n0"),
+        Server::Atftpd(net) | Server::Nginx(net) => net.netdev("n0"),
     };
     let mut qemu = Qemu::new(&name, "pc", 256);
+    if let Server::Atftpd(net) | Server::Nginx(net) = server {
+        qemu.pass_fd(net.qemu_fd());
+    }
     qemu.timeout(Duration::from_secs(600))
         .args(["-netdev", &netdev])
         .args(["-device", &format!("{nic},netdev=n0")])
@@ -120,7 +139,9 @@ fn run(
         Client::Netloader | Client::Undi => {
             qemu.run(|serial| serial.contains("netloader: stopped."))
         }
-        Client::Ipxe => qemu.run(|_| tail_contains(&pcap, b"\0\x01done.txt\0")),
+        Client::Ipxe => qemu.run(|_| {
+            tail_contains(&pcap, b"\0\x01done.txt\0") || tail_contains(&pcap, b"GET /done.txt ")
+        }),
     };
     if client == Client::Undi && !outcome.contains("nic: the card through its PXE ROM's UNDI") {
         eprintln!(
@@ -129,9 +150,10 @@ fn run(
         );
         return None;
     }
-    let transfer = std::fs::read(&pcap)
-        .ok()
-        .and_then(|bytes| netloader_tests::pcap::tftp_transfer(&bytes, FILE));
+    let transfer = std::fs::read(&pcap).ok().and_then(|bytes| match server {
+        Server::Nginx(_) => netloader_tests::pcap::http_transfer(&bytes, FILE),
+        _ => netloader_tests::pcap::tftp_transfer(&bytes, FILE),
+    });
     if transfer.is_none() || outcome.timed_out {
         eprintln!(
             "  {name}: no complete transfer (timed out: {}); logs: {} {}",
@@ -206,28 +228,176 @@ fn row(options: &Options, nic: &str, server: &str, results: &Results) {
         (Some(n), Some(i)) => format!("{:.2}x", i.seconds / n.seconds),
         _ => "-".to_string(),
     };
+    let (undi, undi_ratio) = match &results.undi {
+        Some(undi) => (figure(undi, Client::Undi), ratio(undi)),
+        None => ("not run".to_string(), "-".to_string()),
+    };
     let opts = |t: &Option<Transfer>| t.as_ref().map_or(String::new(), |t| t.options.clone());
     println!(
-        "| {nic} | {server} | {} | {} | {} | {} | {} | {} | {} |",
+        "| {nic} | {server} | {} | {undi} | {} | {} | {undi_ratio} | {} | {} |",
         figure(&results.netloader, Client::Netloader),
-        figure(&results.undi, Client::Undi),
         figure(&results.ipxe, Client::Ipxe),
         ratio(&results.netloader),
-        ratio(&results.undi),
         opts(&results.netloader),
         opts(&results.ipxe)
     );
 }
 
-/// The median transfer of each client on one card and server.
+/// The median transfer of each client on one card and server (`undi`: `None` where that
+/// client does not run, on HTTP).
 struct Results {
     netloader: Option<Transfer>,
-    undi: Option<Transfer>,
+    undi: Option<Option<Transfer>>,
     ipxe: Option<Transfer>,
+}
+
+/// A namespace with dnsmasq naming `boot_file` and nginx serving `root`, behind the relay.
+fn nginx_net(
+    root: &Path,
+    boot_file: &str,
+    impairment: Impairment,
+    reorder: f64,
+    dir: &Path,
+    client: Client,
+) -> TestNet {
+    let servers = netns::Servers {
+        impairment,
+        reorder,
+        nginx: true,
+        ipv6_ra: true,
+        tftp: netns::TftpServer::Nothing,
+        ..netns::Servers::new(boot_file)
+    };
+    let logs = dir.join(format!("servers-http-{}", client.name()));
+    TestNet::start_servers(root, &servers, &logs)
+        .unwrap_or_else(|e| panic!("namespace with nginx: {e}"))
+}
+
+/// What the relay does to the frames of one boot-to-kernel run; `tag` names its logs.
+#[derive(Clone, Copy)]
+struct Network {
+    tag: &'static str,
+    impairment: Impairment,
+    reorder: f64,
+}
+
+/// QEMU start to the test kernel's entry, kernel and 1 MiB module over HTTP, through the
+/// relay impaired as `network` says; None when the kernel never started.
+fn to_kernel(
+    client: Client,
+    nic: &str,
+    root: &Path,
+    dir: &Path,
+    iso: &Path,
+    network: Network,
+) -> Option<f64> {
+    let Network {
+        tag: label,
+        impairment,
+        reorder,
+    } = network;
+    let boot_file = match client {
+        Client::Ipxe => format!("http://{}/{IPXE_KERNEL_SCRIPT}", netns::SERVER_ADDR),
+        Client::Netloader => format!("http://{}/{KERNEL_CONFIG}", netns::SERVER_ADDR),
+        Client::Undi => return None, // TFTP only
+    };
+    let net = nginx_net(root, &boot_file, impairment, reorder, dir, client);
+    let name = format!("bench-kernel-{label}-{}-{nic}", client.name());
+    let mut qemu = Qemu::new(&name, "pc", 256);
+    qemu.timeout(Duration::from_secs(300))
+        .args(["-netdev", &net.netdev("n0")])
+        .pass_fd(net.qemu_fd())
+        .args(["-device", &format!("{nic},netdev=n0")]);
+    match client {
+        Client::Netloader => qemu.args(["-cdrom", iso.to_str().unwrap()]),
+        Client::Undi | Client::Ipxe => qemu.args(["-boot", "order=n"]),
+    };
+    let outcome =
+        qemu.run(|serial| serial.contains("MB BEGIN") || serial.contains("netloader: stopped."));
+    if !outcome.contains("MB BEGIN") {
+        eprintln!(
+            "  {name}: the kernel did not start; log: {}",
+            outcome.log.display()
+        );
+        return None;
+    }
+    Some(outcome.elapsed.as_secs_f64())
+}
+
+/// Rows of the boot-to-kernel table for one card: (card, network, netloader s, iPXE s).
+fn kernel_runs(
+    options: &Options,
+    nic: &str,
+    root: &Path,
+    dir: &Path,
+    iso: &Path,
+) -> Vec<(String, String, Option<f64>, Option<f64>)> {
+    let cases = [
+        ("clean", "clean", Impairment::NONE, 0.0),
+        (
+            "5% loss",
+            "loss5",
+            Impairment {
+                loss: 0.05,
+                seed: 5,
+                ..Impairment::NONE
+            },
+            0.0,
+        ),
+        (
+            "20% loss",
+            "loss20",
+            Impairment {
+                loss: 0.20,
+                seed: 20,
+                ..Impairment::NONE
+            },
+            0.0,
+        ),
+        (
+            "1% dup + 1% reorder",
+            "dupre",
+            Impairment {
+                duplicate: 0.01,
+                seed: 101,
+                ..Impairment::NONE
+            },
+            0.01,
+        ),
+    ];
+    let mut rows = Vec::new();
+    for (label, tag, impairment, reorder) in cases {
+        let network = Network {
+            tag,
+            impairment,
+            reorder,
+        };
+        let mut times = [Vec::new(), Vec::new()];
+        for _ in 0..options.runs {
+            for (k, client) in [Client::Netloader, Client::Ipxe].into_iter().enumerate() {
+                if options.clients.iter().any(|c| c == client.name()) {
+                    let t = to_kernel(client, nic, root, dir, iso, network);
+                    eprintln!("  {nic} {label} {}: {t:?}", client.name());
+                    times[k].push(t);
+                }
+            }
+        }
+        let median = |mut v: Vec<Option<f64>>| -> Option<f64> {
+            if v.is_empty() || v.iter().any(Option::is_none) {
+                return None;
+            }
+            v.sort_by(|a, b| a.unwrap().total_cmp(&b.unwrap()));
+            v[v.len() / 2]
+        };
+        let [n, i] = times;
+        rows.push((nic.to_string(), label.to_string(), median(n), median(i)));
+    }
+    rows
 }
 
 fn main() {
     let options = options();
+    let mut kernel_rows = Vec::new();
     let dir: PathBuf = work_dir().join("bench");
     let root = dir.join("tftp");
     std::fs::create_dir_all(&root).unwrap();
@@ -241,6 +411,29 @@ fn main() {
     std::fs::write(
         root.join(IPXE_SCRIPT),
         format!("#!ipxe\nimgfetch tftp://${{next-server}}/{FILE}\nimgfetch tftp://${{next-server}}/done.txt\n"),
+    )
+    .unwrap();
+    let http = format!("http://{}", netns::SERVER_ADDR);
+    std::fs::write(
+        root.join(IPXE_HTTP_SCRIPT),
+        format!("#!ipxe\nimgfetch {http}/{FILE}\nimgfetch {http}/done.txt\n"),
+    )
+    .unwrap();
+    // The boot-to-kernel runs: the test kernel and a 1 MiB module.
+    std::fs::copy(kernels::path(Variant::Elf32), root.join("kernel")).unwrap();
+    std::fs::write(
+        root.join(MODULE),
+        netloader_tests::scenario::random_bytes(1 << 20, 7),
+    )
+    .unwrap();
+    std::fs::write(
+        root.join(KERNEL_CONFIG),
+        format!("set timeout=0\nmenuentry k {{\n  multiboot {http}/kernel\n  module {http}/{MODULE}\n}}\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        root.join(IPXE_KERNEL_SCRIPT),
+        format!("#!ipxe\nkernel {http}/kernel\nmodule {http}/{MODULE}\nboot\n"),
     )
     .unwrap();
     let iso = dir.join("netloader.iso");
@@ -260,7 +453,7 @@ fn main() {
     let size = options.size;
     let rtt_ms = options.rtt.as_secs_f64() * 1e3;
     println!(
-        "TFTP download of {} MiB; MB/s = 10^6 bytes per second, timed from the wire (pcap).",
+        "Download of {} MiB (TFTP, HTTP); MB/s = 10^6 bytes per second, timed from the wire (pcap).",
         size >> 20
     );
     println!();
@@ -271,25 +464,56 @@ fn main() {
     for nic in &options.nics {
         if options.servers.iter().any(|s| s == "qemu") {
             let server = Server::Qemu(&root);
-            let results = interleaved(&options, nic, |client| {
+            let results = interleaved(&options, nic, true, |client| {
                 run(client, nic, &server, &dir, &iso, "qemu")
             });
             row(&options, nic, "QEMU built-in", &results);
         }
 
-        if !options.servers.iter().any(|s| s == "atftpd") {
+        let wants = |server: &str| options.servers.iter().any(|s| s == server);
+        if !wants("atftpd") && !wants("http") && !wants("http-loss") {
             continue;
         }
         if !netns::is_root() {
-            eprintln!("  (atftpd in a namespace skipped: needs root)");
+            eprintln!("  (servers in a namespace skipped: need root)");
+            continue;
+        }
+        if wants("http") {
+            for (label, rtt) in [
+                ("nginx (HTTP), no delay".to_string(), Duration::ZERO),
+                (format!("nginx (HTTP), {rtt_ms} ms RTT"), options.rtt),
+            ] {
+                let results = interleaved(&options, nic, false, |client| {
+                    let boot_file = match client {
+                        Client::Ipxe => format!("http://{}/{IPXE_HTTP_SCRIPT}", netns::SERVER_ADDR),
+                        Client::Netloader => format!("http://{}/{FILE}", netns::SERVER_ADDR),
+                        Client::Undi => return None, // TFTP only: not run here
+                    };
+                    let net = nginx_net(
+                        &root,
+                        &boot_file,
+                        Impairment::round_trip(rtt),
+                        0.0,
+                        &dir,
+                        client,
+                    );
+                    run(client, nic, &Server::Nginx(&net), &dir, &iso, "http")
+                });
+                row(&options, nic, &label, &results);
+            }
+        }
+        if wants("http-loss") {
+            kernel_rows.extend(kernel_runs(&options, nic, &root, &dir, &iso));
+        }
+        if !wants("atftpd") {
             continue;
         }
         let label = format!("atftpd, {rtt_ms} ms RTT");
-        let results = interleaved(&options, nic, |client| {
+        let results = interleaved(&options, nic, true, |client| {
             let logs = dir.join(format!("servers-{}-{nic}", client.name()));
             let net = TestNet::start(
                 &root,
-                client.boot_file(),
+                client.tftp_boot_file(),
                 Impairment::round_trip(options.rtt),
                 &logs,
             )
@@ -298,14 +522,38 @@ fn main() {
         });
         row(&options, nic, &label, &results);
     }
+    print_kernel_rows(&kernel_rows);
 }
 
-/// `--runs` transfers by each selected client, alternating netloader, netloader via UNDI and
-/// iPXE; the median of each (a failed run counts as failed; a client not selected has none).
-/// Every run's figure goes to stderr.
+/// The boot-to-kernel table (`http-loss`).
+fn print_kernel_rows(rows: &[(String, String, Option<f64>, Option<f64>)]) {
+    if rows.is_empty() {
+        return;
+    }
+    println!();
+    println!(
+        "QEMU start to the test kernel's entry, kernel + 1 MiB module over HTTP (nginx), seconds:"
+    );
+    println!();
+    println!("| NIC | network | netloader s | iPXE s | netloader / iPXE time |");
+    println!("| --- | --- | --- | --- | --- |");
+    let show = |t: &Option<f64>| t.map_or("failed".to_string(), |t| format!("{t:.2}"));
+    for (nic, label, n, i) in rows {
+        let ratio = match (n, i) {
+            (Some(n), Some(i)) => format!("{:.2}", n / i),
+            _ => "-".to_string(),
+        };
+        println!("| {nic} | {label} | {} | {} | {ratio} |", show(n), show(i));
+    }
+}
+
+/// `--runs` transfers by each selected client, alternating netloader, netloader via UNDI (where
+/// `with_undi`) and iPXE; the median of each (a failed run counts as failed; a client not
+/// selected has none). Every run's figure goes to stderr.
 fn interleaved(
     options: &Options,
     nic: &str,
+    with_undi: bool,
     mut one: impl FnMut(Client) -> Option<Transfer>,
 ) -> Results {
     let (runs, size) = (options.runs, options.size);
@@ -318,7 +566,9 @@ fn interleaved(
             (Client::Undi, &mut undi),
             (Client::Ipxe, &mut ipxe),
         ] {
-            if !options.clients.iter().any(|c| c == client.name()) {
+            if !options.clients.iter().any(|c| c == client.name())
+                || (client == Client::Undi && !with_undi)
+            {
                 continue;
             }
             let transfer = one(client);
@@ -333,7 +583,7 @@ fn interleaved(
     }
     Results {
         netloader: median(netloader),
-        undi: median(undi),
+        undi: with_undi.then(|| median(undi)),
         ipxe: median(ipxe),
     }
 }
