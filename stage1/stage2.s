@@ -405,7 +405,7 @@ boot_pdpt:
 boot_pd:
     .skip 4 * 4096
     .p2align 4
-boot_stack:
-    .skip 96 * 1024
+boot_stack:                        # for the runtime's first steps only: from the network card
+    .skip 16 * 1024                # on, it runs on a stack in upper memory (runtime/src/main.rs)
     .globl boot_stack_top
 boot_stack_top:

@@ -1,5 +1,7 @@
 //! Build the Multiboot test kernel (its own cargo workspace in kernel/) and derive its variants;
-//! build the Linux test kernel (linux-kernel/) and wrap it as a bzImage (build_linux_kernel.rs).
+//! build the Linux test kernel (linux-kernel/) and wrap it as a bzImage (build_linux_kernel.rs);
+//! build the stand-in for netloader.efi (efi-stub/, for x86_64-unknown-uefi) that the UEFI
+//! boot tests put where the real one will go (`NETLOADER_TEST_EFI_STUB`).
 //!
 //! One kernel crate, two links: `mbtest` at 1 MiB and `mbtest-low` at 0x8000. Out of them, into
 //! OUT_DIR:
@@ -176,6 +178,22 @@ fn main() {
         "cargo:rustc-env=NETLOADER_LINUX_TEST_KERNEL={}",
         bzimage.display()
     );
+    // The UEFI stand-in: its own workspace too, for the UEFI target.
+    for watched in ["efi-stub/src", "efi-stub/Cargo.toml", "efi-stub/Cargo.lock"] {
+        println!(
+            "cargo:rerun-if-changed={}",
+            manifest_dir.join(watched).display()
+        );
+    }
+    let stub_release = cargo_release(
+        &root,
+        &manifest_dir.join("efi-stub/Cargo.toml"),
+        Some(EFI_TARGET),
+    );
+    println!(
+        "cargo:rustc-env=NETLOADER_TEST_EFI_STUB={}",
+        stub_release.join("netloader-efi-stub.efi").display()
+    );
     std::fs::write(
         out_dir.join("test_kernel_layouts.rs"),
         format!("/// (variant name, layout), written by build.rs.\nconst LAYOUTS: &[(&str, Layout)] = &[\n{table}];\n"),
@@ -183,9 +201,18 @@ fn main() {
     .unwrap();
 }
 
+/// The target of the UEFI stand-in (scripts/install-deps adds it with rustup).
+const EFI_TARGET: &str = "x86_64-unknown-uefi";
+
 /// `cargo build --release` in kernel/, with a target directory of its own beside ours.
 /// Returns the directory holding the two linked bins.
 fn build_kernel(root: &Path, manifest: &Path) -> PathBuf {
+    cargo_release(root, manifest, None)
+}
+
+/// `cargo build --release` of the workspace at `manifest` for `target` (None: the host's),
+/// into the test kernels' target directory. Returns the directory holding the linked bins.
+fn cargo_release(root: &Path, manifest: &Path, target: Option<&str>) -> PathBuf {
     let target_dir = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("target"))
@@ -197,6 +224,9 @@ fn build_kernel(root: &Path, manifest: &Path) -> PathBuf {
         .arg(manifest)
         .arg("--target-dir")
         .arg(&target_dir);
+    if let Some(target) = target {
+        command.args(["--target", target]);
+    }
     // The outer build's settings are for host code; none of them may reach the kernel.
     for (key, _) in std::env::vars_os() {
         let key = key.to_string_lossy();
@@ -211,9 +241,16 @@ fn build_kernel(root: &Path, manifest: &Path) -> PathBuf {
     let status = command.status().expect("run cargo for the test kernel");
     assert!(
         status.success(),
-        "building the test kernel failed (see the errors above)"
+        "building {} failed (see the errors above){}",
+        manifest.display(),
+        target.map_or(String::new(), |t| format!(
+            ": is the {t} target installed? scripts/install-deps adds it (rustup target add {t})"
+        ))
     );
-    target_dir.join("release")
+    match target {
+        Some(target) => target_dir.join(target).join("release"),
+        None => target_dir.join("release"),
+    }
 }
 
 /// What a Multiboot 2 variant changes in the header.

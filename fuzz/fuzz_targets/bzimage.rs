@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use netloader_proto::linux::placement::{InitrdLayout, KernelPlan, initrd_constraint};
+use netloader_proto::linux::placement::{InitrdLayout, KernelPlan, initrd_request};
 use netloader_proto::linux::{BzImage, TYPE_OF_LOADER_UNDEFINED, ZERO_PAGE_LEN, ZeroPage};
 
 fuzz_target!(|file: &[u8]| {
@@ -37,7 +37,7 @@ fuzz_target!(|file: &[u8]| {
         assert!(load.reserved_end - address >= header.protected_len);
         zero_page.set_kernel(&load);
         let layout = InitrdLayout::new([file.len() as u64]).unwrap();
-        if let Ok(c) = initrd_constraint(&image, &load, &layout, None) {
+        if let Ok(c) = initrd_request(image.header(), &load, &layout, None) {
             assert!(c.min >= load.reserved_end && c.max <= 1 << 32);
         }
     }

@@ -4,10 +4,14 @@
 //! Input: `[piece seed u8][capacity u16 LE][file...]`. The place holds `capacity` bytes (so
 //! "output larger than its place" is reached too); the seed cuts the file into pieces of 1 to
 //! 256 bytes. The xz dictionary is 64 KiB (a file asking for more is refused: also a path).
+//! The file's first bytes also go through what a loader reads before the data (its format, the
+//! xz dictionary it needs): never a panic, and a longer prefix never takes back an answer.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use netloader_proto::decompress::{DecompressSink, Scratch};
+use netloader_proto::decompress::{
+    DecompressSink, Format, Scratch, XzDictionary, xz_dictionary_size,
+};
 use netloader_proto::tftp::Sink;
 
 fuzz_target!(|input: &[u8]| {
@@ -15,6 +19,14 @@ fuzz_target!(|input: &[u8]| {
         return;
     };
     let capacity = u16::from_le_bytes([*c0, *c1]) as usize;
+    let cut = (usize::from(*seed) * 4).min(file.len());
+    if let Some(format) = Format::detect(&file[..cut]) {
+        assert_eq!(Format::detect(file), Some(format));
+    }
+    match xz_dictionary_size(&file[..cut]) {
+        XzDictionary::NeedMore => {}
+        known => assert_eq!(xz_dictionary_size(file), known),
+    }
     let mut dictionary = vec![0u8; 64 << 10];
     let mut scratch = Scratch::with_xz_dictionary(&mut dictionary);
     let mut place = vec![0x5Au8; capacity + 64];

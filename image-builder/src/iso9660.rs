@@ -1,5 +1,6 @@
-//! ISO 9660 image with an El Torito no-emulation boot entry, hybrid (an MBR can be put in
-//! the system area so the same image boots from a USB stick).
+//! ISO 9660 image with an El Torito no-emulation boot entry for BIOS and, optionally, a second
+//! one for UEFI (platform 0xEF: a FAT image the firmware takes as its EFI system partition);
+//! hybrid (an MBR can be put in the system area so the same image boots from a USB stick).
 //!
 //! Built in two steps because the boot code embeds the LBA of its own payload: [`plan`]
 //! fixes the layout from names and lengths only; [`write`] then takes the final bytes.
@@ -60,6 +61,33 @@ pub struct ElToritoBoot {
     pub load_sectors: u16,
 }
 
+/// The boot catalog: the BIOS's default entry and, optionally, the EFI entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BootCatalog {
+    pub bios: ElToritoBoot,
+    /// Index of the file that is a FAT image holding `EFI/BOOT/BOOTX64.EFI`: the catalog gets
+    /// a final section (platform 0xEF, EFI) with one no-emulation entry covering the whole file,
+    /// which must be a whole number of 512-byte sectors, at most 65535 (32 MiB - 512 bytes,
+    /// the entry's 16-bit sector count).
+    pub efi_image: Option<usize>,
+}
+
+impl From<ElToritoBoot> for BootCatalog {
+    fn from(bios: ElToritoBoot) -> BootCatalog {
+        BootCatalog {
+            bios,
+            efi_image: None,
+        }
+    }
+}
+
+/// El Torito platform id of UEFI (the validation entry's 0 is 80x86, for the BIOS entry).
+pub const PLATFORM_EFI: u8 = 0xEF;
+/// Size of the catalog: the validation and default entries, then a section header and its one
+/// entry when there is an EFI image.
+const CATALOG_BIOS_BYTES: usize = 64;
+const CATALOG_WITH_EFI_BYTES: usize = 128;
+
 /// Where everything goes, fixed before the file contents are known.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IsoLayout {
@@ -88,6 +116,19 @@ impl IsoLayout {
             start_lba: 0,
             sectors: self.total_sectors * (SECTOR_SIZE / 512) as u32,
         }
+    }
+
+    /// An MBR entry covering exactly file `index` (in 512-byte sectors), of type `kind`: the
+    /// hybrid image's EFI system partition is its El Torito EFI image, shared, as xorriso's
+    /// `-efi-boot-part --efi-boot-image` makes it. None for an index past the files.
+    pub fn file_partition(&self, index: usize, kind: u8) -> Option<PartitionEntry> {
+        let (lba, len) = (self.file_lba.get(index)?, self.lengths.get(index)?);
+        Some(PartitionEntry {
+            bootable: false,
+            kind,
+            start_lba: lba * (SECTOR_SIZE / 512) as u32,
+            sectors: u32::try_from(len.div_ceil(512)).ok()?,
+        })
     }
 }
 
@@ -163,19 +204,27 @@ pub fn plan(files: &[(&str, usize)]) -> Result<IsoLayout, IsoError> {
 }
 
 /// Writes the image planned by `layout`. `files` must have the names and lengths given to
-/// [`plan`], in the same order. `system_area`, if given, becomes bytes 0..512 (the hybrid
-/// MBR); the rest of the 32 KiB system area is zero.
+/// [`plan`], in the same order. `boot` is the BIOS entry, or a [`BootCatalog`] with an EFI
+/// entry too. `system_area`, if given, becomes bytes 0..512 (the hybrid MBR); the rest of the
+/// 32 KiB system area is zero.
 pub fn write(
     layout: &IsoLayout,
     volume_id: &str,
     files: &[IsoFile],
-    boot: ElToritoBoot,
+    boot: impl Into<BootCatalog>,
     system_area: Option<&[u8; 512]>,
 ) -> Result<Vec<u8>, IsoError> {
+    let BootCatalog {
+        bios: boot,
+        efi_image,
+    } = boot.into();
     check_matches_plan(layout, files)?;
     let volume_id = d_characters(volume_id, 32)
         .ok_or_else(|| IsoError::InvalidVolumeId(volume_id.to_string()))?;
     let boot_lba = check_boot_entry(layout, boot)?;
+    let efi = efi_image
+        .map(|index| check_efi_image(layout, index))
+        .transpose()?;
 
     let mut image = vec![0u8; layout.image_bytes()];
     if let Some(mbr) = system_area {
@@ -186,8 +235,8 @@ pub fn write(
         .copy_from_slice(&primary_volume_descriptor(&volume_id, layout, root_size));
     sector_mut(&mut image, BOOT_RECORD_LBA).copy_from_slice(&boot_record());
     sector_mut(&mut image, TERMINATOR_LBA)[..7].copy_from_slice(b"\xFFCD001\x01");
-    sector_mut(&mut image, BOOT_CATALOG_LBA)[..64]
-        .copy_from_slice(&boot_catalog(boot_lba, boot.load_sectors));
+    let catalog = boot_catalog(boot_lba, boot.load_sectors, efi);
+    sector_mut(&mut image, BOOT_CATALOG_LBA)[..catalog.len()].copy_from_slice(&catalog);
     sector_mut(&mut image, L_PATH_TABLE_LBA)[..10].copy_from_slice(&path_table_record(false));
     sector_mut(&mut image, M_PATH_TABLE_LBA)[..10].copy_from_slice(&path_table_record(true));
 
@@ -245,6 +294,23 @@ fn check_boot_entry(layout: &IsoLayout, boot: ElToritoBoot) -> Result<u32, IsoEr
         )));
     }
     Ok(*lba)
+}
+
+/// Returns the EFI image's LBA and size in 512-byte sectors after checking it can be one.
+fn check_efi_image(layout: &IsoLayout, index: usize) -> Result<(u32, u16), IsoError> {
+    let (Some(lba), Some(len)) = (layout.file_lba.get(index), layout.lengths.get(index)) else {
+        return Err(IsoError::InvalidBootEntry(format!(
+            "EFI image file index {index} but only {} files",
+            layout.file_lba.len()
+        )));
+    };
+    let sectors = u16::try_from(len / 512).ok().filter(|&n| n > 0);
+    match sectors {
+        Some(sectors) if len % 512 == 0 => Ok((*lba, sectors)),
+        _ => Err(IsoError::InvalidBootEntry(format!(
+            "the EFI image is {len} bytes: it must be 512 bytes to 32 MiB - 512, in whole 512-byte sectors"
+        ))),
+    }
 }
 
 fn sector_mut(image: &mut [u8], lba: u32) -> &mut [u8] {
@@ -394,9 +460,18 @@ fn boot_record() -> Vec<u8> {
     d
 }
 
-/// Validation entry (platform x86, checksummed, key 55 AA) and the default entry.
-fn boot_catalog(boot_lba: u32, load_sectors: u16) -> [u8; 64] {
-    let mut c = [0u8; 64];
+/// Validation entry (platform x86, checksummed, key 55 AA) and the default entry; with `efi`
+/// (the image's LBA and 512-byte sector count), a final section header for platform EFI and its
+/// one entry.
+fn boot_catalog(boot_lba: u32, load_sectors: u16, efi: Option<(u32, u16)>) -> Vec<u8> {
+    let mut c = vec![
+        0u8;
+        if efi.is_some() {
+            CATALOG_WITH_EFI_BYTES
+        } else {
+            CATALOG_BIOS_BYTES
+        }
+    ];
     c[0] = 0x01; // header id
     c[1] = 0x00; // platform: 80x86
     c[30] = 0x55;
@@ -411,6 +486,15 @@ fn boot_catalog(boot_lba: u32, load_sectors: u16) -> [u8; 64] {
     c[36] = 0x00; // system type
     c[38..40].copy_from_slice(&load_sectors.to_le_bytes());
     c[40..44].copy_from_slice(&boot_lba.to_le_bytes());
+    if let Some((efi_lba, efi_sectors)) = efi {
+        c[64] = 0x91; // section header, the final one
+        c[65] = PLATFORM_EFI;
+        c[66..68].copy_from_slice(&1u16.to_le_bytes()); // one entry follows
+        c[96] = 0x88; // bootable
+        c[97] = 0x00; // no emulation
+        c[102..104].copy_from_slice(&efi_sectors.to_le_bytes());
+        c[104..108].copy_from_slice(&efi_lba.to_le_bytes());
+    }
     c
 }
 
@@ -738,6 +822,148 @@ mod tests {
         let fields: Vec<&str> = line.split_whitespace().collect();
         assert_eq!(&fields[1..5], &["*", "0", "2047", "2048"], "{line}");
         assert_eq!(fields[6], "17", "{line}");
+    }
+
+    /// A second catalog entry for UEFI: a final section header (platform 0xEF) and a
+    /// no-emulation entry covering the FAT image, checked at exact offsets and by xorriso.
+    #[test]
+    fn efi_entry_in_the_catalog() {
+        let s = sample();
+        let esp = crate::fat::build_esp(&[("EFI/BOOT/BOOTX64.EFI", &s.big)], 0).unwrap();
+        let files = [
+            IsoFile {
+                name: "NETLOAD.BIN",
+                data: &s.loader,
+            },
+            IsoFile {
+                name: "EFIBOOT.IMG",
+                data: &esp,
+            },
+        ];
+        let sizes: Vec<(&str, usize)> = files.iter().map(|f| (f.name, f.data.len())).collect();
+        let layout = plan(&sizes).unwrap();
+        let catalog = BootCatalog {
+            bios: ElToritoBoot {
+                file_index: 0,
+                load_sectors: 4,
+            },
+            efi_image: Some(1),
+        };
+        let image = write(&layout, "EFITEST", &files, catalog, None).unwrap();
+        let efi_lba = layout.file_lba[1];
+        let esp_sectors = (esp.len() / 512) as u16;
+        let c = &sector(&image, 19)[..128];
+        assert_eq!(c[..2], [0x01, 0x00], "validation entry: x86");
+        assert_eq!(
+            c[32..34],
+            [0x88, 0x00],
+            "default entry: bootable, no emulation"
+        );
+        assert_eq!(
+            c[64..68],
+            [0x91, 0xEF, 1, 0],
+            "final section header: EFI, one entry"
+        );
+        assert!(c[68..96].iter().all(|&b| b == 0), "no id string");
+        assert_eq!(c[96..98], [0x88, 0x00], "EFI entry: bootable, no emulation");
+        assert_eq!(c[98..102], [0; 4], "load segment 0, system type 0");
+        assert_eq!(c[102..104], esp_sectors.to_le_bytes());
+        assert_eq!(c[104..108], efi_lba.to_le_bytes());
+        assert!(sector(&image, 19)[128..].iter().all(|&b| b == 0));
+        let at = efi_lba as usize * SECTOR_SIZE;
+        assert_eq!(image[at..at + esp.len()], esp[..]);
+        assert_eq!(
+            layout.file_partition(1, 0xEF),
+            Some(PartitionEntry {
+                bootable: false,
+                kind: 0xEF,
+                start_lba: efi_lba * 4,
+                sectors: esp_sectors as u32,
+            })
+        );
+        assert_eq!(layout.file_partition(2, 0xEF), None);
+
+        let path = temp_path("efi.iso");
+        std::fs::write(&path, &image).unwrap();
+        let iso = path.to_str().unwrap();
+        let report = run_tool("xorriso", &["-indev", iso, "-report_el_torito", "plain"]);
+        let as_mkisofs = run_tool(
+            "xorriso",
+            &["-indev", iso, "-report_el_torito", "as_mkisofs"],
+        );
+        std::fs::remove_file(&path).ok();
+        let line = report
+            .lines()
+            .find(|l| l.starts_with("El Torito boot img :   2"))
+            .unwrap_or_else(|| panic!("no second boot image in:\n{report}"));
+        let fields: Vec<&str> = line.split_whitespace().skip(5).collect();
+        let (sectors, lba) = (esp_sectors.to_string(), efi_lba.to_string());
+        let expected = ["2", "UEFI", "y", "none", "0x0000", "0x00", &sectors, &lba];
+        assert_eq!(fields, expected, "{report}");
+        assert!(
+            report.contains("El Torito img path :   2  /EFIBOOT.IMG"),
+            "{report}"
+        );
+        assert!(
+            !report.contains("WARNING") && !report.contains("SORRY"),
+            "{report}"
+        );
+        assert!(
+            as_mkisofs.contains("-eltorito-alt-boot") && as_mkisofs.contains("-e '/EFIBOOT.IMG'"),
+            "{as_mkisofs}"
+        );
+    }
+
+    #[test]
+    fn efi_image_errors() {
+        let odd = vec![0u8; 1000];
+        let big = vec![0u8; 65_536 * 512];
+        for (data, what) in [
+            (&odd[..], "1000 bytes"),
+            (&big[..], "33554432 bytes"),
+            (&[][..], "0 bytes"),
+        ] {
+            let files = [
+                IsoFile {
+                    name: "BOOT.BIN",
+                    data: &[1u8; 2048],
+                },
+                IsoFile {
+                    name: "EFI.IMG",
+                    data,
+                },
+            ];
+            let sizes: Vec<(&str, usize)> = files.iter().map(|f| (f.name, f.data.len())).collect();
+            let layout = plan(&sizes).unwrap();
+            let bios = ElToritoBoot {
+                file_index: 0,
+                load_sectors: 4,
+            };
+            let err = write(
+                &layout,
+                "V",
+                &files,
+                BootCatalog {
+                    bios,
+                    efi_image: Some(1),
+                },
+                None,
+            )
+            .unwrap_err();
+            assert!(err.to_string().contains(what), "{err}");
+            let err = write(
+                &layout,
+                "V",
+                &files,
+                BootCatalog {
+                    bios,
+                    efi_image: Some(2),
+                },
+                None,
+            )
+            .unwrap_err();
+            assert!(err.to_string().contains("only 2 files"), "{err}");
+        }
     }
 
     /// The boot file jumps into its second 2048-byte sector (SeaBIOS reads whole CD sectors),

@@ -1,7 +1,8 @@
 //! netloader's image writers. Each form is a pure function from the embedded runtime (and the
 //! user's options) to bytes: deterministic, no outside tools.
 
-pub mod fat12;
+pub mod efi;
+pub mod fat;
 pub mod forms;
 pub mod iso9660;
 pub mod mbr;

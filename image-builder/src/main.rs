@@ -147,6 +147,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 fn build(form: Form, output: &Path, options: &forms::Options) -> anyhow::Result<()> {
     let image = forms::build_with(form, options)?;
     std::fs::write(output, &image).with_context(|| format!("cannot write {}", output.display()))?;
+    if form == Form::Efi {
+        println!("efi image: {} bytes -> {}", image.len(), output.display());
+        return Ok(());
+    }
     println!("stage 1 boot sector: 512 bytes");
     println!(
         "runtime image: {} bytes (in memory {:#x}-{:#x}, {} KiB with its buffers and stack)",

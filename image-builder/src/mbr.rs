@@ -19,6 +19,9 @@ pub const TABLE_OFFSET: usize = 0x1BE;
 /// Number of primary partition entries in an MBR.
 pub const MAX_ENTRIES: usize = 4;
 
+/// The partition type of an EFI system partition in an MBR (UEFI 2.10, 5.2.2).
+pub const EFI_SYSTEM_PARTITION_TYPE: u8 = 0xEF;
+
 /// CHS triple written when an address is beyond what CHS can express (cylinder 1023,
 /// head 254, sector 63): the conventional "use LBA" marker.
 const CHS_MAX: [u8; 3] = [0xFE, 0xFF, 0xFF];

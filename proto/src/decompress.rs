@@ -33,6 +33,7 @@ use miniz_oxide::inflate::core::DecompressorOxide;
 use xz4rust::XzDecoder;
 
 pub use error::DecompressError;
+pub use xz::{XzDictionary, xz_dictionary_size};
 
 use crate::tftp::{Sink, SinkError};
 
@@ -46,6 +47,21 @@ pub enum Format {
 }
 
 impl Format {
+    /// What a file whose first bytes are `prefix` is: gzip (`1F 8B`), xz (`FD 37 7A 58 5A 00`)
+    /// or anything else (plain); None while `prefix` could still become a magic number (fewer
+    /// than 6 bytes that begin one, or none at all).
+    pub fn detect(prefix: &[u8]) -> Option<Format> {
+        if prefix.starts_with(&GZIP_MAGIC) {
+            Some(Format::Gzip)
+        } else if prefix.starts_with(&XZ_MAGIC) {
+            Some(Format::Xz)
+        } else if GZIP_MAGIC.starts_with(prefix) || XZ_MAGIC.starts_with(prefix) {
+            None
+        } else {
+            Some(Format::Plain)
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Format::Plain => "uncompressed",
@@ -265,15 +281,7 @@ impl<'a, 'd> DecompressSink<'a, 'd> {
                 Stage::Detect { prefix, len } => {
                     prefix[*len] = input[0];
                     *len += 1;
-                    let seen = &prefix[..*len];
-                    let decided = if seen.len() <= 2 && GZIP_MAGIC.starts_with(seen) {
-                        (seen.len() == 2).then_some(Format::Gzip)
-                    } else if XZ_MAGIC.starts_with(seen) {
-                        (seen.len() == XZ_MAGIC.len()).then_some(Format::Xz)
-                    } else {
-                        Some(Format::Plain)
-                    };
-                    if let Some(format) = decided {
+                    if let Some(format) = Format::detect(&prefix[..*len]) {
                         let (prefix, len) = (*prefix, *len);
                         self.start(format)?;
                         // The bytes that decided go through the chosen stage (at their own

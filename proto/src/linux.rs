@@ -6,9 +6,10 @@
 //!   header fields a loader needs.
 //! - [`ZeroPage`]: the `boot_params` page built in caller memory: zeroed, the setup header
 //!   copied from 0x1F1 to `0x202 + byte[0x201]`, then type_of_loader, cmd_line_ptr (within
-//!   cmdline_size), the initrd, the E820 table, screen_info (EGA text or a linear framebuffer)
+//!   cmdline_size), the initrd, the E820 table, screen_info (EGA text or a linear framebuffer,
+//!   from the one [`crate::video::Framebuffer`] every protocol describes)
 //!   and the ACPI RSDP.
-//! - [`placement`]: where things go, as constraints for the load planner: the kernel (its
+//! - [`placement`]: where things go, as requests to the load planner: the kernel (its
 //!   pref_address, else relocated with kernel_alignment stepping down to min_alignment, or at
 //!   1 MiB when not relocatable) with the memory it needs from there (init_size), the initrds
 //!   (concatenated, each at a 4-byte boundary, as high as initrd_addr_max allows and clear of
@@ -27,7 +28,7 @@ mod tests;
 
 use core::fmt;
 
-pub use boot_params::{Framebuffer, TextScreen, ZeroPage};
+pub use boot_params::{TextCursor, ZeroPage};
 pub use header::{BzImage, SetupHeader};
 
 /// The zero page is one 4 KiB page.

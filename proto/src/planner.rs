@@ -168,21 +168,14 @@ impl Request {
         self
     }
 
-    /// A Linux placement constraint (`crate::linux::placement`: the kernel's places to try,
-    /// the initrd, the zero page) as a request for `what`: the same fields, `max` exclusive.
-    pub fn from_constraint(what: Use, c: crate::linux::placement::Constraint) -> Request {
-        use crate::linux::placement::Prefer as LinuxPrefer;
-        Request {
-            what,
-            size: c.size,
-            align: c.align,
-            min: c.min,
-            max: c.max,
-            prefer: match c.prefer {
-                LinuxPrefer::Low => Prefer::Low,
-                LinuxPrefer::High => Prefer::High,
-            },
-        }
+    /// True when a place starting at `address` meets the request's alignment and window
+    /// (whatever is free there).
+    pub fn admits(&self, address: u64) -> bool {
+        address.is_multiple_of(self.align.max(1))
+            && address >= self.min
+            && address
+                .checked_add(self.size)
+                .is_some_and(|end| end <= self.max.min(LIMIT))
     }
 }
 

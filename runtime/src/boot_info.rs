@@ -144,12 +144,20 @@ impl BootInfo {
         (self.version >= 3).then_some(&mut self.pxe)
     }
 
-    /// Put a map read again from the BIOS (after the PXE stack left) in place of stage 2's.
-    pub fn replace_memory_map(&mut self, entries: &[E820Entry], conventional_kib: u16) {
-        let count = entries.len().min(E820_MAX);
-        self.e820[..count].copy_from_slice(&entries[..count]);
-        self.e820_count = count as u16;
-        self.conventional_kib = conventional_kib;
+    /// Put a map read again from the BIOS (after a PXE stack left or came) in place of stage
+    /// 2's: `read` fills the table and returns the count; with none, stage 2's map stays (and
+    /// `read` must then have written nothing).
+    pub fn reread_memory_map(
+        &mut self,
+        read: impl FnOnce(&mut [E820Entry]) -> usize,
+        conventional_kib: u16,
+    ) -> usize {
+        let count = read(&mut self.e820).min(E820_MAX);
+        if count > 0 {
+            self.e820_count = count as u16;
+            self.conventional_kib = conventional_kib;
+        }
+        count
     }
 
     /// Keep the runtime and the payload out of base memory from `kib` KiB up to 640 KiB (a

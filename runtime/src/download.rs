@@ -1,11 +1,11 @@
 //! Files land straight in physical memory: a TFTP sink over a range the memory map says is RAM
 //! and that nothing of ours occupies. A CRC-32 is kept on the way in, in the same pass as the
-//! copy (see [`copy_and_crc`]); a SHA-256 is computed afterwards, only where the config asks
-//! for one (under emulation it costs more than the transfer itself).
+//! copy (see [`copy_and_crc`]); a SHA-256 only where the config asks for one (under emulation
+//! it costs more than the transfer itself), by boot/fetch.rs, which also inflates compressed
+//! files on the way in.
 
 use netloader_proto::crc32::{self, Crc32};
 use netloader_proto::tftp::{Sink, SinkError};
-use sha2::{Digest, Sha256};
 
 /// A checked range of physical memory, written front to back.
 pub struct MemorySink {
@@ -28,6 +28,20 @@ impl MemorySink {
         }
     }
 
+    /// Memory that already holds `len` bytes of a file (inflated into it as the file arrived),
+    /// with `crc` over the file as it was fetched.
+    ///
+    /// # Safety
+    /// As for [`MemorySink::new`], and the first `len` bytes are written.
+    pub unsafe fn holding(start: u64, len: u64, crc: Crc32) -> Self {
+        MemorySink {
+            start,
+            capacity: len,
+            len,
+            crc,
+        }
+    }
+
     pub fn start(&self) -> u64 {
         self.start
     }
@@ -36,14 +50,10 @@ impl MemorySink {
         self.len
     }
 
-    /// CRC-32 as zlib, gzip and Ethernet compute it (`crc32` on the command line).
+    /// CRC-32 as zlib, gzip and Ethernet compute it (`crc32` on the command line), of the file
+    /// as it was fetched (for a file inflated on the way: of its compressed bytes).
     pub fn crc32(&self) -> u32 {
         self.crc.value()
-    }
-
-    /// SHA-256 of the received bytes, computed now.
-    pub fn sha256(&self) -> [u8; 32] {
-        Sha256::digest(self.bytes()).into()
     }
 
     /// The received bytes.

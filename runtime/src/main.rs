@@ -41,7 +41,10 @@ use console::OrNone;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// Called by stage 2 (stage1/stage2.s) in long mode, interrupts off, on the boot stack.
+/// Called by stage 2 (stage1/stage2.s) in long mode, interrupts off, on the boot stack (16 KiB
+/// in .bss, enough for these first steps): everything from the network card to the hand-off
+/// runs on the larger stack the layout sets aside in upper memory (boot/plan.rs), since
+/// conventional memory has no room for it.
 #[unsafe(no_mangle)]
 extern "C" fn netloader_main(boot: &'static mut BootInfo) -> ! {
     console::init();
@@ -64,8 +67,9 @@ extern "C" fn netloader_main(boot: &'static mut BootInfo) -> ! {
     println!("timer: TSC at {} MHz", tsc_khz / 1000);
     #[cfg(not(feature = "chain"))]
     arch::bios::report_through_thunk(boot);
-    // A PXE ROM's stack left resident: driven through UNDI, or unloaded now (which changes
-    // the memory map), so this comes before anything reads the map.
+    // A PXE ROM's stack left resident is driven through UNDI or unloaded now, and on the other
+    // forms a card without a native driver may get its option ROM's UNDI loaded: both change
+    // the memory map, so this comes before anything reads it.
     #[cfg(not(feature = "chain"))]
     let kept = if boot.form() == boot_info::BootForm::Pxe {
         pxe_stack::settle(boot)
@@ -94,12 +98,25 @@ extern "C" fn netloader_main(boot: &'static mut BootInfo) -> ! {
     );
     println!("netloader: runtime ready (64-bit).");
 
-    let failure = network_boot(
-        &map,
-        boot,
-        #[cfg(not(feature = "chain"))]
-        kept,
-    );
+    let failure = match boot::Layout::new(&map) {
+        Ok(layout) => {
+            let mut failure = None;
+            // SAFETY: the layout's stack is upper memory that nothing else uses while the
+            // runtime runs (the load plan reserves it as netloader's own), 16-byte aligned.
+            unsafe {
+                arch::on_stack(layout.stack.end, || {
+                    failure = Some(network_boot(
+                        &map,
+                        boot,
+                        #[cfg(not(feature = "chain"))]
+                        kept,
+                    ));
+                })
+            };
+            failure.unwrap_or_else(|| boot::Failure::new("E-PANIC", format_args!("no boot ran")))
+        }
+        Err(failure) => failure,
+    };
     stop(&failure)
 }
 

@@ -4,11 +4,13 @@
 //! (under the cargo target directory); a failing check prints the log's tail and its path.
 
 pub mod bochs;
+pub mod compress;
 pub mod kernels;
 pub mod kernels2;
 pub mod lan;
 pub mod linux;
 pub mod netns;
+pub mod ovmf;
 pub mod pcap;
 pub mod qemu;
 pub mod scenario;

@@ -77,6 +77,10 @@ pub struct LinuxReport {
     pub initrd: Option<InitrdReport>,
     /// `LX SCREEN` fields by name.
     pub screen: Vec<(String, u64)>,
+    /// `LX LFB` (a VESA framebuffer): its numeric fields by name, and the colour fields as
+    /// written (`red=8/16 green=8/8 blue=8/0 rsvd=8/24`, size/position).
+    pub lfb: Vec<(String, u64)>,
+    pub lfb_colours: String,
     pub checks: Vec<Check>,
     pub faults: Vec<String>,
     pub verdict_pass: bool,
@@ -104,6 +108,10 @@ impl LinuxReport {
 
     pub fn screen(&self, name: &str) -> Option<u64> {
         self.screen.iter().find(|(n, _)| n == name).map(|&(_, v)| v)
+    }
+
+    pub fn lfb(&self, name: &str) -> Option<u64> {
+        self.lfb.iter().find(|(n, _)| n == name).map(|&(_, v)| v)
     }
 }
 
@@ -160,6 +168,14 @@ pub fn parse_report(serial: &str) -> Option<LinuxReport> {
                 })
             }
             "SCREEN" => report.screen = numbers(rest),
+            "LFB" => {
+                report.lfb = numbers(rest);
+                report.lfb_colours = rest
+                    .split(' ')
+                    .filter(|w| w.contains('/'))
+                    .collect::<Vec<_>>()
+                    .join(" ");
+            }
             "CHECK" => {
                 let mut parts = rest.splitn(3, ' ');
                 let name = parts.next()?.to_string();
@@ -334,7 +350,8 @@ pub fn debian_kernel() -> io::Result<Fetched> {
         .unwrap_or(&package)
         .to_string();
     let binary = format!("boot/vmlinuz-{abi}");
-    let root = crate::netns::unpacked_debs(&package, &[&package], &binary)?;
+    // The vmlinuz alone (the package unpacks to 400 MB of modules).
+    let root = crate::netns::unpacked_deb_files(&package, &[&package], &binary, &[&binary])?;
     Ok(Fetched {
         path: root.join(binary),
         download_bytes: download_size(&package)?,
@@ -381,6 +398,7 @@ LX E820 base=0x0 len=0x9fc00 type=1\n\
 LX E820 base=0x100000 len=0x7ee0000 type=1\n\
 LX INITRD addr=0x7fdf000 size=13 sha256=0faf\n\
 LX SCREEN isvga=0x1 mode=3 cols=80 lines=25 points=16 x=0 y=2\n\
+LX LFB base=0xfd000000 size=30 width=800 height=600 depth=32 pitch=3200 red=8/16 green=8/8 blue=8/0 rsvd=8/24\n\
 LX CHECK initrd_above_kernel fail 0x7fdf000 >= load + init_size 0x131000\n\
 LX VERDICT fail\n";
 
@@ -412,6 +430,8 @@ LX VERDICT fail\n";
             })
         );
         assert_eq!(report.screen("cols"), Some(80));
+        assert_eq!(report.lfb("pitch"), Some(3200));
+        assert_eq!(report.lfb_colours, "red=8/16 green=8/8 blue=8/0 rsvd=8/24");
         assert_eq!(report.failed_checks().len(), 1);
         assert!(report.check("entry_state").unwrap().ok);
         assert!(!report.verdict_pass);

@@ -221,6 +221,21 @@ impl Outcome {
     }
 }
 
+impl Outcome {
+    /// Did netloader report `file` as fetched whole and inflated: `file: NAME SIZE bytes crc32
+    /// X, FORMAT inflated to N bytes at 0x...`, with the size and CRC-32 of `fetched` (the file
+    /// on the server) and the length of `inflated`? (`format`: gzip or xz.)
+    pub fn inflated(&self, file: &str, fetched: &[u8], format: &str, inflated: &[u8]) -> bool {
+        let head = format!(
+            "file: {file} {} bytes crc32 {:08x}, {format} inflated to {} bytes at 0x",
+            fetched.len(),
+            crc32(fetched),
+            inflated.len()
+        );
+        self.serial.lines().any(|l| l.starts_with(&head))
+    }
+}
+
 /// CRC-32 as zlib computes it, which is what netloader prints for every file.
 pub fn crc32(data: &[u8]) -> u32 {
     crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC).checksum(data)

@@ -4,7 +4,8 @@
 //! placement policy places it where its header asks.
 
 use netloader_proto::linux::BzImage;
-use netloader_proto::linux::placement::{KernelPlan, Prefer};
+use netloader_proto::linux::placement::KernelPlan;
+use netloader_proto::planner::Prefer;
 use netloader_tests::linux::test_kernel_path;
 
 #[test]

@@ -236,24 +236,6 @@ fn boot_file_that_is_a_multiboot2_kernel_boots_directly() {
     );
 }
 
-#[test]
-fn a_linux_entry_is_refused_until_linux_is_wired() {
-    let name = "mb2-linux-notyet";
-    let dir = tftp_root(name, Mb2Variant::Elf64, &[], "");
-    std::fs::write(
-        dir.join("linux.cfg"),
-        "menuentry l {\n  linux /vmlinuz console=ttyS0\n  initrd /a.img /b.img\n}\n",
-    )
-    .unwrap();
-    let outcome = boot(name, Form::Iso, "e1000", &dir, "linux.cfg");
-    outcome.check(
-        outcome.contains(
-            "E-LINUX-NOTYET: /vmlinuz (line 2): this netloader cannot boot Linux kernels yet",
-        ),
-        "a clear refusal",
-    );
-}
-
 /// The framebuffer tag (1024x768x32) from a floppy over virtio, with QEMU's standard VGA: a
 /// VBE linear mode, described by tags 7 and 8; then `set gfxpayload` chooses another mode.
 #[test]

@@ -15,7 +15,10 @@
 //! What a client gets depends on what it is: a netloader runtime (option 77 user class
 //! `netloader`, sent by netloader booted from floppy, ISO, USB or the standalone ROM) gets its
 //! config as the boot file; a PXE ROM gets the boot program for its architecture (option 93,
-//! [`BOOT_PROGRAMS`]): `netloader.pxe` for BIOS.
+//! [`BOOT_PROGRAMS`]): `netloader.pxe` for BIOS, `netloader.efi` for x64 UEFI (built in once
+//! netloader has its UEFI application; until then the served folder's own, if it has one).
+//! UEFI firmware (EDK2's PXE driver, iPXE) takes the proxy OFFER and may then ask the boot
+//! server on port 4011: both get the same boot file.
 
 use std::collections::HashSet;
 use std::fmt::Write as _;
@@ -66,6 +69,10 @@ fn build_pxe() -> anyhow::Result<Vec<u8>> {
     crate::forms::build(crate::forms::Form::Pxe)
 }
 
+fn build_efi() -> anyhow::Result<Vec<u8>> {
+    crate::forms::build(crate::forms::Form::Efi)
+}
+
 /// The architecture switch: one line per boot program.
 pub const BOOT_PROGRAMS: &[BootProgram] = &[
     BootProgram {
@@ -74,12 +81,16 @@ pub const BOOT_PROGRAMS: &[BootProgram] = &[
         file: "netloader.pxe",
         build: Some(build_pxe),
     },
-    // netloader has no UEFI build yet; when it has, this line gets its `build`.
+    // Built in when this netloader has its UEFI application (crate::efi::BUILT_IN).
     BootProgram {
         arches: &[7, 9],
         platform: "x64 UEFI",
-        file: "netloader.efi",
-        build: None,
+        file: crate::efi::FILE_NAME,
+        build: if crate::efi::BUILT_IN.is_some() {
+            Some(build_efi)
+        } else {
+            None
+        },
     },
 ];
 
@@ -205,10 +216,7 @@ impl BootPlan {
             return Boot::File { name, config };
         }
         if program.build.is_none() && !self.files.exists(program.file) {
-            return Boot::Refuse(format!(
-                "{} does not exist yet (netloader has no {} build)",
-                program.file, program.platform
-            ));
+            return Boot::Refuse(not_built_in(program));
         }
         Boot::File {
             name: program.file.to_string(),
@@ -599,6 +607,15 @@ impl DhcpService {
         );
         self.send(reply, BROADCAST, line)
     }
+}
+
+/// Why clients of `program`'s architecture get no answer: it is neither built in nor served.
+pub fn not_built_in(program: &BootProgram) -> String {
+    format!(
+        "{file} is not built into this netloader (it has no {platform} build yet) nor in the served folder: put a {file} there to boot {platform} PXE clients",
+        file = program.file,
+        platform = program.platform
+    )
 }
 
 /// "netloader.pxe from 192.168.77.2, config netloader.cfg/default".

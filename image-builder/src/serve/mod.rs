@@ -220,8 +220,13 @@ pub fn start(args: &ServeArgs, ports: Ports) -> anyhow::Result<Running> {
             None => ", no HTTP".to_string(),
         }
     );
+    let uefi = BOOT_PROGRAMS
+        .iter()
+        .filter(|p| !p.arches.contains(&0) && files.exists(p.file))
+        .map(|p| format!(", {} for {} PXE clients", p.file, p.platform))
+        .collect::<String>();
     println!(
-        "serve: boot files: {bios_boot_file} for BIOS PXE ROMs, the config (netloader.cfg/...) for netloader clients"
+        "serve: boot files: {bios_boot_file} for BIOS PXE ROMs{uefi}, the config (netloader.cfg/...) for netloader clients"
     );
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -272,19 +277,18 @@ fn prepare_files(args: &ServeArgs) -> anyhow::Result<Files> {
     };
     let mut files = Files::new(dir.clone());
     for program in BOOT_PROGRAMS {
-        let Some(build) = program.build else {
-            continue;
-        };
         if files.in_dir(program.file) {
             println!("serve: {}: the folder's own", program.file);
-        } else {
+        } else if let Some(build) = program.build {
             let bytes = build()?;
             println!(
-                "serve: {}: built in ({} bytes, the `pxe` form of this netloader)",
+                "serve: {}: built in ({} bytes, made by this netloader)",
                 program.file,
                 bytes.len()
             );
             files.add(program.file, Extra::Bytes(Arc::from(bytes)));
+        } else {
+            println!("serve: warning: {}", dhcp::not_built_in(program));
         }
     }
     if let Some(kernel) = &args.kernel {

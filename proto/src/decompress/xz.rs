@@ -6,6 +6,83 @@ use xz4rust::{XzDecoder, XzError, XzNextBlockResult};
 
 use super::{DecompressError, Format, Output, XZ_MAGIC};
 
+/// What the start of an xz file says about the dictionary its decoder needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum XzDictionary {
+    /// The first block's header has not all arrived yet.
+    NeedMore,
+    /// The first block's LZMA2 dictionary size in bytes (0: the stream has no block).
+    Size(u64),
+    /// Not readable here: not an xz file, or a header this reader does not follow (the
+    /// decoder will say what is wrong with it).
+    Unknown,
+}
+
+/// Reads the dictionary size an xz file needs from its first bytes: the stream header (12
+/// bytes), then the first block header, whose last filter is LZMA2 with its one property byte
+/// (xz's file format, 3.1 and 5.3.1). A loader lends a dictionary that large before the data
+/// arrives; later streams of the same file may ask for more (the decoder then refuses them).
+pub fn xz_dictionary_size(prefix: &[u8]) -> XzDictionary {
+    const STREAM_HEADER: usize = 12;
+    const LZMA2: u64 = 0x21;
+    if !prefix.starts_with(&XZ_MAGIC[..prefix.len().min(XZ_MAGIC.len())]) {
+        return XzDictionary::Unknown;
+    }
+    let Some(&size_byte) = prefix.get(STREAM_HEADER) else {
+        return XzDictionary::NeedMore;
+    };
+    if size_byte == 0 {
+        // The index follows at once: a stream without blocks decodes to nothing.
+        return XzDictionary::Size(0);
+    }
+    let header_len = (usize::from(size_byte) + 1) * 4;
+    let Some(header) = prefix.get(STREAM_HEADER..STREAM_HEADER + header_len) else {
+        return XzDictionary::NeedMore;
+    };
+    let unknown = XzDictionary::Unknown;
+    let flags = header[1];
+    let mut at = 2;
+    // A variable-length integer: 7 bits a byte, at most 9 bytes.
+    let varint = |at: &mut usize| -> Option<u64> {
+        let mut value = 0u64;
+        for i in 0..9 {
+            let byte = *header.get(*at)?;
+            *at += 1;
+            value |= u64::from(byte & 0x7F) << (7 * i);
+            if byte & 0x80 == 0 {
+                return Some(value);
+            }
+        }
+        None
+    };
+    // Compressed and uncompressed sizes, when present.
+    for present in [flags & 0x40 != 0, flags & 0x80 != 0] {
+        if present && varint(&mut at).is_none() {
+            return unknown;
+        }
+    }
+    let filters = usize::from(flags & 0x03) + 1;
+    let mut last = None;
+    for _ in 0..filters {
+        let (Some(id), Some(props_len)) = (varint(&mut at), varint(&mut at)) else {
+            return unknown;
+        };
+        let Some(props) = header.get(at..at.saturating_add(props_len as usize)) else {
+            return unknown;
+        };
+        at += props.len();
+        last = Some((id, props));
+    }
+    match last {
+        Some((LZMA2, &[props])) if props <= 40 => XzDictionary::Size(if props == 40 {
+            u64::from(u32::MAX)
+        } else {
+            (2 | u64::from(props & 1)) << (props / 2 + 11)
+        }),
+        _ => unknown,
+    }
+}
+
 #[derive(Debug)]
 enum State {
     /// Inside a stream (from its header to its footer); the first `magic_left` bytes still to

@@ -5,6 +5,7 @@ use super::header::{CAN_USE_HEAP, offset};
 use super::placement::KernelLoad;
 use super::{BzImage, LinuxError, ZERO_PAGE_LEN};
 use crate::memmap::E820Entry;
+use crate::video::{ColorModel, Framebuffer};
 
 /// Zero-page offsets outside the setup header.
 mod at {
@@ -40,28 +41,12 @@ const VIDEO_TYPE_VLFB: u8 = 0x23;
 /// screen_info.capabilities: lfb_base has 32 more bits in ext_lfb_base.
 const VIDEO_CAPABILITY_64BIT_BASE: u32 = 1 << 1;
 
-/// A text screen as the BIOS left it (mode 3, 80x25, 8x16 font), with the cursor where the
-/// loader's last line ended (from the BIOS data area).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct TextScreen {
-    pub cursor_x: u8,
-    pub cursor_y: u8,
-}
-
-/// A linear framebuffer (a VBE mode the loader set), as screen_info describes it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Framebuffer {
-    pub address: u64,
-    /// Bytes per line.
-    pub pitch: u32,
-    pub width: u32,
-    pub height: u32,
-    pub bits_per_pixel: u8,
-    /// (size, position) in bits of red, green, blue and reserved.
-    pub red: (u8, u8),
-    pub green: (u8, u8),
-    pub blue: (u8, u8),
-    pub reserved: (u8, u8),
+/// Where the loader's text cursor was (column, row from 0), for a text screen: the kernel's
+/// console goes on from there.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TextCursor {
+    pub x: u8,
+    pub y: u8,
 }
 
 /// The zero page being built. Every setter writes straight into the page.
@@ -187,31 +172,46 @@ impl<'p> ZeroPage<'p> {
         Ok(count)
     }
 
-    /// screen_info for VGA text mode 3 (80x25, 16-line font), as GRUB gives it on a BIOS PC.
-    pub fn set_text_screen(&mut self, screen: TextScreen) {
-        self.page[at::ORIG_X] = screen.cursor_x;
-        self.page[at::ORIG_Y] = screen.cursor_y;
-        self.page[at::ORIG_VIDEO_MODE] = 3;
-        self.page[at::ORIG_VIDEO_COLS] = 80;
-        self.page[at::ORIG_VIDEO_LINES] = 25;
-        self.page[at::ORIG_VIDEO_IS_VGA] = VIDEO_TYPE_VGA_TEXT;
-        self.put16(at::ORIG_VIDEO_POINTS, 16);
-    }
-
-    /// screen_info for a VESA linear framebuffer (VIDEO_TYPE_VLFB; lfb_size in 64 KiB units,
-    /// as vesafb reads it).
-    pub fn set_framebuffer(&mut self, fb: &Framebuffer) {
+    /// screen_info for the screen the kernel gets: an EGA text mode (VGA text mode 3 with
+    /// the framebuffer's columns and lines, 16-line font, the cursor), as GRUB gives it on a
+    /// BIOS PC; or a linear framebuffer (VIDEO_TYPE_VLFB; lfb_size in 64 KiB units, as vesafb
+    /// reads it; the reserved bits are what the colours leave of a pixel).
+    pub fn set_screen(&mut self, fb: &Framebuffer, cursor: TextCursor) {
+        let (red, green, blue) = match fb.model {
+            ColorModel::EgaText => {
+                self.page[at::ORIG_X] = cursor.x;
+                self.page[at::ORIG_Y] = cursor.y;
+                self.page[at::ORIG_VIDEO_MODE] = 3;
+                self.page[at::ORIG_VIDEO_COLS] = fb.width.min(0xFF) as u8;
+                self.page[at::ORIG_VIDEO_LINES] = fb.height.min(0xFF) as u8;
+                self.page[at::ORIG_VIDEO_IS_VGA] = VIDEO_TYPE_VGA_TEXT;
+                self.put16(at::ORIG_VIDEO_POINTS, 16);
+                return;
+            }
+            ColorModel::Rgb { red, green, blue } => (red, green, blue),
+        };
         self.page[at::ORIG_VIDEO_IS_VGA] = VIDEO_TYPE_VLFB;
         self.put16(at::LFB_WIDTH, fb.width.min(0xFFFF) as u16);
         self.put16(at::LFB_HEIGHT, fb.height.min(0xFFFF) as u16);
-        self.put16(at::LFB_DEPTH, fb.bits_per_pixel.into());
+        self.put16(at::LFB_DEPTH, fb.bpp.into());
         self.put32(at::LFB_BASE, fb.address as u32);
         let bytes = u64::from(fb.pitch) * u64::from(fb.height);
         let units = bytes.div_ceil(0x10000);
         self.put32(at::LFB_SIZE, units.min(u32::MAX.into()) as u32);
         self.put16(at::LFB_LINELENGTH, fb.pitch.min(0xFFFF) as u16);
-        let colours = [fb.red, fb.green, fb.blue, fb.reserved];
-        for (i, (size, position)) in colours.into_iter().enumerate() {
+        // (position, size) in the framebuffer type; screen_info wants size, then position.
+        let channels = [red, green, blue];
+        let used_top = channels
+            .iter()
+            .map(|&(position, size)| position.saturating_add(size))
+            .max()
+            .unwrap_or(0);
+        let reserved = match fb.bpp.saturating_sub(used_top) {
+            0 => (0, 0),
+            size => (used_top, size),
+        };
+        let colours = [red, green, blue, reserved];
+        for (i, (position, size)) in colours.into_iter().enumerate() {
             self.page[at::COLOUR_FIELDS + 2 * i] = size;
             self.page[at::COLOUR_FIELDS + 2 * i + 1] = position;
         }

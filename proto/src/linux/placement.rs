@@ -1,5 +1,6 @@
-//! Where a Linux kernel, its initrd and its zero page go: the policy, as constraints for the
-//! load planner (which knows what memory is free) and pure checks of what it chose.
+//! Where a Linux kernel, its initrd and its zero page go: the policy, as requests to the load
+//! planner ([`crate::planner::Request`]: it knows what memory is free) and pure checks of what
+//! it chose.
 //!
 //! - **Kernel.** A kernel runs at its load address rounded up to kernel_alignment, but never
 //!   below its pref_address (its LOAD_PHYSICAL_ADDR: loaded lower, it moves itself up there;
@@ -20,43 +21,17 @@
 //!   netloader keeps all boot information.
 
 use super::header::BZIMAGE_LOAD_ADDRESS;
-use super::{BzImage, LinuxError, ZERO_PAGE_LEN};
+use super::{BzImage, LinuxError, SetupHeader, ZERO_PAGE_LEN};
+use crate::planner::{Prefer, Request, Use};
 
 const MIB: u64 = 1 << 20;
 const FOUR_GIB: u64 = 1 << 32;
 /// GRUB's floor for a relocated kernel.
 const RELOCATION_FLOOR: u64 = 16 * MIB;
 const PAGE: u64 = 0x1000;
-
-/// Which end of the allowed range the planner should try first.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Prefer {
-    Low,
-    High,
-}
-
-/// A request to the load planner: `size` bytes at an address that is a multiple of `align`,
-/// with `min <= address` and `address + size <= max`, taken from the `prefer` end.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Constraint {
-    pub size: u64,
-    pub align: u64,
-    pub min: u64,
-    /// Exclusive: the end of the piece may reach it.
-    pub max: u64,
-    pub prefer: Prefer,
-}
-
-impl Constraint {
-    /// True when `address` satisfies this constraint.
-    pub fn admits(&self, address: u64) -> bool {
-        address.is_multiple_of(self.align)
-            && address >= self.min
-            && address
-                .checked_add(self.size)
-                .is_some_and(|end| end <= self.max)
-    }
-}
+/// What the planner calls the kernel's reservation: one piece from the load address (the
+/// protected-mode part, then the memory it runs in).
+pub const KERNEL: Use = Use::Segment(0);
 
 /// The kernel's places to try, in order ([`KernelPlan::attempts`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -134,9 +109,11 @@ impl KernelPlan {
         }
     }
 
-    /// The constraints to try in order; the first the planner can meet is the place.
-    pub fn attempts(&self) -> impl Iterator<Item = Constraint> + '_ {
-        let exact = Constraint {
+    /// The requests to try in order (each for [`KERNEL`]); the first the planner can meet is
+    /// the place.
+    pub fn attempts(&self) -> impl Iterator<Item = Request> + '_ {
+        let exact = Request {
+            what: KERNEL,
             size: self.size,
             align: 1,
             min: self.preferred,
@@ -152,7 +129,8 @@ impl KernelPlan {
         let steps = (self.min_align_log2..=self.align_log2).filter(move |_| relocatable);
         exact
             .into_iter()
-            .chain(steps.rev().map(move |log2| Constraint {
+            .chain(steps.rev().map(move |log2| Request {
+                what: KERNEL,
                 size: self.size,
                 align: 1 << log2,
                 min: self.floor,
@@ -260,15 +238,15 @@ fn parse_size(text: &[u8]) -> Option<u64> {
     value.checked_mul(1 << shift)
 }
 
-/// Where the initrd (`layout`) may go once the kernel is at `kernel`.
-pub fn initrd_constraint(
-    kernel_image: &BzImage<'_>,
+/// Where the initrd (`layout`) may go once the kernel is at `kernel`: the highest place below
+/// its ceiling, clear of the kernel ([`Use::Initrd`]).
+pub fn initrd_request(
+    header: &SetupHeader,
     kernel: &KernelLoad,
     layout: &InitrdLayout,
     mem_limit: Option<u64>,
-) -> Result<Constraint, LinuxError> {
-    let allowed_end = u64::from(kernel_image.header().initrd_addr_max) + 1;
-    let max = allowed_end.min(FOUR_GIB).min(mem_limit.unwrap_or(u64::MAX)) & !(PAGE - 1);
+) -> Result<Request, LinuxError> {
+    let max = initrd_ceiling(header, mem_limit);
     let min = kernel.reserved_end.saturating_add(PAGE - 1) & !(PAGE - 1);
     // Reserved in whole pages: nothing else may share the initrd's last page.
     let size = layout.size.saturating_add(PAGE - 1) & !(PAGE - 1);
@@ -279,7 +257,8 @@ pub fn initrd_constraint(
             room,
         });
     }
-    Ok(Constraint {
+    Ok(Request {
+        what: Use::Initrd,
         size,
         align: PAGE,
         min,
@@ -288,15 +267,23 @@ pub fn initrd_constraint(
     })
 }
 
+/// The end (exclusive, page-aligned) of the memory an initrd may occupy: min(initrd_addr_max
+/// + 1, 4 GiB, `mem=`).
+pub fn initrd_ceiling(header: &SetupHeader, mem_limit: Option<u64>) -> u64 {
+    let allowed_end = u64::from(header.initrd_addr_max) + 1;
+    allowed_end.min(FOUR_GIB).min(mem_limit.unwrap_or(u64::MAX)) & !(PAGE - 1)
+}
+
 /// Lowest address of the zero page (the real-mode IVT and BIOS data below it stay intact).
 const ZERO_PAGE_FLOOR: u64 = 0x1_0000;
 /// Conventional memory ends at 640 KiB (the EBDA and the video memory follow).
 const CONVENTIONAL_END: u64 = 0xA_0000;
 
 /// Where the zero page and, right after it, a command line of `cmdline_len` bytes (without
-/// its NUL) go.
-pub fn zero_page_constraint(cmdline_len: usize) -> Constraint {
-    Constraint {
+/// its NUL) go ([`Use::BootInfo`]).
+pub fn zero_page_request(cmdline_len: usize) -> Request {
+    Request {
+        what: Use::BootInfo,
         size: ZERO_PAGE_LEN as u64 + cmdline_len as u64 + 1,
         align: PAGE,
         min: ZERO_PAGE_FLOOR,

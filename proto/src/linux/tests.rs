@@ -1,17 +1,18 @@
 //! The bzImage view on built headers (and their damaged forms), the zero page byte by byte,
-//! and the placement policy run against a small first-fit planner over random memory maps.
+//! and the placement policy run on the load planner over random memory maps.
 
 use std::vec;
 use std::vec::Vec;
 
 use super::header::offset;
 use super::placement::{
-    Constraint, InitrdLayout, KernelPlan, Prefer, initrd_constraint, mem_limit,
-    zero_page_constraint,
+    InitrdLayout, KERNEL, KernelPlan, initrd_ceiling, initrd_request, mem_limit, zero_page_request,
 };
 use super::*;
-use crate::memmap::{E820_RAM, E820_RESERVED, E820Entry};
+use crate::memmap::{E820_RAM, E820_RESERVED, E820Entry, MemoryMap};
+use crate::planner::{Planner, Prefer, Request, Use};
 use crate::test_rng::Rng;
+use crate::video::{ColorModel, EGA_TEXT, Framebuffer};
 
 const MIB: u64 = 1 << 20;
 
@@ -306,10 +307,7 @@ fn the_zero_page_holds_exactly_what_was_set() {
         e820(0xFFFC_0000, 0x4_0000, E820_RESERVED),
     ];
     assert_eq!(zero_page.set_e820(&map, 130_944), Ok(5));
-    zero_page.set_text_screen(TextScreen {
-        cursor_x: 0,
-        cursor_y: 17,
-    });
+    zero_page.set_screen(&EGA_TEXT, TextCursor { x: 0, y: 17 });
     zero_page.set_acpi_rsdp(0xF_5A40);
     let page = *zero_page.bytes();
 
@@ -380,17 +378,21 @@ fn framebuffer_and_heap_fields() {
     let image = BzImage::new_checked(&file).unwrap();
     let mut page = [0u8; ZERO_PAGE_LEN];
     let mut zero_page = ZeroPage::new(&mut page, &image, 0x72);
-    zero_page.set_framebuffer(&Framebuffer {
-        address: 0x1_FD00_0000,
-        pitch: 4096,
-        width: 1024,
-        height: 768,
-        bits_per_pixel: 32,
-        red: (8, 16),
-        green: (8, 8),
-        blue: (8, 0),
-        reserved: (8, 24),
-    });
+    zero_page.set_screen(
+        &Framebuffer {
+            address: 0x1_FD00_0000,
+            pitch: 4096,
+            width: 1024,
+            height: 768,
+            bpp: 32,
+            model: ColorModel::Rgb {
+                red: (16, 8),
+                green: (8, 8),
+                blue: (0, 8),
+            },
+        },
+        TextCursor { x: 5, y: 6 },
+    );
     zero_page.set_heap_end(0x9E00);
     let page = zero_page.bytes();
     assert_eq!(page[0x0F], 0x23, "VIDEO_TYPE_VLFB");
@@ -407,6 +409,29 @@ fn framebuffer_and_heap_fields() {
     assert_eq!(page[0x210], 0x72);
     assert_eq!(u16_at(page, 0x224), 0x9E00);
     assert_eq!(page[0x211], 0x81);
+    assert_eq!(&page[0..2], &[0, 0], "no text cursor on a framebuffer");
+
+    // 16 bits, 5:6:5: no reserved bits; a base below 4 GiB needs no capability bit.
+    let mut page = [0u8; ZERO_PAGE_LEN];
+    let mut zero_page = ZeroPage::new(&mut page, &image, 0xFF);
+    zero_page.set_screen(
+        &Framebuffer {
+            address: 0xE000_0000,
+            pitch: 1600,
+            width: 800,
+            height: 600,
+            bpp: 16,
+            model: ColorModel::Rgb {
+                red: (11, 5),
+                green: (5, 6),
+                blue: (0, 5),
+            },
+        },
+        TextCursor::default(),
+    );
+    let page = zero_page.bytes();
+    assert_eq!(&page[0x26..0x2E], &[5, 11, 6, 5, 5, 0, 0, 0]);
+    assert_eq!((u32_at(page, 0x36), u32_at(page, 0x3A)), (0, 0));
 }
 
 #[test]
@@ -434,11 +459,12 @@ fn kernel_attempts_follow_the_protocol() {
     let image = BzImage::new_checked(&file).unwrap();
     let plan = KernelPlan::new(&image);
     assert_eq!(plan.size, 0x30_0000);
-    let attempts: Vec<Constraint> = plan.attempts().collect();
+    let attempts: Vec<Request> = plan.attempts().collect();
     assert_eq!(attempts.len(), 1 + (21 - 13 + 1));
     assert_eq!(
         attempts[0],
-        Constraint {
+        Request {
+            what: KERNEL,
             size: 0x30_0000,
             align: 1,
             min: 0x100_0000,
@@ -471,10 +497,11 @@ fn kernel_attempts_follow_the_protocol() {
     });
     let image = BzImage::new_checked(&fixed).unwrap();
     let plan = KernelPlan::new(&image);
-    let attempts: Vec<Constraint> = plan.attempts().collect();
+    let attempts: Vec<Request> = plan.attempts().collect();
     assert_eq!(
         attempts,
-        [Constraint {
+        [Request {
+            what: KERNEL,
             size: 0x130_0000 - 0x10_0000,
             align: 1,
             min: 0x10_0000,
@@ -494,13 +521,13 @@ fn kernel_attempts_follow_the_protocol() {
     let image = BzImage::new_checked(&old).unwrap();
     let plan = KernelPlan::new(&image);
     assert_eq!(plan.size, 3 * 0x2000);
-    let attempts: Vec<Constraint> = plan.attempts().collect();
+    let attempts: Vec<Request> = plan.attempts().collect();
     assert_eq!(attempts.len(), 2);
     assert_eq!((attempts[1].min, attempts[1].align), (16 * MIB, 0x20_0000));
 }
 
 #[test]
-fn initrd_layout_constraint_and_mem_limit() {
+fn initrd_layout_request_and_mem_limit() {
     // Each file at a 4-byte boundary; the size ends at the last file's end (as GRUB).
     assert_eq!(InitrdLayout::new([3, 5, 4]).unwrap().size, 4 + 8 + 4);
     assert_eq!(InitrdLayout::new([]).unwrap().size, 0);
@@ -515,10 +542,11 @@ fn initrd_layout_constraint_and_mem_limit() {
     let image = BzImage::new_checked(&file).unwrap();
     let load = KernelPlan::new(&image).loaded_at(0x100_0000).unwrap();
     let layout = InitrdLayout::new([100_000, 5]).unwrap();
-    let constraint = initrd_constraint(&image, &load, &layout, None).unwrap();
+    let request = initrd_request(image.header(), &load, &layout, None).unwrap();
     assert_eq!(
-        constraint,
-        Constraint {
+        request,
+        Request {
+            what: Use::Initrd,
             size: 0x1_9000,
             align: 0x1000,
             min: 0x130_0000,
@@ -527,10 +555,11 @@ fn initrd_layout_constraint_and_mem_limit() {
         }
     );
     // mem= lowers the ceiling; a ceiling below the kernel leaves no room.
-    let capped = initrd_constraint(&image, &load, &layout, Some(64 * MIB)).unwrap();
+    let capped = initrd_request(image.header(), &load, &layout, Some(64 * MIB)).unwrap();
     assert_eq!(capped.max, 64 * MIB);
+    assert_eq!(initrd_ceiling(image.header(), Some(64 * MIB + 5)), 64 * MIB);
     assert_eq!(
-        initrd_constraint(&image, &load, &layout, Some(0x130_0000)),
+        initrd_request(image.header(), &load, &layout, Some(0x130_0000)),
         Err(LinuxError::InitrdTooLarge {
             size: 100_005,
             room: 0
@@ -543,7 +572,9 @@ fn initrd_layout_constraint_and_mem_limit() {
     });
     let image = BzImage::new_checked(&high).unwrap();
     assert_eq!(
-        initrd_constraint(&image, &load, &layout, None).unwrap().max,
+        initrd_request(image.header(), &load, &layout, None)
+            .unwrap()
+            .max,
         1 << 32
     );
 
@@ -554,10 +585,11 @@ fn initrd_layout_constraint_and_mem_limit() {
     assert_eq!(mem_limit(b"mem=99999999999999999999G"), None);
     assert_eq!(mem_limit(b""), None);
 
-    let zero_page = zero_page_constraint(100);
+    let zero_page = zero_page_request(100);
     assert_eq!(
         zero_page,
-        Constraint {
+        Request {
+            what: Use::BootInfo,
             size: 4096 + 101,
             align: 4096,
             min: 0x1_0000,
@@ -567,26 +599,13 @@ fn initrd_layout_constraint_and_mem_limit() {
     );
 }
 
-/// A first-fit planner over free ranges, standing in for the load planner.
-fn place(free: &[(u64, u64)], c: &Constraint) -> Option<u64> {
-    let fits = |&(start, end): &(u64, u64)| -> Option<u64> {
-        let low = start.max(c.min);
-        let high = end.min(c.max);
-        match c.prefer {
-            Prefer::Low => {
-                let at = low.checked_next_multiple_of(c.align)?;
-                (at.checked_add(c.size)? <= high).then_some(at)
-            }
-            Prefer::High => {
-                let at = high.checked_sub(c.size)? / c.align * c.align;
-                (at >= low).then_some(at)
-            }
-        }
-    };
-    match c.prefer {
-        Prefer::Low => free.iter().find_map(fits),
-        Prefer::High => free.iter().rev().find_map(fits),
-    }
+/// The load planner over exactly the `free` ranges (RAM, nothing reserved).
+fn planner_over(free: &[(u64, u64)]) -> Planner<8> {
+    let entries: Vec<E820Entry> = free
+        .iter()
+        .map(|&(start, end)| e820(start, end - start, E820_RAM))
+        .collect();
+    Planner::new(&MemoryMap::new(&entries))
 }
 
 #[test]
@@ -598,7 +617,8 @@ fn placements_in_random_memory_keep_every_rule() {
         let mut free = Vec::new();
         let mut at = MIB;
         for _ in 0..1 + rng.below(5) {
-            at += rng.below(64) * MIB + rng.below(256) * 0x1000;
+            // At least a page between ranges, so that the planner sees them apart.
+            at += rng.below(64) * MIB + (1 + rng.below(256)) * 0x1000;
             let len = rng.below(256) * MIB + rng.below(512) * 0x1000;
             free.push((at, at + len));
             at += len;
@@ -618,9 +638,10 @@ fn placements_in_random_memory_keep_every_rule() {
         let image = BzImage::new_checked(&file).unwrap();
         let header = *image.header();
         let plan = KernelPlan::new(&image);
+        let mut planner = planner_over(&free);
         let Some((attempt, address)) = plan
             .attempts()
-            .find_map(|c| place(&free, &c).map(|a| (c, a)))
+            .find_map(|r| planner.place(r).ok().map(|place| (r, place.start)))
         else {
             continue;
         };
@@ -656,10 +677,10 @@ fn placements_in_random_memory_keep_every_rule() {
         let sizes: Vec<u64> = (0..1 + rng.below(3)).map(|_| rng.below(40 * MIB)).collect();
         let layout = InitrdLayout::new(sizes.iter().copied()).unwrap();
         let limit = (rng.below(3) == 0).then(|| rng.below(4096) * MIB);
-        let Ok(constraint) = initrd_constraint(&image, &load, &layout, limit) else {
+        let Ok(request) = initrd_request(&header, &load, &layout, limit) else {
             continue;
         };
-        let Some(initrd) = place(&free, &constraint) else {
+        let Ok(initrd) = planner.place(request).map(|place| place.start) else {
             continue;
         };
         placed_both += 1;
@@ -670,13 +691,16 @@ fn placements_in_random_memory_keep_every_rule() {
         assert!(end <= 1 << 32);
         assert!(end <= limit.unwrap_or(u64::MAX));
         assert!(free.iter().any(|&(s, e)| s <= initrd && end <= e));
-        // No higher 4 KiB-aligned place was free.
+        // No higher 4 KiB-aligned place was free (of the kernel, too).
         let higher = initrd + 4096;
+        let kernel = address..load.reserved_end;
         assert!(
-            !constraint.admits(higher)
-                || !free
-                    .iter()
-                    .any(|&(s, e)| s <= higher && higher + constraint.size <= e)
+            !request.admits(higher)
+                || !free.iter().any(|&(s, e)| {
+                    s <= higher
+                        && higher + request.size <= e
+                        && (higher + request.size <= kernel.start || higher >= kernel.end)
+                })
         );
     }
     assert!(placed_both > 500, "the test placed too few: {placed_both}");

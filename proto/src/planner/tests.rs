@@ -447,23 +447,19 @@ fn free_blocks_cover_exactly_the_free_memory() {
 }
 
 #[test]
-fn a_linux_constraint_is_a_request() {
-    use crate::linux::placement::{Constraint, Prefer as LinuxPrefer};
+fn a_linux_initrd_request_is_placed_as_it_asks() {
+    // Linux's placement policy gives requests of this very type (linux::placement).
     let map = qemu_128m();
     let mut p = planner(&map);
-    let initrd = Constraint {
-        size: 0x30_0000,
-        align: 4096,
-        min: 0x200_0000,
-        max: 0x400_0000,
-        prefer: LinuxPrefer::High,
-    };
-    let place = p
-        .place(Request::from_constraint(Use::Initrd, initrd))
-        .unwrap();
+    let initrd = Request::pages(Use::Initrd, 0x30_0000)
+        .above(0x200_0000)
+        .below(0x400_0000)
+        .highest();
+    let place = p.place(initrd).unwrap();
     assert_eq!(place, 0x3d0_0000..0x400_0000);
     assert!(
         initrd.admits(place.start),
-        "what the planner gives, the policy admits"
+        "what the planner gives, the request admits"
     );
+    assert!(!initrd.admits(place.start + 1) && !initrd.admits(0x3e0_0000));
 }

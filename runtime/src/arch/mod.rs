@@ -53,3 +53,36 @@ pub fn halt_forever() -> ! {
         x86_64::instructions::hlt();
     }
 }
+
+/// Runs `f` on the stack that ends at `stack_top` instead of the current one, then comes back:
+/// for work whose frames the boot stack cannot carry (main.rs runs everything from the network
+/// card on so; boot/fetch.rs builds the decompressors' ~43 KB state on its way to upper memory).
+///
+/// # Safety
+/// `stack_top` is 16-byte aligned and ends identity-mapped memory that nothing else uses while
+/// `f` runs, large enough for `f`'s frames.
+pub unsafe fn on_stack<F: FnOnce()>(stack_top: u64, f: F) {
+    extern "C" fn run<F: FnOnce()>(f: &mut Option<F>) {
+        if let Some(f) = f.take() {
+            f()
+        }
+    }
+    assert!(stack_top.is_multiple_of(16));
+    let mut f = Some(f);
+    // SAFETY: the caller gives a free stack; RSP is kept in R12 (callee-saved, so `run`
+    // leaves it alone) and restored after the call. The call is aligned as the ABI wants (the
+    // new top is 16-byte aligned); everything `run` may clobber is declared.
+    unsafe {
+        core::arch::asm!(
+            "mov r12, rsp",
+            "mov rsp, {top}",
+            "call {run}",
+            "mov rsp, r12",
+            top = in(reg) stack_top,
+            run = sym run::<F>,
+            in("rdi") &mut f,
+            out("r12") _,
+            clobber_abi("C"),
+        );
+    }
+}

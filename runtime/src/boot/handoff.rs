@@ -49,7 +49,7 @@ impl Selectors {
     /// Multiboot 1 and 2 want flat segments at any selector: stage 2's, as before.
     pub const FLAT: Selectors = Selectors::new(0x08, 0x10);
     /// Linux's 32-bit boot protocol: `__BOOT_CS` and `__BOOT_DS` (boot.rst).
-    #[allow(dead_code)] // for the Linux protocol module
+    #[cfg_attr(not(feature = "linux"), allow(dead_code))]
     pub const LINUX: Selectors = Selectors::new(0x10, 0x18);
 
     /// Two different selectors among the GDT's three slots (0x08, 0x10, 0x18), RPL 0. The
@@ -87,6 +87,22 @@ impl Entry {
                 ..Registers::default()
             },
             selectors: Selectors::FLAT,
+        }
+    }
+}
+
+impl Entry {
+    /// Linux's 32-bit entry: ESI = the zero page (boot_params), EBP = EDI = EBX = 0 (and the
+    /// others too), CS = 0x10, DS = ES = SS = 0x18.
+    #[cfg(feature = "linux")]
+    pub fn linux(address: u32, boot_params: u32) -> Entry {
+        Entry {
+            address,
+            registers: Registers {
+                esi: boot_params,
+                ..Registers::default()
+            },
+            selectors: Selectors::LINUX,
         }
     }
 }
@@ -155,6 +171,9 @@ handoff_start:                     # RDI: the block, below 4 GiB
     rdmsr
     andl $0xfffffeff, %eax         # EFER.LME off
     wrmsr
+    movl %cr4, %eax
+    andl $~0xa0, %eax              # PAE, PGE off: a kernel that turns paging on without
+    movl %eax, %cr4                # writing CR4 (a non-PAE 32-bit Linux) expects them clear
     movl %edi, %edx                # (rdmsr and wrmsr use EDX)
 handoff_protected:                 # 32-bit, paging off, EDX: the block
     movl 84(%edx), %eax            # the protocol's flat data selector

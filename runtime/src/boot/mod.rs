@@ -1,13 +1,18 @@
 //! From a DHCP lease to a running kernel: find the config (or a kernel), choose an entry, and
 //! boot it by its protocol. One module per protocol (multiboot.rs, ...) over the shared memory
-//! plan (plan.rs, on `netloader_proto::planner`) and the hand-off (handoff.rs); this file
-//! holds what they share: finding what to boot, downloads, failures.
+//! plan (plan.rs, on `netloader_proto::planner`) and the hand-off (handoff.rs); every file
+//! arrives through fetch.rs (inflated there when compressed); this file holds what they
+//! share: finding what to boot, downloads, failures.
 
 mod failure;
-// Multiboot 2 needs the real-mode thunk (APM), which the option ROM's first stage has not.
-#[cfg(all(feature = "multiboot2", not(feature = "chain")))]
+mod fetch;
+// Multiboot 2 needs the real-mode thunk (APM), which the option ROM's first stage has not;
+// Linux needs the ACPI RSDP.
+#[cfg(all(any(feature = "multiboot2", feature = "linux"), not(feature = "chain")))]
 mod firmware;
 pub(crate) mod handoff;
+#[cfg(feature = "linux")]
+mod linux;
 mod multiboot;
 #[cfg(all(feature = "multiboot2", not(feature = "chain")))]
 mod multiboot2;
@@ -18,17 +23,20 @@ use core::fmt::Write;
 use core::net::Ipv4Addr;
 
 use netloader_proto::config::{Config, FileLine, FileSource, Kind, MenuEntry};
+use netloader_proto::decompress::Format;
 use netloader_proto::memmap::MemoryMap;
 use netloader_proto::multiboot::Header;
 use netloader_proto::planner::Use;
 
 pub use failure::Failure;
 pub(crate) use failure::fail;
+pub(crate) use plan::Layout;
 
 use crate::download::{Hex, MemorySink};
 use crate::net::{Lease, Net};
 use crate::println;
-use plan::{CONFIG_AREA, Layout, PlannedSink, Planner};
+use fetch::{Destination, Fetched, FileSink};
+use plan::{CONFIG_AREA, Planner};
 
 /// The longest command line: a buffer of this size on the stack holds one at a time.
 const CMDLINE_MAX: usize = 8 * 1024;
@@ -42,15 +50,11 @@ pub(crate) struct Session<'a, 'n> {
 }
 
 impl Session<'_, '_> {
-    /// Downloads a kernel file into the download area (see plan.rs).
+    /// Downloads a kernel file into the download area (see plan.rs), inflated if it is
+    /// compressed.
     fn download_kernel(&mut self, line: &FileLine) -> Result<MemorySink, Failure> {
         let area = self.layout.scratch.clone();
-        // SAFETY: the download area is upper memory (RAM by the map) that the plan reserves
-        // for the kernel file.
-        let mut sink = unsafe { MemorySink::new(area.start, area.end - area.start) };
-        self.net.fetch(&line.source, self.lease, &mut sink)?;
-        self.report(line, &sink)?;
-        Ok(sink)
+        self.fetch(line, Destination::Area(area), "E-TFTP-TOOBIG")
     }
 
     /// Downloads a file to a place the planner finds for it (`what`, above `min`).
@@ -61,36 +65,52 @@ impl Session<'_, '_> {
         what: Use,
         min: u64,
     ) -> Result<MemorySink, Failure> {
-        let mut sink = PlannedSink::new(plan, what, min);
-        let fetched = self.net.fetch(&line.source, self.lease, &mut sink);
-        let sink = sink.finish();
-        if let Err(e) = fetched {
-            if let Some(capacity) = e.too_large_for() {
-                return Err(fail!(
-                    "E-MODULE-TOOBIG",
-                    "{}: it does not fit in the {} KiB of memory left ({e})",
-                    line.source.path(),
-                    capacity / 1024
-                ));
-            }
-            return Err(e.into());
-        }
-        self.report(line, &sink)?;
-        Ok(sink)
+        let destination = Destination::Planned { plan, what, min };
+        self.fetch(line, destination, "E-MODULE-TOOBIG")
     }
 
-    /// Prints what arrived, and checks its SHA-256 where the config gives one.
-    fn report(&self, line: &FileLine, sink: &MemorySink) -> Result<(), Failure> {
+    /// Fetches `line`'s file into `destination` (inflated unless it is `--nounzip` or an
+    /// initrd file), prints what arrived and checks its SHA-256 where the config gives one.
+    /// `too_large`: the code for a file that finds no room.
+    fn fetch(
+        &mut self,
+        line: &FileLine,
+        destination: Destination,
+        too_large: &'static str,
+    ) -> Result<MemorySink, Failure> {
+        let sink = FileSink::new(destination, !line.nounzip, line.sha256.is_some());
+        let fetched = self.fetch_source(&line.source, sink, too_large)?;
+        self.report(line, &fetched)?;
+        Ok(fetched.memory)
+    }
+
+    /// The one place a boot's files are fetched: `source` (TFTP or HTTP: `Net::fetch`) into
+    /// `sink`.
+    fn fetch_source(
+        &mut self,
+        source: &FileSource,
+        mut sink: FileSink,
+        too_large: &'static str,
+    ) -> Result<Fetched, Failure> {
+        let path = source.path();
+        if let Err(e) = self.net.fetch(source, self.lease, &mut sink) {
+            let refusal = sink.refusal();
+            sink.abandon();
+            return Err(match refusal {
+                Some(refusal) => refusal.failure(path, too_large),
+                None => e.into(),
+            });
+        }
+        sink.finish()
+            .map_err(|refusal| refusal.failure(path, too_large))
+    }
+
+    /// Prints what arrived (the file as fetched; for a compressed file also what it inflated
+    /// to), and checks its SHA-256 where the config gives one.
+    fn report(&self, line: &FileLine, fetched: &Fetched) -> Result<(), Failure> {
         let path = line.source.path();
-        println!(
-            "file: {} {} bytes at {:#x} crc32 {:08x}",
-            path,
-            sink.len(),
-            sink.start(),
-            sink.crc32()
-        );
-        if let Some(expected) = line.sha256 {
-            let digest = sink.sha256();
+        print_fetched(path, fetched);
+        if let (Some(expected), Some(digest)) = (line.sha256, fetched.sha256) {
             if expected != digest {
                 // A path on the boot server names its server; a URL names its own.
                 let mut origin = heapless::String::<600>::new();
@@ -111,6 +131,28 @@ impl Session<'_, '_> {
             println!("file: {path}: sha256 matches the config");
         }
         Ok(())
+    }
+}
+
+/// `file: PATH SIZE bytes at ADDRESS crc32 CRC`: size and CRC-32 of the file as fetched (what
+/// `crc32` says of it on the server); a compressed file adds what it inflated to, and where.
+fn print_fetched(path: &str, fetched: &Fetched) {
+    let memory = &fetched.memory;
+    match fetched.format {
+        Format::Plain => println!(
+            "file: {path} {} bytes at {:#x} crc32 {:08x}",
+            fetched.fetched_len,
+            memory.start(),
+            fetched.crc32
+        ),
+        compressed => println!(
+            "file: {path} {} bytes crc32 {:08x}, {} inflated to {} bytes at {:#x}",
+            fetched.fetched_len,
+            fetched.crc32,
+            compressed.name(),
+            memory.len(),
+            memory.start()
+        ),
     }
 }
 
@@ -161,19 +203,35 @@ fn loader_name() -> heapless::String<32> {
     name
 }
 
-/// The hand-off trampoline and the boot information after it: the largest free block of
-/// conventional memory (the information must stay below 640 KiB), reserved whole and cut down
-/// to what was used once the information is built.
+/// The hand-off trampoline and the boot information after it, in conventional memory (the
+/// information must stay below 640 KiB), reserved whole and cut down to what was used once the
+/// information is built: the lowest free block with room for a large information (16 KiB),
+/// else the largest. Low, as QEMU's loader (0x9500) and iPXE ("base memory") put it: the top
+/// of conventional memory is where kernels build their real-mode trampoline, and Xen copies the
+/// Multiboot information down from there while it reads it (placed there, the information was
+/// overwritten and Xen hung before its first line).
 fn low_area(plan: &mut Planner, path: &str) -> Result<core::ops::Range<u64>, Failure> {
+    const ROOMY: u64 = handoff::AREA_HEADER_BYTES + 16 * 1024;
     let too_small = || {
         fail!(
             "E-KERNEL-LOWMEM",
             "{path}: the kernel covers all free memory below 640 KiB; no room for the boot information"
         )
     };
-    let block = plan
-        .largest_free(0..0xA0000)
-        .map(|block| plan::align_up(block.start, 16)..block.end)
+    let aligned = |block: core::ops::Range<u64>| plan::align_up(block.start, 16)..block.end;
+    let lowest_roomy = || {
+        let mut from = 0x1000;
+        while let Some(block) = plan.free_from(from, 16).filter(|b| b.start < 0xA0000) {
+            let block = block.start..block.end.min(0xA0000);
+            if block.end - block.start >= ROOMY {
+                return Some(block);
+            }
+            from = block.end;
+        }
+        None
+    };
+    let block = lowest_roomy()
+        .or_else(|| plan.largest_free(0..0xA0000).map(aligned))
         .filter(|block| block.end > block.start + handoff::AREA_HEADER_BYTES + 4096)
         .ok_or_else(too_small)?;
     plan.reserve(block.clone(), Use::BootInfo)
@@ -211,9 +269,12 @@ fn boot_entry(
             entry.kernel.source.path(),
             entry.kernel.line
         )),
+        #[cfg(feature = "linux")]
+        Kind::Linux => linux::boot(session, entry, downloaded),
+        #[cfg(not(feature = "linux"))]
         Kind::Linux => Err(fail!(
-            "E-LINUX-NOTYET",
-            "{} (line {}): this netloader cannot boot Linux kernels yet (linux and initrd are understood, not wired): use a netloader with Linux support, or boot the kernel another way",
+            "E-LINUX-NOTBUILT",
+            "{} (line {}): this netloader was built without Linux support (a --standalone option ROM has no room for it): start netloader.pxe from the ROM instead (netloader build --form rom without --standalone)",
             entry.kernel.source.path(),
             entry.kernel.line
         )),
@@ -248,8 +309,7 @@ pub fn run(net: &mut Net, lease: &Lease, map: &MemoryMap, mac: [u8; 6]) -> Failu
         .as_deref()
         .or(lease.boot.boot_file.as_deref())
     {
-        // SAFETY: the scratch area is upper memory reserved for downloads.
-        let mut sink = unsafe { MemorySink::new(scratch.start, scratch.end - scratch.start) };
+        // A compressed kernel is inflated (and told by its inflated header), as in a config.
         let source = match FileSource::from_dhcp(file) {
             Ok(source) => source,
             Err(e) => {
@@ -259,16 +319,14 @@ pub fn run(net: &mut Net, lease: &Lease, map: &MemoryMap, mac: [u8; 6]) -> Failu
                 );
             }
         };
-        if let Err(e) = session.net.fetch(&source, lease, &mut sink) {
-            return e.into();
-        }
-        println!(
-            "file: {} {} bytes at {:#x} crc32 {:08x}",
-            file,
-            sink.len(),
-            sink.start(),
-            sink.crc32()
-        );
+        let sink = FileSink::new(Destination::Area(scratch.clone()), true, false);
+        let sink = match session.fetch_source(&source, sink, "E-TFTP-TOOBIG") {
+            Ok(fetched) => {
+                print_fetched(file, &fetched);
+                fetched.memory
+            }
+            Err(failure) => return failure,
+        };
         if let Some(kind) = kernel_kind(sink.bytes()) {
             println!(
                 "boot: {file} is a {} kernel: booting it directly",

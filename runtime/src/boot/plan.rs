@@ -6,11 +6,12 @@
 //! Memory at boot (checked against the E820 map by the planner):
 //! - the firmware's first page and the loader (0x7000 up to the end of its .bss) are reserved;
 //! - the config lives in the last MiB of upper memory (`config_area`), so its text stays valid
-//!   while modules arrive;
+//!   while modules arrive; the runtime's stack (256 KiB) right below it;
 //! - a kernel file is downloaded to the upper half of upper memory (`scratch`), read there,
 //!   and its segments copied to their addresses; a segment that lands on the loader's own
 //!   memory is staged elsewhere and copied by the hand-off trampoline;
-//! - modules follow the kernel, each page-aligned, where the planner finds room;
+//! - modules follow the kernel, each page-aligned, where the planner finds room (fetch.rs
+//!   places each file as it arrives);
 //! - the trampoline and the boot information go to free conventional memory.
 
 use core::ops::Range;
@@ -18,15 +19,17 @@ use core::ops::Range;
 use netloader_proto::kernel::Placement;
 use netloader_proto::memmap::MemoryMap;
 use netloader_proto::planner::{self, Fixed, PlanError, Request, Use};
-use netloader_proto::tftp::{Sink, SinkError};
 
 use super::handoff;
 use super::{Failure, fail};
-use crate::download::MemorySink;
 
 pub const MIB: u64 = 1024 * 1024;
 pub const PAGE: u64 = 4096;
 pub const CONFIG_AREA: u64 = MIB;
+/// The stack the runtime runs on from the network card to the hand-off (main.rs switches to
+/// it): the boot path's frames take ~80 KiB (a plan of 400 reservations by value, command-line
+/// buffers), which conventional memory has no room for next to the decompressors' code.
+pub const STACK_LEN: u64 = 256 * 1024;
 /// Reservations a boot may need: the loader's few, up to 64 segments and their staged copies,
 /// 256 modules, the boot information.
 pub const PLAN_SLOTS: usize = 400;
@@ -46,6 +49,8 @@ pub fn align_up(value: u64, to: u64) -> u64 {
 /// The fixed areas of upper and conventional memory.
 pub struct Layout {
     pub config_area: Range<u64>,
+    /// The runtime's stack, right below the config area.
+    pub stack: Range<u64>,
     pub scratch: Range<u64>,
     /// The network's receive buffers (the TCP window, TFTP's ring), above upper memory's
     /// end here: free memory again once the kernel runs.
@@ -68,12 +73,13 @@ impl Layout {
             ));
         }
         let config_area = upper.end - CONFIG_AREA..upper.end;
-        let scratch =
-            align_up(upper.start + (upper.end - upper.start) / 2, PAGE)..config_area.start;
+        let stack = config_area.start - STACK_LEN..config_area.start;
+        let scratch = align_up(upper.start + (upper.end - upper.start) / 2, PAGE)..stack.start;
         // A linker symbol: only its address is taken.
         let runtime_end = align_up(&raw const __runtime_end as u64, PAGE);
         Ok(Layout {
             config_area,
+            stack,
             scratch,
             network: crate::net::buffer_area(map),
             runtime_end,
@@ -82,12 +88,14 @@ impl Layout {
 
     /// A planner over `map` with the loader's own ranges reserved: the interrupt table and BIOS
     /// data (the first page), the real-mode stack, boot sector and runtime (0x7000 to the end
-    /// of .bss), the config area, the download area and the network's receive buffers.
+    /// of .bss), the runtime's stack, the config area, the download area and the network's
+    /// receive buffers.
     pub fn planner(&self, map: &MemoryMap) -> Result<Planner, Failure> {
         let mut plan = Planner::new(map);
         let loader = [
             (0..0x1000, Use::Firmware),
             (0x7000..self.runtime_end, Use::Loader),
+            (self.stack.clone(), Use::Loader),
             (self.config_area.clone(), Use::Config),
             (self.scratch.clone(), Use::Download),
             (self.network.clone(), Use::LoaderBuffer),
@@ -221,91 +229,5 @@ fn segment_failure(e: PlanError, path: &str) -> Failure {
             "E-KERNEL-FORMAT",
             "{path}: {e}: too many segments (netloader takes {MAX_SEGMENTS})"
         ),
-    }
-}
-
-/// A download sink that finds its own place: when the server announces the size (tsize),
-/// exactly that much at the lowest page above `min`; otherwise the largest free block above
-/// `min`, cut down to what arrived by [`PlannedSink::finish`].
-pub struct PlannedSink<'p> {
-    plan: &'p mut Planner,
-    what: Use,
-    min: u64,
-    sink: Option<MemorySink>,
-}
-
-impl<'p> PlannedSink<'p> {
-    pub fn new(plan: &'p mut Planner, what: Use, min: u64) -> Self {
-        PlannedSink {
-            plan,
-            what,
-            min,
-            sink: None,
-        }
-    }
-
-    /// The file as it lies in memory, its reservation cut to its length (a page for an empty
-    /// file, so that each file has an address of its own).
-    pub fn finish(mut self) -> MemorySink {
-        let sink = match self.sink.take() {
-            Some(sink) => sink,
-            None => {
-                // Nothing arrived and no size was announced: an empty file.
-                let _ = self.take(1);
-                self.sink.take().unwrap_or_else(|| {
-                    // SAFETY: an empty sink at the lowest allowed page is never written.
-                    unsafe { MemorySink::new(align_up(self.min, PAGE), 0) }
-                })
-            }
-        };
-        let end = sink.start() + sink.len().max(1);
-        self.plan.shrink(self.what, sink.start(), end);
-        sink
-    }
-
-    /// Reserves `size` bytes (page-aligned, lowest first) and opens the sink over them.
-    fn take(&mut self, size: u64) -> Result<(), SinkError> {
-        let request = Request::pages(self.what, size.max(1)).above(self.min);
-        let place = self.plan.place(request).map_err(|e| SinkError::TooLarge {
-            needed: size,
-            capacity: match e {
-                PlanError::NoRoom { largest, .. } => largest,
-                _ => 0,
-            },
-        })?;
-        // SAFETY: a free place the planner just reserved for this file, usable RAM below
-        // 4 GiB (identity-mapped).
-        self.sink = Some(unsafe { MemorySink::new(place.start, place.end - place.start) });
-        Ok(())
-    }
-}
-
-impl Sink for PlannedSink<'_> {
-    fn size_hint(&mut self, size: u64) -> Result<(), SinkError> {
-        match &mut self.sink {
-            Some(sink) => sink.size_hint(size),
-            None => self.take(size),
-        }
-    }
-
-    fn write_at(&mut self, offset: u64, data: &[u8]) -> Result<(), SinkError> {
-        if self.sink.is_none() {
-            // No size announced: take the largest free block above `min`.
-            let largest = self
-                .plan
-                .largest_free(align_up(self.min, PAGE)..planner::LIMIT)
-                .map(|block| align_up(block.start, PAGE)..block.end)
-                .filter(|block| block.start < block.end)
-                .ok_or(SinkError::TooLarge {
-                    needed: offset + data.len() as u64,
-                    capacity: 0,
-                })?;
-            self.min = largest.start;
-            self.take(largest.end - largest.start)?;
-        }
-        match &mut self.sink {
-            Some(sink) => sink.write_at(offset, data),
-            None => Err(SinkError::Refused("no memory for the file")),
-        }
     }
 }

@@ -48,6 +48,13 @@ impl<T: core::fmt::Display> core::fmt::Display for OrNone<T> {
     }
 }
 
+/// Where the next character goes on the VGA text screen (column, row): a kernel that keeps
+/// the text screen (Linux's screen_info) writes on from there.
+#[cfg_attr(not(feature = "linux"), allow(dead_code))]
+pub fn vga_cursor() -> (u8, u8) {
+    CONSOLE.lock().vga.cursor()
+}
+
 /// A byte typed on the serial line, if one is waiting.
 pub fn serial_byte() -> Option<u8> {
     CONSOLE.try_lock()?.serial.read_byte()

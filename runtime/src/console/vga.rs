@@ -61,6 +61,12 @@ impl VgaText {
         }
     }
 
+    /// Where the next character goes: (column, row). Text is always written on the last row.
+    #[cfg_attr(not(feature = "linux"), allow(dead_code))]
+    pub fn cursor(&self) -> (u8, u8) {
+        (self.column.min(COLUMNS - 1) as u8, (ROWS - 1) as u8)
+    }
+
     fn new_line(&mut self) {
         for row in 1..ROWS {
             for column in 0..COLUMNS {

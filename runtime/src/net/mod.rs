@@ -230,23 +230,6 @@ impl From<NetError> for FetchError {
 }
 
 impl FetchError {
-    /// The file did not fit where it was going: the room it had.
-    pub fn too_large_for(&self) -> Option<u64> {
-        use netloader_proto::tftp::SinkError::TooLarge;
-        match self {
-            FetchError::Net(NetError::Tftp {
-                error: TftpError::Sink(TooLarge { capacity, .. }),
-                ..
-            }) => Some(*capacity),
-            #[cfg(feature = "http")]
-            FetchError::Http {
-                error: HttpError::Sink(TooLarge { capacity, .. }),
-                ..
-            } => Some(*capacity),
-            _ => None,
-        }
-    }
-
     /// The server says the file does not exist (TFTP error 1, HTTP 404 or 410).
     pub fn is_not_found(&self) -> bool {
         match self {

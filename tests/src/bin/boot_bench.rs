@@ -3,6 +3,7 @@
 //! same run; and the size of every image.
 //!
 //! Run: `cargo run --release -p netloader-tests --bin boot_bench [-- --runs 3 --nics e1000,rtl8139 --forms iso,rom --embedded]`
+//! or, for what inflating while streaming costs: `... --bin boot_bench -- --unzip [--runs 3 --nics e1000]`
 //!
 //! Payload: the Multiboot test kernel (ELF32 variant, which iPXE's Multiboot loader takes too)
 //! and a 1 MiB module, from QEMU's built-in TFTP server (user networking, restrict=on). Kernel
@@ -16,6 +17,11 @@
 //!   which finds its config by the per-host lookup (`netloader.cfg/default`, after the MAC and
 //!   IP names miss). This includes iPXE's own banner, DHCP and ProxyDHCP wait.
 //! - iPXE: `-boot n`, DHCP boot file `boot.ipxe` = `kernel` + `module` + `boot`.
+//!
+//! `--unzip`: the ISO with a 30 MB module (text-like, with random stretches: it compresses to
+//! ~40%) served plain, gzip -6 and xz -6 (netloader inflates it as it arrives), and iPXE with
+//! the plain module; the time to kernel entry and the load time (config read -> files loaded,
+//! from netloader's lines), each against the plain module through netloader.
 //!
 //! A benchmark: it prints figures (median of `--runs`) and asserts nothing about them.
 
@@ -59,6 +65,7 @@ struct Options {
     nics: Vec<String>,
     forms: Vec<Form>,
     embedded: bool,
+    unzip: bool,
 }
 
 fn options() -> Options {
@@ -67,6 +74,7 @@ fn options() -> Options {
         nics: vec![],
         forms: vec![],
         embedded: false,
+        unzip: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -84,6 +92,7 @@ fn options() -> Options {
                     .collect()
             }
             "--embedded" => options.embedded = true,
+            "--unzip" => options.unzip = true,
             other => panic!("unknown option {other}; see the top of tests/src/bin/boot_bench.rs"),
         }
     }
@@ -203,6 +212,8 @@ fn qemu_args(
             args.extend(["-drive".into(), format!("file={image},format=raw")])
         }
         Client::Netloader(Form::Rom) => {}
+        // Not among the forms benchmarked: netloader has no UEFI application yet.
+        Client::Netloader(Form::Efi) => panic!("the benchmark boots BIOS forms only"),
     }
     args.into_iter().map(OsString::from).collect()
 }
@@ -240,6 +251,9 @@ fn main() {
     let options = options();
     let dir = work_dir().join("boot-bench");
     std::fs::create_dir_all(&dir).unwrap();
+    if options.unzip {
+        return unzip_bench(&options, &dir);
+    }
     let root = tftp_root(&dir);
 
     println!(
@@ -347,6 +361,122 @@ fn main() {
     println!();
     for line in timelines {
         println!("- {line}");
+    }
+    println!();
+    println!("Timestamped serial logs: {}", dir.display());
+}
+
+/// The `--unzip` module: 30 MB, text-like with random stretches (compresses to ~40%).
+const UNZIP_MODULE_SIZE: usize = 30_000_000;
+
+/// `--unzip`: one TFTP root per way of serving the module (`plain`, `gzip`, `xz`), each with
+/// the kernel, its module file and its `boot.cfg`; `plain` also has the iPXE script.
+fn unzip_roots(dir: &Path) -> Vec<(&'static str, PathBuf)> {
+    use netloader_tests::compress::{gzip, xz};
+    let noise = netloader_tests::scenario::random_bytes(UNZIP_MODULE_SIZE, 0x2545_F491);
+    let module: Vec<u8> = noise
+        .iter()
+        .enumerate()
+        .map(|(i, &b)| {
+            if (i / 4096) % 3 == 0 {
+                b
+            } else {
+                b"netloader "[i % 10]
+            }
+        })
+        .collect();
+    let ways: [(&str, &str, Vec<u8>); 3] = [
+        ("plain", "payload.bin", module.clone()),
+        ("gzip", "payload.bin.gz", gzip(&module, 6)),
+        ("xz", "payload.bin.xz", xz(&module, &["-6"])),
+    ];
+    ways.into_iter()
+        .map(|(way, file, bytes)| {
+            let root = dir.join(format!("unzip-{way}"));
+            let _ = std::fs::remove_dir_all(&root);
+            std::fs::create_dir_all(&root).unwrap();
+            std::fs::copy(kernels::path(Variant::Elf32), root.join("kernel")).unwrap();
+            println!("- {way}: {file}, {} bytes", bytes.len());
+            std::fs::write(root.join(file), bytes).unwrap();
+            let config = format!(
+                "set timeout=0\nmenuentry \"bench\" {{\n  multiboot /kernel\n  module /{file}\n  boot\n}}\n"
+            );
+            std::fs::write(root.join(CONFIG), config).unwrap();
+            std::fs::write(
+                root.join(IPXE_SCRIPT),
+                format!("#!ipxe\nkernel tftp://${{next-server}}/kernel\nmodule tftp://${{next-server}}/{file}\nboot\n"),
+            )
+            .unwrap();
+            (way, root)
+        })
+        .collect()
+}
+
+/// Seconds from netloader's `boot: entry` line (the config read) to `boot: 1 module` (the
+/// kernel and the module in memory): the load alone, without firmware, card and DHCP.
+fn load_time(run: &TimedRun) -> Option<Duration> {
+    Some(run.first("boot: 1 module")? - run.first("boot: entry")?)
+}
+
+fn unzip_bench(options: &Options, dir: &Path) {
+    println!(
+        "A {} MB module served plain, gzip -6 and xz -6 (netloader inflates it while it streams in), and iPXE with the plain module; ISO, QEMU's TFTP, median of {} runs.",
+        UNZIP_MODULE_SIZE / 1_000_000,
+        options.runs
+    );
+    let roots = unzip_roots(dir);
+    let iso = dir.join("netloader-unzip.iso");
+    std::fs::write(&iso, forms::build(Form::Iso).unwrap()).unwrap();
+    println!();
+    println!(
+        "| NIC | module | QEMU start -> kernel entry s | load (config -> files in memory) s | load / plain's | entry / iPXE's |"
+    );
+    println!("| --- | --- | --- | --- | --- | --- |");
+    for nic in &options.nics {
+        let mut entry: Vec<Vec<Duration>> = vec![Vec::new(); roots.len()];
+        let mut load: Vec<Vec<Duration>> = vec![Vec::new(); roots.len()];
+        let mut ipxe = Vec::new();
+        let ipxe_args = qemu_args(Client::Ipxe, nic, &roots[0].1, Path::new(""), false);
+        for round in 0..options.runs {
+            let run = timed_serial::run(
+                &format!("unzip-ipxe-{nic}-{round}"),
+                MEMORY_MIB,
+                &ipxe_args,
+                KERNEL_ENTRY,
+                TIMEOUT,
+                dir,
+            );
+            report_failure(&run);
+            ipxe.extend(run.marker_at);
+            for (i, (way, root)) in roots.iter().enumerate() {
+                let args = qemu_args(Client::Netloader(Form::Iso), nic, root, &iso, false);
+                let name = format!("unzip-{way}-{nic}-{round}");
+                let run = timed_serial::run(&name, MEMORY_MIB, &args, KERNEL_ENTRY, TIMEOUT, dir);
+                report_failure(&run);
+                entry[i].extend(run.marker_at);
+                load[i].extend(load_time(&run));
+            }
+        }
+        let ipxe = median(ipxe).filter(|_| options.runs > 0);
+        let plain_load = median(load[0].clone());
+        for (i, (way, _)) in roots.iter().enumerate() {
+            let (entry, load) = (median(entry[i].clone()), median(load[i].clone()));
+            let ratio = |a: Option<Duration>, b: Option<Duration>| match (a, b) {
+                (Some(a), Some(b)) => format!("{:.2}x", a.as_secs_f64() / b.as_secs_f64()),
+                _ => "-".into(),
+            };
+            println!(
+                "| {nic} | {way} | {} | {} | {} | {} |",
+                seconds(entry),
+                seconds(load),
+                ratio(load, plain_load),
+                ratio(entry, ipxe)
+            );
+        }
+        println!(
+            "| {nic} | plain, iPXE | {} | - | - | 1.00x |",
+            seconds(ipxe)
+        );
     }
     println!();
     println!("Timestamped serial logs: {}", dir.display());

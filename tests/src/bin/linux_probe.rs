@@ -1,6 +1,7 @@
-//! Linux kernels under QEMU's own loader (`-kernel -initrd -append`), before netloader boots
-//! them: a probe, not a test (nothing here runs in the suite). It checks what it can and prints
-//! the figures the suite's time budget needs.
+//! Linux kernels under QEMU's own loader (`-kernel -initrd -append`): a probe, not a test
+//! (nothing here runs in the suite; tests/tests/linux.rs and real_kernels.rs boot the same
+//! kernels through netloader). It shows that the test kernel's checks can fail (damaged
+//! copies), and prints what the kernels cost under QEMU's loader.
 //!
 //! Run: `cargo run --release -p netloader-tests --bin linux_probe [-- --real] [--xen] [--runs N]`
 //!

@@ -251,13 +251,90 @@ fn uefi_and_plain_clients_are_not_answered_and_said_once() {
         assert!(first.reply.is_none());
         let log = first.log.expect("said why");
         match who {
-            Who::Pxe(7 | 9) => assert!(log.contains("netloader.efi does not exist yet"), "{log}"),
+            Who::Pxe(7 | 9) => assert!(
+                log.contains(&format!(
+                    "PXE x64 UEFI (arch {}): not answered: netloader.efi is not built into this netloader (it has no x64 UEFI build yet) nor in the served folder: put a netloader.efi there",
+                    if n == 0 { 7 } else { 9 }
+                )),
+                "{log}"
+            ),
             Who::Pxe(_) => assert!(log.contains("no boot program for arch 11"), "{log}"),
             _ => assert!(log.contains("not a PXE client"), "{log}"),
         }
         let again = handle(&mut service, &message, Port::Dhcp);
         assert!(again.reply.is_none() && again.log.is_none());
     }
+}
+
+/// A UEFI PXE client (arch 7 as EDK2 sends it, 9 as some firmwares do) gets the folder's
+/// netloader.efi in the proxy OFFER and again in the boot server's ACK on port 4011, never
+/// with an address or a netloader config; in full DHCP with its address.
+#[test]
+fn uefi_clients_get_netloader_efi_from_the_folder_on_67_and_4011() {
+    let mut files = Files::new(None);
+    files.add(
+        "netloader.efi",
+        Extra::Bytes(Arc::from(&b"MZ stand-in"[..])),
+    );
+    let files = Arc::new(files);
+    let plan = || BootPlan {
+        files: files.clone(),
+        bios_boot_file: "netloader.pxe".into(),
+    };
+    let mut service = DhcpService::new(SERVER, Mode::Proxy, plan());
+    for arch in [7, 9] {
+        let outcome = handle(
+            &mut service,
+            &request(Who::Pxe(arch), MessageType::Discover, MAC),
+            Port::Dhcp,
+        );
+        let offer = reply(&outcome);
+        assert_eq!(offer.opts().msg_type(), Some(MessageType::Offer));
+        assert_eq!(offer.yiaddr(), Ipv4Addr::UNSPECIFIED);
+        assert_eq!(offer.siaddr(), SERVER);
+        assert_eq!(fname(&offer), "netloader.efi");
+        assert_eq!(option_bytes(&offer, 60).unwrap(), b"PXEClient");
+        assert_eq!(option_bytes(&offer, 43).unwrap(), PXE_VENDOR_OPTIONS);
+        assert_eq!(option_bytes(&offer, 209), None, "no netloader config");
+        let log = outcome.log.unwrap();
+        assert!(
+            log.contains(&format!(
+                "PXE x64 UEFI (arch {arch}): proxy OFFER (no address): boot file netloader.efi from 192.168.77.2"
+            )),
+            "{log}"
+        );
+        let req = request(Who::Pxe(arch), MessageType::Request, MAC);
+        assert!(handle(&mut service, &req, Port::Dhcp).reply.is_none());
+        let outcome = handle(&mut service, &req, Port::BootServer);
+        let ack = reply(&outcome);
+        assert_eq!(ack.opts().msg_type(), Some(MessageType::Ack));
+        assert_eq!(ack.yiaddr(), Ipv4Addr::UNSPECIFIED);
+        assert_eq!(fname(&ack), "netloader.efi");
+        assert!(
+            outcome
+                .log
+                .unwrap()
+                .contains("boot server ACK on port 4011 (no address): boot file netloader.efi"),
+        );
+    }
+    let mut service = DhcpService::new(
+        SERVER,
+        Mode::Full {
+            leases: Leases::new(
+                Ipv4Addr::new(192, 168, 77, 100),
+                Ipv4Addr::new(192, 168, 77, 101),
+            ),
+            netmask: Ipv4Addr::new(255, 255, 255, 0),
+        },
+        plan(),
+    );
+    let offer = reply(&handle(
+        &mut service,
+        &request(Who::Pxe(7), MessageType::Discover, MAC),
+        Port::Dhcp,
+    ));
+    assert_eq!(offer.yiaddr(), Ipv4Addr::new(192, 168, 77, 100));
+    assert_eq!(fname(&offer), "netloader.efi");
 }
 
 #[test]
