@@ -28,25 +28,41 @@ fn main() {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
 
-    // An option ROM carries its own card's driver only: per driver, the first stage that
-    // chains netloader.pxe (runtime/src/chain.rs), and the whole loader (`--standalone`)
-    // without HTTP and DNS (with them the virtio ROM passes the 127.5 KiB a legacy ROM
-    // header can declare).
-    for driver in ["e1000", "rtl8139", "virtio"] {
-        for (features, name) in [
-            (
-                format!("{driver},chain"),
-                format!("runtime-chain-{driver}.bin"),
-            ),
-            (driver.to_string(), format!("runtime-{driver}.bin")),
+    // An option ROM carries its own card's driver only: per driver of the registry that a ROM
+    // can be made for (a PCI card's), the first stage that chains netloader.pxe
+    // (runtime/src/chain.rs), and the whole loader (`--standalone`). stage1.rs includes them
+    // through the table written here.
+    let mut table = String::from(
+        "/// Per option-ROM driver (image-builder/build.rs): its name, then the first stage and the\n\
+         /// whole loader built with that driver alone.\n\
+         pub static ROM_RUNTIMES: &[RomRuntime] = &[\n",
+    );
+    for driver in netloader_drivers::registry::DRIVERS
+        .iter()
+        .filter(|d| d.is_pci())
+    {
+        let name = driver.name;
+        // Neither carries the default features (Multiboot 2, HTTP and DNS, TFTP reordering):
+        // with them the virtio ROM passes the 127.5 KiB a legacy ROM header can declare, and
+        // the first stage its 56 KiB; see runtime/Cargo.toml.
+        for (features, file) in [
+            (Some("chain"), format!("runtime-chain-{name}.bin")),
+            (Some(""), format!("runtime-{name}.bin")),
         ] {
-            let elf = build_runtime(&root, Some(&features));
-            let file = object::File::parse(&*elf).expect("parse the runtime ELF");
-            std::fs::write(out_dir.join(name), flat_image(&file)).unwrap();
+            let elf = build_runtime(&root, features, Some(name));
+            let file_elf = object::File::parse(&*elf).expect("parse the runtime ELF");
+            std::fs::write(out_dir.join(file), flat_image(&file_elf)).unwrap();
         }
+        table += &format!(
+            "    RomRuntime {{\n        driver: {name:?},\n        \
+             first_stage: include_bytes!(concat!(env!(\"OUT_DIR\"), \"/runtime-chain-{name}.bin\")),\n        \
+             standalone: include_bytes!(concat!(env!(\"OUT_DIR\"), \"/runtime-{name}.bin\")),\n    }},\n"
+        );
     }
+    table += "];\n";
+    std::fs::write(out_dir.join("rom_runtimes.rs"), table).unwrap();
 
-    let elf = build_runtime(&root, None);
+    let elf = build_runtime(&root, None, None);
     let file = object::File::parse(&*elf).expect("parse the runtime ELF");
     let image_start = symbol(&file, "__image_start");
     let runtime_end = symbol(&file, "__runtime_end");
@@ -127,9 +143,10 @@ fn flat_image(file: &object::File) -> Vec<u8> {
 }
 
 /// `cargo build --release` in ../runtime, with a target directory of its own beside ours;
-/// with `features`, those instead of the default ones (every driver, the whole loader).
+/// with `features`, those instead of the default ones (none: `Some("")`); with `driver`, that
+/// NIC driver alone instead of every driver of the registry (runtime/src/nic.rs).
 /// Returns the ELF's bytes.
-fn build_runtime(root: &Path, features: Option<&str>) -> Vec<u8> {
+fn build_runtime(root: &Path, features: Option<&str>, driver: Option<&str>) -> Vec<u8> {
     let target_dir = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("target"))
@@ -142,7 +159,10 @@ fn build_runtime(root: &Path, features: Option<&str>) -> Vec<u8> {
         .arg("--target-dir")
         .arg(&target_dir);
     if let Some(features) = features {
-        command.args(["--no-default-features", "--features", features]);
+        command.arg("--no-default-features");
+        if !features.is_empty() {
+            command.args(["--features", features]);
+        }
     }
     // The outer build's settings are for host code; none of them may reach the runtime.
     for (key, _) in std::env::vars_os() {
@@ -157,6 +177,10 @@ fn build_runtime(root: &Path, features: Option<&str>) -> Vec<u8> {
             command.env_remove(&*key);
         }
     }
+    match driver {
+        Some(name) => command.env("NETLOADER_DRIVER", name),
+        None => command.env_remove("NETLOADER_DRIVER"),
+    };
     command.env(
         "CARGO_ENCODED_RUSTFLAGS",
         remap_source_paths(root).join("\x1f"),

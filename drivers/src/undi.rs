@@ -29,8 +29,107 @@ pub mod model;
 #[cfg(test)]
 mod tests;
 
+use core::sync::atomic::{AtomicU8, Ordering};
+
+use crate::registry::{DmaArena, Driver, Found, Location, Machine, OpenError, dma_len};
 use crate::{MAX_FRAME_LEN, MIN_FRAME_LEN, MacAddress, Nic, NicError, check_tx_len, is_usable_mac};
 use api::{get_u16, put_u16};
+
+/// This driver's line in the registry. It has no PCI IDs: its card is the one a PXE ROM's
+/// stack drives, which the runtime kept (runtime/src/pxe_stack.rs decides, for netloader.pxe)
+/// or loaded (runtime/src/undi_rom.rs, on the other forms) and hands over with [`offer`]. A
+/// kept stack is opened before any PCI scan: its card is the one the ROM booted from, and the
+/// ROM's memory must be given back. (Not a [`Machine`] method: every driver's machine would
+/// carry it, and a first-stage ROM has no byte to spare.)
+pub const DRIVER: Driver = Driver {
+    name: "undi",
+    family: "any other card with a PXE ROM, through the ROM's UNDI",
+    pci_ids: &[],
+    find: Some(find),
+    dma_len: dma_len::<[u8; 0], Undi<&'static mut dyn PxeApi>>(),
+    open: open_found,
+};
+
+/// The card of the stack the runtime offers, if it offers one.
+fn find(_machine: &mut dyn Machine) -> Option<(&'static str, Location)> {
+    (OFFER.load(Ordering::Acquire) == OFFERED)
+        .then_some(("UNDI", Location::Firmware("the PXE ROM")))
+}
+
+/// The stack on offer: [`offer`] puts it once, [`DRIVER`]'s open takes it once.
+static mut OFFERED_STACK: core::mem::MaybeUninit<PxeStack> = core::mem::MaybeUninit::uninit();
+static OFFER: AtomicU8 = AtomicU8::new(EMPTY);
+const EMPTY: u8 = 0;
+const WRITING: u8 = 1;
+const OFFERED: u8 = 2;
+const TAKEN: u8 = 3;
+
+/// Hand the driver the PXE ROM's stack to drive the card through; false (and the stack
+/// dropped) if one was offered before.
+pub fn offer(stack: PxeStack) -> bool {
+    if OFFER
+        .compare_exchange(EMPTY, WRITING, Ordering::Acquire, Ordering::Relaxed)
+        .is_err()
+    {
+        return false;
+    }
+    // SAFETY: WRITING makes this the only access to OFFERED_STACK until OFFERED is stored.
+    unsafe { (&raw mut OFFERED_STACK).cast::<PxeStack>().write(stack) };
+    OFFER.store(OFFERED, Ordering::Release);
+    true
+}
+
+/// The stack on offer, once.
+fn take_offered() -> Option<PxeStack> {
+    OFFER
+        .compare_exchange(OFFERED, TAKEN, Ordering::Acquire, Ordering::Relaxed)
+        .ok()?;
+    // SAFETY: OFFERED means `offer` wrote it; TAKEN makes this the one read of it.
+    Some(unsafe { (&raw const OFFERED_STACK).cast::<PxeStack>().read() })
+}
+
+/// A PXE ROM's stack the runtime hands the driver.
+pub struct PxeStack {
+    pub api: &'static mut dyn PxeApi,
+    /// A PXENV+-only stack before 2.1 (PXENV_UNDI_CLEANUP instead of PXENV_STOP_UNDI).
+    pub legacy: bool,
+}
+
+/// [`DRIVER`]'s `open`: the stack on offer, the driver's state into the pool. On failure the
+/// stack is unloaded already ([`Undi::open`]).
+fn open_found(
+    _card: &Found,
+    _machine: &mut dyn Machine,
+    dma: DmaArena,
+) -> Result<&'static mut dyn Nic, OpenError> {
+    let stack = take_offered().ok_or(OpenError::Nic(NicError::UnsupportedDevice))?;
+    match Undi::open(stack.api, stack.legacy) {
+        Ok(nic) => Ok(dma.keep(nic)?),
+        Err(failure) => Err(dma.keep_error(failure.error)),
+    }
+}
+
+impl<T: PxeApi + ?Sized> PxeApi for &mut T {
+    fn buffer(&mut self) -> &mut [u8] {
+        (**self).buffer()
+    }
+
+    fn address_of(&self, offset: usize) -> SegOff {
+        (**self).address_of(offset)
+    }
+
+    fn call(&mut self, opcode: u16) -> u16 {
+        (**self).call(opcode)
+    }
+
+    fn read(&mut self, at: SegOff, out: &mut [u8]) -> bool {
+        (**self).read(at, out)
+    }
+
+    fn release(&mut self) {
+        (**self).release()
+    }
+}
 
 /// A real-mode address, segment:offset.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -136,7 +235,7 @@ impl core::fmt::Display for UndiError {
 }
 
 /// A failed [`Undi::open`]: why, how unloading the stack went, and the API back.
-pub struct OpenError<A> {
+pub struct OpenFailure<A> {
     pub error: UndiError,
     pub unloaded: UnloadStatus,
     pub api: A,
@@ -326,7 +425,7 @@ impl<A: PxeApi> Undi<A> {
     /// Open the card the stack drives. On failure the stack is unloaded (the card quiet, the
     /// memory free) and its statuses returned with the error. `legacy`: a PXENV+-only stack
     /// before version 2.1 (no PXENV_STOP_UNDI).
-    pub fn open(mut api: A, legacy: bool) -> Result<Self, OpenError<A>> {
+    pub fn open(mut api: A, legacy: bool) -> Result<Self, OpenFailure<A>> {
         match Self::start(&mut api) {
             Ok(info) => Ok(Undi {
                 api,
@@ -342,7 +441,7 @@ impl<A: PxeApi> Undi<A> {
             Err(error) => {
                 let unloaded = unload(&mut api, legacy);
                 api.release();
-                Err(OpenError {
+                Err(OpenFailure {
                     error,
                     unloaded,
                     api,

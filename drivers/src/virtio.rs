@@ -30,8 +30,43 @@ pub use hal::IdentityHal;
 pub use ids::{Model, SUPPORTED_IDS, VIRTIO_VENDOR_ID, probe};
 pub use pci::{BarAbove4Gib, PortCam};
 pub use virtio_drivers::transport::pci::bus::{ConfigurationAccess, DeviceFunction, PciRoot};
+use zerocopy::FromZeros;
 
+use crate::registry::{DmaArena, Driver, Found, Machine, OpenError, dma_len};
 use crate::{MIN_FRAME_LEN, MacAddress, Nic, NicError, check_tx_len, is_usable_mac};
+
+/// This driver's line in the registry.
+pub const DRIVER: Driver = Driver {
+    name: "virtio",
+    family: "virtio-net",
+    pci_ids: SUPPORTED_IDS,
+    find: None,
+    dma_len: dma_len::<VirtioBuffers, PciVirtioNet<'static>>(),
+    open: open_found,
+};
+
+/// [`DRIVER`]'s `open`: the crate's PCI transport finds the registers itself.
+fn open_found(
+    card: &Found,
+    _machine: &mut dyn Machine,
+    mut dma: DmaArena,
+) -> Result<&'static mut dyn Nic, OpenError> {
+    let function = card.pci()?;
+    let model = probe(function.vendor_id, function.device_id).ok_or(NicError::UnsupportedDevice)?;
+    // SAFETY: the standard configuration ports; the runtime makes no other config access
+    // while the card opens (single CPU, interrupts off).
+    let cam = unsafe { PortCam::new() };
+    let address = DeviceFunction {
+        bus: function.bus,
+        device: function.device,
+        function: function.function,
+    };
+    let buffers = dma.zeroed::<VirtioBuffers>()?;
+    match VirtioNet::open(model, cam, address, buffers) {
+        Ok(nic) => Ok(dma.keep(nic)?),
+        Err(error) => Err(dma.keep_error(error)),
+    }
+}
 
 /// Descriptors per virtqueue (a power of two; QEMU offers 256).
 pub const QUEUE_SIZE: usize = 16;
@@ -57,6 +92,7 @@ const _: () = assert!(RX_SLOTS <= QUEUE_SIZE && TX_SLOTS <= QUEUE_SIZE);
 /// All memory the card reads and writes: 53 248 bytes, 4096-byte aligned. The runtime keeps one
 /// in a `static` (zeroed, in .bss) below 4 GiB, identity-mapped (bus address = its address).
 #[repr(C, align(4096))]
+#[derive(FromZeros)]
 pub struct VirtioBuffers {
     rings: [[u8; PAGE_SIZE]; RING_PAGES],
     rx_buf: [[u8; RX_BUF_LEN]; RX_SLOTS],
@@ -245,6 +281,9 @@ impl<'a> VirtioNet<'a, PciTransport> {
     /// mastering, reset it, negotiate features, set up both queues and queue every RX buffer.
     /// The BARs must be assigned (the BIOS does that). Interrupts stay off (nothing is polled
     /// through them; the queues are polled).
+    // Not inlined: LTO otherwise spreads the transport's setup into the registry's adapter
+    // and the option ROM's first stage grows by half a kilobyte.
+    #[inline(never)]
     pub fn open<C: ConfigurationAccess>(
         model: &'static Model,
         cam: C,
@@ -274,6 +313,7 @@ impl<'a, T: Transport> VirtioNet<'a, T> {
         Self::start(model, transport, buffers, lease)
     }
 
+    #[inline(never)] // as `open`
     fn start(
         model: &'static Model,
         transport: T,

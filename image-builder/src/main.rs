@@ -66,7 +66,8 @@ enum Commands {
         /// The DHCP boot file: a netloader config or a Multiboot kernel in the TFTP folder.
         #[arg(long, default_value = "netloader.cfg")]
         bootfile: String,
-        /// The network card QEMU emulates (e1000, e1000e, rtl8139, virtio-net-pci).
+        /// The network card QEMU emulates, by QEMU's name: e1000, e1000e, rtl8139,
+        /// virtio-net-pci, pcnet, ne2k_pci, i82557b, i82559er, ... (the README's card table).
         #[arg(long, default_value = "e1000")]
         nic: String,
     },

@@ -7,22 +7,23 @@ include!(concat!(env!("OUT_DIR"), "/runtime_layout.rs"));
 /// The flat runtime image (stage 2 + the Rust runtime), loaded by stage 1 at `LOAD_ADDRESS`.
 pub static RUNTIME_IMAGE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/runtime.bin"));
 
-/// The option ROM's first stage (runtime/src/chain.rs) with one NIC driver only (see build.rs):
-/// DHCP, then netloader.pxe from the TFTP server.
-pub static CHAIN_IMAGE_E1000: &[u8] =
-    include_bytes!(concat!(env!("OUT_DIR"), "/runtime-chain-e1000.bin"));
-pub static CHAIN_IMAGE_RTL8139: &[u8] =
-    include_bytes!(concat!(env!("OUT_DIR"), "/runtime-chain-rtl8139.bin"));
-pub static CHAIN_IMAGE_VIRTIO: &[u8] =
-    include_bytes!(concat!(env!("OUT_DIR"), "/runtime-chain-virtio.bin"));
+/// An option ROM's runtime images, built with one NIC driver only (see build.rs): the first
+/// stage (runtime/src/chain.rs: DHCP, then netloader.pxe from the TFTP server), and the whole
+/// loader for `--form rom --standalone`.
+#[derive(Debug)]
+pub struct RomRuntime {
+    /// The driver's name in the registry (drivers/src/registry.rs).
+    pub driver: &'static str,
+    pub first_stage: &'static [u8],
+    pub standalone: &'static [u8],
+}
 
-/// The whole loader with one NIC driver only, for `--form rom --standalone`.
-pub static RUNTIME_IMAGE_E1000: &[u8] =
-    include_bytes!(concat!(env!("OUT_DIR"), "/runtime-e1000.bin"));
-pub static RUNTIME_IMAGE_RTL8139: &[u8] =
-    include_bytes!(concat!(env!("OUT_DIR"), "/runtime-rtl8139.bin"));
-pub static RUNTIME_IMAGE_VIRTIO: &[u8] =
-    include_bytes!(concat!(env!("OUT_DIR"), "/runtime-virtio.bin"));
+include!(concat!(env!("OUT_DIR"), "/rom_runtimes.rs"));
+
+/// The ROM runtimes of the driver called `name`; every registry driver of a PCI card has them.
+pub fn rom_runtime(name: &str) -> Option<&'static RomRuntime> {
+    ROM_RUNTIMES.iter().find(|runtime| runtime.driver == name)
+}
 
 /// The shared boot sector, before a form fills in its fields.
 pub static BOOT_SECTOR_TEMPLATE: &[u8; 512] =
@@ -191,7 +192,7 @@ mod tests {
     #[test]
     fn runtime_image_starts_with_stage2_and_fits_low_memory() {
         // Checked when the runtime is built too (link.ld); here as the builder sees it.
-        const { assert!(LOAD_ADDRESS == 0x8000 && END_ADDRESS <= 0x90000) };
+        const { assert!(LOAD_ADDRESS == 0x8000 && END_ADDRESS <= 0x94000) };
         assert_eq!(RUNTIME_IMAGE.len() % 512, 0);
         assert_eq!(padded_image(BootForm::Floppy).len() % 512, 0);
         assert_eq!(padded_image(BootForm::Cdrom).len() % 2048, 0);

@@ -2,15 +2,8 @@
 //! until it hands a kernel over.
 #![no_std]
 #![no_main]
-// The option ROM's first stage uses the network half only, and a ROM carries one driver: the
-// rest is compiled but unused.
-#![cfg_attr(
-    any(
-        feature = "chain",
-        not(all(feature = "e1000", feature = "rtl8139", feature = "virtio"))
-    ),
-    allow(dead_code, unused_imports)
-)]
+// The option ROM's first stage uses the network half only: the rest is compiled but unused.
+#![cfg_attr(feature = "chain", allow(dead_code, unused_imports))]
 // Failures are fixed-size strings (there is no allocator), returned once per boot: their size
 // costs nothing that matters, and boxing them is not possible.
 #![allow(clippy::result_large_err)]
@@ -71,7 +64,9 @@ extern "C" fn netloader_main(boot: &'static mut BootInfo) -> ! {
     // forms a card without a native driver may get its option ROM's UNDI loaded: both change
     // the memory map, so this comes before anything reads it.
     #[cfg(not(feature = "chain"))]
-    let kept = if boot.form() == boot_info::BootForm::Pxe {
+    let kept = if !nic::UNDI_CARRIED {
+        None
+    } else if boot.form() == boot_info::BootForm::Pxe {
         pxe_stack::settle(boot)
     } else {
         undi_rom::load(boot)
@@ -127,17 +122,16 @@ fn network_boot(
     #[cfg(not(feature = "chain"))] kept: Option<pxe_stack::KeptStack>,
 ) -> boot::Failure {
     #[cfg(not(feature = "chain"))]
-    let card = match kept {
+    let nic = match kept {
         Some(kept) => nic::open_undi(kept),
         None => nic::open_first(),
     };
     #[cfg(feature = "chain")]
-    let card = nic::open_first();
-    let mut card = match card {
-        Ok(card) => card,
+    let nic = nic::open_first();
+    let nic = match nic {
+        Ok(nic) => nic,
         Err(e) => return boot::Failure::from_line(e),
     };
-    let nic = card.nic();
     let mac = nic.mac();
     println!(
         "nic: MAC {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",

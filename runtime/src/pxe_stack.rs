@@ -11,7 +11,6 @@
 //! memory map is read again, since a ROM hides its memory only while it is resident.
 
 use netloader_drivers::undi::{self, NicType, PxeApi, SegOff, UnloadStatus};
-use netloader_drivers::{MacAddress, Nic, NicError};
 use x86_64::instructions::port::Port;
 
 use crate::arch::bios;
@@ -34,6 +33,12 @@ pub struct ThunkPxe {
     entry: FarPtr,
     /// Only PXENV+ (no !PXE): failure is the carry flag, whatever AX says.
     pxenv_only: bool,
+    /// The card's IRQ line masked at the PIC while the ROM drives it (data port, bit, and
+    /// whether it was masked before), from PXENV_UNDI_GET_INFORMATION.
+    masked: Option<(u16, u8, bool)>,
+    /// Calls made, and how the unload went (as stage1/pxe.s records its own), for the log.
+    calls: u64,
+    unload: [u16; 3],
 }
 
 impl ThunkPxe {
@@ -43,6 +48,43 @@ impl ThunkPxe {
             rm: Some(rm),
             entry,
             pxenv_only,
+            masked: None,
+            calls: 0,
+            unload: [undi::NOT_CALLED; 3],
+        }
+    }
+
+    /// What the thunk learns from the calls it carries: the card's IRQ, masked at the PIC
+    /// while we drive the card (the calls run with interrupts on, and nothing of ours would
+    /// handle it; iPXE's pxeprefix masks it too before it keeps UNDI), and the unload steps.
+    fn observe(&mut self, opcode: u16, exit: u16) {
+        let Some(rm) = self.rm.as_mut() else { return };
+        let block = &rm.bounce()[undi::PARAMS_AT..];
+        let status = u16::from_le_bytes([block[0], block[1]]);
+        let outcome = match (exit, status) {
+            (0, _) => 0,
+            (_, 0) => undi::FAILED_WITHOUT_STATUS,
+            (_, status) => status,
+        };
+        match opcode {
+            undi::api::UNDI_GET_INFORMATION if exit == 0 && self.masked.is_none() => {
+                let at = undi::api::information::INT_NUMBER;
+                let irq = u16::from_le_bytes([block[at], block[at + 1]]);
+                self.masked = pic_line(irq).map(|(port, bit)| {
+                    let mut data = Port::<u8>::new(port);
+                    // SAFETY: the PIC's mask register; masking one more line changes
+                    // nothing else.
+                    unsafe {
+                        let old = data.read();
+                        data.write(old | bit);
+                        (port, bit, old & bit != 0)
+                    }
+                });
+            }
+            undi::api::UNDI_SHUTDOWN => self.unload[0] = outcome,
+            undi::api::UNLOAD_STACK => self.unload[1] = outcome,
+            undi::api::STOP_UNDI | undi::api::UNDI_CLEANUP => self.unload[2] = outcome,
+            _ => {}
         }
     }
 
@@ -95,15 +137,37 @@ impl PxeApi for ThunkPxe {
             )
         };
         let exit = regs.eax as u16;
-        if self.pxenv_only && regs.carry() {
+        let exit = if self.pxenv_only && regs.carry() {
             exit | 1
         } else {
             exit
-        }
+        };
+        self.calls += 1;
+        self.observe(opcode, exit);
+        exit
     }
 
+    /// The stack is gone: the PIC line as the BIOS had it, the thunk given back, the log.
     fn release(&mut self) {
+        if let Some((port, bit, was_masked)) = self.masked.take()
+            && !was_masked
+        {
+            let mut data = Port::<u8>::new(port);
+            // SAFETY: the PIC's mask register, the card's line put back as the BIOS had it.
+            unsafe {
+                let now = data.read();
+                data.write(now & !bit);
+            }
+        }
         self.rm = None;
+        let [shutdown, unload_stack, stop] = self.unload;
+        println!(
+            "undi: closed after {} calls; unloaded the ROM's stack: UNDI_SHUTDOWN {}, UNLOAD_STACK {}, STOP_UNDI {}",
+            self.calls,
+            Status(shutdown),
+            Status(unload_stack),
+            Status(stop)
+        );
     }
 
     fn read(&mut self, at: SegOff, out: &mut [u8]) -> bool {
@@ -128,102 +192,31 @@ fn pic_line(irq: u16) -> Option<(u16, u8)> {
     }
 }
 
-/// A card driven through the ROM: the UNDI driver, and the PIC line it masked.
-pub struct UndiCard {
-    nic: undi::Undi<ThunkPxe>,
-    /// The PIC's data port, the card's bit, and whether it was masked before.
-    masked: Option<(u16, u8, bool)>,
-}
-
-impl UndiCard {
-    /// Open the card through the stack. Its IRQ is masked at the PIC while we drive it (the
-    /// calls run with interrupts on, and nothing of ours would handle it), as iPXE's
-    /// pxeprefix does before it keeps UNDI.
-    pub fn open(stack: ThunkPxe, legacy: bool) -> Result<UndiCard, undi::OpenError<ThunkPxe>> {
-        let nic = undi::Undi::open(stack, legacy)?;
-        let masked = pic_line(nic.information().irq).map(|(port, bit)| {
-            let mut data = Port::<u8>::new(port);
-            // SAFETY: the PIC's mask register; masking one more line changes nothing else.
-            unsafe {
-                let old = data.read();
-                data.write(old | bit);
-                (port, bit, old & bit != 0)
-            }
-        });
-        Ok(UndiCard { nic, masked })
-    }
-
-    pub fn information(&self) -> &undi::Information {
-        self.nic.information()
-    }
-}
-
-impl Nic for UndiCard {
-    fn name(&self) -> &'static str {
-        self.nic.name()
-    }
-
-    fn mac(&self) -> MacAddress {
-        self.nic.mac()
-    }
-
-    fn link_up(&mut self) -> bool {
-        self.nic.link_up()
-    }
-
-    fn can_transmit(&mut self) -> bool {
-        self.nic.can_transmit()
-    }
-
-    fn transmit_with(
-        &mut self,
-        len: usize,
-        fill: &mut dyn FnMut(&mut [u8]),
-    ) -> Result<(), NicError> {
-        self.nic.transmit_with(len, fill)
-    }
-
-    fn receive_with(&mut self, f: &mut dyn FnMut(&[u8])) -> bool {
-        self.nic.receive_with(f)
-    }
-
-    /// Close the card and unload the ROM's stack (the driver does both), put the PIC line
-    /// back, and say how it went.
-    fn close(&mut self) {
-        if self.nic.unload_status().is_some() {
-            return;
-        }
-        self.nic.close();
-        if let Some((port, bit, was_masked)) = self.masked.take()
-            && !was_masked
-        {
-            let mut data = Port::<u8>::new(port);
-            // SAFETY: the PIC's mask register, the card's line put back as the BIOS had it.
-            unsafe {
-                let now = data.read();
-                data.write(now & !bit);
-            }
-        }
-        let counters = self.nic.counters();
-        if let Some(status) = self.nic.unload_status() {
-            println!(
-                "undi: closed after {} calls ({} frames in, {} out); unloaded the ROM's stack: UNDI_SHUTDOWN {}, UNLOAD_STACK {}, STOP_UNDI {}",
-                counters.calls,
-                counters.frames_received,
-                counters.frames_sent,
-                Status(status.shutdown),
-                Status(status.unload_stack),
-                Status(status.stop)
-            );
-        }
-    }
-}
-
-/// What `settle` leaves for the network code.
+/// What `settle` (or `undi_rom::load`) leaves for the network code.
 pub struct KeptStack {
     pub api: ThunkPxe,
     /// A PXENV+-only stack before 2.1 (PXENV_UNDI_CLEANUP instead of PXENV_STOP_UNDI).
     pub legacy: bool,
+}
+
+/// Where the kept stack's API lives while the UNDI driver uses it (the registry's drivers
+/// keep `&'static` references), handed out once.
+static mut KEPT: core::mem::MaybeUninit<ThunkPxe> = core::mem::MaybeUninit::uninit();
+static KEPT_TAKEN: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+impl KeptStack {
+    /// The stack as the registry's UNDI driver takes it; `None` the second time.
+    pub fn into_static(self) -> Option<undi::PxeStack> {
+        if KEPT_TAKEN.swap(true, core::sync::atomic::Ordering::AcqRel) {
+            return None;
+        }
+        // SAFETY: KEPT is written once, here (KEPT_TAKEN), and only this reference reaches it.
+        let api = unsafe { (*(&raw mut KEPT)).write(self.api) };
+        Some(undi::PxeStack {
+            api,
+            legacy: self.legacy,
+        })
+    }
 }
 
 /// Decide about a resident PXE stack, before anything uses the memory map. Returns the stack

@@ -52,7 +52,7 @@ fn check_undi(outcome: &Outcome, why: &str) {
         &format!("kept the ROM's stack because: {why}"),
     );
     outcome.check(
-        outcome.contains("nic: the card through its PXE ROM's UNDI (MTU 1500"),
+        outcome.contains("nic: the card through its PXE ROM's UNDI, driver undi"),
         "opened the card through UNDI",
     );
     outcome.check(

@@ -2,6 +2,8 @@
 //! ROMs) on the same card, the same file and the same server, in one run; by TFTP and by HTTP.
 //!
 //! Run: `cargo run --release -p netloader-tests --bin bench [-- --size-mib 32 --rtt-ms 1 --nics e1000,rtl8139 --runs 1 --servers qemu,atftpd,http,http-loss --clients netloader,undi,ipxe]`
+//! (`--nics`: QEMU device names; by default every card netloader drives that Debian's
+//! `ipxe-qemu` has a ROM for: e1000, rtl8139, virtio-net-pci, pcnet, i82557b, ne2k_pci.)
 //! (`--runs N`: N transfers per client, interleaved, median shown; `--clients netloader,ipxe`.)
 //!
 //! Clients: `netloader` (the ISO, its native driver), `undi` (TFTP servers only: netloader.pxe
@@ -207,9 +209,16 @@ fn options() -> Options {
         }
     }
     if options.nics.is_empty() {
-        options.nics = ["e1000", "rtl8139", "virtio-net-pci"]
-            .map(String::from)
-            .to_vec();
+        options.nics = [
+            "e1000",
+            "rtl8139",
+            "virtio-net-pci",
+            "pcnet",
+            "i82557b",
+            "ne2k_pci",
+        ]
+        .map(String::from)
+        .to_vec();
     }
     options
 }

@@ -30,9 +30,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use netloader::forms::{self, Form};
-use netloader::rom::{NicFamily, RomOptions};
+use netloader::rom::RomOptions;
 use netloader_tests::kernels::{self, Variant};
-use netloader_tests::qemu::work_dir;
+use netloader_tests::qemu::{nic_family, work_dir};
 use netloader_tests::timed_serial::{self, TimedRun};
 
 const MODULE: &str = "payload.bin";
@@ -113,14 +113,6 @@ fn form_named(name: &str) -> Option<Form> {
         .find(|f| f.name() == name)
 }
 
-fn family(nic: &str) -> NicFamily {
-    match nic {
-        "rtl8139" => NicFamily::Rtl8139,
-        "virtio-net-pci" => NicFamily::Virtio,
-        _ => NicFamily::E1000,
-    }
-}
-
 fn config_text() -> String {
     format!(
         "set timeout=0\nmenuentry \"bench\" {{\n  multiboot /kernel\n  module /{MODULE}\n  boot\n}}\n"
@@ -161,7 +153,7 @@ fn image(form: Form, nic: &str, embedded: bool) -> Vec<u8> {
         Form::Rom => forms::rom(
             &options,
             &RomOptions {
-                nic: family(nic),
+                nic: nic_family(nic),
                 standalone: embedded,
                 ..RomOptions::default()
             },
