@@ -29,6 +29,7 @@ pub mod registry;
 pub mod rtl8139;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+pub mod undi;
 pub mod virtio;
 
 /// A 48-bit Ethernet address, in wire order.

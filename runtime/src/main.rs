@@ -23,7 +23,11 @@ mod menu;
 mod net;
 mod nic;
 mod pci;
+#[cfg(not(feature = "chain"))]
+mod pxe_stack;
 mod time;
+#[cfg(not(feature = "chain"))]
+mod undi_rom;
 
 use boot_info::BootInfo;
 use console::OrNone;
@@ -35,7 +39,7 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// runs on the larger stack the layout sets aside in upper memory (boot/plan.rs), since
 /// conventional memory has no room for it.
 #[unsafe(no_mangle)]
-extern "C" fn netloader_main(boot: &'static BootInfo) -> ! {
+extern "C" fn netloader_main(boot: &'static mut BootInfo) -> ! {
     console::init();
     arch::exceptions::init();
     println!("netloader {VERSION}");
@@ -52,6 +56,27 @@ extern "C" fn netloader_main(boot: &'static BootInfo) -> ! {
         boot.drive
     );
     println!("A20: {}", boot.a20_method());
+    let clock = time::init();
+    println!(
+        "timer: TSC at {} MHz (measured against the PIT {} time(s), to {} ppm)",
+        clock.per_ms / 1000,
+        clock.tries,
+        clock.uncertainty_ppm
+    );
+    #[cfg(not(feature = "chain"))]
+    arch::bios::report_through_thunk(boot);
+    // A PXE ROM's stack left resident is driven through UNDI or unloaded now, and on the other
+    // forms a card without a native driver may get its option ROM's UNDI loaded: both change
+    // the memory map, so this comes before anything reads it.
+    #[cfg(not(feature = "chain"))]
+    let kept = if !nic::UNDI_CARRIED {
+        None
+    } else if boot.form() == boot_info::BootForm::Pxe {
+        pxe_stack::settle(boot)
+    } else {
+        undi_rom::load(boot)
+    };
+    let boot: &'static BootInfo = boot;
     let map = boot.memory_map();
     println!(
         "memory map ({}, {} entries, {} KiB conventional):",
@@ -72,15 +97,6 @@ extern "C" fn netloader_main(boot: &'static BootInfo) -> ! {
         map.total_ram() / (1024 * 1024)
     );
     println!("netloader: runtime ready (64-bit).");
-    let clock = time::init();
-    println!(
-        "timer: TSC at {} MHz (measured against the PIT {} time(s), to {} ppm)",
-        clock.per_ms / 1000,
-        clock.tries,
-        clock.uncertainty_ppm
-    );
-    #[cfg(not(feature = "chain"))]
-    arch::bios::report_through_thunk(boot);
 
     let failure = match boot::Layout::new(&map) {
         Ok(layout) => {
@@ -89,7 +105,12 @@ extern "C" fn netloader_main(boot: &'static BootInfo) -> ! {
             // runtime runs (the load plan reserves it as netloader's own), 16-byte aligned.
             unsafe {
                 arch::on_stack(layout.stack.end, || {
-                    failure = Some(network_boot(&map, boot));
+                    failure = Some(network_boot(
+                        &map,
+                        boot,
+                        #[cfg(not(feature = "chain"))]
+                        kept,
+                    ));
                 })
             };
             failure.unwrap_or_else(|| boot::Failure::new("E-PANIC", format_args!("no boot ran")))
@@ -100,8 +121,19 @@ extern "C" fn netloader_main(boot: &'static BootInfo) -> ! {
 }
 
 /// From the card to the boot: everything that needs the network. Returns only on failure.
-fn network_boot(map: &netloader_proto::memmap::MemoryMap, handoff: &BootInfo) -> boot::Failure {
-    let nic = match nic::open_first() {
+fn network_boot(
+    map: &netloader_proto::memmap::MemoryMap,
+    handoff: &BootInfo,
+    #[cfg(not(feature = "chain"))] kept: Option<pxe_stack::KeptStack>,
+) -> boot::Failure {
+    #[cfg(not(feature = "chain"))]
+    let nic = match kept {
+        Some(kept) => nic::open_undi(kept),
+        None => nic::open_first(),
+    };
+    #[cfg(feature = "chain")]
+    let nic = nic::open_first();
+    let nic = match nic {
         Ok(nic) => nic,
         Err(e) => return boot::Failure::from_line(e),
     };
