@@ -30,6 +30,7 @@ pub mod rtl8139;
 pub mod snp;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+pub mod undi;
 pub mod virtio;
 
 /// A 48-bit Ethernet address, in wire order.

@@ -38,6 +38,7 @@ pub const DRIVERS: &[Driver] = &[
     crate::pcnet::DRIVER,
     crate::eepro100::DRIVER,
     crate::ne2k::DRIVER,
+    crate::undi::DRIVER,
     // netloader.efi's: the firmware's interface while boot services run. Only UEFI builds
     // carry it (a BIOS has no SNP to offer).
     #[cfg(target_os = "uefi")]
@@ -405,6 +406,18 @@ const fn is_carried(driver: &Driver, only: Option<&str>) -> bool {
         None => true,
         Some(name) => str_eq(driver.name, name),
     }
+}
+
+/// Whether `drivers` has the driver called `name` (at compile time: what a build carries).
+pub const fn carries(drivers: &[Driver], name: &str) -> bool {
+    let mut i = 0;
+    while i < drivers.len() {
+        if str_eq(drivers[i].name, name) {
+            return true;
+        }
+        i += 1;
+    }
+    false
 }
 
 const fn str_eq(a: &str, b: &str) -> bool {

@@ -55,6 +55,8 @@ pub struct Options {
     /// A config to embed (already checked with the runtime's parser by the caller, see
     /// `check_config`). It reaches the BIOS runtime; netloader.efi does not take one yet.
     pub config: Option<Vec<u8>>,
+    /// The PXE form: when to drive the card through the PXE ROM's UNDI.
+    pub undi: crate::pxe::UndiPolicy,
 }
 
 /// Check a config with the parser the runtime uses; the error names the file, line and column.
@@ -93,7 +95,7 @@ fn build_carrying(form: Form, options: &Options, efi_app: &[u8]) -> anyhow::Resu
         Form::Floppy => floppy_from(&runtime),
         Form::Iso => iso_from(&runtime, Some(efi_app)),
         Form::Usb => usb_from(&runtime, Some(efi_app)),
-        Form::Pxe => crate::pxe::nbp(&runtime),
+        Form::Pxe => crate::pxe::nbp_with(&runtime, options.undi),
         Form::Rom => rom(options, &crate::rom::RomOptions::default()),
         Form::Efi => efi_program(options, efi_app),
         #[allow(unreachable_patterns)]
@@ -646,6 +648,7 @@ mod tests {
         assert_eq!(build_with_efi_app(Form::Efi, &options, &app).unwrap(), app);
         let with_config = Options {
             config: Some(b"kernel /k\n".to_vec()),
+            ..Options::default()
         };
         let err = build_with_efi_app(Form::Efi, &with_config, &app).unwrap_err();
         assert!(err.to_string().contains("--config"), "{err}");

@@ -47,6 +47,10 @@ enum Commands {
         /// stage (under 56 KiB) that downloads netloader.pxe from the TFTP server and starts it.
         #[arg(long)]
         standalone: bool,
+        /// --form pxe: when to drive the card through the PXE ROM's UNDI instead of a native
+        /// driver: auto (only for a card netloader has no driver for), always, never.
+        #[arg(long, value_enum)]
+        undi: Option<netloader::pxe::UndiPolicy>,
     },
     /// Build an ISO and boot it in QEMU, with the loader's serial console on this terminal.
     Demo {
@@ -92,8 +96,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             nic,
             pci_id,
             standalone,
+            undi,
         } => {
             let mut options = forms::Options::default();
+            if let Some(policy) = undi {
+                if form != Form::Pxe {
+                    bail!(
+                        "--undi is for --form pxe only (this is --form {}): only a PXE ROM leaves a UNDI behind",
+                        form.name()
+                    );
+                }
+                options.undi = policy;
+            }
             if let Some(path) = config {
                 let text = std::fs::read(&path)
                     .with_context(|| format!("cannot read the config {}", path.display()))?;

@@ -32,7 +32,11 @@ mod menu;
 mod net;
 mod nic;
 mod pci;
+#[cfg(all(not(feature = "chain"), not(target_os = "uefi")))]
+mod pxe_stack;
 mod time;
+#[cfg(all(not(feature = "chain"), not(target_os = "uefi")))]
+mod undi_rom;
 
 #[cfg(not(target_os = "uefi"))]
 use boot_info::BootInfo;
@@ -46,7 +50,7 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// conventional memory has no room for it.
 #[cfg(not(target_os = "uefi"))]
 #[unsafe(no_mangle)]
-extern "C" fn netloader_main(boot: &'static BootInfo) -> ! {
+extern "C" fn netloader_main(boot: &'static mut BootInfo) -> ! {
     console::init();
     arch::exceptions::init();
     println!("netloader {VERSION}");
@@ -63,6 +67,27 @@ extern "C" fn netloader_main(boot: &'static BootInfo) -> ! {
         boot.drive
     );
     println!("A20: {}", boot.a20_method());
+    let clock = time::init();
+    println!(
+        "timer: TSC at {} MHz (measured against the PIT {} time(s), to {} ppm)",
+        clock.per_ms / 1000,
+        clock.tries,
+        clock.uncertainty_ppm
+    );
+    #[cfg(not(feature = "chain"))]
+    arch::bios::report_through_thunk(boot);
+    // A PXE ROM's stack left resident is driven through UNDI or unloaded now, and on the other
+    // forms a card without a native driver may get its option ROM's UNDI loaded: both change
+    // the memory map, so this comes before anything reads it.
+    #[cfg(not(feature = "chain"))]
+    let kept = if !nic::UNDI_CARRIED {
+        None
+    } else if boot.form() == boot_info::BootForm::Pxe {
+        pxe_stack::settle(boot)
+    } else {
+        undi_rom::load(boot)
+    };
+    let boot: &'static BootInfo = boot;
     let map = boot.memory_map();
     println!(
         "memory map ({}, {} entries, {} KiB conventional):",
@@ -83,10 +108,6 @@ extern "C" fn netloader_main(boot: &'static BootInfo) -> ! {
         map.total_ram() / (1024 * 1024)
     );
     println!("netloader: runtime ready (64-bit).");
-    let tsc_khz = time::init();
-    println!("timer: TSC at {} MHz", tsc_khz / 1000);
-    #[cfg(not(feature = "chain"))]
-    arch::bios::report_through_thunk(boot);
 
     let failure = match boot::Layout::new(&map) {
         Ok(layout) => {
@@ -99,7 +120,13 @@ extern "C" fn netloader_main(boot: &'static BootInfo) -> ! {
                         boot.form() == boot_info::BootForm::Pxe && !cfg!(feature = "chain")
                     });
                     let answer = pxe.map(net::from_rom);
-                    failure = Some(network_boot(&map, answer, boot.conventional_kib));
+                    failure = Some(network_boot(
+                        &map,
+                        answer,
+                        boot.conventional_kib,
+                        #[cfg(not(feature = "chain"))]
+                        kept,
+                    ));
                 })
             };
             failure.unwrap_or_else(|| boot::Failure::new("E-PANIC", format_args!("no boot ran")))
@@ -110,14 +137,22 @@ extern "C" fn netloader_main(boot: &'static BootInfo) -> ! {
 }
 
 /// From the card to the boot: everything that needs the network. `answer`: the DHCP answer
-/// the firmware got, where it did (the PXE form; netloader.efi by PXE). Returns only on
-/// failure.
+/// the firmware got, where it did (the PXE form; netloader.efi by PXE); `kept`: a PXE ROM's
+/// stack left resident for UNDI (BIOS forms). Returns only on failure.
 fn network_boot(
     map: &netloader_proto::memmap::MemoryMap,
     answer: Option<net::FirmwareAnswer>,
     #[cfg_attr(not(feature = "chain"), allow(unused_variables))] conventional_kib: u16,
+    #[cfg(all(not(feature = "chain"), not(target_os = "uefi")))] kept: Option<pxe_stack::KeptStack>,
 ) -> boot::Failure {
-    let nic = match nic::open_first() {
+    #[cfg(all(not(feature = "chain"), not(target_os = "uefi")))]
+    let nic = match kept {
+        Some(kept) => nic::open_undi(kept),
+        None => nic::open_first(),
+    };
+    #[cfg(any(feature = "chain", target_os = "uefi"))]
+    let nic = nic::open_first();
+    let nic = match nic {
         Ok(nic) => nic,
         Err(e) => return boot::Failure::from_line(e),
     };

@@ -7,11 +7,11 @@
 
 use core::fmt::Write;
 
-use netloader_drivers::Nic;
 use netloader_drivers::hw::Delay;
 use netloader_drivers::registry::{
     self, DmaPool, Driver, Found, Location, Machine, OpenError, PciFunction, PciName,
 };
+use netloader_drivers::{Nic, undi};
 
 use crate::{pci, println, time};
 
@@ -51,6 +51,10 @@ const DRIVEN_TEXT: [u8; registry::families(&CARRIED_DRIVERS).len()] =
 /// The DMA memory of the one card we drive, sized for the largest carried driver.
 static DMA_POOL: DmaPool<{ registry::pool_len(&CARRIED_DRIVERS) }> = DmaPool::new();
 
+/// Whether this build carries the UNDI driver (not a ROM's, which carries its card's alone):
+/// known at compile time, so a build without it has none of the PXE stack's code.
+pub const UNDI_CARRIED: bool = registry::carries(&CARRIED_DRIVERS, undi::DRIVER.name);
+
 /// The machine as drivers see it.
 struct Runtime {
     delay: time::Delay,
@@ -72,12 +76,57 @@ impl Machine for Runtime {
     }
 }
 
+/// The native driver this build has for a PCI ID, by name (UNDI, which drives any card with a
+/// PXE ROM, is not native).
+pub fn native_driver(vendor: u16, device: u16) -> Option<&'static str> {
+    registry::match_pci(&CARRIED, vendor, device).map(|(driver, _)| driver.name)
+}
+
+/// The native driver of the first network card on the bus that has one.
+pub fn any_native_card() -> Option<&'static str> {
+    let mut found = None;
+    pci::scan(|function| {
+        if found.is_none() && function.is_network() {
+            found = native_driver(function.vendor, function.device);
+        }
+    });
+    found
+}
+
+/// The card a PXE ROM's stack drives, through the registry's UNDI driver: the stack the runtime
+/// kept (runtime/src/pxe_stack.rs) or loaded (runtime/src/undi_rom.rs). Before any PCI scan,
+/// since that card is the one the ROM booted from and the ROM's memory must be given back.
+// Out of line: inlined into its one caller it cost 0.5-1.5 KiB of conventional memory.
+#[inline(never)]
+#[cfg(all(not(feature = "chain"), not(target_os = "uefi")))]
+pub fn open_undi(kept: crate::pxe_stack::KeptStack) -> Result<&'static mut dyn Nic, NoCard> {
+    let card = Found {
+        driver: &undi::DRIVER,
+        model: "UNDI",
+        location: Location::Firmware("the PXE ROM"),
+    };
+    let fail = |error| NoCard::UndiFailed { error };
+    if !kept.into_static().is_some_and(undi::offer) {
+        return Err(fail(OpenError::Nic(
+            netloader_drivers::NicError::UnsupportedDevice,
+        )));
+    }
+    let mut machine = Runtime { delay: time::Delay };
+    let dma = DMA_POOL.take().ok_or_else(|| fail(OpenError::DmaMemory))?;
+    let nic = (card.driver.open)(&card, &mut machine, dma).map_err(fail)?;
+    println!("nic: the card through its PXE ROM's UNDI, driver undi (polled, IRQ masked)");
+    Ok(nic)
+}
+
 /// Why no card could be used.
 pub enum NoCard {
     /// No network device with a driver; lists what was seen (vendor:device, up to 8).
     NoneSupported { seen: heapless::String<160> },
     /// The card was found but would not start.
     OpenFailed { card: Found, error: OpenError },
+    /// The PXE ROM's UNDI would not open the card (the stack is unloaded since).
+    #[cfg(not(feature = "chain"))]
+    UndiFailed { error: OpenError },
 }
 
 impl core::fmt::Display for NoCard {
@@ -95,6 +144,11 @@ impl core::fmt::Display for NoCard {
             NoCard::NoneSupported { seen } => write!(
                 f,
                 "E-NIC-UNSUPPORTED: no driver for the network cards found ({seen}): this netloader drives {DRIVEN}"
+            ),
+            #[cfg(not(feature = "chain"))]
+            NoCard::UndiFailed { error } => write!(
+                f,
+                "E-UNDI-OPEN: the card could not be opened through its PXE ROM (UNDI): {error}; the ROM's stack is unloaded: use a card this netloader drives itself"
             ),
             NoCard::OpenFailed { card, error } => write!(
                 f,

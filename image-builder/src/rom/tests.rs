@@ -360,6 +360,7 @@ fn nic_names_come_from_the_registry() {
 fn first_stage_rom_refuses_an_embedded_config() {
     let options = crate::forms::Options {
         config: Some(b"menuentry x { multiboot /k }".to_vec()),
+        ..Default::default()
     };
     let error = crate::forms::rom(&options, &RomOptions::default()).unwrap_err();
     assert!(error.to_string().starts_with("E-ROM-CONFIG"), "{error}");

@@ -221,8 +221,6 @@ pub(super) fn boot(
             descriptor_version: efi.map.version,
         });
     }
-    #[cfg(not(target_os = "uefi"))]
-    session.net.close();
     let entry = handoff::Entry::linux(load.entry, low.start as u32);
     // SAFETY: the kernel is in place, the initrd, zero page and command line are written, the
     // trampoline's area is reserved (nothing lands on it; there are no deferred copies), the

@@ -192,6 +192,10 @@ pub(super) fn boot(
     plan.release(Use::Download);
 
     let loaded = super::load_modules(session, &mut plan, entry, above)?;
+    // Every file is in: the card is done. Closed now, before the BIOS calls below (VBE, APM):
+    // a card driven through its PXE ROM (UNDI) holds the real-mode thunk until it is closed,
+    // and the ROM's stack is then out of the way too.
+    session.net.close();
     let video = video::set_mode(wanted);
     if text_refused && video.vbe.is_none() {
         return Err(fail!(
@@ -265,10 +269,7 @@ pub(super) fn boot(
         }
     }
     #[cfg(not(target_os = "uefi"))]
-    {
-        let _ = (requests, keep_boot_services);
-        session.net.close();
-    }
+    let _ = (requests, keep_boot_services);
     let (info_address, info_len) = info.finish().map_err(|e| {
         fail!(
             "E-MBI",

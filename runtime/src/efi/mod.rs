@@ -234,8 +234,11 @@ extern "efiapi" fn efi_main(image: Handle, system_table: *mut SystemTable) -> St
             PathText(Some(image.file_path))
         );
     }
-    let tsc_khz = time::init();
-    println!("timer: TSC at {} MHz", tsc_khz / 1000);
+    let clock = time::init();
+    println!(
+        "timer: TSC at {} MHz (measured against the firmware's Stall)",
+        clock.per_ms / 1000
+    );
     let failure = match memory::init() {
         Ok(map) => run(map),
         Err(failure) => failure,

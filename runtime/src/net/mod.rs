@@ -8,7 +8,7 @@ mod dns;
 #[cfg(feature = "http")]
 mod http;
 mod proxy;
-mod pxe_cache;
+pub mod pxe_cache;
 #[cfg(not(target_os = "uefi"))]
 pub use pxe_cache::from_rom;
 #[cfg_attr(not(target_os = "uefi"), allow(unused_imports))]

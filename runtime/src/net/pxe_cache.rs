@@ -229,7 +229,9 @@ pub fn describe(pxe: &PxeHandoff) {
         pxe.dhcp_ack().map_or(0, <[u8]>::len),
         pxe.cached_reply().map_or(0, <[u8]>::len),
     );
-    if pxe.api != 0 {
+    if pxe.stack_kept() {
+        println!("pxe: the ROM's stack stays resident: netloader drives the card through it");
+    } else if pxe.api != 0 {
         println!(
             "pxe: unloaded the ROM's stack: UNDI_SHUTDOWN {}, UNLOAD_STACK {}, STOP_UNDI {}",
             Status(pxe.undi_shutdown_status),
@@ -239,8 +241,9 @@ pub fn describe(pxe: &PxeHandoff) {
     }
 }
 
+/// A PXE call's status as stage1/pxe.s records it.
 #[cfg(not(target_os = "uefi"))]
-struct Status(u16);
+pub struct Status(pub u16);
 
 #[cfg(not(target_os = "uefi"))]
 impl fmt::Display for Status {

@@ -1,10 +1,15 @@
 //! Download throughput: netloader against iPXE (Debian's `ipxe-qemu` ROMs, QEMU's own NIC
 //! ROMs) on the same card, the same file and the same server, in one run; by TFTP and by HTTP.
 //!
-//! Run: `cargo run --release -p netloader-tests --bin bench [-- --size-mib 32 --rtt-ms 1 --nics e1000,rtl8139 --runs 1 --servers qemu,atftpd,http,http-loss --clients netloader,ipxe]`
+//! Run: `cargo run --release -p netloader-tests --bin bench [-- --size-mib 32 --rtt-ms 1 --nics e1000,rtl8139 --runs 1 --servers qemu,atftpd,http,http-loss --clients netloader,undi,ipxe]`
 //! (`--nics`: QEMU device names; by default every card netloader drives that Debian's
 //! `ipxe-qemu` has a ROM for: e1000, rtl8139, virtio-net-pci, pcnet, i82557b, ne2k_pci.)
 //! (`--runs N`: N transfers per client, interleaved, median shown; `--clients netloader,ipxe`.)
+//!
+//! Clients: `netloader` (the ISO, its native driver), `undi` (TFTP servers only: netloader.pxe
+//! built with `--undi always`, chained from the card's iPXE ROM and driving the card through
+//! that ROM's UNDI, its config embedded: `multiboot /big.bin`), `ipxe` (the ROM itself, by a
+//! script).
 //!
 //! HTTP (`http`): nginx in a namespace through the relay, clean and with `--rtt-ms`; netloader's
 //! DHCP boot file is `http://192.168.77.1/big.bin`, iPXE's a script that runs `imgfetch` on
@@ -38,10 +43,13 @@ const IPXE_HTTP_SCRIPT: &str = "http.ipxe";
 const IPXE_KERNEL_SCRIPT: &str = "kernel.ipxe";
 const KERNEL_CONFIG: &str = "kernel.cfg";
 const MODULE: &str = "payload.bin";
+const UNDI_PROGRAM: &str = "netloader.pxe";
 
 #[derive(Clone, Copy, PartialEq)]
 enum Client {
     Netloader,
+    /// netloader.pxe through the card's PXE ROM's UNDI (TFTP servers only).
+    Undi,
     Ipxe,
 }
 
@@ -49,7 +57,17 @@ impl Client {
     fn name(self) -> &'static str {
         match self {
             Client::Netloader => "netloader",
+            Client::Undi => "undi",
             Client::Ipxe => "ipxe",
+        }
+    }
+
+    /// What DHCP names as the boot file for this client, on a TFTP server.
+    fn tftp_boot_file(self) -> &'static str {
+        match self {
+            Client::Netloader => FILE,
+            Client::Undi => UNDI_PROGRAM,
+            Client::Ipxe => IPXE_SCRIPT,
         }
     }
 }
@@ -96,11 +114,7 @@ fn run(
     let name = format!("bench-{label}-{}-{nic}", client.name());
     let pcap = dir.join(format!("{name}.pcap"));
     let _ = std::fs::remove_file(&pcap);
-    let boot_file = if client == Client::Ipxe {
-        IPXE_SCRIPT
-    } else {
-        FILE
-    };
+    let boot_file = client.tftp_boot_file();
     let netdev = match server {
         Server::Qemu(root) => format!(
             "user,id=n0,restrict=on,tftp={},bootfile={boot_file}",
@@ -121,14 +135,23 @@ fn run(
         ]);
     match client {
         Client::Netloader => qemu.args(["-cdrom", iso.to_str().unwrap()]),
-        Client::Ipxe => qemu.args(["-boot", "order=n"]),
+        Client::Undi | Client::Ipxe => qemu.args(["-boot", "order=n"]),
     };
     let outcome = match client {
-        Client::Netloader => qemu.run(|serial| serial.contains("netloader: stopped.")),
+        Client::Netloader | Client::Undi => {
+            qemu.run(|serial| serial.contains("netloader: stopped."))
+        }
         Client::Ipxe => qemu.run(|_| {
             tail_contains(&pcap, b"\0\x01done.txt\0") || tail_contains(&pcap, b"GET /done.txt ")
         }),
     };
+    if client == Client::Undi && !outcome.contains("nic: the card through its PXE ROM's UNDI") {
+        eprintln!(
+            "  {name}: netloader.pxe did not drive the card through UNDI; log: {}",
+            outcome.log.display()
+        );
+        return None;
+    }
     let transfer = std::fs::read(&pcap).ok().and_then(|bytes| match server {
         Server::Nginx(_) => netloader_tests::pcap::http_transfer(&bytes, FILE),
         _ => netloader_tests::pcap::tftp_transfer(&bytes, FILE),
@@ -167,7 +190,7 @@ fn options() -> Options {
         nics: vec![],
         runs: 1,
         servers: vec!["qemu".into(), "atftpd".into()],
-        clients: vec!["netloader".into(), "ipxe".into()],
+        clients: vec!["netloader".into(), "undi".into(), "ipxe".into()],
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     for pair in args.chunks(2) {
@@ -200,13 +223,7 @@ fn options() -> Options {
     options
 }
 
-fn row(
-    options: &Options,
-    nic: &str,
-    server: &str,
-    netloader: &Option<Transfer>,
-    ipxe: &Option<Transfer>,
-) {
+fn row(options: &Options, nic: &str, server: &str, results: &Results) {
     let size = options.size;
     let figure = |t: &Option<Transfer>, client: Client| {
         if !options.clients.iter().any(|c| c == client.name()) {
@@ -216,18 +233,31 @@ fn row(
             format!("{:.2}", mb_per_s(t, size))
         })
     };
-    let ratio = match (netloader, ipxe) {
+    let ratio = |ours: &Option<Transfer>| match (ours, &results.ipxe) {
         (Some(n), Some(i)) => format!("{:.2}x", i.seconds / n.seconds),
         _ => "-".to_string(),
     };
+    let (undi, undi_ratio) = match &results.undi {
+        Some(undi) => (figure(undi, Client::Undi), ratio(undi)),
+        None => ("not run".to_string(), "-".to_string()),
+    };
     let opts = |t: &Option<Transfer>| t.as_ref().map_or(String::new(), |t| t.options.clone());
     println!(
-        "| {nic} | {server} | {} | {} | {ratio} | {} | {} |",
-        figure(netloader, Client::Netloader),
-        figure(ipxe, Client::Ipxe),
-        opts(netloader),
-        opts(ipxe)
+        "| {nic} | {server} | {} | {undi} | {} | {} | {undi_ratio} | {} | {} |",
+        figure(&results.netloader, Client::Netloader),
+        figure(&results.ipxe, Client::Ipxe),
+        ratio(&results.netloader),
+        opts(&results.netloader),
+        opts(&results.ipxe)
     );
+}
+
+/// The median transfer of each client on one card and server (`undi`: `None` where that
+/// client does not run, on HTTP).
+struct Results {
+    netloader: Option<Transfer>,
+    undi: Option<Option<Transfer>>,
+    ipxe: Option<Transfer>,
 }
 
 /// A namespace with dnsmasq naming `boot_file` and nginx serving `root`, behind the relay.
@@ -278,6 +308,7 @@ fn to_kernel(
     let boot_file = match client {
         Client::Ipxe => format!("http://{}/{IPXE_KERNEL_SCRIPT}", netns::SERVER_ADDR),
         Client::Netloader => format!("http://{}/{KERNEL_CONFIG}", netns::SERVER_ADDR),
+        Client::Undi => return None, // TFTP only
     };
     let net = nginx_net(root, &boot_file, impairment, reorder, dir, client);
     let name = format!("bench-kernel-{label}-{}-{nic}", client.name());
@@ -288,7 +319,7 @@ fn to_kernel(
         .args(["-device", &format!("{nic},netdev=n0")]);
     match client {
         Client::Netloader => qemu.args(["-cdrom", iso.to_str().unwrap()]),
-        Client::Ipxe => qemu.args(["-boot", "order=n"]),
+        Client::Undi | Client::Ipxe => qemu.args(["-boot", "order=n"]),
     };
     let outcome =
         qemu.run(|serial| serial.contains("MB BEGIN") || serial.contains("netloader: stopped."));
@@ -416,6 +447,17 @@ fn main() {
     .unwrap();
     let iso = dir.join("netloader.iso");
     std::fs::write(&iso, forms::build(Form::Iso).unwrap()).unwrap();
+    let undi_options = forms::Options {
+        config: Some(
+            format!("set timeout=0\nmenuentry bench {{\n  multiboot /{FILE}\n}}\n").into_bytes(),
+        ),
+        undi: netloader::pxe::UndiPolicy::Always,
+    };
+    std::fs::write(
+        root.join(UNDI_PROGRAM),
+        forms::build_with(Form::Pxe, &undi_options).unwrap(),
+    )
+    .unwrap();
 
     let size = options.size;
     let rtt_ms = options.rtt.as_secs_f64() * 1e3;
@@ -425,16 +467,16 @@ fn main() {
     );
     println!();
     println!(
-        "| NIC | server | netloader MB/s | iPXE MB/s | netloader / iPXE | netloader's options | iPXE's options |"
+        "| NIC | server | netloader MB/s | netloader via UNDI MB/s | iPXE MB/s | netloader / iPXE | via UNDI / iPXE | netloader's options | iPXE's options |"
     );
-    println!("| --- | --- | --- | --- | --- | --- | --- |");
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
     for nic in &options.nics {
         if options.servers.iter().any(|s| s == "qemu") {
             let server = Server::Qemu(&root);
-            let (n, i) = interleaved(&options, nic, |client| {
+            let results = interleaved(&options, nic, true, |client| {
                 run(client, nic, &server, &dir, &iso, "qemu")
             });
-            row(&options, nic, "QEMU built-in", &n, &i);
+            row(&options, nic, "QEMU built-in", &results);
         }
 
         let wants = |server: &str| options.servers.iter().any(|s| s == server);
@@ -450,10 +492,11 @@ fn main() {
                 ("nginx (HTTP), no delay".to_string(), Duration::ZERO),
                 (format!("nginx (HTTP), {rtt_ms} ms RTT"), options.rtt),
             ] {
-                let (n, i) = interleaved(&options, nic, |client| {
+                let results = interleaved(&options, nic, false, |client| {
                     let boot_file = match client {
                         Client::Ipxe => format!("http://{}/{IPXE_HTTP_SCRIPT}", netns::SERVER_ADDR),
                         Client::Netloader => format!("http://{}/{FILE}", netns::SERVER_ADDR),
+                        Client::Undi => return None, // TFTP only: not run here
                     };
                     let net = nginx_net(
                         &root,
@@ -465,7 +508,7 @@ fn main() {
                     );
                     run(client, nic, &Server::Nginx(&net), &dir, &iso, "http")
                 });
-                row(&options, nic, &label, &n, &i);
+                row(&options, nic, &label, &results);
             }
         }
         if wants("http-loss") {
@@ -475,18 +518,18 @@ fn main() {
             continue;
         }
         let label = format!("atftpd, {rtt_ms} ms RTT");
-        let (n, i) = interleaved(&options, nic, |client| {
-            let boot_file = if client == Client::Ipxe {
-                IPXE_SCRIPT
-            } else {
-                FILE
-            };
+        let results = interleaved(&options, nic, true, |client| {
             let logs = dir.join(format!("servers-{}-{nic}", client.name()));
-            let net = TestNet::start(&root, boot_file, Impairment::round_trip(options.rtt), &logs)
-                .unwrap_or_else(|e| panic!("namespace with atftpd: {e}"));
+            let net = TestNet::start(
+                &root,
+                client.tftp_boot_file(),
+                Impairment::round_trip(options.rtt),
+                &logs,
+            )
+            .unwrap_or_else(|e| panic!("namespace with atftpd: {e}"));
             run(client, nic, &Server::Atftpd(&net), &dir, &iso, "atftpd")
         });
-        row(&options, nic, &label, &n, &i);
+        row(&options, nic, &label, &results);
     }
     print_kernel_rows(&kernel_rows);
 }
@@ -513,23 +556,28 @@ fn print_kernel_rows(rows: &[(String, String, Option<f64>, Option<f64>)]) {
     }
 }
 
-/// `--runs` transfers by each selected client, alternating netloader and iPXE; the median of
-/// each (a failed run counts as failed; a client not selected has none). Every run's figure
-/// goes to stderr.
+/// `--runs` transfers by each selected client, alternating netloader, netloader via UNDI (where
+/// `with_undi`) and iPXE; the median of each (a failed run counts as failed; a client not
+/// selected has none). Every run's figure goes to stderr.
 fn interleaved(
     options: &Options,
     nic: &str,
+    with_undi: bool,
     mut one: impl FnMut(Client) -> Option<Transfer>,
-) -> (Option<Transfer>, Option<Transfer>) {
+) -> Results {
     let (runs, size) = (options.runs, options.size);
     let mut netloader = Vec::new();
+    let mut undi = Vec::new();
     let mut ipxe = Vec::new();
     for _ in 0..runs {
         for (client, results) in [
             (Client::Netloader, &mut netloader),
+            (Client::Undi, &mut undi),
             (Client::Ipxe, &mut ipxe),
         ] {
-            if !options.clients.iter().any(|c| c == client.name()) {
+            if !options.clients.iter().any(|c| c == client.name())
+                || (client == Client::Undi && !with_undi)
+            {
                 continue;
             }
             let transfer = one(client);
@@ -542,7 +590,11 @@ fn interleaved(
             results.push(transfer);
         }
     }
-    (median(netloader), median(ipxe))
+    Results {
+        netloader: median(netloader),
+        undi: with_undi.then(|| median(undi)),
+        ipxe: median(ipxe),
+    }
 }
 
 /// The median transfer by time (the upper one of the middle two for an even count); None if

@@ -145,6 +145,7 @@ fn tftp_root(dir: &Path) -> PathBuf {
 fn image(form: Form, nic: &str, embedded: bool) -> Vec<u8> {
     let options = forms::Options {
         config: embedded.then(|| config_text().into_bytes()),
+        ..Default::default()
     };
     match form {
         // The ROM's first stage starts netloader.pxe; an embedded config needs the whole
