@@ -49,7 +49,7 @@ fn main() {
             (Some("chain"), format!("runtime-chain-{name}.bin")),
             (Some(""), format!("runtime-{name}.bin")),
         ] {
-            let elf = build_runtime(&root, features, Some(name));
+            let elf = build_runtime(&root, features, Some(name), Target::Bios);
             let file_elf = object::File::parse(&*elf).expect("parse the runtime ELF");
             std::fs::write(out_dir.join(file), flat_image(&file_elf)).unwrap();
         }
@@ -62,7 +62,12 @@ fn main() {
     table += "];\n";
     std::fs::write(out_dir.join("rom_runtimes.rs"), table).unwrap();
 
-    let elf = build_runtime(&root, None, None);
+    // netloader.efi: the same sources for x86_64-unknown-uefi (a PE32+ application; it carries
+    // the firmware's network interface as its driver, runtime/src/nic.rs).
+    let efi = build_runtime(&root, None, None, Target::Uefi);
+    std::fs::write(out_dir.join("netloader.efi"), efi).unwrap();
+
+    let elf = build_runtime(&root, None, None, Target::Bios);
     let file = object::File::parse(&*elf).expect("parse the runtime ELF");
     let image_start = symbol(&file, "__image_start");
     let runtime_end = symbol(&file, "__runtime_end");
@@ -142,11 +147,27 @@ fn flat_image(file: &object::File) -> Vec<u8> {
     image
 }
 
+/// Which runtime: the BIOS one (an ELF for the host target, linked at 0x8000 with stage 1), or
+/// netloader.efi.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Target {
+    Bios,
+    Uefi,
+}
+
+/// The UEFI target (scripts/install-deps adds it with rustup).
+const UEFI_TARGET: &str = "x86_64-unknown-uefi";
+
 /// `cargo build --release` in ../runtime, with a target directory of its own beside ours;
 /// with `features`, those instead of the default ones (none: `Some("")`); with `driver`, that
 /// NIC driver alone instead of every driver of the registry (runtime/src/nic.rs).
-/// Returns the ELF's bytes.
-fn build_runtime(root: &Path, features: Option<&str>, driver: Option<&str>) -> Vec<u8> {
+/// Returns the ELF's bytes (the PE image's for [`Target::Uefi`]).
+fn build_runtime(
+    root: &Path,
+    features: Option<&str>,
+    driver: Option<&str>,
+    target: Target,
+) -> Vec<u8> {
     let target_dir = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("target"))
@@ -158,6 +179,9 @@ fn build_runtime(root: &Path, features: Option<&str>, driver: Option<&str>) -> V
         .arg(root.join("runtime/Cargo.toml"))
         .arg("--target-dir")
         .arg(&target_dir);
+    if target == Target::Uefi {
+        command.args(["--target", UEFI_TARGET]);
+    }
     if let Some(features) = features {
         command.arg("--no-default-features");
         if !features.is_empty() {
@@ -188,9 +212,18 @@ fn build_runtime(root: &Path, features: Option<&str>, driver: Option<&str>) -> V
     let status = command.status().expect("run cargo for the runtime");
     assert!(
         status.success(),
-        "building the runtime failed (see the errors above)"
+        "building the runtime failed (see the errors above{})",
+        if target == Target::Uefi {
+            "; netloader.efi needs `rustup target add x86_64-unknown-uefi`, which scripts/install-deps does"
+        } else {
+            ""
+        }
     );
-    std::fs::read(target_dir.join("release/netloader-runtime")).expect("read the runtime ELF")
+    let built = match target {
+        Target::Bios => target_dir.join("release/netloader-runtime"),
+        Target::Uefi => target_dir.join(format!("{UEFI_TARGET}/release/netloader-runtime.efi")),
+    };
+    std::fs::read(&built).unwrap_or_else(|e| panic!("read {}: {e}", built.display()))
 }
 
 /// Panic locations name source files; without these flags they carry this checkout's path and

@@ -1,7 +1,8 @@
 //! Time: the TSC, calibrated once against the PIT (channel 2, the speaker gate, so no
-//! interrupts are needed).
+//! interrupts are needed); in netloader.efi against the firmware's Stall.
 
 use core::sync::atomic::{AtomicU64, Ordering};
+#[cfg(not(target_os = "uefi"))]
 use x86_64::instructions::port::Port;
 
 static TSC_PER_MS: AtomicU64 = AtomicU64::new(1_000_000);
@@ -9,6 +10,7 @@ static TSC_PER_MS: AtomicU64 = AtomicU64::new(1_000_000);
 static US_PER_TICK_FP32: AtomicU64 = AtomicU64::new(1 << 22);
 static TSC_AT_START: AtomicU64 = AtomicU64::new(0);
 
+#[cfg(not(target_os = "uefi"))]
 const PIT_HZ: u64 = 1_193_182;
 
 fn rdtsc() -> u64 {
@@ -26,7 +28,8 @@ pub struct Calibration {
     pub uncertainty_ppm: u64,
 }
 
-/// Calibrate the TSC against PIT channel 2, then start the clock.
+/// Calibrate the TSC against PIT channel 2 (in netloader.efi the firmware's Stall), then start
+/// the clock.
 pub fn init() -> Calibration {
     let calibration = calibrate_tsc();
     let per_ms = calibration.per_ms;
@@ -43,10 +46,33 @@ pub fn init() -> Calibration {
     }
 }
 
+/// netloader.efi: TSC ticks per millisecond against the firmware's Stall (the firmware owns
+/// the PIT there, or the machine has none), over 10 ms.
+#[cfg(target_os = "uefi")]
+fn calibrate_tsc() -> Calibration {
+    let Some(boot) = crate::efi::boot_services() else {
+        return Calibration {
+            per_ms: 0,
+            tries: 0,
+            uncertainty_ppm: 0,
+        };
+    };
+    let start = rdtsc();
+    // SAFETY: Stall busy-waits the given microseconds; nothing else.
+    let _ = unsafe { (boot.stall)((FIRST_WINDOW_MS * 1000) as usize) };
+    Calibration {
+        per_ms: (rdtsc() - start) / FIRST_WINDOW_MS,
+        tries: 1,
+        uncertainty_ppm: 0,
+    }
+}
+
 /// The first measurement lasts 10 ms (enough on a real PC); any further one 50 ms, so that a
 /// delay at an edge weighs less. At most this many further ones.
+#[cfg(not(target_os = "uefi"))]
 const CALIBRATION_RETRIES: usize = 10;
 const FIRST_WINDOW_MS: u64 = 10;
+#[cfg(not(target_os = "uefi"))]
 const RETRY_WINDOW_MS: u64 = 50;
 
 /// TSC ticks per millisecond, measured against PIT channel 2 (mode 0, one shot).
@@ -57,6 +83,7 @@ const RETRY_WINDOW_MS: u64 = 50;
 /// seen as 1.5x-8x errors on a busy machine, which made every timeout that much longer) the
 /// bracket is wide: such a measurement is taken again over a longer window, and the one with
 /// the narrowest bracket for its length is kept.
+#[cfg(not(target_os = "uefi"))]
 fn calibrate_tsc() -> Calibration {
     // (uncertainty, elapsed, window in ms) of the best measurement so far, in TSC ticks.
     let mut best: Option<(u64, u64, u64)> = None;
@@ -86,6 +113,7 @@ fn calibrate_tsc() -> Calibration {
 
 /// One run of PIT channel 2 over `count` ticks: (uncertainty, elapsed) in TSC ticks, or None
 /// when the channel never ran out.
+#[cfg(not(target_os = "uefi"))]
 fn measure_tsc(count: u64) -> Option<(u64, u64)> {
     let mut gate = Port::<u8>::new(0x61);
     let mut mode = Port::<u8>::new(0x43);

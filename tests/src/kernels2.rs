@@ -65,16 +65,19 @@ pub enum Mb2Variant {
     Smbios,
     /// The flat image (no ELF) with the address and entry address tags.
     Aout,
+    /// The ELF64 without the EFI boot services tag: a UEFI loader ends boot services.
+    ExitBootServices,
 }
 
 impl Mb2Variant {
-    pub const ALL: [Mb2Variant; 6] = [
+    pub const ALL: [Mb2Variant; 7] = [
         Mb2Variant::Elf64,
         Mb2Variant::Elf32,
         Mb2Variant::Reloc,
         Mb2Variant::Framebuffer,
         Mb2Variant::Smbios,
         Mb2Variant::Aout,
+        Mb2Variant::ExitBootServices,
     ];
 
     pub fn name(self) -> &'static str {
@@ -85,6 +88,7 @@ impl Mb2Variant {
             Mb2Variant::Framebuffer => "mb2-fb",
             Mb2Variant::Smbios => "mb2-smbios",
             Mb2Variant::Aout => "mb2-aout",
+            Mb2Variant::ExitBootServices => "mb2-exitbs",
         }
     }
 
@@ -96,6 +100,7 @@ impl Mb2Variant {
             Mb2Variant::Framebuffer => env!("NETLOADER_TEST_KERNEL_MB2_FB"),
             Mb2Variant::Smbios => env!("NETLOADER_TEST_KERNEL_MB2_SMBIOS"),
             Mb2Variant::Aout => env!("NETLOADER_TEST_KERNEL_MB2_AOUT"),
+            Mb2Variant::ExitBootServices => env!("NETLOADER_TEST_KERNEL_MB2_EXITBS"),
         })
     }
 }

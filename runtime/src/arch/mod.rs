@@ -1,27 +1,42 @@
 //! The x86 edge: stage 1 assembly, the memory functions core expects, exception handling, and
-//! calls into real mode (the BIOS, a PXE ROM) and back.
+//! calls into real mode (the BIOS, a PXE ROM) and back. netloader.efi has none of these but
+//! the stack switch and the halt: the firmware loaded it, keeps its interrupt table while boot
+//! services run, and the UEFI target's core brings its own memory functions.
 
-#[cfg(not(feature = "chain"))]
+#[cfg(all(not(feature = "chain"), not(target_os = "uefi")))]
 pub mod bios;
+#[cfg(not(target_os = "uefi"))]
 pub mod exceptions;
+#[cfg(not(target_os = "uefi"))]
 mod memfns;
 // The option ROM's first stage never leaves long mode before its hand-off: no thunk there.
-#[cfg(not(feature = "chain"))]
+#[cfg(all(not(feature = "chain"), not(target_os = "uefi")))]
 pub mod realmode;
 
 // Stage 1 is assembled by rustc itself (no external assembler); link.ld places it.
+#[cfg(not(target_os = "uefi"))]
 core::arch::global_asm!(
     include_str!("../../../stage1/bootsector.s"),
     options(att_syntax)
 );
+#[cfg(not(target_os = "uefi"))]
 core::arch::global_asm!(
     include_str!("../../../stage1/stage2.s"),
     options(att_syntax)
 );
+#[cfg(not(target_os = "uefi"))]
 core::arch::global_asm!(include_str!("../../../stage1/rom.s"), options(att_syntax));
+#[cfg(not(target_os = "uefi"))]
 core::arch::global_asm!(include_str!("../../../stage1/pxe.s"), options(att_syntax));
 
+/// Reset the machine: the firmware's ResetSystem on UEFI.
+#[cfg(target_os = "uefi")]
+pub fn reset() -> ! {
+    crate::efi::reset()
+}
+
 /// Reset the machine: the keyboard controller's reset line, else a triple fault.
+#[cfg(not(target_os = "uefi"))]
 pub fn reset() -> ! {
     // SAFETY: pulsing the reset line (8042 command 0xFE) is what it is for.
     unsafe {
@@ -62,7 +77,9 @@ pub fn halt_forever() -> ! {
 /// `stack_top` is 16-byte aligned and ends identity-mapped memory that nothing else uses while
 /// `f` runs, large enough for `f`'s frames.
 pub unsafe fn on_stack<F: FnOnce()>(stack_top: u64, f: F) {
-    extern "C" fn run<F: FnOnce()>(f: &mut Option<F>) {
+    // System V explicitly: the argument in RDI on every target (extern "C" is the Microsoft
+    // x64 convention on UEFI, which takes RCX and writes 32 bytes above the new stack's top).
+    extern "sysv64" fn run<F: FnOnce()>(f: &mut Option<F>) {
         if let Some(f) = f.take() {
             f()
         }
@@ -82,7 +99,7 @@ pub unsafe fn on_stack<F: FnOnce()>(stack_top: u64, f: F) {
             run = sym run::<F>,
             in("rdi") &mut f,
             out("r12") _,
-            clobber_abi("C"),
+            clobber_abi("sysv64"),
         );
     }
 }

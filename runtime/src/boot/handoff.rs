@@ -150,13 +150,28 @@ unsafe extern "C" {
     static handoff_end: u8;
 }
 
+// The section: ELF's flags for the BIOS runtime, COFF's for netloader.efi (a PE image).
+#[cfg(not(target_os = "uefi"))]
+macro_rules! handoff_section {
+    () => {
+        ".section .text.handoff, \"ax\""
+    };
+}
+#[cfg(target_os = "uefi")]
+macro_rules! handoff_section {
+    () => {
+        ".section .text, \"xr\""
+    };
+}
+
 core::arch::global_asm!(
+    handoff_section!(),
     r#"
-    .section .text.handoff, "ax"
     .code64
     .globl handoff_start
     .globl handoff_end
 handoff_start:                     # RDI: the block, below 4 GiB
+    cli                            # (UEFI ran with interrupts on; the BIOS runtime without)
     lgdt 32(%rdi)                  # the block's own GDT
     movl 80(%rdi), %eax            # its 32-bit code selector
     leaq 1f(%rip), %rcx
@@ -254,5 +269,27 @@ pub unsafe fn enter(area: Range<u64>, copies: &[Copy], entry: &Entry) -> ! {
         let list = (block_at + BLOCK_BYTES) as *mut Copy;
         core::ptr::copy_nonoverlapping(copies.as_ptr(), list, copies.len());
         core::arch::asm!("jmp {code}", code = in(reg) code, in("rdi") block_ptr, options(noreturn));
+    }
+}
+
+/// Multiboot 2's entry for a kernel that kept the firmware's boot services on a 64-bit UEFI
+/// (header tags 7 and 9): a jump in long mode, on the firmware's page tables, GDT and
+/// interrupt state, with EAX = the magic and EBX = the boot information (the spec: "the rest
+/// of the machine state as UEFI's boot services left it").
+///
+/// # Safety
+/// Everything is in place and nothing is left to copy; the card is closed.
+#[cfg(target_os = "uefi")]
+pub unsafe fn enter_efi64(entry: u32, magic: u32, info: u32) -> ! {
+    // SAFETY: the caller's promise; the kernel takes the machine from here.
+    unsafe {
+        core::arch::asm!(
+            "mov ebx, {info:e}",
+            "jmp {entry}",
+            entry = in(reg) u64::from(entry),
+            info = in(reg) info,
+            in("eax") magic,
+            options(noreturn)
+        )
     }
 }

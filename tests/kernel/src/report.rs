@@ -122,6 +122,7 @@ pub(crate) fn variant_name() -> &'static str {
         b"mb2-fb" => "mb2-fb",
         b"mb2-aout" => "mb2-aout",
         b"mb2-smbios" => "mb2-smbios",
+        b"mb2-exitbs" => "mb2-exitbs",
         _ => "unknown",
     }
 }
