@@ -23,6 +23,18 @@
 //! the plain module; the time to kernel entry and the load time (config read -> files loaded,
 //! from netloader's lines), each against the plain module through netloader.
 //!
+//! `--firmware ovmf`: UEFI (QEMU q35 with OVMF, as tests/src/ovmf.rs boots it), the test kernel
+//! and a 32 MiB module over QEMU's TFTP, for e1000 and virtio-net-pci: netloader.efi booted by
+//! the firmware's PXE (`bootfile=netloader.efi`, its config by the per-host lookup) and from the
+//! ISO (its ESP; the DHCP boot file is the config), against iPXE's EFI build (the EFI driver of
+//! Debian's efi-e1000.rom / efi-virtio.rom, which OVMF runs as the card's network boot: iPXE's
+//! own stack). iPXE's EFI build cannot boot a Multiboot kernel, so the common mark is "files
+//! loaded": netloader's `boot: 1 module(s)` line, and iPXE's script (`imgfetch` kernel and
+//! module, then `echo`) printing on the firmware's console, which OVMF copies to COM1. netloader
+//! also shows its kernel entry; both show the module's TFTP throughput from the wire (QEMU's
+//! `filter-dump`, read request to last ACK, as `bench` times it). netloader's card: the
+//! firmware's interface (SNP): OVMF's VirtioNetDxe on virtio-net, iPXE's EFI driver on e1000.
+//!
 //! A benchmark: it prints figures (median of `--runs`) and asserts nothing about them.
 
 use std::ffi::OsString;
@@ -66,6 +78,7 @@ struct Options {
     forms: Vec<Form>,
     embedded: bool,
     unzip: bool,
+    ovmf: bool,
 }
 
 fn options() -> Options {
@@ -75,6 +88,7 @@ fn options() -> Options {
         forms: vec![],
         embedded: false,
         unzip: false,
+        ovmf: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -93,8 +107,16 @@ fn options() -> Options {
             }
             "--embedded" => options.embedded = true,
             "--unzip" => options.unzip = true,
+            "--firmware" => match value().as_str() {
+                "ovmf" => options.ovmf = true,
+                "bios" => options.ovmf = false,
+                other => panic!("--firmware bios|ovmf, not {other}"),
+            },
             other => panic!("unknown option {other}; see the top of tests/src/bin/boot_bench.rs"),
         }
+    }
+    if options.nics.is_empty() && options.ovmf {
+        options.nics = ["e1000", "virtio-net-pci"].map(String::from).to_vec();
     }
     if options.nics.is_empty() {
         options.nics = ["e1000", "rtl8139", "virtio-net-pci"]
@@ -205,7 +227,9 @@ fn qemu_args(
         }
         Client::Netloader(Form::Rom) => {}
         // Not among the forms benchmarked: netloader has no UEFI application yet.
-        Client::Netloader(Form::Efi) => panic!("the benchmark boots BIOS forms only"),
+        Client::Netloader(Form::Efi) => {
+            panic!("BIOS forms only here; netloader.efi: --firmware ovmf")
+        }
     }
     args.into_iter().map(OsString::from).collect()
 }
@@ -245,6 +269,9 @@ fn main() {
     std::fs::create_dir_all(&dir).unwrap();
     if options.unzip {
         return unzip_bench(&options, &dir);
+    }
+    if options.ovmf {
+        return ovmf_bench(&options, &dir);
     }
     let root = tftp_root(&dir);
 
@@ -469,6 +496,204 @@ fn unzip_bench(options: &Options, dir: &Path) {
             "| {nic} | plain, iPXE | {} | - | - | 1.00x |",
             seconds(ipxe)
         );
+    }
+    println!();
+    println!("Timestamped serial logs: {}", dir.display());
+}
+
+/// `--firmware ovmf`: the module's size (as `bench` downloads), and iPXE's mark on the console.
+const OVMF_MODULE_SIZE: usize = 32 << 20;
+const IPXE_LOADED: &str = "bench: files loaded";
+const IPXE_EFI_SCRIPT: &str = "fetch.ipxe";
+/// netloader's line once the kernel and module are in memory (before ExitBootServices).
+const NETLOADER_LOADED: &str = "boot: 1 module";
+
+#[derive(Clone, Copy, PartialEq)]
+enum EfiClient {
+    /// netloader.efi started by the firmware's PXE.
+    Pxe,
+    /// netloader.efi from the ISO's ESP (a CD).
+    Iso,
+    /// iPXE's EFI build (the card's iPXE EFI ROM), by script.
+    Ipxe,
+}
+
+impl EfiClient {
+    fn name(self) -> &'static str {
+        match self {
+            EfiClient::Pxe => "netloader.efi by PXE",
+            EfiClient::Iso => "netloader.efi from the ISO",
+            EfiClient::Ipxe => "iPXE EFI (imgfetch)",
+        }
+    }
+}
+
+/// The TFTP root of `--firmware ovmf`: kernel, the 32 MiB module, the config (as the DHCP boot
+/// file and as `netloader.cfg/default`), netloader.efi and iPXE's fetch-only script.
+fn ovmf_root(dir: &Path) -> PathBuf {
+    let root = dir.join("ovmf-tftp");
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(root.join("netloader.cfg")).unwrap();
+    std::fs::copy(kernels::path(Variant::Elf32), root.join("kernel")).unwrap();
+    std::fs::write(
+        root.join(MODULE),
+        netloader_tests::scenario::random_bytes(OVMF_MODULE_SIZE, 0x2545_F491),
+    )
+    .unwrap();
+    std::fs::write(root.join(CONFIG), config_text()).unwrap();
+    std::fs::write(root.join("netloader.cfg/default"), config_text()).unwrap();
+    std::fs::write(root.join("netloader.efi"), forms::build(Form::Efi).unwrap()).unwrap();
+    std::fs::write(
+        root.join(IPXE_EFI_SCRIPT),
+        format!("#!ipxe\nimgfetch tftp://${{next-server}}/kernel\nimgfetch tftp://${{next-server}}/{MODULE}\necho {IPXE_LOADED}\n"),
+    )
+    .unwrap();
+    root
+}
+
+/// One OVMF boot of `client` on `nic`: the serial lines (timed) and the module's transfer.
+fn ovmf_run(
+    client: EfiClient,
+    nic: &str,
+    root: &Path,
+    iso: &Path,
+    dir: &Path,
+    name: &str,
+) -> (TimedRun, Option<netloader_tests::pcap::TftpTransfer>) {
+    use netloader_tests::ovmf::{self, Medium, UefiNic};
+    let card = match (nic, client) {
+        ("e1000", _) => UefiNic::E1000Ipxe,
+        ("virtio-net-pci", EfiClient::Ipxe) => UefiNic::VirtioNetIpxe,
+        ("virtio-net-pci", _) => UefiNic::VirtioNet,
+        (other, _) => panic!("--firmware ovmf benchmarks e1000 and virtio-net-pci, not {other}"),
+    };
+    let boot_file = match client {
+        EfiClient::Pxe => "netloader.efi",
+        EfiClient::Iso => CONFIG,
+        EfiClient::Ipxe => IPXE_EFI_SCRIPT,
+    };
+    let pcap = dir.join(format!("{name}.pcap"));
+    let _ = std::fs::remove_file(&pcap);
+    let mut args = ovmf::firmware_args(name);
+    args.extend([
+        "-netdev".to_string(),
+        format!(
+            "user,id=n0,restrict=on,tftp={},bootfile={boot_file}",
+            root.display()
+        ),
+        "-object".to_string(),
+        format!("filter-dump,id=dump0,netdev=n0,file={}", pcap.display()),
+        "-device".to_string(),
+    ]);
+    const MAC: &str = "52:54:00:12:34:56";
+    if client == EfiClient::Iso {
+        args.push(card.card("n0", MAC));
+        args.extend(ovmf::boot_drive(iso, Medium::Cdrom));
+    } else {
+        args.push(card.device("n0", MAC));
+    }
+    let args: Vec<OsString> = args.into_iter().map(OsString::from).collect();
+    let marker = if client == EfiClient::Ipxe {
+        IPXE_LOADED
+    } else {
+        KERNEL_ENTRY
+    };
+    let run = timed_serial::run_on("q35", name, 256, &args, marker, TIMEOUT * 2, dir);
+    if run.marker_at.is_none() {
+        eprintln!("  {name}: no `{marker}`; log: {}", run.log.display());
+    }
+    let transfer = std::fs::read(&pcap)
+        .ok()
+        .and_then(|bytes| netloader_tests::pcap::tftp_transfer(&bytes, MODULE));
+    if transfer.is_some() {
+        let _ = std::fs::remove_file(&pcap); // 32 MiB and more; kept when a run failed
+    }
+    (run, transfer)
+}
+
+fn ovmf_bench(options: &Options, dir: &Path) {
+    let root = ovmf_root(dir);
+    let iso = dir.join("netloader-ovmf.iso");
+    std::fs::write(&iso, forms::build(Form::Iso).unwrap()).unwrap();
+    println!(
+        "OVMF (q35, TCG, 256 MiB), QEMU start -> files loaded / kernel entry, seconds, and the module's TFTP throughput (MB/s, from the wire); median of {} runs; Multiboot test kernel + {} MiB module over QEMU's TFTP.",
+        options.runs,
+        OVMF_MODULE_SIZE >> 20
+    );
+    println!();
+    println!(
+        "| NIC | client | files loaded s | kernel entry s | module MB/s | files loaded / iPXE's | MB/s / iPXE's |"
+    );
+    println!("| --- | --- | --- | --- | --- | --- | --- |");
+    let clients = [EfiClient::Ipxe, EfiClient::Pxe, EfiClient::Iso];
+    let mut timelines = Vec::new();
+    for nic in &options.nics {
+        let mut loaded: Vec<Vec<Duration>> = vec![Vec::new(); clients.len()];
+        let mut entry: Vec<Vec<Duration>> = vec![Vec::new(); clients.len()];
+        let mut speed: Vec<Vec<f64>> = vec![Vec::new(); clients.len()];
+        // Interleaved, as above, so drift in host load spreads over every client.
+        for round in 0..options.runs {
+            for (i, &client) in clients.iter().enumerate() {
+                let short = ["ipxe", "pxe", "iso"][i];
+                let name = format!("ovmf-{short}-{nic}-{round}");
+                let (run, transfer) = ovmf_run(client, nic, &root, &iso, dir, &name);
+                let mark = if client == EfiClient::Ipxe {
+                    IPXE_LOADED
+                } else {
+                    NETLOADER_LOADED
+                };
+                loaded[i].extend(run.first(mark));
+                if client != EfiClient::Ipxe {
+                    entry[i].extend(run.marker_at);
+                    if round == 0 {
+                        timelines.push(format!("{} {nic}: {}", client.name(), phases(&run)));
+                    }
+                }
+                speed[i].extend(transfer.map(|t| OVMF_MODULE_SIZE as f64 / t.seconds / 1e6));
+            }
+        }
+        let medians: Vec<(Option<Duration>, Option<Duration>, Option<f64>)> = (0..clients.len())
+            .map(|i| {
+                let mut mbs = speed[i].clone();
+                mbs.sort_by(f64::total_cmp);
+                (
+                    median(loaded[i].clone()),
+                    median(entry[i].clone()),
+                    mbs.get(mbs.len() / 2).copied(),
+                )
+            })
+            .collect();
+        let (ipxe_loaded, _, ipxe_speed) = medians[0];
+        for (client, (loaded, entry, mbs)) in clients.iter().zip(&medians) {
+            let ratio = |a: Option<f64>, b: Option<f64>| match (a, b) {
+                (Some(a), Some(b)) => format!("{:.2}x", a / b),
+                _ => "-".into(),
+            };
+            println!(
+                "| {nic} | {} | {} | {} | {} | {} | {} |",
+                client.name(),
+                seconds(*loaded),
+                if *client == EfiClient::Ipxe {
+                    "-".to_string()
+                } else {
+                    seconds(*entry)
+                },
+                mbs.map_or("failed".into(), |v| format!("{v:.2}")),
+                ratio(
+                    loaded.map(|t| t.as_secs_f64()),
+                    ipxe_loaded.map(|t| t.as_secs_f64())
+                ),
+                ratio(*mbs, ipxe_speed),
+            );
+        }
+    }
+    println!();
+    println!(
+        "Where the time went (first run, seconds from QEMU start at each phase's first line):"
+    );
+    println!();
+    for line in timelines {
+        println!("- {line}");
     }
     println!();
     println!("Timestamped serial logs: {}", dir.display());
