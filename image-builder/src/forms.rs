@@ -57,6 +57,9 @@ pub struct Options {
     pub config: Option<Vec<u8>>,
     /// The PXE form: when to drive the card through the PXE ROM's UNDI.
     pub undi: crate::pxe::UndiPolicy,
+    /// netloader.efi (the efi form, and in the ISO's and USB image's ESP): which network
+    /// interface it drives.
+    pub efi_nic: efi::NicPolicy,
 }
 
 /// Check a config with the parser the runtime uses; the error names the file, line and column.
@@ -87,6 +90,7 @@ pub fn build_with_efi_app(
 }
 
 fn build_carrying(form: Form, options: &Options, efi_app: &[u8]) -> anyhow::Result<Vec<u8>> {
+    let efi_app = &efi::with_nic_policy(efi_app, options.efi_nic)?;
     let runtime = match &options.config {
         Some(config) => stage1::runtime_with_config(stage1::RUNTIME_IMAGE, config)?,
         None => stage1::RUNTIME_IMAGE.to_vec(),

@@ -452,6 +452,7 @@ fn main() {
             format!("set timeout=0\nmenuentry bench {{\n  multiboot /{FILE}\n}}\n").into_bytes(),
         ),
         undi: netloader::pxe::UndiPolicy::Always,
+        ..Default::default()
     };
     std::fs::write(
         root.join(UNDI_PROGRAM),

@@ -41,6 +41,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use netloader::efi::NicPolicy;
 use netloader::forms::{self, Form};
 use netloader::rom::RomOptions;
 use netloader_tests::kernels::{self, Variant};
@@ -510,22 +511,52 @@ const NETLOADER_LOADED: &str = "boot: 1 module";
 
 #[derive(Clone, Copy, PartialEq)]
 enum EfiClient {
-    /// netloader.efi started by the firmware's PXE.
-    Pxe,
-    /// netloader.efi from the ISO's ESP (a CD).
-    Iso,
+    /// netloader.efi started by the firmware's PXE, built with this `--efi-nic`.
+    Pxe(NicPolicy),
+    /// netloader.efi from the ISO's ESP (a CD), built with this `--efi-nic`.
+    Iso(NicPolicy),
     /// iPXE's EFI build (the card's iPXE EFI ROM), by script.
     Ipxe,
 }
 
 impl EfiClient {
+    const ALL: [EfiClient; 5] = [
+        EfiClient::Ipxe,
+        EfiClient::Pxe(NicPolicy::Auto),
+        EfiClient::Pxe(NicPolicy::Snp),
+        EfiClient::Iso(NicPolicy::Auto),
+        EfiClient::Iso(NicPolicy::Snp),
+    ];
+
     fn name(self) -> &'static str {
         match self {
-            EfiClient::Pxe => "netloader.efi by PXE",
-            EfiClient::Iso => "netloader.efi from the ISO",
+            EfiClient::Pxe(NicPolicy::Auto) => "netloader.efi by PXE",
+            EfiClient::Pxe(NicPolicy::Snp) => "netloader.efi by PXE, --efi-nic snp",
+            EfiClient::Iso(NicPolicy::Auto) => "netloader.efi from the ISO",
+            EfiClient::Iso(NicPolicy::Snp) => "netloader.efi from the ISO, --efi-nic snp",
             EfiClient::Ipxe => "iPXE EFI (imgfetch)",
         }
     }
+
+    /// For file names.
+    fn short(self) -> &'static str {
+        match self {
+            EfiClient::Pxe(NicPolicy::Auto) => "pxe",
+            EfiClient::Pxe(NicPolicy::Snp) => "pxe-snp",
+            EfiClient::Iso(NicPolicy::Auto) => "iso",
+            EfiClient::Iso(NicPolicy::Snp) => "iso-snp",
+            EfiClient::Ipxe => "ipxe",
+        }
+    }
+}
+
+/// netloader.efi built with `policy`, as `--form efi` or the ISO.
+fn efi_form(form: Form, policy: NicPolicy) -> Vec<u8> {
+    let options = forms::Options {
+        efi_nic: policy,
+        ..Default::default()
+    };
+    forms::build_with(form, &options).unwrap()
 }
 
 /// The TFTP root of `--firmware ovmf`: kernel, the 32 MiB module, the config (as the DHCP boot
@@ -542,7 +573,12 @@ fn ovmf_root(dir: &Path) -> PathBuf {
     .unwrap();
     std::fs::write(root.join(CONFIG), config_text()).unwrap();
     std::fs::write(root.join("netloader.cfg/default"), config_text()).unwrap();
-    std::fs::write(root.join("netloader.efi"), forms::build(Form::Efi).unwrap()).unwrap();
+    for client in EfiClient::ALL {
+        if let EfiClient::Pxe(policy) = client {
+            let file = format!("{}.efi", client.short());
+            std::fs::write(root.join(file), efi_form(Form::Efi, policy)).unwrap();
+        }
+    }
     std::fs::write(
         root.join(IPXE_EFI_SCRIPT),
         format!("#!ipxe\nimgfetch tftp://${{next-server}}/kernel\nimgfetch tftp://${{next-server}}/{MODULE}\necho {IPXE_LOADED}\n"),
@@ -556,7 +592,6 @@ fn ovmf_run(
     client: EfiClient,
     nic: &str,
     root: &Path,
-    iso: &Path,
     dir: &Path,
     name: &str,
 ) -> (TimedRun, Option<netloader_tests::pcap::TftpTransfer>) {
@@ -567,9 +602,10 @@ fn ovmf_run(
         ("virtio-net-pci", _) => UefiNic::VirtioNet,
         (other, _) => panic!("--firmware ovmf benchmarks e1000 and virtio-net-pci, not {other}"),
     };
+    let pxe_file = format!("{}.efi", client.short());
     let boot_file = match client {
-        EfiClient::Pxe => "netloader.efi",
-        EfiClient::Iso => CONFIG,
+        EfiClient::Pxe(_) => &pxe_file,
+        EfiClient::Iso(_) => CONFIG,
         EfiClient::Ipxe => IPXE_EFI_SCRIPT,
     };
     let pcap = dir.join(format!("{name}.pcap"));
@@ -586,9 +622,13 @@ fn ovmf_run(
         "-device".to_string(),
     ]);
     const MAC: &str = "52:54:00:12:34:56";
-    if client == EfiClient::Iso {
+    if let EfiClient::Iso(policy) = client {
+        let iso = dir.join(format!("netloader-ovmf-{}.iso", client.short()));
+        if !iso.exists() {
+            std::fs::write(&iso, efi_form(Form::Iso, policy)).unwrap();
+        }
         args.push(card.card("n0", MAC));
-        args.extend(ovmf::boot_drive(iso, Medium::Cdrom));
+        args.extend(ovmf::boot_drive(&iso, Medium::Cdrom));
     } else {
         args.push(card.device("n0", MAC));
     }
@@ -613,8 +653,9 @@ fn ovmf_run(
 
 fn ovmf_bench(options: &Options, dir: &Path) {
     let root = ovmf_root(dir);
-    let iso = dir.join("netloader-ovmf.iso");
-    std::fs::write(&iso, forms::build(Form::Iso).unwrap()).unwrap();
+    for client in EfiClient::ALL {
+        let _ = std::fs::remove_file(dir.join(format!("netloader-ovmf-{}.iso", client.short())));
+    }
     println!(
         "OVMF (q35, TCG, 256 MiB), QEMU start -> files loaded / kernel entry, seconds, and the module's TFTP throughput (MB/s, from the wire); median of {} runs; Multiboot test kernel + {} MiB module over QEMU's TFTP.",
         options.runs,
@@ -625,7 +666,7 @@ fn ovmf_bench(options: &Options, dir: &Path) {
         "| NIC | client | files loaded s | kernel entry s | module MB/s | files loaded / iPXE's | MB/s / iPXE's |"
     );
     println!("| --- | --- | --- | --- | --- | --- | --- |");
-    let clients = [EfiClient::Ipxe, EfiClient::Pxe, EfiClient::Iso];
+    let clients = EfiClient::ALL;
     let mut timelines = Vec::new();
     for nic in &options.nics {
         let mut loaded: Vec<Vec<Duration>> = vec![Vec::new(); clients.len()];
@@ -634,9 +675,8 @@ fn ovmf_bench(options: &Options, dir: &Path) {
         // Interleaved, as above, so drift in host load spreads over every client.
         for round in 0..options.runs {
             for (i, &client) in clients.iter().enumerate() {
-                let short = ["ipxe", "pxe", "iso"][i];
-                let name = format!("ovmf-{short}-{nic}-{round}");
-                let (run, transfer) = ovmf_run(client, nic, &root, &iso, dir, &name);
+                let name = format!("ovmf-{}-{nic}-{round}", client.short());
+                let (run, transfer) = ovmf_run(client, nic, &root, dir, &name);
                 let mark = if client == EfiClient::Ipxe {
                     IPXE_LOADED
                 } else {
@@ -646,7 +686,17 @@ fn ovmf_bench(options: &Options, dir: &Path) {
                 if client != EfiClient::Ipxe {
                     entry[i].extend(run.marker_at);
                     if round == 0 {
-                        timelines.push(format!("{} {nic}: {}", client.name(), phases(&run)));
+                        let driver = run
+                            .lines
+                            .iter()
+                            .find(|l| l.text.starts_with("nic: ") && l.text.contains(", driver "))
+                            .and_then(|l| l.text.rsplit(", driver ").next())
+                            .unwrap_or("?");
+                        timelines.push(format!(
+                            "{} {nic} (driver {driver}): {}",
+                            client.name(),
+                            phases(&run)
+                        ));
                     }
                 }
                 speed[i].extend(transfer.map(|t| OVMF_MODULE_SIZE as f64 / t.seconds / 1e6));
