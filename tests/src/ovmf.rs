@@ -64,6 +64,9 @@ pub enum UefiNic {
     VirtioNet,
     /// e1000 with the iPXE EFI driver of QEMU's efi-e1000.rom: iPXE does DHCP and TFTP.
     E1000Ipxe,
+    /// virtio-net in legacy mode only (`disable-modern=on`) with OVMF's VirtioNetDxe, which
+    /// drives legacy devices too; netloader's virtio driver (modern transport only) refuses it.
+    VirtioNetLegacy,
     /// virtio-net with the iPXE EFI driver of QEMU's efi-virtio.rom (QEMU's default ROM for
     /// it), which OVMF prefers to its own VirtioNetDxe: iPXE's EFI build on virtio-net.
     VirtioNetIpxe,
@@ -79,6 +82,9 @@ impl UefiNic {
     pub fn card(self, netdev: &str, mac: &str) -> String {
         match self {
             UefiNic::VirtioNet => format!("virtio-net-pci,netdev={netdev},mac={mac},romfile="),
+            UefiNic::VirtioNetLegacy => format!(
+                "virtio-net-pci,netdev={netdev},mac={mac},romfile=,disable-modern=on,disable-legacy=off"
+            ),
             UefiNic::E1000Ipxe => {
                 format!("e1000,netdev={netdev},mac={mac},romfile=efi-e1000.rom")
             }

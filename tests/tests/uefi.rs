@@ -10,6 +10,9 @@
 //! | the firmware's PXE on virtio-net (OVMF's driver) | the firmware's DHCP answer; the card taken from the firmware (its SNP stopped first), netloader's virtio driver | with tag 7 |
 //! | the firmware's PXE on e1000 (iPXE's EFI driver) | iPXE's answer; iPXE's SNP, since iPXE (still running beneath netloader.efi) will not let go of the card | without tag 7 |
 //!
+//! And the ISO as a CD once more on a legacy-only virtio-net, which netloader's driver refuses:
+//! the card goes back to OVMF's driver and netloader uses its SNP (the Multiboot 1 kernel).
+//!
 //! From each: the Multiboot 1 test kernel, the Multiboot 2 one, and the Linux test kernel
 //! (lxtest: efi_info, the E820 table from the EFI map), each with two modules (initrds) of
 //! seeded random bytes, their SHA-256s, the command lines and the kernels' own checks (memory
@@ -74,6 +77,9 @@ enum NicUse {
     SnpAsBuilt,
     /// The firmware's interface, since the firmware would not let go of the card.
     SnpRefused,
+    /// The firmware's interface, since netloader's driver did not start on the card taken
+    /// (given back to the firmware's drivers).
+    SnpGivenBack,
 }
 
 /// The kernel a boot ends in.
@@ -235,6 +241,14 @@ fn check_efi_boot(outcome: &Outcome, kernel: Kernel, modules: &[Module], used: N
                 && !taken
                 && outcome.contains(": not taken from the firmware (DisconnectController failed"),
             "the firmware's interface, held exclusively, as the firmware kept the card",
+        ),
+        NicUse::SnpGivenBack => outcome.check(
+            firmware_interface
+                && taken
+                && outcome.contains(": netloader's driver did not start (")
+                && outcome
+                    .contains("): back to the firmware's drivers, through their interface (SNP)"),
+            "the card given back to the firmware, its interface held exclusively",
         ),
     }
     let ended = outcome.contains("efi: boot services ended (ExitBootServices)");
@@ -454,6 +468,15 @@ fn iso_as_cd_boots_every_kernel_on_uefi_and_bios() {
         format!("file={},format=raw,media=cdrom,readonly=on", path.display()),
     ];
     bios_boot("bios-iso-cd-esp", &drive, "CD (El Torito, no emulation)");
+    // A card netloader has a driver for that does not start (virtio-net without the modern
+    // transport): given back to OVMF's VirtioNetDxe, which drives it, and used through SNP.
+    disk_boot(
+        "uefi-iso-cd-given-back",
+        path,
+        Medium::Cdrom,
+        Kernel::Mb1,
+        (UefiNic::VirtioNetLegacy, NicUse::SnpGivenBack),
+    );
 }
 
 #[test]
