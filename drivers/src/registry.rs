@@ -37,14 +37,15 @@ pub const DRIVERS: &[Driver] = &[
     crate::virtio::DRIVER,
     crate::pcnet::DRIVER,
     crate::eepro100::DRIVER,
-    crate::ne2k::DRIVER,
-    // A PXE ROM's stack: BIOS only (a UEFI firmware's network stack is its SNP, below).
-    #[cfg(not(target_os = "uefi"))]
-    crate::undi::DRIVER,
-    // netloader.efi's: the firmware's interface while boot services run. Only UEFI builds
-    // carry it (a BIOS has no SNP to offer).
+    // netloader.efi's: the firmware's interface while boot services run, for a card no native
+    // driver took. Only UEFI builds carry it (a BIOS has no SNP to offer); before ne2k, so that
+    // a UEFI PC's card is asked for through the firmware before ISA ports are probed.
     #[cfg(target_os = "uefi")]
     crate::snp::DRIVER,
+    crate::ne2k::DRIVER,
+    // A PXE ROM's stack: BIOS only (a UEFI firmware's network stack is its SNP).
+    #[cfg(not(target_os = "uefi"))]
+    crate::undi::DRIVER,
 ];
 
 /// One driver: what the runtime, the ROM builder and the docs need to know about it.
