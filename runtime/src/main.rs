@@ -1,4 +1,5 @@
-//! netloader's runtime: the 64-bit no_std program stage 1 starts. It owns the machine from here
+//! netloader's runtime: the no_std program stage 1 starts (64-bit or 32-bit: `arch` is the
+//! platform layer). It owns the machine from here
 //! until it hands a kernel over.
 #![no_std]
 #![no_main]
@@ -37,7 +38,7 @@ use console::OrNone;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// Called by stage 2 (stage1/stage2.s) in long mode, interrupts off, on the boot stack (16 KiB
+/// Called by stage 2 (stage1/stage2.s) in the platform's mode (arch), interrupts off, on the boot stack (16 KiB
 /// in .bss, enough for these first steps): everything from the network card to the hand-off
 /// runs on the larger stack the layout sets aside in upper memory (boot/plan.rs), since
 /// conventional memory has no room for it.
@@ -78,9 +79,11 @@ extern "C" fn netloader_main(boot: &'static BootInfo) -> ! {
         map.upper_kib(),
         map.total_ram() / (1024 * 1024)
     );
-    println!("netloader: runtime ready (64-bit).");
-    let tsc_khz = time::init();
-    println!("timer: TSC at {} MHz", tsc_khz / 1000);
+    println!("netloader: runtime ready ({}).", arch::NAME);
+    match time::init() {
+        time::Source::Tsc { khz } => println!("timer: TSC at {} MHz", khz / 1000),
+        time::Source::Pit => println!("timer: PIT at 1.19 MHz (this CPU has no TSC)"),
+    }
     #[cfg(not(feature = "chain"))]
     arch::bios::report_through_thunk(boot);
 

@@ -2,8 +2,8 @@
 //! the arrow keys or a number (PS/2 keyboard or serial line), Enter to boot, the timeout
 //! counting down to the default.
 
+use crate::arch::port::Port;
 use netloader_proto::config::{Config, Timeout};
-use x86_64::instructions::port::Port;
 
 use crate::{console, print, println, time};
 

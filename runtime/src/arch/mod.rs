@@ -1,31 +1,82 @@
-//! The x86 edge: stage 1 assembly, the memory functions core expects, exception handling, and
-//! calls into real mode (the BIOS, a PXE ROM) and back.
+//! The platform layer: everything that depends on the CPU mode the runtime runs in. The rest
+//! of the runtime uses only what this module exports, and no `#[cfg(target_arch)]` appears
+//! anywhere else in it.
+//!
+//! Two platforms are built today, one per BIOS runtime; a third (x86_64 UEFI) is meant to
+//! slot in beside them as one more module here:
+//!
+//! | platform | module | target | stage 2 enters it in |
+//! | --- | --- | --- | --- |
+//! | x86_64 BIOS | `x86_64/` | `x86_64-unknown-linux-gnu` | long mode, identity-mapped 4 GiB, SSE on |
+//! | x86 BIOS | `x86/` | `i586-unknown-linux-gnu` | 32-bit protected mode, paging off, flat 4 GiB |
+//!
+//! What each platform module gives (the interface, re-exported below):
+//! - `NAME`, for the banner;
+//! - `install_exception_handlers` (its IDT; every vector ends in `exceptions::report`);
+//! - `cpuid`, `rdtsc`, `triple_fault`, `on_stack`;
+//! - `enter_thunk`: its way into the real-mode thunk (`realmode.rs` has the 32- and 16-bit
+//!   part both BIOS platforms share);
+//! - `handoff_leave_code` and `jump_to_handoff`: its way out to the hand-off's 32-bit
+//!   protected mode (`boot/handoff.rs` has the common part);
+//! - `native_code_mode!()`: the assembler mode of its Rust code, for `global_asm!` blocks
+//!   that switch modes to end with;
+//! - `memcpy`, `memmove`, `memset`, `memcmp`, `bcmp` (the linux-gnu cores expect libc's);
+//! - its end of stage 2 (`stage1/stage2_long.s`, `stage1/stage2_x86.s`), assembled after the
+//!   common `stage1/stage2.s`.
+//!
+//! Shared by both BIOS platforms: port I/O (`port`), the clock (`timer`: the TSC or the PIT),
+//! the exception report, the real-mode thunk and the BIOS services (`bios`), stage 1.
+//! Physical addresses are `u64` everywhere outside this layer; the 32-bit platform reaches
+//! the first 4 GiB, which is all the runtime ever uses (the planner places nothing higher).
+
+#[cfg(target_arch = "x86_64")]
+#[path = "x86_64/mod.rs"]
+mod platform;
+#[cfg(target_arch = "x86")]
+#[path = "x86/mod.rs"]
+mod platform;
 
 #[cfg(not(feature = "chain"))]
 pub mod bios;
 pub mod exceptions;
-mod memfns;
-// The option ROM's first stage never leaves long mode before its hand-off: no thunk there.
+pub mod port;
+// The option ROM's first stage never calls the BIOS before its hand-off: no thunk there.
 #[cfg(not(feature = "chain"))]
 pub mod realmode;
+pub mod timer;
 
-// Stage 1 is assembled by rustc itself (no external assembler); link.ld places it.
+pub(crate) use platform::native_code_mode;
+pub use platform::{NAME, handoff_leave_code, jump_to_handoff};
+
+/// Where the hand-off's block keeps the GDTR operand (a 16-bit limit, then the base) and the
+/// 32-bit code selector, which the platform's way out reads (boot/handoff.rs asserts them).
+pub const HANDOFF_GDTR_AT: usize = 32;
+pub const HANDOFF_CODE_SELECTOR_AT: usize = 80;
+
+// Stage 1 is assembled by rustc itself (no external assembler); link.ld places it. These
+// pieces are 16-bit code, the same for every BIOS platform; stage 2 comes with the platform.
 core::arch::global_asm!(
     include_str!("../../../stage1/bootsector.s"),
-    options(att_syntax)
-);
-core::arch::global_asm!(
-    include_str!("../../../stage1/stage2.s"),
     options(att_syntax)
 );
 core::arch::global_asm!(include_str!("../../../stage1/rom.s"), options(att_syntax));
 core::arch::global_asm!(include_str!("../../../stage1/pxe.s"), options(att_syntax));
 
+/// Does the CPU have a time stamp counter (CPUID leaf 1, EDX bit 4)?
+pub fn cpu_has_tsc() -> bool {
+    platform::cpuid(1)[3] & (1 << 4) != 0
+}
+
+/// The time stamp counter; only where `cpu_has_tsc`.
+pub fn rdtsc() -> u64 {
+    platform::rdtsc()
+}
+
 /// Reset the machine: the keyboard controller's reset line, else a triple fault.
 pub fn reset() -> ! {
     // SAFETY: pulsing the reset line (8042 command 0xFE) is what it is for.
     unsafe {
-        let mut status = x86_64::instructions::port::Port::<u8>::new(0x64);
+        let mut status = port::Port::<u8>::new(0x64);
         for _ in 0..100_000 {
             if status.read() & 2 == 0 {
                 break;
@@ -34,23 +85,15 @@ pub fn reset() -> ! {
         status.write(0xfe);
     }
     crate::time::delay_us(100_000);
-    // SAFETY: an empty IDT makes the next exception a triple fault, which resets the CPU.
-    unsafe {
-        let empty = x86_64::structures::DescriptorTablePointer {
-            limit: 0,
-            base: x86_64::VirtAddr::zero(),
-        };
-        x86_64::instructions::tables::lidt(&empty);
-        core::arch::asm!("int3");
-    }
+    platform::triple_fault();
     halt_forever()
 }
 
 /// Stop for good: interrupts off, halt.
 pub fn halt_forever() -> ! {
     loop {
-        x86_64::instructions::interrupts::disable();
-        x86_64::instructions::hlt();
+        // SAFETY: CLI and HLT only stop this CPU, which is what is asked.
+        unsafe { core::arch::asm!("cli", "hlt", options(nomem, nostack)) };
     }
 }
 
@@ -59,30 +102,10 @@ pub fn halt_forever() -> ! {
 /// card on so; boot/fetch.rs builds the decompressors' ~43 KB state on its way to upper memory).
 ///
 /// # Safety
-/// `stack_top` is 16-byte aligned and ends identity-mapped memory that nothing else uses while
+/// `stack_top` is 16-byte aligned and ends memory below 4 GiB that nothing else uses while
 /// `f` runs, large enough for `f`'s frames.
 pub unsafe fn on_stack<F: FnOnce()>(stack_top: u64, f: F) {
-    extern "C" fn run<F: FnOnce()>(f: &mut Option<F>) {
-        if let Some(f) = f.take() {
-            f()
-        }
-    }
-    assert!(stack_top.is_multiple_of(16));
-    let mut f = Some(f);
-    // SAFETY: the caller gives a free stack; RSP is kept in R12 (callee-saved, so `run`
-    // leaves it alone) and restored after the call. The call is aligned as the ABI wants (the
-    // new top is 16-byte aligned); everything `run` may clobber is declared.
-    unsafe {
-        core::arch::asm!(
-            "mov r12, rsp",
-            "mov rsp, {top}",
-            "call {run}",
-            "mov rsp, r12",
-            top = in(reg) stack_top,
-            run = sym run::<F>,
-            in("rdi") &mut f,
-            out("r12") _,
-            clobber_abi("C"),
-        );
-    }
+    assert!(stack_top.is_multiple_of(16) && stack_top <= 1 << 32);
+    // SAFETY: passed on to the caller.
+    unsafe { platform::on_stack(stack_top, f) }
 }
