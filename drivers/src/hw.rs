@@ -95,7 +95,7 @@ impl PortRegion {
     }
 }
 
-#[cfg(target_arch = "x86_64")]
+#[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
 impl PortIo for PortRegion {
     fn read8(&mut self, offset: u16) -> u8 {
         let value: u8;
