@@ -40,13 +40,19 @@ fn main() {
             ),
             (driver.to_string(), format!("runtime-{driver}.bin")),
         ] {
-            let elf = build_runtime(&root, Some(&features));
+            let elf = build_runtime(&root, Some(&features), None);
             let file = object::File::parse(&*elf).expect("parse the runtime ELF");
             std::fs::write(out_dir.join(name), flat_image(&file)).unwrap();
         }
     }
 
-    let elf = build_runtime(&root, None);
+    // The 32-bit runtime (the x86 platform, i586: Pentium and newer, no SSE).
+    let elf = build_runtime(&root, None, Some(X86_TARGET));
+    let file = object::File::parse(&*elf).expect("parse the 32-bit runtime ELF");
+    std::fs::write(out_dir.join("runtime-x86.bin"), flat_image(&file)).unwrap();
+    let x86_runtime_end = symbol(&file, "__runtime_end");
+
+    let elf = build_runtime(&root, None, None);
     let file = object::File::parse(&*elf).expect("parse the runtime ELF");
     let image_start = symbol(&file, "__image_start");
     let runtime_end = symbol(&file, "__runtime_end");
@@ -92,7 +98,8 @@ fn main() {
         out_dir.join("runtime_layout.rs"),
         format!(
             "/// Where stage 1 loads the runtime image.\npub const LOAD_ADDRESS: u64 = {image_start:#x};\n\
-             /// One past the runtime's last byte in memory, .bss included.\npub const END_ADDRESS: u64 = {runtime_end:#x};\n"
+             /// One past the runtime's last byte in memory, .bss included.\npub const END_ADDRESS: u64 = {runtime_end:#x};\n\
+             /// The same for the 32-bit runtime.\npub const X86_END_ADDRESS: u64 = {x86_runtime_end:#x};\n"
         ),
     )
     .unwrap();
@@ -126,10 +133,13 @@ fn flat_image(file: &object::File) -> Vec<u8> {
     image
 }
 
+/// The Rust target of the 32-bit runtime: Pentium baseline, no SSE (i686 assumes SSE2).
+const X86_TARGET: &str = "i586-unknown-linux-gnu";
+
 /// `cargo build --release` in ../runtime, with a target directory of its own beside ours;
-/// with `features`, those instead of the default ones (every driver, the whole loader).
-/// Returns the ELF's bytes.
-fn build_runtime(root: &Path, features: Option<&str>) -> Vec<u8> {
+/// with `features`, those instead of the default ones (every driver, the whole loader); with
+/// `target`, for that Rust target instead of the host's (x86_64). Returns the ELF's bytes.
+fn build_runtime(root: &Path, features: Option<&str>, target: Option<&str>) -> Vec<u8> {
     let target_dir = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("target"))
@@ -144,6 +154,14 @@ fn build_runtime(root: &Path, features: Option<&str>) -> Vec<u8> {
     if let Some(features) = features {
         command.args(["--no-default-features", "--features", features]);
     }
+    let mut rustflags = remap_source_paths(root);
+    if let Some(target) = target {
+        require_target(target);
+        command.args(["--target", target]);
+        // Code at fixed addresses: position-independent 32-bit code would spend a register
+        // and a call per function on finding its GOT.
+        rustflags.push("-Crelocation-model=static".into());
+    }
     // The outer build's settings are for host code; none of them may reach the runtime.
     for (key, _) in std::env::vars_os() {
         let key = key.to_string_lossy();
@@ -157,16 +175,39 @@ fn build_runtime(root: &Path, features: Option<&str>) -> Vec<u8> {
             command.env_remove(&*key);
         }
     }
-    command.env(
-        "CARGO_ENCODED_RUSTFLAGS",
-        remap_source_paths(root).join("\x1f"),
-    );
+    command.env("CARGO_ENCODED_RUSTFLAGS", rustflags.join("\x1f"));
     let status = command.status().expect("run cargo for the runtime");
     assert!(
         status.success(),
         "building the runtime failed (see the errors above)"
     );
-    std::fs::read(target_dir.join("release/netloader-runtime")).expect("read the runtime ELF")
+    let release = match target {
+        Some(target) => target_dir.join(target).join("release"),
+        None => target_dir.join("release"),
+    };
+    std::fs::read(release.join("netloader-runtime")).expect("read the runtime ELF")
+}
+
+/// Stop with a clear message when the Rust target is missing (cargo's own error only says
+/// that `core` cannot be found).
+fn require_target(target: &str) {
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let libdir = Command::new(rustc)
+        .args(["--print", "target-libdir", "--target", target])
+        .output()
+        .ok()
+        .filter(|out| out.status.success())
+        .map(|out| PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()));
+    let has_core = libdir
+        .and_then(|dir| std::fs::read_dir(dir).ok())
+        .is_some_and(|mut entries| {
+            entries
+                .any(|e| e.is_ok_and(|e| e.file_name().to_string_lossy().starts_with("libcore-")))
+        });
+    assert!(
+        has_core,
+        "E-BUILD-TARGET: the Rust target {target} is not installed (netloader's 32-bit runtime is built for it): run `rustup target add {target}` (scripts/install-deps does)"
+    );
 }
 
 /// Panic locations name source files; without these flags they carry this checkout's path and

@@ -7,6 +7,10 @@ include!(concat!(env!("OUT_DIR"), "/runtime_layout.rs"));
 /// The flat runtime image (stage 2 + the Rust runtime), loaded by stage 1 at `LOAD_ADDRESS`.
 pub static RUNTIME_IMAGE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/runtime.bin"));
 
+/// The 32-bit runtime (the x86 platform, built for i586), loaded at the same address; it ends
+/// at `X86_END_ADDRESS`.
+pub static RUNTIME_IMAGE_X86: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/runtime-x86.bin"));
+
 /// The option ROM's first stage (runtime/src/chain.rs) with one NIC driver only (see build.rs):
 /// DHCP, then netloader.pxe from the TFTP server.
 pub static CHAIN_IMAGE_E1000: &[u8] =
@@ -123,8 +127,13 @@ pub fn pad(runtime: &[u8], form: BootForm) -> Vec<u8> {
 
 /// The boot sector for one placement of the runtime image.
 pub fn boot_sector(placement: Placement) -> Result<[u8; 512], Stage1Error> {
+    boot_sector_for(placement, RUNTIME_IMAGE.len())
+}
+
+/// The boot sector for one placement of a runtime image of `image_len` bytes.
+pub fn boot_sector_for(placement: Placement, image_len: usize) -> Result<[u8; 512], Stage1Error> {
     let size = placement.form.sector_size();
-    let sectors = image_sectors(placement.form);
+    let sectors = image_len.div_ceil(size);
     let count =
         u16::try_from(sectors).map_err(|_| Stage1Error::TooManySectors { sectors, size })?;
     let mut sector = *BOOT_SECTOR_TEMPLATE;

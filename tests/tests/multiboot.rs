@@ -15,7 +15,10 @@ fn image(form: Form, dir: &Path) -> (String, String) {
 
 fn image_with(form: Form, dir: &Path, config: Option<Vec<u8>>) -> (String, String) {
     let path = dir.join(format!("netloader.{}", form.name()));
-    let options = forms::Options { config };
+    let options = forms::Options {
+        config,
+        ..forms::Options::default()
+    };
     std::fs::write(&path, forms::build_with(form, &options).unwrap()).unwrap();
     match form {
         Form::Floppy => (

@@ -302,6 +302,7 @@ fn first_stage_roms_fit_in_56_kib() {
 fn first_stage_rom_refuses_an_embedded_config() {
     let options = crate::forms::Options {
         config: Some(b"menuentry x { multiboot /k }".to_vec()),
+        ..crate::forms::Options::default()
     };
     let error = crate::forms::rom(&options, &RomOptions::default()).unwrap_err();
     assert!(error.to_string().starts_with("E-ROM-CONFIG"), "{error}");
