@@ -2,7 +2,9 @@
 //! ROMs) on the same card, the same file and the same server, in one run; by TFTP and by HTTP.
 //!
 //! Run: `cargo run --release -p netloader-tests --bin bench [-- --size-mib 32 --rtt-ms 1 --nics e1000,rtl8139 --runs 1 --servers qemu,atftpd,http,http-loss --clients netloader,ipxe]`
-//! (`--runs N`: N transfers per client, interleaved, median shown; `--clients netloader,ipxe`.)
+//! (`--runs N`: N transfers per client, interleaved, median shown; `--clients netloader,ipxe`;
+//! `netloader32` adds the 32-bit runtime (`--runtime 32`) beside the 64-bit one, both on the
+//! same 64-bit CPU, e.g. `--clients netloader,netloader32`.)
 //!
 //! HTTP (`http`): nginx in a namespace through the relay, clean and with `--rtt-ms`; netloader's
 //! DHCP boot file is `http://192.168.77.1/big.bin`, iPXE's a script that runs `imgfetch` on
@@ -39,18 +41,38 @@ const MODULE: &str = "payload.bin";
 
 #[derive(Clone, Copy, PartialEq)]
 enum Client {
+    /// netloader's ISO with the 64-bit runtime.
     Netloader,
+    /// The same with the 32-bit runtime.
+    Netloader32,
     Ipxe,
 }
 
 impl Client {
+    /// In the order the runs interleave and the tables show them.
+    const ALL: [Client; 3] = [Client::Netloader, Client::Netloader32, Client::Ipxe];
+
     fn name(self) -> &'static str {
         match self {
             Client::Netloader => "netloader",
+            Client::Netloader32 => "netloader32",
             Client::Ipxe => "ipxe",
         }
     }
+
+    /// The ISO this client boots (`iso` holds the 64-bit runtime; the 32-bit one lies beside
+    /// it), or None for iPXE.
+    fn iso(self, iso: &Path) -> Option<PathBuf> {
+        match self {
+            Client::Netloader => Some(iso.to_path_buf()),
+            Client::Netloader32 => Some(iso.with_file_name(ISO32)),
+            Client::Ipxe => None,
+        }
+    }
 }
+
+/// The ISO with the 32-bit runtime, beside the 64-bit one.
+const ISO32: &str = "netloader32.iso";
 
 /// One timed transfer, read from the capture.
 type Transfer = netloader_tests::pcap::TftpTransfer;
@@ -117,12 +139,14 @@ fn run(
             "-object",
             &format!("filter-dump,id=dump0,netdev=n0,file={}", pcap.display()),
         ]);
-    match client {
-        Client::Netloader => qemu.args(["-cdrom", iso.to_str().unwrap()]),
-        Client::Ipxe => qemu.args(["-boot", "order=n"]),
+    match client.iso(iso) {
+        Some(iso) => qemu.args(["-cdrom", iso.to_str().unwrap()]),
+        None => qemu.args(["-boot", "order=n"]),
     };
     let outcome = match client {
-        Client::Netloader => qemu.run(|serial| serial.contains("netloader: stopped.")),
+        Client::Netloader | Client::Netloader32 => {
+            qemu.run(|serial| serial.contains("netloader: stopped."))
+        }
         Client::Ipxe => qemu.run(|_| {
             tail_contains(&pcap, b"\0\x01done.txt\0") || tail_contains(&pcap, b"GET /done.txt ")
         }),
@@ -191,13 +215,8 @@ fn options() -> Options {
     options
 }
 
-fn row(
-    options: &Options,
-    nic: &str,
-    server: &str,
-    netloader: &Option<Transfer>,
-    ipxe: &Option<Transfer>,
-) {
+fn row(options: &Options, nic: &str, server: &str, results: &[Option<Transfer>; 3]) {
+    let [netloader, netloader32, ipxe] = results;
     let size = options.size;
     let figure = |t: &Option<Transfer>, client: Client| {
         if !options.clients.iter().any(|c| c == client.name()) {
@@ -207,15 +226,18 @@ fn row(
             format!("{:.2}", mb_per_s(t, size))
         })
     };
-    let ratio = match (netloader, ipxe) {
-        (Some(n), Some(i)) => format!("{:.2}x", i.seconds / n.seconds),
+    let ratio = |a: &Option<Transfer>, b: &Option<Transfer>| match (a, b) {
+        (Some(a), Some(b)) => format!("{:.2}x", b.seconds / a.seconds),
         _ => "-".to_string(),
     };
     let opts = |t: &Option<Transfer>| t.as_ref().map_or(String::new(), |t| t.options.clone());
     println!(
-        "| {nic} | {server} | {} | {} | {ratio} | {} | {} |",
+        "| {nic} | {server} | {} | {} | {} | {} | {} | {} | {} |",
         figure(netloader, Client::Netloader),
+        figure(netloader32, Client::Netloader32),
         figure(ipxe, Client::Ipxe),
+        ratio(netloader, ipxe),
+        ratio(netloader32, netloader),
         opts(netloader),
         opts(ipxe)
     );
@@ -268,7 +290,9 @@ fn to_kernel(
     } = network;
     let boot_file = match client {
         Client::Ipxe => format!("http://{}/{IPXE_KERNEL_SCRIPT}", netns::SERVER_ADDR),
-        Client::Netloader => format!("http://{}/{KERNEL_CONFIG}", netns::SERVER_ADDR),
+        Client::Netloader | Client::Netloader32 => {
+            format!("http://{}/{KERNEL_CONFIG}", netns::SERVER_ADDR)
+        }
     };
     let net = nginx_net(root, &boot_file, impairment, reorder, dir, client);
     let name = format!("bench-kernel-{label}-{}-{nic}", client.name());
@@ -277,9 +301,9 @@ fn to_kernel(
         .args(["-netdev", &net.netdev("n0")])
         .pass_fd(net.qemu_fd())
         .args(["-device", &format!("{nic},netdev=n0")]);
-    match client {
-        Client::Netloader => qemu.args(["-cdrom", iso.to_str().unwrap()]),
-        Client::Ipxe => qemu.args(["-boot", "order=n"]),
+    match client.iso(iso) {
+        Some(iso) => qemu.args(["-cdrom", iso.to_str().unwrap()]),
+        None => qemu.args(["-boot", "order=n"]),
     };
     let outcome =
         qemu.run(|serial| serial.contains("MB BEGIN") || serial.contains("netloader: stopped."));
@@ -293,14 +317,18 @@ fn to_kernel(
     Some(outcome.elapsed.as_secs_f64())
 }
 
-/// Rows of the boot-to-kernel table for one card: (card, network, netloader s, iPXE s).
+/// One row of the boot-to-kernel table: card, network, and seconds for netloader (64-bit),
+/// netloader (32-bit) and iPXE.
+type KernelRow = (String, String, [Option<f64>; 3]);
+
+/// Rows of the boot-to-kernel table for one card.
 fn kernel_runs(
     options: &Options,
     nic: &str,
     root: &Path,
     dir: &Path,
     iso: &Path,
-) -> Vec<(String, String, Option<f64>, Option<f64>)> {
+) -> Vec<KernelRow> {
     let cases = [
         ("clean", "clean", Impairment::NONE, 0.0),
         (
@@ -341,9 +369,9 @@ fn kernel_runs(
             impairment,
             reorder,
         };
-        let mut times = [Vec::new(), Vec::new()];
+        let mut times = [Vec::new(), Vec::new(), Vec::new()];
         for _ in 0..options.runs {
-            for (k, client) in [Client::Netloader, Client::Ipxe].into_iter().enumerate() {
+            for (k, client) in Client::ALL.into_iter().enumerate() {
                 if options.clients.iter().any(|c| c == client.name()) {
                     let t = to_kernel(client, nic, root, dir, iso, network);
                     eprintln!("  {nic} {label} {}: {t:?}", client.name());
@@ -358,8 +386,7 @@ fn kernel_runs(
             v.sort_by(|a, b| a.unwrap().total_cmp(&b.unwrap()));
             v[v.len() / 2]
         };
-        let [n, i] = times;
-        rows.push((nic.to_string(), label.to_string(), median(n), median(i)));
+        rows.push((nic.to_string(), label.to_string(), times.map(median)));
     }
     rows
 }
@@ -407,6 +434,15 @@ fn main() {
     .unwrap();
     let iso = dir.join("netloader.iso");
     std::fs::write(&iso, forms::build(Form::Iso).unwrap()).unwrap();
+    let options32 = forms::Options {
+        runtime: forms::Runtime::Bits32,
+        ..forms::Options::default()
+    };
+    std::fs::write(
+        dir.join(ISO32),
+        forms::build_with(Form::Iso, &options32).unwrap(),
+    )
+    .unwrap();
 
     let size = options.size;
     let rtt_ms = options.rtt.as_secs_f64() * 1e3;
@@ -416,16 +452,16 @@ fn main() {
     );
     println!();
     println!(
-        "| NIC | server | netloader MB/s | iPXE MB/s | netloader / iPXE | netloader's options | iPXE's options |"
+        "| NIC | server | netloader MB/s | netloader 32-bit MB/s | iPXE MB/s | netloader / iPXE | 32-bit / 64-bit | netloader's options | iPXE's options |"
     );
-    println!("| --- | --- | --- | --- | --- | --- | --- |");
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
     for nic in &options.nics {
         if options.servers.iter().any(|s| s == "qemu") {
             let server = Server::Qemu(&root);
-            let (n, i) = interleaved(&options, nic, |client| {
+            let results = interleaved(&options, nic, |client| {
                 run(client, nic, &server, &dir, &iso, "qemu")
             });
-            row(&options, nic, "QEMU built-in", &n, &i);
+            row(&options, nic, "QEMU built-in", &results);
         }
 
         let wants = |server: &str| options.servers.iter().any(|s| s == server);
@@ -441,10 +477,12 @@ fn main() {
                 ("nginx (HTTP), no delay".to_string(), Duration::ZERO),
                 (format!("nginx (HTTP), {rtt_ms} ms RTT"), options.rtt),
             ] {
-                let (n, i) = interleaved(&options, nic, |client| {
+                let results = interleaved(&options, nic, |client| {
                     let boot_file = match client {
                         Client::Ipxe => format!("http://{}/{IPXE_HTTP_SCRIPT}", netns::SERVER_ADDR),
-                        Client::Netloader => format!("http://{}/{FILE}", netns::SERVER_ADDR),
+                        Client::Netloader | Client::Netloader32 => {
+                            format!("http://{}/{FILE}", netns::SERVER_ADDR)
+                        }
                     };
                     let net = nginx_net(
                         &root,
@@ -456,7 +494,7 @@ fn main() {
                     );
                     run(client, nic, &Server::Nginx(&net), &dir, &iso, "http")
                 });
-                row(&options, nic, &label, &n, &i);
+                row(&options, nic, &label, &results);
             }
         }
         if wants("http-loss") {
@@ -466,7 +504,7 @@ fn main() {
             continue;
         }
         let label = format!("atftpd, {rtt_ms} ms RTT");
-        let (n, i) = interleaved(&options, nic, |client| {
+        let results = interleaved(&options, nic, |client| {
             let boot_file = if client == Client::Ipxe {
                 IPXE_SCRIPT
             } else {
@@ -477,13 +515,13 @@ fn main() {
                 .unwrap_or_else(|e| panic!("namespace with atftpd: {e}"));
             run(client, nic, &Server::Atftpd(&net), &dir, &iso, "atftpd")
         });
-        row(&options, nic, &label, &n, &i);
+        row(&options, nic, &label, &results);
     }
     print_kernel_rows(&kernel_rows);
 }
 
 /// The boot-to-kernel table (`http-loss`).
-fn print_kernel_rows(rows: &[(String, String, Option<f64>, Option<f64>)]) {
+fn print_kernel_rows(rows: &[KernelRow]) {
     if rows.is_empty() {
         return;
     }
@@ -492,34 +530,39 @@ fn print_kernel_rows(rows: &[(String, String, Option<f64>, Option<f64>)]) {
         "QEMU start to the test kernel's entry, kernel + 1 MiB module over HTTP (nginx), seconds:"
     );
     println!();
-    println!("| NIC | network | netloader s | iPXE s | netloader / iPXE time |");
-    println!("| --- | --- | --- | --- | --- |");
-    let show = |t: &Option<f64>| t.map_or("failed".to_string(), |t| format!("{t:.2}"));
-    for (nic, label, n, i) in rows {
-        let ratio = match (n, i) {
-            (Some(n), Some(i)) => format!("{:.2}", n / i),
-            _ => "-".to_string(),
-        };
-        println!("| {nic} | {label} | {} | {} | {ratio} |", show(n), show(i));
+    println!(
+        "| NIC | network | netloader s | netloader 32-bit s | iPXE s | netloader / iPXE time | 32-bit / 64-bit time |"
+    );
+    println!("| --- | --- | --- | --- | --- | --- | --- |");
+    let show = |t: &Option<f64>| t.map_or("-".to_string(), |t| format!("{t:.2}"));
+    let ratio = |a: &Option<f64>, b: &Option<f64>| match (a, b) {
+        (Some(a), Some(b)) => format!("{:.2}", a / b),
+        _ => "-".to_string(),
+    };
+    for (nic, label, [n, n32, i]) in rows {
+        println!(
+            "| {nic} | {label} | {} | {} | {} | {} | {} |",
+            show(n),
+            show(n32),
+            show(i),
+            ratio(n, i),
+            ratio(n32, n)
+        );
     }
 }
 
-/// `--runs` transfers by each selected client, alternating netloader and iPXE; the median of
-/// each (a failed run counts as failed; a client not selected has none). Every run's figure
-/// goes to stderr.
+/// `--runs` transfers by each selected client, alternating netloader (64-bit, 32-bit) and
+/// iPXE; the median of each, in `Client::ALL`'s order (a failed run counts as failed; a
+/// client not selected has none). Every run's figure goes to stderr.
 fn interleaved(
     options: &Options,
     nic: &str,
     mut one: impl FnMut(Client) -> Option<Transfer>,
-) -> (Option<Transfer>, Option<Transfer>) {
+) -> [Option<Transfer>; 3] {
     let (runs, size) = (options.runs, options.size);
-    let mut netloader = Vec::new();
-    let mut ipxe = Vec::new();
+    let mut all = [Vec::new(), Vec::new(), Vec::new()];
     for _ in 0..runs {
-        for (client, results) in [
-            (Client::Netloader, &mut netloader),
-            (Client::Ipxe, &mut ipxe),
-        ] {
+        for (client, results) in Client::ALL.into_iter().zip(all.iter_mut()) {
             if !options.clients.iter().any(|c| c == client.name()) {
                 continue;
             }
@@ -533,7 +576,7 @@ fn interleaved(
             results.push(transfer);
         }
     }
-    (median(netloader), median(ipxe))
+    all.map(median)
 }
 
 /// The median transfer by time (the upper one of the middle two for an even count); None if
