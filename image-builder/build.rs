@@ -28,6 +28,10 @@ fn main() {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
 
+    // Every BIOS form carries the 32-bit runtime (the x86 platform, built for i586: every CPU
+    // from the Pentium on, no SSE), measured as fast as the 64-bit one (docs/architecture.md,
+    // "Decisions"). The 32-bit code of each image is listed for the no-SSE test.
+    let mut code_table = String::new();
     // An option ROM carries its own card's driver only: per driver, the first stage that
     // chains netloader.pxe (runtime/src/chain.rs), and the whole loader (`--standalone`)
     // without HTTP and DNS (with them the virtio ROM passes the 127.5 KiB a legacy ROM
@@ -40,23 +44,34 @@ fn main() {
             ),
             (driver.to_string(), format!("runtime-{driver}.bin")),
         ] {
-            let elf = build_runtime(&root, Some(&features), None);
+            let elf = build_runtime(&root, Some(&features), Some(X86_TARGET));
             let file = object::File::parse(&*elf).expect("parse the runtime ELF");
-            std::fs::write(out_dir.join(name), flat_image(&file)).unwrap();
+            std::fs::write(out_dir.join(&name), flat_image(&file)).unwrap();
+            code_table.push_str(&code_entry(&name, &file));
         }
     }
 
-    // The 32-bit runtime (the x86 platform, i586: Pentium and newer, no SSE).
     let elf = build_runtime(&root, None, Some(X86_TARGET));
-    let file = object::File::parse(&*elf).expect("parse the 32-bit runtime ELF");
-    std::fs::write(out_dir.join("runtime-x86.bin"), flat_image(&file)).unwrap();
-    let x86_runtime_end = symbol(&file, "__runtime_end");
-
-    let elf = build_runtime(&root, None, None);
     let file = object::File::parse(&*elf).expect("parse the runtime ELF");
     let image_start = symbol(&file, "__image_start");
     let runtime_end = symbol(&file, "__runtime_end");
     std::fs::write(out_dir.join("runtime.bin"), flat_image(&file)).unwrap();
+    code_table.push_str(&code_entry("runtime.bin", &file));
+    std::fs::write(
+        out_dir.join("runtime_code.rs"),
+        format!(
+            "/// Each embedded 32-bit runtime image (by its file name in OUT_DIR) and where its 32-bit\n\
+             /// code lies in it, as offsets: .text without the option ROM first stage's 16-bit stub.\n\
+             pub const X86_CODE_RANGES: &[(&str, &[(usize, usize)])] = &[\n{code_table}];\n"
+        ),
+    )
+    .unwrap();
+
+    // The 64-bit runtime (the x86_64 platform, long mode): `netloader build --runtime 64`.
+    let elf64 = build_runtime(&root, None, None);
+    let file64 = object::File::parse(&*elf64).expect("parse the 64-bit runtime ELF");
+    std::fs::write(out_dir.join("runtime-x86_64.bin"), flat_image(&file64)).unwrap();
+    let x86_64_runtime_end = symbol(&file64, "__runtime_end");
 
     let boot_sector = file
         .section_by_name(".boot.sector")
@@ -99,10 +114,37 @@ fn main() {
         format!(
             "/// Where stage 1 loads the runtime image.\npub const LOAD_ADDRESS: u64 = {image_start:#x};\n\
              /// One past the runtime's last byte in memory, .bss included.\npub const END_ADDRESS: u64 = {runtime_end:#x};\n\
-             /// The same for the 32-bit runtime.\npub const X86_END_ADDRESS: u64 = {x86_runtime_end:#x};\n"
+             /// The same for the 64-bit runtime.\npub const X86_64_END_ADDRESS: u64 = {x86_64_runtime_end:#x};\n"
         ),
     )
     .unwrap();
+}
+
+/// One line of the code table: `name`'s .text as offsets into its flat image, cut around the
+/// chain stub (16-bit code) where the image has one.
+fn code_entry(name: &str, file: &object::File) -> String {
+    let image_start = symbol(file, "__image_start");
+    let text = file
+        .section_by_name(".text")
+        .expect("runtime ELF lacks .text");
+    let (start, end) = (
+        text.address() - image_start,
+        text.address() + text.size() - image_start,
+    );
+    let stub = ["chain_stub_start", "chain_stub_end"].map(|name| {
+        file.symbols()
+            .find(|s| s.name() == Ok(name))
+            .map(|s| s.address() - image_start)
+    });
+    let ranges = match stub {
+        [Some(a), Some(b)] => vec![(start, a), (b, end)],
+        _ => vec![(start, end)],
+    };
+    let ranges: Vec<String> = ranges
+        .iter()
+        .map(|(a, b)| format!("({a:#x}, {b:#x})"))
+        .collect();
+    format!("    (\"{name}\", &[{}]),\n", ranges.join(", "))
 }
 
 fn symbol(file: &object::File, name: &str) -> u64 {

@@ -63,10 +63,10 @@ pub struct Options {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum Runtime {
     /// 32-bit (i586): every CPU from the Pentium on, in 32-bit protected mode.
+    #[default]
     #[value(name = "32")]
     Bits32,
     /// 64-bit (x86_64): x86-64 CPUs only, in long mode.
-    #[default]
     #[value(name = "64")]
     Bits64,
 }
@@ -75,16 +75,16 @@ impl Runtime {
     /// The flat runtime image, loaded at `stage1::LOAD_ADDRESS`.
     pub fn image(self) -> &'static [u8] {
         match self {
-            Runtime::Bits32 => stage1::RUNTIME_IMAGE_X86,
-            Runtime::Bits64 => stage1::RUNTIME_IMAGE,
+            Runtime::Bits32 => stage1::RUNTIME_IMAGE,
+            Runtime::Bits64 => stage1::RUNTIME_IMAGE_X86_64,
         }
     }
 
     /// One past its last byte in memory (.bss included).
     pub fn end_address(self) -> u64 {
         match self {
-            Runtime::Bits32 => stage1::X86_END_ADDRESS,
-            Runtime::Bits64 => stage1::END_ADDRESS,
+            Runtime::Bits32 => stage1::END_ADDRESS,
+            Runtime::Bits64 => stage1::X86_64_END_ADDRESS,
         }
     }
 }
@@ -173,6 +173,10 @@ fn esp(app: &[u8], start_lba: u32) -> anyhow::Result<Vec<u8>> {
 
 /// The option ROM form, for one NIC family (`build_with` makes the default, e1000).
 pub fn rom(options: &Options, rom: &crate::rom::RomOptions) -> anyhow::Result<Vec<u8>> {
+    anyhow::ensure!(
+        options.runtime == Runtime::Bits32,
+        "--runtime 64 is for the floppy, ISO, USB and PXE forms: an option ROM carries the 32-bit runtime (its first stage may chain a 64-bit netloader.pxe)"
+    );
     let image = rom.nic.runtime_image(rom.standalone);
     let runtime = match &options.config {
         Some(config) if rom.standalone => stage1::runtime_with_config(image, config)?,

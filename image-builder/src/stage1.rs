@@ -4,12 +4,51 @@
 
 include!(concat!(env!("OUT_DIR"), "/runtime_layout.rs"));
 
-/// The flat runtime image (stage 2 + the Rust runtime), loaded by stage 1 at `LOAD_ADDRESS`.
+/// The flat runtime image (stage 2 + the Rust runtime), loaded by stage 1 at `LOAD_ADDRESS`:
+/// the 32-bit runtime (runtime/src/arch/x86), which every BIOS form carries by default.
 pub static RUNTIME_IMAGE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/runtime.bin"));
 
-/// The 32-bit runtime (the x86 platform, built for i586), loaded at the same address; it ends
-/// at `X86_END_ADDRESS`.
-pub static RUNTIME_IMAGE_X86: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/runtime-x86.bin"));
+/// The 64-bit runtime (the x86_64 platform, long mode), loaded at the same address; it ends at
+/// `X86_64_END_ADDRESS`. The 32-bit one above runs on every CPU from the Pentium on and is as
+/// fast: this one is for `--runtime 64` (and the benchmarks that compare the two).
+pub static RUNTIME_IMAGE_X86_64: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/runtime-x86_64.bin"));
+
+include!(concat!(env!("OUT_DIR"), "/runtime_code.rs"));
+
+/// One embedded 32-bit runtime image and where its 32-bit code lies in it.
+pub struct X86Code {
+    /// Its file name in the build (`runtime.bin`, `runtime-chain-e1000.bin`, ...).
+    pub name: &'static str,
+    pub image: &'static [u8],
+    /// Offsets into `image`: .text without the option ROM first stage's 16-bit stub.
+    pub ranges: &'static [(usize, usize)],
+}
+
+/// Every embedded 32-bit runtime image with its 32-bit code (the no-SSE test disassembles
+/// them: QEMU's TCG does not always fault on SSE where the CPU model has none).
+pub fn x86_code() -> Vec<X86Code> {
+    X86_CODE_RANGES
+        .iter()
+        .map(|&(name, ranges)| {
+            let image = match name {
+                "runtime.bin" => RUNTIME_IMAGE,
+                "runtime-chain-e1000.bin" => CHAIN_IMAGE_E1000,
+                "runtime-chain-rtl8139.bin" => CHAIN_IMAGE_RTL8139,
+                "runtime-chain-virtio.bin" => CHAIN_IMAGE_VIRTIO,
+                "runtime-e1000.bin" => RUNTIME_IMAGE_E1000,
+                "runtime-rtl8139.bin" => RUNTIME_IMAGE_RTL8139,
+                "runtime-virtio.bin" => RUNTIME_IMAGE_VIRTIO,
+                other => panic!("build.rs listed an image stage1.rs does not embed: {other}"),
+            };
+            X86Code {
+                name,
+                image,
+                ranges,
+            }
+        })
+        .collect()
+}
 
 /// The option ROM's first stage (runtime/src/chain.rs) with one NIC driver only (see build.rs):
 /// DHCP, then netloader.pxe from the TFTP server.

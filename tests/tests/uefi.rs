@@ -28,7 +28,7 @@ use netloader_tests::ovmf::{self, Medium, UefiNic, check_stand_in_ran, stub_valu
 use netloader_tests::qemu::{Outcome, Qemu, work_dir};
 
 /// What the runtime prints once stage 1 and 2 brought it to long mode (skeleton.rs).
-const BIOS_READY: &str = "netloader: runtime ready (64-bit).";
+const BIOS_READY: &str = "netloader: runtime ready (32-bit).";
 
 /// The ISO or USB image with the stand-in in its ESP, written once per test run: every boot
 /// of this file attaches it read-only.
@@ -84,7 +84,7 @@ fn uefi_boot(name: &str, image: &Path, medium: Medium) -> Outcome {
     outcome
 }
 
-/// SeaBIOS boots the same file to the 64-bit runtime, which names the form stage 1 gave it.
+/// SeaBIOS boots the same file to the (32-bit) BIOS runtime, which names the form stage 1 gave it.
 fn bios_boot(name: &str, drive: &[String], form_text: &str) {
     let outcome = Qemu::new(name, "pc", 96)
         .args(drive)
@@ -95,7 +95,7 @@ fn bios_boot(name: &str, drive: &[String], form_text: &str) {
     );
     outcome.check(
         outcome.contains(BIOS_READY),
-        "the runtime did not reach 64-bit Rust",
+        "the runtime did not reach Rust",
     );
     println!(
         "{name}: BIOS runtime ready in {:.1} s",
