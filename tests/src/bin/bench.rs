@@ -3,8 +3,8 @@
 //!
 //! Run: `cargo run --release -p netloader-tests --bin bench [-- --size-mib 32 --rtt-ms 1 --nics e1000,rtl8139 --runs 1 --servers qemu,atftpd,http,http-loss --clients netloader,ipxe]`
 //! (`--runs N`: N transfers per client, interleaved, median shown; `--clients netloader,ipxe`;
-//! `netloader32` adds the 32-bit runtime (`--runtime 32`) beside the 64-bit one, both on the
-//! same 64-bit CPU, e.g. `--clients netloader,netloader32`.)
+//! `netloader64` adds the 64-bit runtime (`--runtime 64`) beside the default 32-bit one, both
+//! on the same 64-bit CPU, e.g. `--clients netloader,netloader64`.)
 //!
 //! HTTP (`http`): nginx in a namespace through the relay, clean and with `--rtt-ms`; netloader's
 //! DHCP boot file is `http://192.168.77.1/big.bin`, iPXE's a script that runs `imgfetch` on
@@ -41,38 +41,38 @@ const MODULE: &str = "payload.bin";
 
 #[derive(Clone, Copy, PartialEq)]
 enum Client {
-    /// netloader's ISO with the 64-bit runtime.
+    /// netloader's ISO as built by default (the 32-bit runtime).
     Netloader,
-    /// The same with the 32-bit runtime.
-    Netloader32,
+    /// The same with the 64-bit runtime (`--runtime 64`).
+    Netloader64,
     Ipxe,
 }
 
 impl Client {
     /// In the order the runs interleave and the tables show them.
-    const ALL: [Client; 3] = [Client::Netloader, Client::Netloader32, Client::Ipxe];
+    const ALL: [Client; 3] = [Client::Netloader, Client::Netloader64, Client::Ipxe];
 
     fn name(self) -> &'static str {
         match self {
             Client::Netloader => "netloader",
-            Client::Netloader32 => "netloader32",
+            Client::Netloader64 => "netloader64",
             Client::Ipxe => "ipxe",
         }
     }
 
-    /// The ISO this client boots (`iso` holds the 64-bit runtime; the 32-bit one lies beside
-    /// it), or None for iPXE.
+    /// The ISO this client boots (`iso` is the default one; the 64-bit one lies beside it), or
+    /// None for iPXE.
     fn iso(self, iso: &Path) -> Option<PathBuf> {
         match self {
             Client::Netloader => Some(iso.to_path_buf()),
-            Client::Netloader32 => Some(iso.with_file_name(ISO32)),
+            Client::Netloader64 => Some(iso.with_file_name(ISO64)),
             Client::Ipxe => None,
         }
     }
 }
 
-/// The ISO with the 32-bit runtime, beside the 64-bit one.
-const ISO32: &str = "netloader32.iso";
+/// The ISO with the 64-bit runtime, beside the default one.
+const ISO64: &str = "netloader64.iso";
 
 /// One timed transfer, read from the capture.
 type Transfer = netloader_tests::pcap::TftpTransfer;
@@ -144,7 +144,7 @@ fn run(
         None => qemu.args(["-boot", "order=n"]),
     };
     let outcome = match client {
-        Client::Netloader | Client::Netloader32 => {
+        Client::Netloader | Client::Netloader64 => {
             qemu.run(|serial| serial.contains("netloader: stopped."))
         }
         Client::Ipxe => qemu.run(|_| {
@@ -216,7 +216,7 @@ fn options() -> Options {
 }
 
 fn row(options: &Options, nic: &str, server: &str, results: &[Option<Transfer>; 3]) {
-    let [netloader, netloader32, ipxe] = results;
+    let [netloader, netloader64, ipxe] = results;
     let size = options.size;
     let figure = |t: &Option<Transfer>, client: Client| {
         if !options.clients.iter().any(|c| c == client.name()) {
@@ -234,10 +234,10 @@ fn row(options: &Options, nic: &str, server: &str, results: &[Option<Transfer>; 
     println!(
         "| {nic} | {server} | {} | {} | {} | {} | {} | {} | {} |",
         figure(netloader, Client::Netloader),
-        figure(netloader32, Client::Netloader32),
+        figure(netloader64, Client::Netloader64),
         figure(ipxe, Client::Ipxe),
         ratio(netloader, ipxe),
-        ratio(netloader32, netloader),
+        ratio(netloader, netloader64),
         opts(netloader),
         opts(ipxe)
     );
@@ -290,7 +290,7 @@ fn to_kernel(
     } = network;
     let boot_file = match client {
         Client::Ipxe => format!("http://{}/{IPXE_KERNEL_SCRIPT}", netns::SERVER_ADDR),
-        Client::Netloader | Client::Netloader32 => {
+        Client::Netloader | Client::Netloader64 => {
             format!("http://{}/{KERNEL_CONFIG}", netns::SERVER_ADDR)
         }
     };
@@ -317,8 +317,8 @@ fn to_kernel(
     Some(outcome.elapsed.as_secs_f64())
 }
 
-/// One row of the boot-to-kernel table: card, network, and seconds for netloader (64-bit),
-/// netloader (32-bit) and iPXE.
+/// One row of the boot-to-kernel table: card, network, and seconds for netloader (32-bit, the
+/// default), netloader with the 64-bit runtime and iPXE.
 type KernelRow = (String, String, [Option<f64>; 3]);
 
 /// Rows of the boot-to-kernel table for one card.
@@ -434,13 +434,13 @@ fn main() {
     .unwrap();
     let iso = dir.join("netloader.iso");
     std::fs::write(&iso, forms::build(Form::Iso).unwrap()).unwrap();
-    let options32 = forms::Options {
-        runtime: forms::Runtime::Bits32,
+    let options64 = forms::Options {
+        runtime: forms::Runtime::Bits64,
         ..forms::Options::default()
     };
     std::fs::write(
-        dir.join(ISO32),
-        forms::build_with(Form::Iso, &options32).unwrap(),
+        dir.join(ISO64),
+        forms::build_with(Form::Iso, &options64).unwrap(),
     )
     .unwrap();
 
@@ -452,7 +452,7 @@ fn main() {
     );
     println!();
     println!(
-        "| NIC | server | netloader MB/s | netloader 32-bit MB/s | iPXE MB/s | netloader / iPXE | 32-bit / 64-bit | netloader's options | iPXE's options |"
+        "| NIC | server | netloader MB/s | netloader 64-bit MB/s | iPXE MB/s | netloader / iPXE | 32-bit / 64-bit | netloader's options | iPXE's options |"
     );
     println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
     for nic in &options.nics {
@@ -480,7 +480,7 @@ fn main() {
                 let results = interleaved(&options, nic, |client| {
                     let boot_file = match client {
                         Client::Ipxe => format!("http://{}/{IPXE_HTTP_SCRIPT}", netns::SERVER_ADDR),
-                        Client::Netloader | Client::Netloader32 => {
+                        Client::Netloader | Client::Netloader64 => {
                             format!("http://{}/{FILE}", netns::SERVER_ADDR)
                         }
                     };
@@ -531,7 +531,7 @@ fn print_kernel_rows(rows: &[KernelRow]) {
     );
     println!();
     println!(
-        "| NIC | network | netloader s | netloader 32-bit s | iPXE s | netloader / iPXE time | 32-bit / 64-bit time |"
+        "| NIC | network | netloader s | netloader 64-bit s | iPXE s | netloader / iPXE time | 32-bit / 64-bit time |"
     );
     println!("| --- | --- | --- | --- | --- | --- | --- |");
     let show = |t: &Option<f64>| t.map_or("-".to_string(), |t| format!("{t:.2}"));
@@ -539,19 +539,19 @@ fn print_kernel_rows(rows: &[KernelRow]) {
         (Some(a), Some(b)) => format!("{:.2}", a / b),
         _ => "-".to_string(),
     };
-    for (nic, label, [n, n32, i]) in rows {
+    for (nic, label, [n, n64, i]) in rows {
         println!(
             "| {nic} | {label} | {} | {} | {} | {} | {} |",
             show(n),
-            show(n32),
+            show(n64),
             show(i),
             ratio(n, i),
-            ratio(n32, n)
+            ratio(n, n64)
         );
     }
 }
 
-/// `--runs` transfers by each selected client, alternating netloader (64-bit, 32-bit) and
+/// `--runs` transfers by each selected client, alternating netloader (32-bit, 64-bit) and
 /// iPXE; the median of each, in `Client::ALL`'s order (a failed run counts as failed; a
 /// client not selected has none). Every run's figure goes to stderr.
 fn interleaved(
