@@ -198,10 +198,24 @@ fn main() {
     );
     // The Linux test kernel: its own workspace, built into the same target directory.
     let linux_release = build_kernel(&root, &manifest_dir.join("linux-kernel/Cargo.toml"));
-    let bzimage = linux_kernel::emit(&linux_release.join("lxtest"), &out_dir);
+    let bzimage = linux_kernel::emit(&linux_release.join("lxtest"), &out_dir, "lxtest.bzImage");
     println!(
         "cargo:rustc-env=NETLOADER_LINUX_TEST_KERNEL={}",
         bzimage.display()
+    );
+    let linux_release32 = cargo_release(
+        &root,
+        &manifest_dir.join("linux-kernel/Cargo.toml"),
+        Some(X86_TARGET),
+    );
+    let bzimage32 = linux_kernel::emit(
+        &linux_release32.join("lxtest"),
+        &out_dir,
+        "lxtest-i586.bzImage",
+    );
+    println!(
+        "cargo:rustc-env=NETLOADER_LINUX_TEST_KERNEL_I586={}",
+        bzimage32.display()
     );
     // The UEFI stand-in: its own workspace too, for the UEFI target.
     for watched in ["efi-stub/src", "efi-stub/Cargo.toml", "efi-stub/Cargo.lock"] {
