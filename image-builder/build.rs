@@ -32,26 +32,42 @@ fn main() {
     // from the Pentium on, no SSE), measured as fast as the 64-bit one (docs/architecture.md,
     // "Decisions"). The 32-bit code of each image is listed for the no-SSE test.
     let mut code_table = String::new();
-    // An option ROM carries its own card's driver only: per driver, the first stage that
-    // chains netloader.pxe (runtime/src/chain.rs), and the whole loader (`--standalone`)
-    // without HTTP and DNS (with them the virtio ROM passes the 127.5 KiB a legacy ROM
-    // header can declare).
-    for driver in ["e1000", "rtl8139", "virtio"] {
-        for (features, name) in [
-            (
-                format!("{driver},chain"),
-                format!("runtime-chain-{driver}.bin"),
-            ),
-            (driver.to_string(), format!("runtime-{driver}.bin")),
+    // An option ROM carries its own card's driver only: per driver of the registry that a ROM
+    // can be made for (a PCI card's), the first stage that chains netloader.pxe
+    // (runtime/src/chain.rs), and the whole loader (`--standalone`). stage1.rs includes them
+    // through the table written here.
+    let mut table = String::from(
+        "/// Per option-ROM driver (image-builder/build.rs): its name, then the first stage and the\n\
+         /// whole loader built with that driver alone.\n\
+         pub static ROM_RUNTIMES: &[RomRuntime] = &[\n",
+    );
+    for driver in netloader_drivers::registry::DRIVERS
+        .iter()
+        .filter(|d| d.is_pci())
+    {
+        let name = driver.name;
+        // Neither carries the default features (Multiboot 2, HTTP and DNS, TFTP reordering):
+        // with them the virtio ROM passes the 127.5 KiB a legacy ROM header can declare, and
+        // the first stage its 56 KiB; see runtime/Cargo.toml.
+        for (features, file) in [
+            (Some("chain"), format!("runtime-chain-{name}.bin")),
+            (Some(""), format!("runtime-{name}.bin")),
         ] {
-            let elf = build_runtime(&root, Some(&features), Some(X86_TARGET));
-            let file = object::File::parse(&*elf).expect("parse the runtime ELF");
-            std::fs::write(out_dir.join(&name), flat_image(&file)).unwrap();
-            code_table.push_str(&code_entry(&name, &file));
+            let elf = build_runtime(&root, features, Some(name), Some(X86_TARGET));
+            let file_elf = object::File::parse(&*elf).expect("parse the runtime ELF");
+            std::fs::write(out_dir.join(&file), flat_image(&file_elf)).unwrap();
+            code_table.push_str(&code_entry(&file, &file_elf));
         }
+        table += &format!(
+            "    RomRuntime {{\n        driver: {name:?},\n        \
+             first_stage: include_bytes!(concat!(env!(\"OUT_DIR\"), \"/runtime-chain-{name}.bin\")),\n        \
+             standalone: include_bytes!(concat!(env!(\"OUT_DIR\"), \"/runtime-{name}.bin\")),\n    }},\n"
+        );
     }
+    table += "];\n";
+    std::fs::write(out_dir.join("rom_runtimes.rs"), table).unwrap();
 
-    let elf = build_runtime(&root, None, Some(X86_TARGET));
+    let elf = build_runtime(&root, None, None, Some(X86_TARGET));
     let file = object::File::parse(&*elf).expect("parse the runtime ELF");
     let image_start = symbol(&file, "__image_start");
     let runtime_end = symbol(&file, "__runtime_end");
@@ -68,7 +84,7 @@ fn main() {
     .unwrap();
 
     // The 64-bit runtime (the x86_64 platform, long mode): `netloader build --runtime 64`.
-    let elf64 = build_runtime(&root, None, None);
+    let elf64 = build_runtime(&root, None, None, None);
     let file64 = object::File::parse(&*elf64).expect("parse the 64-bit runtime ELF");
     std::fs::write(out_dir.join("runtime-x86_64.bin"), flat_image(&file64)).unwrap();
     let x86_64_runtime_end = symbol(&file64, "__runtime_end");
@@ -179,9 +195,15 @@ fn flat_image(file: &object::File) -> Vec<u8> {
 const X86_TARGET: &str = "i586-unknown-linux-gnu";
 
 /// `cargo build --release` in ../runtime, with a target directory of its own beside ours;
-/// with `features`, those instead of the default ones (every driver, the whole loader); with
+/// with `features`, those instead of the default ones (none: `Some("")`); with `driver`, that
+/// NIC driver alone instead of every driver of the registry (runtime/src/nic.rs); with
 /// `target`, for that Rust target instead of the host's (x86_64). Returns the ELF's bytes.
-fn build_runtime(root: &Path, features: Option<&str>, target: Option<&str>) -> Vec<u8> {
+fn build_runtime(
+    root: &Path,
+    features: Option<&str>,
+    driver: Option<&str>,
+    target: Option<&str>,
+) -> Vec<u8> {
     let target_dir = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("target"))
@@ -194,7 +216,10 @@ fn build_runtime(root: &Path, features: Option<&str>, target: Option<&str>) -> V
         .arg("--target-dir")
         .arg(&target_dir);
     if let Some(features) = features {
-        command.args(["--no-default-features", "--features", features]);
+        command.arg("--no-default-features");
+        if !features.is_empty() {
+            command.args(["--features", features]);
+        }
     }
     let mut rustflags = remap_source_paths(root);
     if let Some(target) = target {
@@ -217,6 +242,10 @@ fn build_runtime(root: &Path, features: Option<&str>, target: Option<&str>) -> V
             command.env_remove(&*key);
         }
     }
+    match driver {
+        Some(name) => command.env("NETLOADER_DRIVER", name),
+        None => command.env_remove("NETLOADER_DRIVER"),
+    };
     command.env("CARGO_ENCODED_RUSTFLAGS", rustflags.join("\x1f"));
     let status = command.status().expect("run cargo for the runtime");
     assert!(

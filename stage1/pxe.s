@@ -9,11 +9,15 @@
 #
 # Here: validate !PXE (else PXENV+, and the !PXE it points to), ask the ROM for its cached
 # DHCP packets (PXENV_GET_CACHED_INFO: the DHCPACK, and the boot server's reply) and copy them
-# into the hand-off record, then unload the PXE stack (PXENV_UNDI_SHUTDOWN,
+# into the hand-off record. Then the PXE stack either stays, for the runtime to decide on
+# (runtime/src/pxe_stack.rs: it drives a card without a native driver through UNDI, or
+# unloads the stack through its real-mode thunk), or is unloaded here (PXENV_UNDI_SHUTDOWN,
 # PXENV_UNLOAD_STACK, then PXENV_STOP_UNDI, or PXENV_UNDI_CLEANUP on a pre-2.1 PXENV+-only
-# stack) so that the card is quiet, and jump to stage 2 at 0:8000 with BL = 6 (PXE), DL = 0.
-# Nothing here is fatal: without a usable PXE API the runtime simply does its own DHCP
-# (the runtime reports what happened from the status fields below).
+# stack) so that the card is quiet: when the build says never to use UNDI (UNDI_POLICY), or
+# when the stack's memory (free base memory ends where it begins, INT 12h) would lie under
+# netloader's own (up to __runtime_end, which stage 2 clears). Then jump to stage 2 at 0:8000
+# with BL = 6 (PXE), DL = 0. Nothing here is fatal: without a usable PXE API the runtime
+# simply does its own DHCP (the runtime reports what happened from the fields below).
 #
 # Hand-off fields (boot_info + BI_PXE; mirrored by runtime/src/boot_info.rs `PxeHandoff`):
 #   +0  u8  API used: 0 none, 1 !PXE, 2 PXENV+, 3 netloader's option ROM (packets, no API)
@@ -27,6 +31,13 @@
 #   +10 u16 length of the cached DHCPACK (0: none)
 #   +12 u16 length of the cached boot server reply (0: none)
 #   +16 the DHCPACK, PACKET_MAX bytes; +16+PACKET_MAX the boot server reply
+#   +2960 u32 the API entry used (offset, segment; 0 when none)
+#   +2964 u32 the valid !PXE (offset, segment; 0 when none)
+#   +2968 u32 the valid PXENV+ (offset, segment; 0 when none)
+#   +2972 u8  the build's UNDI policy (UNDI_POLICY below)
+#   +2973 u8  the stack: 0 no API, 1 kept for the runtime, 2 unloaded (its memory lies under
+#             netloader's), 3 unloaded (the build says never UNDI)
+#   +2974 u16 free base memory in KiB (INT 12h) when this entry started
 #
 # The code is linked far from 0x7C00 (like bootsector.s), so every absolute address of its own
 # is written as PXE_BASE + (label - pxe_entry_start). Scratch variables live at 0x510.
@@ -47,6 +58,16 @@
     .set PXE_REPLY_LEN, PXE_API + 12
     .set PXE_ACK, PXE_API + 16
     .set PXE_REPLY, PXE_ACK + PACKET_MAX
+    .set PXE_ENTRY_USED, PXE_API + 2960
+    .set PXE_BANGPXE, PXE_API + 2964
+    .set PXE_PXENV, PXE_API + 2968
+    .set PXE_POLICY, PXE_API + 2972
+    .set PXE_STACK, PXE_API + 2973
+    .set PXE_BASE_KIB, PXE_API + 2974
+    .set STACK_KEPT, 1
+    .set STACK_UNDER_US, 2
+    .set STACK_POLICY, 3
+    .set POLICY_NEVER, 2
     # Scratch (0x500..0x7BFF is free; bootsector.s uses 0x500..0x505 on other forms).
     .set VAR_PXENV, 0x510              # far pointer from ES:BX
     .set VAR_BANGPXE, 0x514            # far pointer from SS:SP+4
@@ -114,6 +135,8 @@ pxe_normalised:
     orb $1, PXE_FOUND
     movw %es:6(%di), %ax
     movw %ax, PXE_VERSION
+    movw %di, PXE_PXENV
+    movw %es, PXE_PXENV + 2
 1:  lesw VAR_BANGPXE, %di
     call pxe_check_bangpxe
     jc 2f
@@ -129,6 +152,8 @@ pxe_normalised:
     jc pxe_use_pxenv
     orb $4, PXE_FOUND
 pxe_use_bangpxe:                       # ES:DI -> a valid !PXE
+    movw %di, PXE_BANGPXE
+    movw %es, PXE_BANGPXE + 2
     movw %es:16(%di), %ax              # EntryPointSP
     movw %ax, VAR_ENTRY
     movw %es:18(%di), %ax
@@ -145,6 +170,8 @@ pxe_use_pxenv:
 pxe_have_api:
     xorw %ax, %ax
     movw %ax, %es
+    movl VAR_ENTRY, %eax
+    movl %eax, PXE_ENTRY_USED
 
     # --- The cached DHCP packets: the ACK (our address) and the boot server's reply.
     movw $PACKET_DHCP_ACK, %ax
@@ -156,8 +183,24 @@ pxe_have_api:
     movw $PXE_REPLY_LEN, %si
     call pxe_get_cached
 
+    # --- Keep the stack for the runtime, unless the build says never or it lies under us.
+    movb PXE_BASE + (pxe_undi_policy - pxe_entry_start), %al
+    movb %al, PXE_POLICY
+    int $0x12
+    movw %ax, PXE_BASE_KIB
+    movb $STACK_POLICY, PXE_STACK
+    cmpb $POLICY_NEVER, PXE_BASE + (pxe_undi_policy - pxe_entry_start)
+    je 4f
+    movb $STACK_UNDER_US, PXE_STACK
+    movzwl %ax, %eax
+    shll $10, %eax
+    cmpl $__runtime_end, %eax
+    jb 4f
+    movb $STACK_KEPT, PXE_STACK
+    jmp pxe_no_api
+
     # --- Unload: the card goes quiet, the base code and UNDI leave.
-    movw $OP_UNDI_SHUTDOWN, %bx
+4:  movw $OP_UNDI_SHUTDOWN, %bx
     call pxe_status_call
     movw %ax, PXE_ST_SHUTDOWN
     movw $OP_UNLOAD_STACK, %bx
@@ -312,6 +355,12 @@ pxe_get_cached:
     rep movsb                          # DS:SI (the ROM's packet) -> 0:DI
     popw %ds
 2:  ret
+
+# The build's UNDI policy (`netloader build --form pxe --undi`, image-builder/src/pxe.rs
+# patches it): 0 auto (UNDI for a card without a native driver), 1 always, 2 never.
+    .org 0x3e0, 0
+pxe_undi_policy:
+    .byte 0
 
 # What the option ROM's first stage checks before it starts a downloaded file as netloader.pxe
 # (runtime/src/chain.rs, NBP_SIGNATURE): the last 16 bytes of this entry.

@@ -288,7 +288,7 @@ gdt_descriptor:
     .globl boot_info
 boot_info:
     .long BOOT_INFO_MAGIC          # 0  magic
-    .word 2                        # 4  layout version (2: the PXE fields)
+    .word 3                        # 4  layout version (2: the PXE fields, 3: the PXE stack kept)
     .byte 0                        # 6  form
     .byte 0                        # 7  BIOS drive
     .byte 0                        # 8  memory map source
@@ -299,7 +299,7 @@ boot_info:
 e820_table:                        # 16 E820_MAX entries of 24 bytes
     .fill E820_MAX * 24, 1, 0
 pxe_fields:                         # 3088 PXE: API, statuses, cached DHCP packets (stage1/pxe.s);
-    .fill 16 + 2 * 1472, 1, 0      #      zero on every other form
+    .fill 16 + 2 * 1472 + 16, 1, 0 #      zero on every other form
 
     .section .bss.boot, "aw", @nobits
     .p2align 4

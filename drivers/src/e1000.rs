@@ -18,9 +18,38 @@ use core::marker::PhantomData;
 use core::ptr::NonNull;
 
 pub use ids::{Chip, EepromLayout, INTEL_VENDOR_ID, SUPPORTED_IDS, probe};
+use zerocopy::FromZeros;
 
-use crate::hw::{Delay, Dma, Mmio, dma_barrier};
+use crate::hw::{Delay, Dma, IdentityDma, Mmio, MmioRegion, dma_barrier};
+use crate::registry::{DmaArena, Driver, Found, Machine, OpenError, dma_len};
 use crate::{MIN_FRAME_LEN, MacAddress, Nic, NicError, check_tx_len, is_usable_mac};
+
+/// This driver's line in the registry.
+pub const DRIVER: Driver = Driver {
+    name: "e1000",
+    family: "Intel e1000/e1000e (82540-82583)",
+    pci_ids: SUPPORTED_IDS,
+    find: None,
+    dma_len: dma_len::<E1000Buffers, E1000<'static, MmioRegion, IdentityDma>>(),
+    open: open_found,
+};
+
+/// [`DRIVER`]'s `open`: BAR0 as the registers, buffers from the DMA pool.
+fn open_found(
+    card: &Found,
+    machine: &mut dyn Machine,
+    mut dma: DmaArena,
+) -> Result<&'static mut dyn Nic, OpenError> {
+    let function = card.pci()?;
+    let chip = probe(function.vendor_id, function.device_id).ok_or(NicError::UnsupportedDevice)?;
+    let base = function.memory_bar(0, MMIO_LEN)?;
+    // SAFETY: BAR0 of this card, below 4 GiB (checked), which the runtime identity-maps
+    // uncached; nothing else drives the card.
+    let regs = unsafe { MmioRegion::new(base, MMIO_LEN) };
+    let buffers = dma.zeroed::<E1000Buffers>()?;
+    let nic = E1000::open(chip, regs, IdentityDma, buffers, &mut machine.delay())?;
+    Ok(dma.keep(nic)?)
+}
 use regs::*;
 
 /// RX descriptors (a multiple of 8, as RDLEN must be a multiple of 128 bytes).
@@ -42,7 +71,7 @@ pub const MMIO_LEN: usize = 128 * 1024;
 
 /// Legacy receive descriptor (manual 3.2.3), written by the card.
 #[repr(C, align(16))]
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, FromZeros)]
 pub struct RxDesc {
     addr: u64,
     len: u16,
@@ -54,7 +83,7 @@ pub struct RxDesc {
 
 /// Legacy transmit descriptor (manual 3.3.3).
 #[repr(C, align(16))]
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, FromZeros)]
 pub struct TxDesc {
     addr: u64,
     len: u16,
@@ -69,6 +98,7 @@ pub struct TxDesc {
 /// in a `static` (zeroed, in .bss) below 4 GiB; its bus address must equal what the
 /// [`Dma`] map says (identity in the runtime).
 #[repr(C, align(128))]
+#[derive(FromZeros)]
 pub struct E1000Buffers {
     rx_desc: [RxDesc; RX_RING_LEN],
     tx_desc: [TxDesc; TX_RING_LEN],
@@ -451,7 +481,7 @@ fn read_mac(
     if is_usable_mac(&mac) {
         return Ok(mac);
     }
-    let (done_bit, addr_shift) = chip.eeprom.eerd_bits().ok_or(NoMac)?;
+    let (done_bit, addr_shift) = EepromLayout::of(chip).eerd_bits().ok_or(NoMac)?;
     let mut mac = [0u8; 6];
     for (word, pair) in mac.chunks_exact_mut(2).enumerate() {
         let value = read_eeprom_word(regs, word as u32, done_bit, addr_shift, delay)?;

@@ -10,7 +10,7 @@ pub trait Mmio {
     fn write32(&mut self, offset: u32, value: u32);
 }
 
-/// I/O-port registers, addressed by offset from the I/O BAR (rtl8139).
+/// I/O-port registers, addressed by offset from the I/O BAR (rtl8139, pcnet, ne2k, eepro100).
 pub trait PortIo {
     fn read8(&mut self, offset: u16) -> u8;
     fn read16(&mut self, offset: u16) -> u16;
@@ -18,6 +18,38 @@ pub trait PortIo {
     fn write8(&mut self, offset: u16, value: u8);
     fn write16(&mut self, offset: u16, value: u16);
     fn write32(&mut self, offset: u16, value: u32);
+
+    /// `buf.len() / 2` 16-bit reads of one port (a data port that streams a block), stored
+    /// little-endian into `buf` (even length). The machine does it with one `rep insw`.
+    fn read16_into(&mut self, offset: u16, buf: &mut [u8]) {
+        for pair in buf.chunks_exact_mut(2) {
+            pair.copy_from_slice(&self.read16(offset).to_le_bytes());
+        }
+    }
+
+    /// `buf.len() / 2` 16-bit writes of `buf`'s little-endian words to one port (`rep outsw`).
+    fn write16_from(&mut self, offset: u16, buf: &[u8]) {
+        for pair in buf.chunks_exact(2) {
+            self.write16(offset, u16::from_le_bytes([pair[0], pair[1]]));
+        }
+    }
+
+    /// As [`PortIo::read16_into`] with 32-bit reads (`rep insd`; `buf.len()` a multiple of 4).
+    fn read32_into(&mut self, offset: u16, buf: &mut [u8]) {
+        for quad in buf.chunks_exact_mut(4) {
+            quad.copy_from_slice(&self.read32(offset).to_le_bytes());
+        }
+    }
+
+    /// As [`PortIo::write16_from`] with 32-bit writes (`rep outsd`).
+    fn write32_from(&mut self, offset: u16, buf: &[u8]) {
+        for quad in buf.chunks_exact(4) {
+            self.write32(
+                offset,
+                u32::from_le_bytes([quad[0], quad[1], quad[2], quad[3]]),
+            );
+        }
+    }
 }
 
 /// The bus address a card must be given for memory the CPU sees at `virt`.
@@ -29,6 +61,12 @@ pub trait Dma {
 /// Busy-wait for at least `us` microseconds (the runtime uses its calibrated TSC).
 pub trait Delay {
     fn delay_us(&mut self, us: u32);
+}
+
+impl<D: Delay + ?Sized> Delay for &mut D {
+    fn delay_us(&mut self, us: u32) {
+        (**self).delay_us(us)
+    }
 }
 
 /// Identity mapping: bus address = virtual address.
@@ -95,6 +133,21 @@ impl PortRegion {
     }
 }
 
+/// `rep outs*` reads from ESI/RSI, which 32-bit x86 cannot name as an asm operand (LLVM keeps
+/// ESI for itself): the block swaps its own register into it and back.
+#[cfg(target_arch = "x86_64")]
+macro_rules! from_source {
+    ($instruction:literal) => {
+        concat!("xchg {src}, rsi\n", $instruction, "\nmov rsi, {src}")
+    };
+}
+#[cfg(target_arch = "x86")]
+macro_rules! from_source {
+    ($instruction:literal) => {
+        concat!("xchg {src}, esi\n", $instruction, "\nmov esi, {src}")
+    };
+}
+
 #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
 impl PortIo for PortRegion {
     fn read8(&mut self, offset: u16) -> u8 {
@@ -149,6 +202,44 @@ impl PortIo for PortRegion {
         unsafe {
             core::arch::asm!("out dx, eax", in("dx") self.base.wrapping_add(offset), in("eax") value,
                 options(nostack, preserves_flags))
+        };
+    }
+
+    fn read16_into(&mut self, offset: u16, buf: &mut [u8]) {
+        // SAFETY: port I/O on the card's own BAR; `rep insw` writes `buf.len() / 2` words at
+        // `buf`, which we borrow mutably (DF is clear, as the ABI guarantees).
+        unsafe {
+            core::arch::asm!("rep insw", in("dx") self.base.wrapping_add(offset),
+                inout("rdi") buf.as_mut_ptr() => _, inout("rcx") buf.len() / 2 => _,
+                options(nostack, preserves_flags))
+        };
+    }
+
+    fn write16_from(&mut self, offset: u16, buf: &[u8]) {
+        // SAFETY: port I/O on the card's own BAR; `rep outsw` reads `buf.len() / 2` words
+        // from `buf`, which we borrow.
+        unsafe {
+            core::arch::asm!(from_source!("rep outsw"), in("dx") self.base.wrapping_add(offset),
+                src = inout(reg) buf.as_ptr() => _, inout("rcx") buf.len() / 2 => _,
+                options(nostack, preserves_flags, readonly))
+        };
+    }
+
+    fn read32_into(&mut self, offset: u16, buf: &mut [u8]) {
+        // SAFETY: as in `read16_into`, `buf.len() / 4` dwords.
+        unsafe {
+            core::arch::asm!("rep insd", in("dx") self.base.wrapping_add(offset),
+                inout("rdi") buf.as_mut_ptr() => _, inout("rcx") buf.len() / 4 => _,
+                options(nostack, preserves_flags))
+        };
+    }
+
+    fn write32_from(&mut self, offset: u16, buf: &[u8]) {
+        // SAFETY: as in `write16_from`, `buf.len() / 4` dwords.
+        unsafe {
+            core::arch::asm!(from_source!("rep outsd"), in("dx") self.base.wrapping_add(offset),
+                src = inout(reg) buf.as_ptr() => _, inout("rcx") buf.len() / 4 => _,
+                options(nostack, preserves_flags, readonly))
         };
     }
 }

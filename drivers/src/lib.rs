@@ -9,25 +9,27 @@
 //! ([`hw::Delay`]). The runtime implements these over the real machine; the host tests implement
 //! them over a model of each chip (see `e1000::model` and `rtl8139::model`).
 //!
-//! What the runtime provides to open a card:
-//! - PCI: find the card, match it with `e1000::probe` / `rtl8139::probe`, enable memory (e1000)
-//!   or I/O (rtl8139) decoding **and bus mastering** in the command register.
-//! - Registers: e1000 BAR0 as `hw::MmioRegion` (128 KiB, uncached); rtl8139 BAR0 as
-//!   `hw::PortRegion` (256 ports).
-//! - DMA memory: one `E1000Buffers` (90 880 bytes, 128-byte aligned) or `Rtl8139Buffers`
-//!   (66 304 bytes, 256-byte aligned, below 4 GiB), e.g. in a `static`, plus `hw::IdentityDma`.
-//!   The card keeps writing into it until [`Nic::close`].
-//! - e1000 only: a `hw::Delay` for the reset and EEPROM waits (about 2 ms in all).
+//! How the runtime opens a card: through the [`registry`], which lists every driver with its
+//! PCI IDs and an `open` of one signature. The runtime finds the card (PCI scan, or a driver's
+//! own `find`), turns on I/O and memory decoding **and bus mastering** in the PCI command
+//! register, and hands the driver the card's decoded BARs, a [`registry::Machine`] (a delay)
+//! and the DMA memory ([`registry::DmaArena`], below 1 MiB, identity-mapped). The card keeps
+//! writing into that memory until [`Nic::close`].
 #![no_std]
 
 #[cfg(any(test, feature = "testing"))]
 extern crate std;
 
 pub mod e1000;
+pub mod eepro100;
 pub mod hw;
+pub mod ne2k;
+pub mod pcnet;
+pub mod registry;
 pub mod rtl8139;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+pub mod undi;
 pub mod virtio;
 
 /// A 48-bit Ethernet address, in wire order.

@@ -33,9 +33,37 @@ mod tests;
 use core::marker::PhantomData;
 use core::ptr::NonNull;
 
-use crate::hw::{Dma, PortIo, dma_barrier};
+use zerocopy::FromZeros;
+
+use crate::hw::{Dma, IdentityDma, PortIo, PortRegion, dma_barrier};
+use crate::registry::{DmaArena, Driver, Found, Machine, OpenError, PciId, dma_len};
 use crate::{MIN_FRAME_LEN, MacAddress, Nic, NicError, check_tx_len, is_usable_mac};
 use regs::*;
+
+/// This driver's line in the registry.
+pub const DRIVER: Driver = Driver {
+    name: "rtl8139",
+    family: "Realtek RTL8139",
+    pci_ids: SUPPORTED_IDS,
+    find: None,
+    dma_len: dma_len::<Rtl8139Buffers, Rtl8139<'static, PortRegion, IdentityDma>>(),
+    open: open_found,
+};
+
+/// [`DRIVER`]'s `open`: the I/O BAR as the registers, buffers from the DMA pool.
+fn open_found(
+    card: &Found,
+    _machine: &mut dyn Machine,
+    mut dma: DmaArena,
+) -> Result<&'static mut dyn Nic, OpenError> {
+    let function = card.pci()?;
+    let id = probe(function.vendor_id, function.device_id).ok_or(NicError::UnsupportedDevice)?;
+    // SAFETY: the I/O BAR of this card; nothing else drives it.
+    let io = unsafe { PortRegion::new(function.io_bar()?) };
+    let buffers = dma.zeroed::<Rtl8139Buffers>()?;
+    let nic = Rtl8139::open(id, io, IdentityDma, buffers)?;
+    Ok(dma.keep(nic)?)
+}
 
 /// The ring proper (RCR.RBLEN = 00).
 pub const RX_RING_LEN: usize = 8192;
@@ -73,7 +101,7 @@ pub const CP_RX_BUF_LEN: usize = 1536;
 /// A C+ mode descriptor (RX and TX alike): word 0 flags and length, word 1 VLAN, then the
 /// buffer's 64-bit bus address.
 #[repr(C)]
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, FromZeros)]
 struct CpDesc {
     opts1: u32,
     opts2: u32,
@@ -92,6 +120,7 @@ const EMPTY_DESC: CpDesc = CpDesc {
 /// rings must be). The runtime keeps one in a `static` below 4 GiB (the chip's ring buffer has
 /// 32-bit DMA addresses only).
 #[repr(C, align(256))]
+#[derive(FromZeros)]
 pub struct Rtl8139Buffers {
     cp_rx_desc: [CpDesc; CP_RX_DESCS],
     cp_tx_desc: [CpDesc; TX_SLOTS],
@@ -119,19 +148,10 @@ impl Default for Rtl8139Buffers {
 }
 
 /// A PCI ID handled by this driver.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Card {
-    pub vendor_id: u16,
-    pub device_id: u16,
-    pub name: &'static str,
-}
+pub type Card = PciId;
 
 const fn card(vendor_id: u16, device_id: u16, name: &'static str) -> Card {
-    Card {
-        vendor_id,
-        device_id,
-        name,
-    }
+    PciId::new(vendor_id, device_id, name)
 }
 
 /// RTL8139 and the boards built on it under other vendors' IDs.

@@ -1,7 +1,11 @@
-//! Host-side stand-ins for the machine: a fake bus-address map and a no-op delay.
-//! The chip models live beside their drivers (`e1000::model`, `rtl8139::model`).
+//! Host-side stand-ins for the machine: a fake bus-address map, a no-op delay, and a chip
+//! model shared between a test and the driver. The chip models live beside their drivers
+//! (`e1000::model`, `rtl8139::model`, ...).
 
-use crate::hw::{Delay, Dma};
+use std::cell::{Cell, RefCell, RefMut};
+use std::rc::Rc;
+
+use crate::hw::{Delay, Dma, PortIo};
 
 /// A block of host memory that the "card" sees at a made-up bus address, so that a driver
 /// that hands the card a virtual address instead of a bus address fails the tests.
@@ -83,4 +87,86 @@ impl Delay for NoDelay {
     fn delay_us(&mut self, us: u32) {
         self.total_us += u64::from(us);
     }
+}
+
+/// A chip model held by both a test (which injects frames and looks at state through
+/// [`Shared::get`]) and the driver (which sees its registers through [`PortIo`]). The driver's
+/// register accesses are counted, a test's own peeks are not, so tests can pin down what a
+/// frame costs.
+pub struct Shared<M> {
+    model: Rc<RefCell<M>>,
+    accesses: Rc<Cell<u64>>,
+}
+
+impl<M> Clone for Shared<M> {
+    fn clone(&self) -> Self {
+        Shared {
+            model: self.model.clone(),
+            accesses: self.accesses.clone(),
+        }
+    }
+}
+
+impl<M> Shared<M> {
+    pub fn new(model: M) -> Self {
+        Shared {
+            model: Rc::new(RefCell::new(model)),
+            accesses: Rc::new(Cell::new(0)),
+        }
+    }
+
+    pub fn get(&self) -> RefMut<'_, M> {
+        self.model.borrow_mut()
+    }
+
+    /// The driver's register accesses so far (block transfers count one per element).
+    pub fn accesses(&self) -> u64 {
+        self.accesses.get()
+    }
+
+    fn counted(&self, n: usize) -> RefMut<'_, M> {
+        self.accesses.set(self.accesses.get() + n as u64);
+        self.model.borrow_mut()
+    }
+}
+
+impl<M: PortIo> PortIo for Shared<M> {
+    fn read8(&mut self, offset: u16) -> u8 {
+        self.counted(1).read8(offset)
+    }
+    fn read16(&mut self, offset: u16) -> u16 {
+        self.counted(1).read16(offset)
+    }
+    fn read32(&mut self, offset: u16) -> u32 {
+        self.counted(1).read32(offset)
+    }
+    fn write8(&mut self, offset: u16, value: u8) {
+        self.counted(1).write8(offset, value)
+    }
+    fn write16(&mut self, offset: u16, value: u16) {
+        self.counted(1).write16(offset, value)
+    }
+    fn write32(&mut self, offset: u16, value: u32) {
+        self.counted(1).write32(offset, value)
+    }
+    fn read16_into(&mut self, offset: u16, buf: &mut [u8]) {
+        self.counted(buf.len() / 2).read16_into(offset, buf)
+    }
+    fn write16_from(&mut self, offset: u16, buf: &[u8]) {
+        self.counted(buf.len() / 2).write16_from(offset, buf)
+    }
+    fn read32_into(&mut self, offset: u16, buf: &mut [u8]) {
+        self.counted(buf.len() / 4).read32_into(offset, buf)
+    }
+    fn write32_from(&mut self, offset: u16, buf: &[u8]) {
+        self.counted(buf.len() / 4).write32_from(offset, buf)
+    }
+}
+
+/// A zeroed `T` on the heap for the rest of the test (driver buffers are too large for the
+/// test's stack, and the card model keeps pointing into them).
+pub fn leak_zeroed<T: zerocopy::FromZeros>() -> &'static mut T {
+    let boxed = std::boxed::Box::<T>::new_zeroed();
+    // SAFETY: all-zero bytes are a valid `T` (`FromZeros`).
+    std::boxed::Box::leak(unsafe { boxed.assume_init() })
 }

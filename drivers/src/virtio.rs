@@ -30,8 +30,43 @@ pub use hal::IdentityHal;
 pub use ids::{Model, SUPPORTED_IDS, VIRTIO_VENDOR_ID, probe};
 pub use pci::{BarAbove4Gib, PortCam};
 pub use virtio_drivers::transport::pci::bus::{ConfigurationAccess, DeviceFunction, PciRoot};
+use zerocopy::FromZeros;
 
+use crate::registry::{DmaArena, Driver, Found, Machine, OpenError, dma_len};
 use crate::{MIN_FRAME_LEN, MacAddress, Nic, NicError, check_tx_len, is_usable_mac};
+
+/// This driver's line in the registry.
+pub const DRIVER: Driver = Driver {
+    name: "virtio",
+    family: "virtio-net",
+    pci_ids: SUPPORTED_IDS,
+    find: None,
+    dma_len: dma_len::<VirtioBuffers, PciVirtioNet<'static>>(),
+    open: open_found,
+};
+
+/// [`DRIVER`]'s `open`: the crate's PCI transport finds the registers itself.
+fn open_found(
+    card: &Found,
+    _machine: &mut dyn Machine,
+    mut dma: DmaArena,
+) -> Result<&'static mut dyn Nic, OpenError> {
+    let function = card.pci()?;
+    let model = probe(function.vendor_id, function.device_id).ok_or(NicError::UnsupportedDevice)?;
+    // SAFETY: the standard configuration ports; the runtime makes no other config access
+    // while the card opens (single CPU, interrupts off).
+    let cam = unsafe { PortCam::new() };
+    let address = DeviceFunction {
+        bus: function.bus,
+        device: function.device,
+        function: function.function,
+    };
+    let buffers = dma.zeroed::<VirtioBuffers>()?;
+    match VirtioNet::open(model, cam, address, buffers) {
+        Ok(nic) => Ok(dma.keep(nic)?),
+        Err(error) => Err(dma.keep_error(error)),
+    }
+}
 
 /// Descriptors per virtqueue (a power of two; QEMU offers 256).
 pub const QUEUE_SIZE: usize = 16;
@@ -57,6 +92,7 @@ const _: () = assert!(RX_SLOTS <= QUEUE_SIZE && TX_SLOTS <= QUEUE_SIZE);
 /// All memory the card reads and writes: 53 248 bytes, 4096-byte aligned. The runtime keeps one
 /// in a `static` (zeroed, in .bss) below 4 GiB, identity-mapped (bus address = its address).
 #[repr(C, align(4096))]
+#[derive(FromZeros)]
 pub struct VirtioBuffers {
     rings: [[u8; PAGE_SIZE]; RING_PAGES],
     rx_buf: [[u8; RX_BUF_LEN]; RX_SLOTS],
@@ -119,7 +155,104 @@ struct InFlight {
     len: usize,
 }
 
-type Raw<T> = VirtIONetRaw<IdentityHal, T, QUEUE_SIZE>;
+type Raw<T> = VirtIONetRaw<IdentityHal, NoEventIdx<T>, QUEUE_SIZE>;
+
+/// The transport with VIRTIO_F_EVENT_IDX hidden from the feature negotiation.
+///
+/// With EVENT_IDX the crate (0.13) notifies the device whenever the available index has passed
+/// the device's `avail_event` (`Queue::should_notify`), instead of when the new buffers cross
+/// it (the spec's `vring_need_event`). QEMU moves `avail_event` to the next buffer it will
+/// take, and the driver keeps the receive queue full, so every receive buffer given back was a
+/// notification: a register write that, in QEMU, flushes the card's packet queue and wakes
+/// its main loop, between every frame and the ACK that answers it. Without EVENT_IDX the crate
+/// follows the used ring's NO_NOTIFY flag, which QEMU sets on a receive queue that has buffers
+/// and on a transmit queue it is already working through; and the no-interrupt flag in the
+/// available ring then does silence the device's interrupts.
+pub struct NoEventIdx<T>(T);
+
+/// VIRTIO_F_RING_EVENT_IDX (virtio 1.x, 6.3).
+const RING_EVENT_IDX: u64 = 1 << 29;
+
+impl<T: Transport> Transport for NoEventIdx<T> {
+    fn device_type(&self) -> virtio_drivers::transport::DeviceType {
+        self.0.device_type()
+    }
+
+    fn read_device_features(&mut self) -> u64 {
+        self.0.read_device_features() & !RING_EVENT_IDX
+    }
+
+    fn write_driver_features(&mut self, driver_features: u64) {
+        self.0.write_driver_features(driver_features)
+    }
+
+    fn max_queue_size(&mut self, queue: u16) -> u32 {
+        self.0.max_queue_size(queue)
+    }
+
+    fn notify(&mut self, queue: u16) {
+        self.0.notify(queue)
+    }
+
+    fn get_status(&self) -> virtio_drivers::transport::DeviceStatus {
+        self.0.get_status()
+    }
+
+    fn set_status(&mut self, status: virtio_drivers::transport::DeviceStatus) {
+        self.0.set_status(status)
+    }
+
+    fn set_guest_page_size(&mut self, guest_page_size: u32) {
+        self.0.set_guest_page_size(guest_page_size)
+    }
+
+    fn requires_legacy_layout(&self) -> bool {
+        self.0.requires_legacy_layout()
+    }
+
+    fn queue_set(
+        &mut self,
+        queue: u16,
+        size: u32,
+        descriptors: virtio_drivers::PhysAddr,
+        driver_area: virtio_drivers::PhysAddr,
+        device_area: virtio_drivers::PhysAddr,
+    ) {
+        self.0
+            .queue_set(queue, size, descriptors, driver_area, device_area)
+    }
+
+    fn queue_unset(&mut self, queue: u16) {
+        self.0.queue_unset(queue)
+    }
+
+    fn queue_used(&mut self, queue: u16) -> bool {
+        self.0.queue_used(queue)
+    }
+
+    fn ack_interrupt(&mut self) -> virtio_drivers::transport::InterruptStatus {
+        self.0.ack_interrupt()
+    }
+
+    fn read_config_generation(&self) -> u32 {
+        self.0.read_config_generation()
+    }
+
+    fn read_config_space<C: zerocopy::FromBytes + zerocopy::IntoBytes>(
+        &self,
+        offset: usize,
+    ) -> virtio_drivers::Result<C> {
+        self.0.read_config_space(offset)
+    }
+
+    fn write_config_space<C: zerocopy::IntoBytes + zerocopy::Immutable>(
+        &mut self,
+        offset: usize,
+        value: C,
+    ) -> virtio_drivers::Result<()> {
+        self.0.write_config_space(offset, value)
+    }
+}
 
 /// The card as the runtime opens it, through [`VirtioNet::open`].
 pub type PciVirtioNet<'a> = VirtioNet<'a, PciTransport>;
@@ -148,6 +281,9 @@ impl<'a> VirtioNet<'a, PciTransport> {
     /// mastering, reset it, negotiate features, set up both queues and queue every RX buffer.
     /// The BARs must be assigned (the BIOS does that). Interrupts stay off (nothing is polled
     /// through them; the queues are polled).
+    // Not inlined: LTO otherwise spreads the transport's setup into the registry's adapter
+    // and the option ROM's first stage grows by half a kilobyte.
+    #[inline(never)]
     pub fn open<C: ConfigurationAccess>(
         model: &'static Model,
         cam: C,
@@ -177,15 +313,16 @@ impl<'a, T: Transport> VirtioNet<'a, T> {
         Self::start(model, transport, buffers, lease)
     }
 
+    #[inline(never)] // as `open`
     fn start(
         model: &'static Model,
         transport: T,
         buffers: &'a mut VirtioBuffers,
         lease: hal::PoolLease,
     ) -> Result<Self, VirtioError> {
-        let mut raw = Raw::<T>::new(transport).map_err(VirtioError::Device)?;
-        // We poll. Without EVENT_IDX this stops used-ring interrupts; with it (QEMU) the device
-        // may still raise its INTx line, which the runtime keeps masked.
+        let mut raw = Raw::<T>::new(NoEventIdx(transport)).map_err(VirtioError::Device)?;
+        // We poll: no used-ring interrupts (the available ring's NO_INTERRUPT flag, which the
+        // device honours since EVENT_IDX is not negotiated).
         raw.disable_interrupts();
         let mac = raw.mac_address();
         if !is_usable_mac(&mac) {

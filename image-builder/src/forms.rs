@@ -57,6 +57,8 @@ pub struct Options {
     pub config: Option<Vec<u8>>,
     /// Which BIOS runtime the floppy, ISO, USB and PXE forms carry.
     pub runtime: Runtime,
+    /// The PXE form: when to drive the card through the PXE ROM's UNDI.
+    pub undi: crate::pxe::UndiPolicy,
 }
 
 /// The BIOS runtimes: the same sources built for two platforms (runtime/src/arch).
@@ -129,7 +131,7 @@ fn build_carrying(
         Form::Floppy => floppy_from(&runtime),
         Form::Iso => iso_from(&runtime, efi_app),
         Form::Usb => usb_from(&runtime, efi_app),
-        Form::Pxe => crate::pxe::nbp(&runtime),
+        Form::Pxe => crate::pxe::nbp_with(&runtime, options.undi),
         Form::Rom => rom(options, &crate::rom::RomOptions::default()),
         Form::Efi => efi_program(options, efi_app),
         #[allow(unreachable_patterns)]

@@ -10,3 +10,6 @@ pub mod pxe;
 pub mod rom;
 pub mod serve;
 pub mod stage1;
+
+/// The driver registry (drivers/src/registry.rs), for the tests and benchmarks that name cards.
+pub use netloader_drivers::registry;

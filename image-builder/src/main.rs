@@ -51,6 +51,10 @@ enum Commands {
         /// stage (under 56 KiB) that downloads netloader.pxe from the TFTP server and starts it.
         #[arg(long)]
         standalone: bool,
+        /// --form pxe: when to drive the card through the PXE ROM's UNDI instead of a native
+        /// driver: auto (only for a card netloader has no driver for), always, never.
+        #[arg(long, value_enum)]
+        undi: Option<netloader::pxe::UndiPolicy>,
     },
     /// Build an ISO and boot it in QEMU, with the loader's serial console on this terminal.
     Demo {
@@ -66,7 +70,8 @@ enum Commands {
         /// The DHCP boot file: a netloader config or a Multiboot kernel in the TFTP folder.
         #[arg(long, default_value = "netloader.cfg")]
         bootfile: String,
-        /// The network card QEMU emulates (e1000, e1000e, rtl8139, virtio-net-pci).
+        /// The network card QEMU emulates, by QEMU's name: e1000, e1000e, rtl8139,
+        /// virtio-net-pci, pcnet, ne2k_pci, i82557b, i82559er, ... (the README's card table).
         #[arg(long, default_value = "e1000")]
         nic: String,
     },
@@ -96,11 +101,21 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             pci_id,
             standalone,
             runtime,
+            undi,
         } => {
             let mut options = forms::Options {
                 runtime,
                 ..forms::Options::default()
             };
+            if let Some(policy) = undi {
+                if form != Form::Pxe {
+                    bail!(
+                        "--undi is for --form pxe only (this is --form {}): only a PXE ROM leaves a UNDI behind",
+                        form.name()
+                    );
+                }
+                options.undi = policy;
+            }
             if let Some(path) = config {
                 let text = std::fs::read(&path)
                     .with_context(|| format!("cannot read the config {}", path.display()))?;

@@ -12,10 +12,32 @@ pub static PXE_ENTRY: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/pxe_entr
 /// the ROM's own data below that lowers the real limit.
 pub const NBP_MAX: usize = 0xa0000 - NBP_LOAD_ADDRESS as usize;
 
+/// Where the entry keeps the UNDI policy byte (`pxe_undi_policy` in stage1/pxe.s).
+const UNDI_POLICY_AT: usize = 0x3e0;
+
+/// When netloader.pxe drives the card through the PXE ROM's UNDI (stage1/pxe.s keeps the
+/// ROM's stack, runtime/src/pxe_stack.rs decides) instead of a native driver.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum UndiPolicy {
+    /// Only for a card netloader has no native driver for.
+    #[default]
+    Auto,
+    /// Always, even where a native driver exists (for comparison, or a driver that fails).
+    Always,
+    /// Never: the ROM's stack is unloaded at once, as before UNDI existed.
+    Never,
+}
+
 /// The network boot program for `runtime` (the image, perhaps with an embedded config).
 pub fn nbp(runtime: &[u8]) -> anyhow::Result<Vec<u8>> {
+    nbp_with(runtime, UndiPolicy::Auto)
+}
+
+/// The same, with a UNDI policy.
+pub fn nbp_with(runtime: &[u8], undi: UndiPolicy) -> anyhow::Result<Vec<u8>> {
     let mut program = Vec::with_capacity(PXE_ENTRY.len() + runtime.len());
     program.extend_from_slice(PXE_ENTRY);
+    program[UNDI_POLICY_AT] = undi as u8;
     program.extend_from_slice(runtime);
     anyhow::ensure!(
         program.len() <= NBP_MAX,
@@ -29,6 +51,27 @@ pub fn nbp(runtime: &[u8]) -> anyhow::Result<Vec<u8>> {
 mod tests {
     use super::*;
     use crate::stage1::{LOAD_ADDRESS, RUNTIME_IMAGE};
+
+    #[test]
+    fn undi_policy_is_the_byte_the_entry_reads() {
+        assert_eq!(
+            PXE_ENTRY[UNDI_POLICY_AT], 0,
+            "auto unless the build says otherwise"
+        );
+        for (policy, byte) in [
+            (UndiPolicy::Auto, 0),
+            (UndiPolicy::Always, 1),
+            (UndiPolicy::Never, 2),
+        ] {
+            let program = nbp_with(RUNTIME_IMAGE, policy).unwrap();
+            assert_eq!(program[UNDI_POLICY_AT], byte);
+            assert_eq!(program[..UNDI_POLICY_AT], PXE_ENTRY[..UNDI_POLICY_AT]);
+            assert_eq!(
+                program[UNDI_POLICY_AT + 1..0x400],
+                PXE_ENTRY[UNDI_POLICY_AT + 1..]
+            );
+        }
+    }
 
     #[test]
     fn entry_fills_the_gap_below_the_image() {

@@ -9,7 +9,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use netloader_drivers::{e1000, rtl8139, virtio};
+use netloader_drivers::registry::{self, Driver};
 
 /// The ROM header, PCI data structure, PnP header and code, before the builder fills them in.
 pub static ROM_HEADER_TEMPLATE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/rom_header.bin"));
@@ -68,83 +68,53 @@ impl fmt::Display for PciId {
     }
 }
 
-/// The driver family a ROM is made for: its PCI IDs go into the ROM's header.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
-pub enum NicFamily {
-    /// Intel PRO/1000 (e1000, e1000e); QEMU's `e1000` is 8086:100e.
-    #[default]
-    E1000,
-    /// Realtek 8139 and its clones; QEMU's `rtl8139` is 10ec:8139.
-    Rtl8139,
-    /// virtio-net; QEMU's `virtio-net-pci` is 1af4:1000.
-    Virtio,
-}
+/// The driver a ROM is made for (`--nic`): a driver of the registry (drivers/src/registry.rs)
+/// for a PCI card. Its PCI IDs go into the ROM's header, and the ROM carries it alone.
+#[derive(Clone, Copy)]
+pub struct NicFamily(&'static Driver);
 
 impl NicFamily {
+    /// The family of the registry driver called `name`, if a ROM can be made for it.
+    pub fn named(name: &str) -> Option<NicFamily> {
+        registry::named(name)
+            .filter(|driver| driver.is_pci())
+            .map(NicFamily)
+    }
+
+    /// Every family a ROM can be made for, in the registry's order.
+    pub fn all() -> impl Iterator<Item = NicFamily> {
+        registry::DRIVERS
+            .iter()
+            .filter(|driver| driver.is_pci())
+            .map(NicFamily)
+    }
+
+    pub fn driver(self) -> &'static Driver {
+        self.0
+    }
+
     /// The runtime carrying this family's driver only: the whole loader (`standalone`), or
     /// the first stage that starts netloader.pxe.
     pub fn runtime_image(self, standalone: bool) -> &'static [u8] {
-        use crate::stage1::*;
-        match (self, standalone) {
-            (NicFamily::E1000, false) => CHAIN_IMAGE_E1000,
-            (NicFamily::Rtl8139, false) => CHAIN_IMAGE_RTL8139,
-            (NicFamily::Virtio, false) => CHAIN_IMAGE_VIRTIO,
-            (NicFamily::E1000, true) => RUNTIME_IMAGE_E1000,
-            (NicFamily::Rtl8139, true) => RUNTIME_IMAGE_RTL8139,
-            (NicFamily::Virtio, true) => RUNTIME_IMAGE_VIRTIO,
+        let runtime = crate::stage1::rom_runtime(self.0.name)
+            .expect("build.rs builds a ROM runtime for every PCI driver of the registry");
+        if standalone {
+            runtime.standalone
+        } else {
+            runtime.first_stage
         }
     }
 
     pub fn name(self) -> &'static str {
-        match self {
-            NicFamily::E1000 => "e1000",
-            NicFamily::Rtl8139 => "rtl8139",
-            NicFamily::Virtio => "virtio",
-        }
+        self.0.name
     }
 
-    /// The ID a ROM for this family declares unless told otherwise.
+    /// The ID a ROM for this family declares unless told otherwise: the driver's first.
     pub fn primary_id(self) -> PciId {
-        match self {
-            NicFamily::E1000 => PciId {
-                vendor: e1000::INTEL_VENDOR_ID,
-                device: 0x100e,
-            },
-            NicFamily::Rtl8139 => PciId {
-                vendor: 0x10ec,
-                device: 0x8139,
-            },
-            NicFamily::Virtio => PciId {
-                vendor: virtio::VIRTIO_VENDOR_ID,
-                device: 0x1000,
-            },
-        }
-    }
-
-    /// Every (vendor, device) pair the family's driver handles.
-    fn supported_ids(self) -> Vec<PciId> {
-        match self {
-            NicFamily::E1000 => e1000::SUPPORTED_IDS
-                .iter()
-                .map(|chip| PciId {
-                    vendor: e1000::INTEL_VENDOR_ID,
-                    device: chip.device_id,
-                })
-                .collect(),
-            NicFamily::Rtl8139 => rtl8139::SUPPORTED_IDS
-                .iter()
-                .map(|card| PciId {
-                    vendor: card.vendor_id,
-                    device: card.device_id,
-                })
-                .collect(),
-            NicFamily::Virtio => virtio::SUPPORTED_IDS
-                .iter()
-                .map(|model| PciId {
-                    vendor: virtio::VIRTIO_VENDOR_ID,
-                    device: model.device_id,
-                })
-                .collect(),
+        let id = self.0.pci_ids[0];
+        PciId {
+            vendor: id.vendor_id,
+            device: id.device_id,
         }
     }
 
@@ -152,12 +122,58 @@ impl NicFamily {
     /// family's other devices under the same vendor ID (the list cannot name other vendors).
     pub fn device_list(self, primary: PciId) -> Vec<u16> {
         let mut list = vec![primary.device];
-        for id in self.supported_ids() {
-            if id.vendor == primary.vendor && !list.contains(&id.device) {
-                list.push(id.device);
+        for id in self.0.pci_ids {
+            if id.vendor_id == primary.vendor && !list.contains(&id.device_id) {
+                list.push(id.device_id);
             }
         }
         list
+    }
+}
+
+impl Default for NicFamily {
+    /// The registry's first PCI driver (e1000).
+    fn default() -> Self {
+        NicFamily::all()
+            .next()
+            .expect("the registry has a PCI driver")
+    }
+}
+
+impl PartialEq for NicFamily {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.name == other.0.name
+    }
+}
+
+impl Eq for NicFamily {}
+
+impl fmt::Debug for NicFamily {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0.name)
+    }
+}
+
+impl FromStr for NicFamily {
+    type Err = String;
+
+    fn from_str(name: &str) -> Result<Self, String> {
+        NicFamily::named(name).ok_or_else(|| {
+            let names: Vec<&str> = NicFamily::all().map(NicFamily::name).collect();
+            format!("no option-ROM driver `{name}`: one of {}", names.join(", "))
+        })
+    }
+}
+
+/// `--nic`: the registry's names, each with its family in `--help`.
+impl clap::ValueEnum for NicFamily {
+    fn value_variants<'a>() -> &'a [Self] {
+        static FAMILIES: std::sync::OnceLock<Vec<NicFamily>> = std::sync::OnceLock::new();
+        FAMILIES.get_or_init(|| NicFamily::all().collect())
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(clap::builder::PossibleValue::new(self.0.name).help(self.0.family))
     }
 }
 

@@ -14,6 +14,17 @@ pub static RUNTIME_IMAGE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/runt
 pub static RUNTIME_IMAGE_X86_64: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/runtime-x86_64.bin"));
 
+/// An option ROM's runtime images, built with one NIC driver only (see build.rs): the first
+/// stage (runtime/src/chain.rs: DHCP, then netloader.pxe from the TFTP server), and the whole
+/// loader for `--form rom --standalone`.
+#[derive(Debug)]
+pub struct RomRuntime {
+    /// The driver's name in the registry (drivers/src/registry.rs).
+    pub driver: &'static str,
+    pub first_stage: &'static [u8],
+    pub standalone: &'static [u8],
+}
+
 include!(concat!(env!("OUT_DIR"), "/runtime_code.rs"));
 
 /// One embedded 32-bit runtime image and where its 32-bit code lies in it.
@@ -31,15 +42,18 @@ pub fn x86_code() -> Vec<X86Code> {
     X86_CODE_RANGES
         .iter()
         .map(|&(name, ranges)| {
-            let image = match name {
-                "runtime.bin" => RUNTIME_IMAGE,
-                "runtime-chain-e1000.bin" => CHAIN_IMAGE_E1000,
-                "runtime-chain-rtl8139.bin" => CHAIN_IMAGE_RTL8139,
-                "runtime-chain-virtio.bin" => CHAIN_IMAGE_VIRTIO,
-                "runtime-e1000.bin" => RUNTIME_IMAGE_E1000,
-                "runtime-rtl8139.bin" => RUNTIME_IMAGE_RTL8139,
-                "runtime-virtio.bin" => RUNTIME_IMAGE_VIRTIO,
-                other => panic!("build.rs listed an image stage1.rs does not embed: {other}"),
+            let rom = |prefix: &str| {
+                let driver = name.strip_prefix(prefix)?.strip_suffix(".bin")?;
+                rom_runtime(driver)
+            };
+            let image = if name == "runtime.bin" {
+                RUNTIME_IMAGE
+            } else if let Some(runtime) = rom("runtime-chain-") {
+                runtime.first_stage
+            } else if let Some(runtime) = rom("runtime-") {
+                runtime.standalone
+            } else {
+                panic!("build.rs listed an image stage1.rs does not embed: {name}")
             };
             X86Code {
                 name,
@@ -50,22 +64,12 @@ pub fn x86_code() -> Vec<X86Code> {
         .collect()
 }
 
-/// The option ROM's first stage (runtime/src/chain.rs) with one NIC driver only (see build.rs):
-/// DHCP, then netloader.pxe from the TFTP server.
-pub static CHAIN_IMAGE_E1000: &[u8] =
-    include_bytes!(concat!(env!("OUT_DIR"), "/runtime-chain-e1000.bin"));
-pub static CHAIN_IMAGE_RTL8139: &[u8] =
-    include_bytes!(concat!(env!("OUT_DIR"), "/runtime-chain-rtl8139.bin"));
-pub static CHAIN_IMAGE_VIRTIO: &[u8] =
-    include_bytes!(concat!(env!("OUT_DIR"), "/runtime-chain-virtio.bin"));
+include!(concat!(env!("OUT_DIR"), "/rom_runtimes.rs"));
 
-/// The whole loader with one NIC driver only, for `--form rom --standalone`.
-pub static RUNTIME_IMAGE_E1000: &[u8] =
-    include_bytes!(concat!(env!("OUT_DIR"), "/runtime-e1000.bin"));
-pub static RUNTIME_IMAGE_RTL8139: &[u8] =
-    include_bytes!(concat!(env!("OUT_DIR"), "/runtime-rtl8139.bin"));
-pub static RUNTIME_IMAGE_VIRTIO: &[u8] =
-    include_bytes!(concat!(env!("OUT_DIR"), "/runtime-virtio.bin"));
+/// The ROM runtimes of the driver called `name`; every registry driver of a PCI card has them.
+pub fn rom_runtime(name: &str) -> Option<&'static RomRuntime> {
+    ROM_RUNTIMES.iter().find(|runtime| runtime.driver == name)
+}
 
 /// The shared boot sector, before a form fills in its fields.
 pub static BOOT_SECTOR_TEMPLATE: &[u8; 512] =
@@ -239,7 +243,7 @@ mod tests {
     #[test]
     fn runtime_image_starts_with_stage2_and_fits_low_memory() {
         // Checked when the runtime is built too (link.ld); here as the builder sees it.
-        const { assert!(LOAD_ADDRESS == 0x8000 && END_ADDRESS <= 0x90000) };
+        const { assert!(LOAD_ADDRESS == 0x8000 && END_ADDRESS <= 0x94000) };
         assert_eq!(RUNTIME_IMAGE.len() % 512, 0);
         assert_eq!(padded_image(BootForm::Floppy).len() % 512, 0);
         assert_eq!(padded_image(BootForm::Cdrom).len() % 2048, 0);

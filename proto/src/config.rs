@@ -32,6 +32,7 @@ mod error;
 mod gfxpayload;
 mod lexer;
 mod parser;
+mod per_host;
 mod source;
 mod text;
 
@@ -46,6 +47,7 @@ pub use entry::{
 pub use error::{ConfigError, ConfigErrorKind};
 pub use gfxpayload::{Gfxpayload, MAX_MODES, ModeList, ModeSpec};
 pub use parser::Timeout;
+pub use per_host::{PER_HOST_DIR, PerHostName, per_host_names};
 pub use source::{FileSource, HTTP_PORT, Host, TFTP_PORT};
 pub use text::{EXCERPT_CAPACITY, Excerpt, Text, Unquoted};
 

@@ -108,22 +108,82 @@ pub struct PxeHandoff {
     _reserved: u16,
     dhcp_ack: [u8; PXE_PACKET_MAX],
     cached_reply: [u8; PXE_PACKET_MAX],
+    /// Layout version 3: the API entry stage1/pxe.s used (offset, segment; 0 when none).
+    pub entry: u32,
+    /// The valid !PXE and PXENV+ structures (offset, segment; 0 when none).
+    pub bang_pxe: u32,
+    pub pxenv: u32,
+    /// The build's UNDI policy: 0 auto, 1 always, 2 never.
+    pub undi_policy: u8,
+    /// What stage1/pxe.s did with the stack (`PXE_STACK_*`); the runtime updates it.
+    pub stack: u8,
+    /// Free base memory in KiB (INT 12h) when netloader.pxe started.
+    pub base_kib: u16,
 }
+
+pub const PXE_STACK_KEPT: u8 = 1;
+pub const PXE_STACK_UNDER_US: u8 = 2;
+pub const PXE_STACK_POLICY: u8 = 3;
+pub const UNDI_POLICY_ALWAYS: u8 = 1;
 
 const _: () = assert!(
     core::mem::offset_of!(BootInfo, pxe) == 3088,
     "BI_PXE in stage1/pxe.s"
 );
-const _: () = assert!(core::mem::size_of::<PxeHandoff>() == 16 + 2 * PXE_PACKET_MAX);
+const _: () = assert!(core::mem::size_of::<PxeHandoff>() == 16 + 2 * PXE_PACKET_MAX + 16);
+const _: () = assert!(core::mem::offset_of!(PxeHandoff, entry) == 2960);
+const _: () = assert!(core::mem::offset_of!(PxeHandoff, base_kib) == 2974);
 
 impl BootInfo {
     /// The PXE fields, where stage 2 is new enough to have them.
     pub fn pxe(&self) -> Option<&PxeHandoff> {
         (self.version >= 2).then_some(&self.pxe)
     }
+
+    pub fn pxe_mut(&mut self) -> Option<&mut PxeHandoff> {
+        (self.version >= 3).then_some(&mut self.pxe)
+    }
+
+    /// Put a map read again from the BIOS (after a PXE stack left or came) in place of stage
+    /// 2's: `read` fills the table and returns the count; with none, stage 2's map stays (and
+    /// `read` must then have written nothing).
+    pub fn reread_memory_map(
+        &mut self,
+        read: impl FnOnce(&mut [E820Entry]) -> usize,
+        conventional_kib: u16,
+    ) -> usize {
+        let count = read(&mut self.e820).min(E820_MAX);
+        if count > 0 {
+            self.e820_count = count as u16;
+            self.conventional_kib = conventional_kib;
+        }
+        count
+    }
+
+    /// Keep the runtime and the payload out of base memory from `kib` KiB up to 640 KiB (a
+    /// resident PXE stack's): usable entries there end at `kib`.
+    pub fn reserve_base_memory_from(&mut self, kib: u16) {
+        let from = u64::from(kib) * 1024;
+        let count = (self.e820_count as usize).min(E820_MAX);
+        for entry in &mut self.e820[..count] {
+            if !entry.is_ram() || entry.end() <= from || entry.end() > 0xa0000 {
+                continue;
+            }
+            if entry.base < from {
+                entry.length = from - entry.base;
+            } else {
+                entry.kind = netloader_proto::memmap::E820_RESERVED;
+            }
+        }
+    }
 }
 
 impl PxeHandoff {
+    /// The stack stayed resident for the runtime (stage1/pxe.s decided it may).
+    pub fn stack_kept(&self) -> bool {
+        self.stack == PXE_STACK_KEPT
+    }
+
     /// Started by netloader's option ROM (runtime/src/chain.rs), not by a PXE ROM.
     pub fn started_by_netloader_rom(&self) -> bool {
         self.found & 0x80 != 0

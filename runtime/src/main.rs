@@ -3,15 +3,8 @@
 //! until it hands a kernel over.
 #![no_std]
 #![no_main]
-// The option ROM's first stage uses the network half only, and a ROM carries one driver: the
-// rest is compiled but unused.
-#![cfg_attr(
-    any(
-        feature = "chain",
-        not(all(feature = "e1000", feature = "rtl8139", feature = "virtio"))
-    ),
-    allow(dead_code, unused_imports)
-)]
+// The option ROM's first stage uses the network half only: the rest is compiled but unused.
+#![cfg_attr(feature = "chain", allow(dead_code, unused_imports))]
 // Failures are fixed-size strings (there is no allocator), returned once per boot: their size
 // costs nothing that matters, and boxing them is not possible.
 #![allow(clippy::result_large_err)]
@@ -31,7 +24,11 @@ mod menu;
 mod net;
 mod nic;
 mod pci;
+#[cfg(not(feature = "chain"))]
+mod pxe_stack;
 mod time;
+#[cfg(not(feature = "chain"))]
+mod undi_rom;
 
 use boot_info::BootInfo;
 use console::OrNone;
@@ -43,7 +40,7 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// runs on the larger stack the layout sets aside in upper memory (boot/plan.rs), since
 /// conventional memory has no room for it.
 #[unsafe(no_mangle)]
-extern "C" fn netloader_main(boot: &'static BootInfo) -> ! {
+extern "C" fn netloader_main(boot: &'static mut BootInfo) -> ! {
     console::init();
     arch::exceptions::init();
     println!("netloader {VERSION}");
@@ -60,6 +57,29 @@ extern "C" fn netloader_main(boot: &'static BootInfo) -> ! {
         boot.drive
     );
     println!("A20: {}", boot.a20_method());
+    match time::init() {
+        time::Source::Tsc(clock) => println!(
+            "timer: TSC at {} MHz (measured against the PIT {} time(s), to {} ppm)",
+            clock.per_ms / 1000,
+            clock.tries,
+            clock.uncertainty_ppm
+        ),
+        time::Source::Pit => println!("timer: PIT at 1.19 MHz (this CPU has no TSC)"),
+    }
+    #[cfg(not(feature = "chain"))]
+    arch::bios::report_through_thunk(boot);
+    // A PXE ROM's stack left resident is driven through UNDI or unloaded now, and on the other
+    // forms a card without a native driver may get its option ROM's UNDI loaded: both change
+    // the memory map, so this comes before anything reads it.
+    #[cfg(not(feature = "chain"))]
+    let kept = if !nic::UNDI_CARRIED {
+        None
+    } else if boot.form() == boot_info::BootForm::Pxe {
+        pxe_stack::settle(boot)
+    } else {
+        undi_rom::load(boot)
+    };
+    let boot: &'static BootInfo = boot;
     let map = boot.memory_map();
     println!(
         "memory map ({}, {} entries, {} KiB conventional):",
@@ -80,12 +100,6 @@ extern "C" fn netloader_main(boot: &'static BootInfo) -> ! {
         map.total_ram() / (1024 * 1024)
     );
     println!("netloader: runtime ready ({}).", arch::NAME);
-    match time::init() {
-        time::Source::Tsc { khz } => println!("timer: TSC at {} MHz", khz / 1000),
-        time::Source::Pit => println!("timer: PIT at 1.19 MHz (this CPU has no TSC)"),
-    }
-    #[cfg(not(feature = "chain"))]
-    arch::bios::report_through_thunk(boot);
 
     let failure = match boot::Layout::new(&map) {
         Ok(layout) => {
@@ -94,7 +108,12 @@ extern "C" fn netloader_main(boot: &'static BootInfo) -> ! {
             // runtime runs (the load plan reserves it as netloader's own), 16-byte aligned.
             unsafe {
                 arch::on_stack(layout.stack.end, || {
-                    failure = Some(network_boot(&map, boot));
+                    failure = Some(network_boot(
+                        &map,
+                        boot,
+                        #[cfg(not(feature = "chain"))]
+                        kept,
+                    ));
                 })
             };
             failure.unwrap_or_else(|| boot::Failure::new("E-PANIC", format_args!("no boot ran")))
@@ -105,12 +124,22 @@ extern "C" fn netloader_main(boot: &'static BootInfo) -> ! {
 }
 
 /// From the card to the boot: everything that needs the network. Returns only on failure.
-fn network_boot(map: &netloader_proto::memmap::MemoryMap, handoff: &BootInfo) -> boot::Failure {
-    let mut card = match nic::open_first() {
-        Ok(card) => card,
+fn network_boot(
+    map: &netloader_proto::memmap::MemoryMap,
+    handoff: &BootInfo,
+    #[cfg(not(feature = "chain"))] kept: Option<pxe_stack::KeptStack>,
+) -> boot::Failure {
+    #[cfg(not(feature = "chain"))]
+    let nic = match kept {
+        Some(kept) => nic::open_undi(kept),
+        None => nic::open_first(),
+    };
+    #[cfg(feature = "chain")]
+    let nic = nic::open_first();
+    let nic = match nic {
+        Ok(nic) => nic,
         Err(e) => return boot::Failure::from_line(e),
     };
-    let nic = card.nic();
     let mac = nic.mac();
     println!(
         "nic: MAC {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",

@@ -1,91 +1,104 @@
-//! Find the first network card with a driver, bring it up, and hand it out as `&mut dyn Nic`.
+//! Find the first network card a carried driver handles (drivers/src/registry.rs), open it, and
+//! hand it out as `&mut dyn Nic`.
 
 use core::fmt::Write;
-use core::mem::ManuallyDrop;
-use core::ops::DerefMut;
 
-use netloader_drivers::hw::{IdentityDma, MmioRegion, PortRegion};
-use netloader_drivers::{Nic, NicError, e1000, rtl8139, virtio};
+use netloader_drivers::hw::Delay;
+use netloader_drivers::registry::{
+    self, DmaPool, Driver, Found, Location, Machine, OpenError, PciFunction, PciName,
+};
+use netloader_drivers::{Nic, undi};
 
-use crate::pci::{self, Bar, Function};
-use crate::{println, time};
+use crate::{pci, println, time};
 
-// Which drivers this build carries (cargo features; an option ROM carries only its card's).
-// A driver left out never matches, so the optimizer drops all of its code.
-fn probe_e1000(vendor: u16, device: u16) -> Option<&'static e1000::Chip> {
-    if cfg!(feature = "e1000") {
-        e1000::probe(vendor, device)
-    } else {
-        None
+/// The one driver an option ROM's runtime carries (`NETLOADER_DRIVER=<name>` when it is built,
+/// see image-builder/build.rs); every driver when unset.
+const ONLY: Option<&str> = option_env!("NETLOADER_DRIVER");
+
+/// The drivers this build carries, chosen at compile time: the others are never referenced,
+/// so not linked (a ROM carries one driver).
+const CARRIED_COUNT: usize = registry::carried_count(ONLY);
+const CARRIED_DRIVERS: [Driver; CARRIED_COUNT] = registry::carried(ONLY);
+static CARRIED: [Driver; CARRIED_COUNT] = CARRIED_DRIVERS;
+
+/// Whether a carried driver looks for cards no bus lists (known at compile time: a build
+/// without one has no use for the search).
+const FINDS_CARDS: bool = {
+    let mut i = 0;
+    let mut any = false;
+    while i < CARRIED_COUNT {
+        any |= CARRIED_DRIVERS[i].find.is_some();
+        i += 1;
     }
-}
-
-fn probe_rtl8139(vendor: u16, device: u16) -> Option<&'static rtl8139::Card> {
-    if cfg!(feature = "rtl8139") {
-        rtl8139::probe(vendor, device)
-    } else {
-        None
-    }
-}
-
-fn probe_virtio(vendor: u16, device: u16) -> Option<&'static virtio::Model> {
-    if cfg!(feature = "virtio") {
-        virtio::probe(vendor, device)
-    } else {
-        None
-    }
-}
-
-/// The drivers of this build, for the "no driver" message.
-const DRIVEN: &str = match (
-    cfg!(feature = "e1000"),
-    cfg!(feature = "rtl8139"),
-    cfg!(feature = "virtio"),
-) {
-    (true, true, true) => "Intel e1000/e1000e, Realtek 8139 and virtio-net",
-    (true, false, false) => "Intel e1000/e1000e only",
-    (false, true, false) => "Realtek 8139 only",
-    (false, false, true) => "virtio-net only",
-    _ => "a subset of its cards",
+    any
 };
 
-/// One card is driven at a time, so the drivers' DMA memory shares one place (conventional
-/// memory is tight).
-#[repr(C)]
-union CardBuffers {
-    e1000: ManuallyDrop<e1000::E1000Buffers>,
-    rtl8139: ManuallyDrop<rtl8139::Rtl8139Buffers>,
-    virtio: ManuallyDrop<virtio::VirtioBuffers>,
-}
-
-static mut CARD_BUFFERS: CardBuffers = CardBuffers {
-    e1000: ManuallyDrop::new(e1000::E1000Buffers::new()),
+/// "this netloader drives ...", made at compile time.
+const DRIVEN: &str = match core::str::from_utf8(&DRIVEN_TEXT) {
+    Ok(text) => text,
+    Err(_) => panic!("the families are text"),
 };
+const DRIVEN_TEXT: [u8; registry::families(&CARRIED_DRIVERS).len()] =
+    registry::families(&CARRIED_DRIVERS).text();
 
-/// Only the drivers this build carries are variants: otherwise their code would be linked in
-/// through `nic()` even where they can never be opened (a ROM carries one driver).
-// One card is driven, opened once and never moved: the variants' sizes differ, harmlessly.
-#[allow(clippy::large_enum_variant)]
-pub enum Card {
-    #[cfg(feature = "e1000")]
-    E1000(e1000::E1000<'static, MmioRegion, IdentityDma>),
-    #[cfg(feature = "rtl8139")]
-    Rtl8139(rtl8139::Rtl8139<'static, PortRegion, IdentityDma>),
-    #[cfg(feature = "virtio")]
-    Virtio(virtio::PciVirtioNet<'static>),
+/// The DMA memory of the one card we drive, sized for the largest carried driver.
+static DMA_POOL: DmaPool<{ registry::pool_len(&CARRIED_DRIVERS) }> = DmaPool::new();
+
+/// Whether this build carries the UNDI driver (not a ROM's, which carries its card's alone):
+/// known at compile time, so a build without it has none of the PXE stack's code.
+pub const UNDI_CARRIED: bool = registry::carries(&CARRIED_DRIVERS, undi::DRIVER.name);
+
+/// The machine as drivers see it.
+struct Runtime {
+    delay: time::Delay,
 }
 
-impl Card {
-    pub fn nic(&mut self) -> &mut dyn Nic {
-        match self {
-            #[cfg(feature = "e1000")]
-            Card::E1000(nic) => nic,
-            #[cfg(feature = "rtl8139")]
-            Card::Rtl8139(nic) => nic,
-            #[cfg(feature = "virtio")]
-            Card::Virtio(nic) => nic,
+impl Machine for Runtime {
+    fn delay(&mut self) -> &mut dyn Delay {
+        &mut self.delay
+    }
+}
+
+/// The native driver this build has for a PCI ID, by name (UNDI, which drives any card with a
+/// PXE ROM, is not native).
+pub fn native_driver(vendor: u16, device: u16) -> Option<&'static str> {
+    registry::match_pci(&CARRIED, vendor, device).map(|(driver, _)| driver.name)
+}
+
+/// The native driver of the first network card on the bus that has one.
+pub fn any_native_card() -> Option<&'static str> {
+    let mut found = None;
+    pci::scan(|function| {
+        if found.is_none() && function.is_network() {
+            found = native_driver(function.vendor, function.device);
         }
+    });
+    found
+}
+
+/// The card a PXE ROM's stack drives, through the registry's UNDI driver: the stack the runtime
+/// kept (runtime/src/pxe_stack.rs) or loaded (runtime/src/undi_rom.rs). Before any PCI scan,
+/// since that card is the one the ROM booted from and the ROM's memory must be given back.
+// Out of line: inlined into its one caller it cost 0.5-1.5 KiB of conventional memory.
+#[inline(never)]
+#[cfg(not(feature = "chain"))]
+pub fn open_undi(kept: crate::pxe_stack::KeptStack) -> Result<&'static mut dyn Nic, NoCard> {
+    let card = Found {
+        driver: &undi::DRIVER,
+        model: "UNDI",
+        location: Location::Firmware("the PXE ROM"),
+    };
+    let fail = |error| NoCard::UndiFailed { error };
+    if !kept.into_static().is_some_and(undi::offer) {
+        return Err(fail(OpenError::Nic(
+            netloader_drivers::NicError::UnsupportedDevice,
+        )));
     }
+    let mut machine = Runtime { delay: time::Delay };
+    let dma = DMA_POOL.take().ok_or_else(|| fail(OpenError::DmaMemory))?;
+    let nic = (card.driver.open)(&card, &mut machine, dma).map_err(fail)?;
+    println!("nic: the card through its PXE ROM's UNDI, driver undi (polled, IRQ masked)");
+    Ok(nic)
 }
 
 /// Why no card could be used.
@@ -93,15 +106,10 @@ pub enum NoCard {
     /// No network device with a driver; lists what was seen (vendor:device, up to 8).
     NoneSupported { seen: heapless::String<160> },
     /// The card was found but would not start.
-    OpenFailed {
-        name: &'static str,
-        function: Function,
-        error: NicError,
-    },
-    VirtioFailed {
-        function: Function,
-        error: virtio::VirtioError,
-    },
+    OpenFailed { card: Found, error: OpenError },
+    /// The PXE ROM's UNDI would not open the card (the stack is unloaded since).
+    #[cfg(not(feature = "chain"))]
+    UndiFailed { error: OpenError },
 }
 
 impl core::fmt::Display for NoCard {
@@ -109,143 +117,96 @@ impl core::fmt::Display for NoCard {
         match self {
             NoCard::NoneSupported { seen } if seen.is_empty() => write!(
                 f,
-                "E-NIC-NONE: no network card found on the PCI bus: check that the card is seated and enabled in the BIOS"
+                "E-NIC-NONE: no network card found on the PCI bus{}: check that the card is seated and enabled in the BIOS",
+                if FINDS_CARDS {
+                    " (nor an ISA NE2000 at its usual ports)"
+                } else {
+                    ""
+                }
             ),
             NoCard::NoneSupported { seen } => write!(
                 f,
                 "E-NIC-UNSUPPORTED: no driver for the network cards found ({seen}): this netloader drives {DRIVEN}"
             ),
-            NoCard::OpenFailed {
-                name,
-                function,
-                error,
-            } => write!(
+            #[cfg(not(feature = "chain"))]
+            NoCard::UndiFailed { error } => write!(
                 f,
-                "E-NIC-OPEN: the {name} at PCI {:02x}:{:02x}.{} ({:04x}:{:04x}) did not start: {error}",
-                function.address.bus(),
-                function.address.device(),
-                function.address.function(),
-                function.vendor,
-                function.device
+                "E-UNDI-OPEN: the card could not be opened through its PXE ROM (UNDI): {error}; the ROM's stack is unloaded: use a card this netloader drives itself"
             ),
-            NoCard::VirtioFailed { function, error } => write!(
+            NoCard::OpenFailed { card, error } => write!(
                 f,
-                "E-NIC-OPEN: the virtio-net card at PCI {:02x}:{:02x}.{} ({:04x}:{:04x}) did not start: {error}",
-                function.address.bus(),
-                function.address.device(),
-                function.address.function(),
-                function.vendor,
-                function.device
+                "E-NIC-OPEN: {}, {}, did not start: {error}",
+                card.model, card.location
             ),
         }
     }
 }
 
-pub fn open_first() -> Result<Card, NoCard> {
-    let mut chosen: Option<Function> = None;
+/// The first card on the PCI bus that a carried driver handles, else the first card a driver
+/// finds by itself (not on a bus); opened.
+pub fn open_first() -> Result<&'static mut dyn Nic, NoCard> {
+    let mut chosen: Option<Found> = None;
     let mut seen = heapless::String::<160>::new();
     pci::scan(|function| {
         if !function.is_network() {
             return;
         }
-        let _ = write!(
-            seen,
-            "{}{:04x}:{:04x} at {:02x}:{:02x}.{}",
-            if seen.is_empty() { "" } else { ", " },
-            function.vendor,
-            function.device,
-            function.address.bus(),
-            function.address.device(),
-            function.address.function()
-        );
-        let supported = probe_e1000(function.vendor, function.device).is_some()
-            || probe_rtl8139(function.vendor, function.device).is_some()
-            || probe_virtio(function.vendor, function.device).is_some();
-        if supported && chosen.is_none() {
-            chosen = Some(function);
-        }
-    });
-    let function = chosen.ok_or(NoCard::NoneSupported { seen })?;
-    pci::enable_device(function.address);
-    open(function)
-}
-
-fn open(function: Function) -> Result<Card, NoCard> {
-    #[cfg(feature = "e1000")]
-    if let Some(chip) = probe_e1000(function.vendor, function.device) {
-        let fail = |error| NoCard::OpenFailed {
-            name: chip.name,
-            function,
-            error,
-        };
-        let Some(Bar::Memory(base)) = pci::bar(function.address, 0) else {
-            return Err(fail(NicError::UnsupportedDevice));
-        };
-        if base + e1000::MMIO_LEN as u64 > 1 << 32 {
-            return Err(fail(NicError::BadDmaAddress));
-        }
-        // SAFETY: BAR0 of this e1000, identity-mapped; nothing else drives the card.
-        let regs = unsafe { MmioRegion::new(base as usize, e1000::MMIO_LEN) };
-        // SAFETY: the buffers are handed out once, to the one card we drive.
-        let buffers = unsafe { &mut *(&raw mut CARD_BUFFERS.e1000) }.deref_mut();
-        let nic =
-            e1000::E1000::open(chip, regs, IdentityDma, buffers, &mut time::Delay).map_err(fail)?;
-        println!(
-            "nic: {} ({:04x}:{:04x}) at mmio {:#x}",
-            chip.name, function.vendor, function.device, base
-        );
-        return Ok(Card::E1000(nic));
-    }
-    #[cfg(feature = "rtl8139")]
-    if let Some(card) = probe_rtl8139(function.vendor, function.device) {
-        let fail = |error| NoCard::OpenFailed {
-            name: card.name,
-            function,
-            error,
-        };
-        let port = pci::first_io_bar(function.address).ok_or(fail(NicError::UnsupportedDevice))?;
-        // SAFETY: the I/O BAR of this RTL8139; nothing else drives the card.
-        let io = unsafe { PortRegion::new(port) };
-        // SAFETY: the buffers are handed out once, to the one card we drive.
-        let buffers = unsafe {
-            (&raw mut CARD_BUFFERS.rtl8139)
-                .write(ManuallyDrop::new(rtl8139::Rtl8139Buffers::new()));
-            &mut *(&raw mut CARD_BUFFERS.rtl8139)
-        }
-        .deref_mut();
-        let nic = rtl8139::Rtl8139::open(card, io, IdentityDma, buffers).map_err(fail)?;
-        println!(
-            "nic: {} ({:04x}:{:04x}) at io {:#x}",
-            card.name, function.vendor, function.device, port
-        );
-        return Ok(Card::Rtl8139(nic));
-    }
-    #[cfg(feature = "virtio")]
-    if let Some(model) = probe_virtio(function.vendor, function.device) {
-        let fail = |error| NoCard::VirtioFailed { function, error };
-        // SAFETY: the standard configuration ports; nothing else uses them concurrently.
-        let cam = unsafe { virtio::PortCam::new() };
-        let address = virtio::DeviceFunction {
+        let name = PciName {
+            vendor_id: function.vendor,
+            device_id: function.device,
             bus: function.address.bus(),
             device: function.address.device(),
             function: function.address.function(),
         };
-        // SAFETY: the buffers are handed out once, to the one card we drive.
-        let buffers = unsafe {
-            (&raw mut CARD_BUFFERS.virtio).write(ManuallyDrop::new(virtio::VirtioBuffers::new()));
-            &mut *(&raw mut CARD_BUFFERS.virtio)
+        let separator = if seen.is_empty() { "" } else { ", " };
+        let _ = write!(seen, "{separator}{name}");
+        if chosen.is_some() {
+            return;
         }
-        .deref_mut();
-        let nic = virtio::VirtioNet::open(model, cam, address, buffers).map_err(fail)?;
-        println!(
-            "nic: virtio-net ({:04x}:{:04x})",
-            function.vendor, function.device
-        );
-        return Ok(Card::Virtio(nic));
+        if let Some((driver, id)) = registry::match_pci(&CARRIED, function.vendor, function.device)
+        {
+            pci::enable_device(function.address);
+            chosen = Some(Found {
+                driver,
+                model: id.name,
+                location: Location::Pci(pci_function(&function)),
+            });
+        }
+    });
+    let mut machine = Runtime { delay: time::Delay };
+    let card = match chosen {
+        Some(card) => card,
+        None => CARRIED
+            .iter()
+            .filter(|_| FINDS_CARDS)
+            .find_map(|driver| {
+                let (model, location) = (driver.find?)(&mut machine)?;
+                Some(Found {
+                    driver,
+                    model,
+                    location,
+                })
+            })
+            .ok_or(NoCard::NoneSupported { seen })?,
+    };
+    let fail = |error| NoCard::OpenFailed { card, error };
+    let dma = DMA_POOL.take().ok_or_else(|| fail(OpenError::DmaMemory))?;
+    let nic = (card.driver.open)(&card, &mut machine, dma).map_err(fail)?;
+    println!(
+        "nic: {}, {}, driver {}",
+        card.model, card.location, card.driver.name
+    );
+    Ok(nic)
+}
+
+/// The scan's view of a function, with its BARs read, as the registry describes it.
+fn pci_function(function: &pci::Function) -> PciFunction {
+    PciFunction {
+        bus: function.address.bus(),
+        device: function.address.device(),
+        function: function.address.function(),
+        vendor_id: function.vendor,
+        device_id: function.device,
+        bars: pci::bars(function.address),
     }
-    Err(NoCard::OpenFailed {
-        name: "card",
-        function,
-        error: NicError::UnsupportedDevice,
-    })
 }

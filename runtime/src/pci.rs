@@ -1,6 +1,7 @@
 //! PCI configuration space through mechanism #1 (ports 0xCF8/0xCFC) and a scan of every bus.
 
 use crate::arch::port::Port;
+use netloader_drivers::registry::Bar;
 use pci_types::{ConfigRegionAccess, PciAddress};
 
 /// Configuration mechanism #1. Every PC since the mid-1990s has it.
@@ -91,36 +92,19 @@ pub fn enable_device(address: PciAddress) {
     }
 }
 
-/// BAR `index` of a type-0 header: Ok(Memory(base)) or Ok(Io(port)); 64-bit BARs above 4 GiB
-/// are refused (the runtime maps 0..4 GiB only).
-#[derive(Clone, Copy, Debug)]
-pub enum Bar {
-    Memory(u64),
-    Io(u16),
-}
-
-pub fn bar(address: PciAddress, index: u8) -> Option<Bar> {
+/// The six BARs of a type-0 header, decoded (drivers/src/registry.rs); a 64-bit memory BAR
+/// takes its slot and the next. BARs above 4 GiB are kept: a driver refuses them (the runtime
+/// maps 0..4 GiB only).
+pub fn bars(address: PciAddress) -> [Option<Bar>; 6] {
     let access = PortConfigAccess;
-    let offset = 0x10 + 4 * index as u16;
     // SAFETY: reading a BAR has no side effects.
-    let low = unsafe { access.read(address, offset) };
-    if low & 1 == 1 {
-        let port = (low & 0xfffc) as u16;
-        return (port != 0).then_some(Bar::Io(port));
+    let read = |index: usize| unsafe { access.read(address, 0x10 + 4 * index as u16) };
+    let mut bars = [None; 6];
+    let mut index = 0;
+    while index < 6 {
+        let low = read(index);
+        bars[index] = Bar::decode(low, || if index < 5 { read(index + 1) } else { 0 });
+        index += if Bar::is_64bit(low) { 2 } else { 1 };
     }
-    let mut base = (low & 0xffff_fff0) as u64;
-    if (low >> 1) & 3 == 2 {
-        // SAFETY: the upper half of a 64-bit BAR.
-        let high = unsafe { access.read(address, offset + 4) } as u64;
-        base |= high << 32;
-    }
-    (base != 0).then_some(Bar::Memory(base))
-}
-
-/// The first I/O BAR of a device, whatever its index.
-pub fn first_io_bar(address: PciAddress) -> Option<u16> {
-    (0..6).find_map(|i| match bar(address, i) {
-        Some(Bar::Io(port)) => Some(port),
-        _ => None,
-    })
+    bars
 }

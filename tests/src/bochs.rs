@@ -53,6 +53,15 @@ impl Network {
     }
 }
 
+/// The network card Bochs emulates (both on its private network).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Card {
+    /// The Intel 82540EM (PCI), Bochs' default in these tests.
+    E1000,
+    /// The NE2000 on the PCI bus (an RTL8029, 10ec:8029), in slot 1.
+    Ne2kPci,
+}
+
 /// What the BIOS boots.
 #[derive(Clone, Debug)]
 pub enum BootMedium {
@@ -88,13 +97,15 @@ pub struct Bochs {
     tftp_root: PathBuf,
     bootfile: String,
     network: Network,
+    card: Card,
     memory_mib: u32,
     timeout: Duration,
     cpu_model: String,
 }
 
 impl Bochs {
-    /// A PC with a long-mode CPU (unless [`Bochs::cpu`] says otherwise) and an e1000 on Bochs' private network (vnet unless
+    /// A PC with a long-mode CPU (unless [`Bochs::cpu`] says otherwise) and an e1000 (unless
+    /// [`Bochs::card`] says otherwise) on Bochs' private network (vnet unless
     /// [`Bochs::network`] says otherwise), whose TFTP
     /// server serves `tftp_root` and whose DHCP names `bootfile`.
     pub fn new(name: &str, medium: BootMedium, tftp_root: &Path, bootfile: &str) -> Self {
@@ -104,6 +115,7 @@ impl Bochs {
             tftp_root: tftp_root.to_path_buf(),
             bootfile: bootfile.to_string(),
             network: Network::Vnet,
+            card: Card::E1000,
             memory_mib: 64,
             timeout: Duration::from_secs(300),
             cpu_model: "corei7_sandy_bridge_2600k".into(),
@@ -124,6 +136,11 @@ impl Bochs {
 
     pub fn timeout(&mut self, timeout: Duration) -> &mut Self {
         self.timeout = timeout;
+        self
+    }
+
+    pub fn card(&mut self, card: Card) -> &mut Self {
+        self.card = card;
         self
     }
 
@@ -158,9 +175,9 @@ impl Bochs {
              display_library: term\n\
              cpu: model={cpu}, ips=50000000\n\
              clock: sync=none, time0=1\n\
-             pci: enabled=1, chipset=i440fx\n\
+             pci: enabled=1, chipset=i440fx{slot}\n\
              {medium}\
-             e1000: enabled=1, mac=52:54:00:12:34:56, ethmod={module}, ethdev=\"{tftp}\", script=\"{script}\"\n\
+             {card}: enabled=1,{card_type} mac=52:54:00:12:34:56, ethmod={module}, ethdev=\"{tftp}\", script=\"{script}\"\n\
              com1: enabled=1, mode=file, dev=\"{serial}\"\n\
              mouse: enabled=0\n\
              log: \"{log}\"\n\
@@ -169,6 +186,18 @@ impl Bochs {
              info: action=report\n",
             memory = self.memory_mib,
             cpu = self.cpu_model,
+            slot = match self.card {
+                Card::E1000 => "",
+                Card::Ne2kPci => ", slot1=ne2k",
+            },
+            card = match self.card {
+                Card::E1000 => "e1000",
+                Card::Ne2kPci => "ne2k",
+            },
+            card_type = match self.card {
+                Card::E1000 => "",
+                Card::Ne2kPci => " type=pci,",
+            },
             tftp = self.tftp_root.display(),
             module = self.network.module(),
             script = net_script.display(),

@@ -69,13 +69,15 @@ pub struct TftpTransfer {
     pub options: String,
 }
 
-/// The download of `file` in a capture: timed from its read request to the last ACK sent
+/// The download of `file` (or `/file`) in a capture: timed from its read request to the last ACK sent
 /// from the requesting port.
 pub fn tftp_transfer(pcap: &[u8], file: &str) -> Option<TftpTransfer> {
     let request = format!("\0\x01{file}\0").into_bytes();
+    let rooted = format!("\0\x01/{file}\0").into_bytes();
     let (mut start, mut end, mut client_port, mut options) = (None, None, None, String::new());
     for d in udp_datagrams(pcap) {
-        if start.is_none() && d.payload.starts_with(&request) {
+        let asked = d.payload.starts_with(&request) || d.payload.starts_with(&rooted);
+        if start.is_none() && asked {
             (start, client_port) = (Some(d.time), Some(d.source_port));
         } else if client_port == Some(d.source_port) && d.payload.starts_with(&[0, 4]) {
             end = Some(d.time);

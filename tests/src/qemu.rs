@@ -7,6 +7,21 @@ use std::time::{Duration, Instant};
 
 pub const QEMU: &str = "qemu-system-x86_64";
 
+/// The netloader driver family (drivers/src/registry.rs) of QEMU's `-device` NIC model.
+pub fn nic_family(device: &str) -> netloader::rom::NicFamily {
+    let name = match device {
+        "rtl8139" => "rtl8139",
+        "pcnet" => "pcnet",
+        "ne2k_pci" => "ne2k",
+        d if d.starts_with("e1000") => "e1000",
+        d if d.starts_with("virtio-net") => "virtio",
+        d if d.starts_with("i8255") || d == "i82801" => "eepro100",
+        other => panic!("no netloader driver for QEMU's {other}"),
+    };
+    netloader::rom::NicFamily::named(name)
+        .unwrap_or_else(|| panic!("the registry has no option-ROM driver {name}"))
+}
+
 /// `isa-debug-exit` turns a byte v written to port 0xf4 into exit status (v << 1) | 1.
 pub const EXIT_PASS: i32 = 33;
 pub const EXIT_FAIL: i32 = 35;

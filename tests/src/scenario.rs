@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::kernels::{self, EXIT_PASS, Variant, parse_report, sha256_hex};
-use crate::qemu::{Outcome, work_dir};
+use crate::qemu::{Outcome, Qemu, work_dir};
 
 /// Deterministic pseudo-random bytes (xorshift), so a failing boot can be replayed exactly.
 pub fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
@@ -96,6 +96,23 @@ pub fn tftp_root(name: &str, variant: Variant, modules: &[Module], config_path: 
     }
     write(&dir, config_path, config(modules).as_bytes());
     dir
+}
+
+/// A PC that boots from the network only (`-boot n`, no disks): the card `device` (a QEMU
+/// `-device` value without `netdev=`, e.g. `e1000` or `vmxnet3,romfile=...`) with its PXE ROM,
+/// on QEMU's user network (restrict=on) serving `dir` by TFTP, boot file netloader.pxe.
+pub fn pxe_qemu(name: &str, device: &str, dir: &Path) -> Qemu {
+    let mut qemu = Qemu::new(name, "pc", 128);
+    qemu.args(["-boot", "n"])
+        .args([
+            "-netdev".into(),
+            format!(
+                "user,id=n0,restrict=on,tftp={},bootfile=netloader.pxe",
+                dir.display()
+            ),
+        ])
+        .args(["-device".into(), format!("{device},netdev=n0")]);
+    qemu
 }
 
 /// Write `data` to `dir/relative`.

@@ -23,16 +23,7 @@ fn tftp_root(name: &str, variant: Variant, modules: &[Module]) -> PathBuf {
 fn boot(name: &str, nic: &str, dir: &Path) -> (Outcome, PathBuf) {
     let capture = dir.join("capture.pcap");
     let _ = std::fs::remove_file(&capture);
-    let outcome = Qemu::new(name, "pc", 128)
-        .args(["-boot", "n"])
-        .args([
-            "-netdev".into(),
-            format!(
-                "user,id=n0,restrict=on,tftp={},bootfile=netloader.pxe",
-                dir.display()
-            ),
-        ])
-        .args(["-device".into(), format!("{nic},netdev=n0")])
+    let outcome = scenario::pxe_qemu(name, nic, dir)
         .args([
             "-object".into(),
             format!("filter-dump,id=f0,netdev=n0,file={}", capture.display()),

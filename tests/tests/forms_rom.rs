@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use netloader::forms::{self, Form};
 use netloader::rom::{NicFamily, PciId, RomOptions};
 use netloader_tests::kernels::Variant;
-use netloader_tests::qemu::{Outcome, Qemu};
+use netloader_tests::qemu::{Outcome, Qemu, nic_family};
 use netloader_tests::scenario::{self, Module, check_report, modules};
 
 /// A TFTP root with netloader.pxe, the kernel, the modules and netloader.cfg/default (found by
@@ -110,17 +110,17 @@ fn boot_family(device: &str, nic: NicFamily) {
 
 #[test]
 fn e1000_boots_from_its_option_rom() {
-    boot_family("e1000", NicFamily::E1000);
+    boot_family("e1000", nic_family("e1000"));
 }
 
 #[test]
 fn rtl8139_boots_from_its_option_rom() {
-    boot_family("rtl8139", NicFamily::Rtl8139);
+    boot_family("rtl8139", nic_family("rtl8139"));
 }
 
 #[test]
 fn virtio_net_boots_from_its_option_rom() {
-    boot_family("virtio-net-pci", NicFamily::Virtio);
+    boot_family("virtio-net-pci", nic_family("virtio-net-pci"));
 }
 
 /// With no boot file in the DHCP answer the first stage asks for `netloader.pxe`.
@@ -133,7 +133,7 @@ fn without_a_boot_file_the_rom_asks_for_netloader_pxe() {
         name,
         "rtl8139",
         RomOptions {
-            nic: NicFamily::Rtl8139,
+            nic: nic_family("rtl8139"),
             ..RomOptions::default()
         },
         &dir,
@@ -176,7 +176,7 @@ fn a_missing_netloader_pxe_is_named() {
         name,
         "rtl8139",
         RomOptions {
-            nic: NicFamily::Rtl8139,
+            nic: nic_family("rtl8139"),
             ..RomOptions::default()
         },
         &dir,
@@ -201,7 +201,7 @@ fn standalone_rom_boots_by_itself() {
     let mods = modules(2);
     let dir = scenario::tftp_root(name, Variant::Elf32, &mods, "boot.cfg");
     let options = RomOptions {
-        nic: NicFamily::E1000,
+        nic: nic_family("e1000"),
         standalone: true,
         ..RomOptions::default()
     };
@@ -229,7 +229,7 @@ fn pci_id_override_matches_another_card_of_the_family() {
         device: 0x10d3,
     });
     let options = RomOptions {
-        nic: NicFamily::E1000,
+        nic: nic_family("e1000"),
         pci_id,
         ..RomOptions::default()
     };
@@ -264,7 +264,7 @@ fn a_rom_for_another_card_is_not_run() {
             let rom = forms::rom(
                 &forms::Options::default(),
                 &RomOptions {
-                    nic: NicFamily::Rtl8139,
+                    nic: nic_family("rtl8139"),
                     ..RomOptions::default()
                 },
             )

@@ -17,7 +17,7 @@ fn image_with(form: Form, dir: &Path, config: Option<Vec<u8>>) -> (String, Strin
     let path = dir.join(format!("netloader.{}", form.name()));
     let options = forms::Options {
         config,
-        ..forms::Options::default()
+        ..Default::default()
     };
     std::fs::write(&path, forms::build_with(form, &options).unwrap()).unwrap();
     match form {

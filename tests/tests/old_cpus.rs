@@ -168,7 +168,7 @@ fn pentium3_option_rom_e1000_chains_netloader_pxe() {
     let rom = forms::rom(
         &forms::Options::default(),
         &RomOptions {
-            nic: NicFamily::E1000,
+            nic: NicFamily::named("e1000").unwrap(),
             ..RomOptions::default()
         },
     )

@@ -397,7 +397,7 @@ fn no_dhcp_server() {
         Medium::Iso,
         &servers,
         &[],
-        Duration::from_secs(90),
+        Duration::from_secs(240), // a hang guard: the timetable itself takes 60 s
         |serial| serial.contains("netloader: stopped."),
         None,
     );

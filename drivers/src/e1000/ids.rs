@@ -1,6 +1,8 @@
 //! The Intel PCI IDs this driver handles: chips that keep the 8254x legacy register set and
 //! legacy descriptors. IDs from the Intel manuals / public ID lists (vendor 0x8086).
 
+use crate::registry::PciId;
+
 /// How the chip's EEPROM Read register (EERD) is laid out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EepromLayout {
@@ -21,36 +23,43 @@ impl EepromLayout {
             EepromLayout::None => None,
         }
     }
+
+    /// The layout of a chip in [`SUPPORTED_IDS`] (kept in its `data`).
+    pub fn of(chip: &Chip) -> Self {
+        match chip.data {
+            1 => EepromLayout::Pcie,
+            2 => EepromLayout::None,
+            _ => EepromLayout::Legacy,
+        }
+    }
 }
 
-/// One supported chip.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Chip {
-    pub device_id: u16,
-    pub name: &'static str,
-    pub eeprom: EepromLayout,
-}
+/// One supported chip: its registry entry, with its [`EepromLayout`] in `data`.
+pub type Chip = PciId;
 
 pub const INTEL_VENDOR_ID: u16 = 0x8086;
 
 const fn chip(device_id: u16, name: &'static str, eeprom: EepromLayout) -> Chip {
-    Chip {
-        device_id,
-        name,
-        eeprom,
-    }
+    let data = match eeprom {
+        EepromLayout::Legacy => 0,
+        EepromLayout::Pcie => 1,
+        EepromLayout::None => 2,
+    };
+    PciId::with_data(INTEL_VENDOR_ID, device_id, name, data)
 }
 
 use EepromLayout::{Legacy, None as NoEerd, Pcie};
 
 /// Every device ID `E1000::open` accepts. QEMU: `e1000` = 0x100E, `e1000-82545em` = 0x100F,
 /// `e1000e` = 0x10D3. Bochs: 0x100E.
+/// The 82540EM comes first: QEMU's and Bochs' `e1000`, and what an option ROM declares
+/// unless `--pci-id` says otherwise.
 pub const SUPPORTED_IDS: &[Chip] = &[
+    chip(0x100E, "82540EM", Legacy),
     chip(0x1008, "82544EI copper", NoEerd),
     chip(0x1009, "82544EI fiber", NoEerd),
     chip(0x100C, "82544GC copper", NoEerd),
     chip(0x100D, "82544GC LOM", NoEerd),
-    chip(0x100E, "82540EM", Legacy),
     chip(0x1015, "82540EM LOM", Legacy),
     chip(0x1016, "82540EP LOM", Legacy),
     chip(0x1017, "82540EP", Legacy),

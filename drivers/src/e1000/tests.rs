@@ -20,7 +20,7 @@ fn chip(id: u16) -> &'static Chip {
 fn setup_with(id: u16, configure: impl FnOnce(&mut E1000Model)) -> (Driver, SharedE1000Model) {
     let buffers: &'static mut E1000Buffers = Box::leak(Box::new(E1000Buffers::new()));
     let window = DmaWindow::over(buffers, BUS_BASE);
-    let mut model = E1000Model::new(window, MAC, chip(id).eeprom);
+    let mut model = E1000Model::new(window, MAC, EepromLayout::of(chip(id)));
     configure(&mut model);
     let model = model.shared();
     let nic = E1000::open(
@@ -53,7 +53,14 @@ fn recv(nic: &mut Driver) -> Option<Vec<u8>> {
 fn probe_knows_the_qemu_cards_and_nothing_else() {
     assert_eq!(probe(0x8086, 0x100E).unwrap().name, "82540EM");
     assert_eq!(probe(0x8086, 0x100F).unwrap().name, "82545EM copper");
-    assert_eq!(probe(0x8086, 0x10D3).unwrap().eeprom, EepromLayout::Pcie);
+    assert_eq!(
+        EepromLayout::of(probe(0x8086, 0x10D3).unwrap()),
+        EepromLayout::Pcie
+    );
+    assert_eq!(
+        EepromLayout::of(probe(0x8086, 0x100C).unwrap()),
+        EepromLayout::None
+    );
     assert!(probe(0x10EC, 0x100E).is_none());
     assert!(probe(0x8086, 0x1234).is_none());
     for (i, a) in SUPPORTED_IDS.iter().enumerate() {

@@ -1,12 +1,10 @@
 //! The PCI IDs this driver handles (virtio spec 1.x, 4.1.2: vendor 0x1AF4; network is the
 //! transitional ID 0x1000 or the modern 0x1040 + device type 1).
 
+use crate::registry::PciId;
+
 /// One supported PCI device ID.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Model {
-    pub device_id: u16,
-    pub name: &'static str,
-}
+pub type Model = PciId;
 
 pub const VIRTIO_VENDOR_ID: u16 = 0x1AF4;
 
@@ -14,14 +12,8 @@ pub const VIRTIO_VENDOR_ID: u16 = 0x1AF4;
 /// legacy I/O BAR plus the modern capabilities this driver uses; a `disable-modern=on` device
 /// fails to open), `virtio-net-pci-non-transitional` = 0x1041.
 pub const SUPPORTED_IDS: &[Model] = &[
-    Model {
-        device_id: 0x1000,
-        name: "virtio-net (transitional)",
-    },
-    Model {
-        device_id: 0x1041,
-        name: "virtio-net",
-    },
+    PciId::new(VIRTIO_VENDOR_ID, 0x1000, "virtio-net (transitional)"),
+    PciId::new(VIRTIO_VENDOR_ID, 0x1041, "virtio-net"),
 ];
 
 /// The model entry for a PCI vendor/device ID pair, if this driver handles it.

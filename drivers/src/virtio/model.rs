@@ -255,6 +255,18 @@ impl Queue {
         }
     }
 
+    fn set_used_flags(&self, flags: u16) {
+        // SAFETY: the used ring's `flags` field (see above).
+        unsafe { (self.used as usize as *mut u16).write_volatile(flags) }
+    }
+
+    /// `avail_event`, after the used ring's entries (EVENT_IDX).
+    fn set_avail_event(&self, index: u16) {
+        let at = self.used + 4 + 8 * u64::from(self.size);
+        // SAFETY: the used ring's trailing `avail_event` field (see above).
+        unsafe { (at as usize as *mut u16).write_volatile(index) }
+    }
+
     fn pending(&self) -> usize {
         if !self.enabled {
             return 0;
@@ -348,7 +360,22 @@ impl FakeNetDevice {
             );
         }
         q.push_used(head, used_len);
+        // As QEMU's virtio-net does after each frame: with buffers left, ask for no
+        // notification (VRING_USED_F_NO_NOTIFY); with EVENT_IDX, point `avail_event` at the
+        // next buffer it will take instead.
+        let event_idx = state.accepted & F_EVENT_IDX != 0;
+        let q = &mut state.queues[RECEIVE_QUEUE];
+        if event_idx {
+            q.set_avail_event(q.next_avail);
+        } else {
+            q.set_used_flags(u16::from(q.pending() > 0));
+        }
         true
+    }
+
+    /// How often the driver notified `queue` (0 receive, 1 transmit).
+    pub fn notifications(&self, queue: usize) -> usize {
+        self.state.borrow().notifications[queue]
     }
 
     /// Send the next queued frame: its bytes after the header, or `None` if none is queued.

@@ -3,6 +3,15 @@
 use super::*;
 use crate::stage1;
 
+fn family(name: &str) -> NicFamily {
+    NicFamily::named(name).unwrap()
+}
+
+/// The whole loader with the driver called `name` alone (what `--standalone` packs).
+fn standalone(name: &str) -> &'static [u8] {
+    stage1::rom_runtime(name).unwrap().standalone
+}
+
 fn u16_at(rom: &[u8], at: usize) -> u16 {
     u16::from_le_bytes(rom[at..at + 2].try_into().unwrap())
 }
@@ -102,23 +111,23 @@ fn unpacked(rom: &[u8]) -> Vec<u8> {
 
 #[test]
 fn e1000_rom_has_valid_headers_and_unpacks_to_the_runtime() {
-    let rom = build(stage1::RUNTIME_IMAGE_E1000, &RomOptions::default()).unwrap();
+    let rom = build(standalone("e1000"), &RomOptions::default()).unwrap();
     check_rom(&rom, 0x8086, 0x100e);
     let list = device_list(&rom);
     assert!(
         list.contains(&0x100f) && list.contains(&0x10d3),
         "the e1000 family: {list:04x?}"
     );
-    assert_eq!(unpacked(&rom), stage1::RUNTIME_IMAGE_E1000);
-    assert!(rom.len() < stage1::RUNTIME_IMAGE_E1000.len(), "compressed");
+    assert_eq!(unpacked(&rom), standalone("e1000"));
+    assert!(rom.len() < standalone("e1000").len(), "compressed");
 }
 
 #[test]
 fn each_family_declares_its_ids() {
     let rom = build(
-        stage1::RUNTIME_IMAGE_RTL8139,
+        standalone("rtl8139"),
         &RomOptions {
-            nic: NicFamily::Rtl8139,
+            nic: family("rtl8139"),
             ..RomOptions::default()
         },
     )
@@ -130,9 +139,9 @@ fn each_family_declares_its_ids() {
         "only the 10ec IDs of the family"
     );
     let rom = build(
-        stage1::RUNTIME_IMAGE_VIRTIO,
+        standalone("virtio"),
         &RomOptions {
-            nic: NicFamily::Virtio,
+            nic: family("virtio"),
             ..RomOptions::default()
         },
     )
@@ -145,9 +154,9 @@ fn each_family_declares_its_ids() {
 fn pci_id_overrides_the_primary_id() {
     let pci_id = Some("8086:10d3".parse().unwrap());
     let rom = build(
-        stage1::RUNTIME_IMAGE_E1000,
+        standalone("e1000"),
         &RomOptions {
-            nic: NicFamily::E1000,
+            nic: family("e1000"),
             pci_id,
             ..RomOptions::default()
         },
@@ -204,14 +213,14 @@ fn too_large_an_image_fails_loudly() {
             (state >> 16) as u8
         })
         .collect();
-    let id = NicFamily::E1000.primary_id();
+    let id = family("e1000").primary_id();
     let error = pack(ROM_HEADER_TEMPLATE, &image, id, &[id.device]).unwrap_err();
     assert!(error.to_string().starts_with("E-ROM-TOOBIG:"), "{error}");
 }
 
 #[test]
 fn a_malformed_template_is_an_error_not_a_panic() {
-    let id = NicFamily::E1000.primary_id();
+    let id = family("e1000").primary_id();
     for template in [
         &[][..],
         &ROM_HEADER_TEMPLATE[..0x1c],
@@ -224,32 +233,27 @@ fn a_malformed_template_is_an_error_not_a_panic() {
 #[test]
 fn roms_are_deterministic() {
     assert_eq!(
-        build(stage1::RUNTIME_IMAGE_E1000, &RomOptions::default()).unwrap(),
-        build(stage1::RUNTIME_IMAGE_E1000, &RomOptions::default()).unwrap()
+        build(standalone("e1000"), &RomOptions::default()).unwrap(),
+        build(standalone("e1000"), &RomOptions::default()).unwrap()
     );
 }
 
 /// `netloader build --form rom` packs the first stage with the card's driver only;
-/// `--standalone` the whole loader with that driver only.
+/// `--standalone` the whole loader with that driver only. Every PCI driver of the registry has
+/// both.
 #[test]
 fn each_family_rom_carries_its_own_driver_only() {
-    for (nic, chain, whole) in [
-        (
-            NicFamily::E1000,
-            stage1::CHAIN_IMAGE_E1000,
-            stage1::RUNTIME_IMAGE_E1000,
-        ),
-        (
-            NicFamily::Rtl8139,
-            stage1::CHAIN_IMAGE_RTL8139,
-            stage1::RUNTIME_IMAGE_RTL8139,
-        ),
-        (
-            NicFamily::Virtio,
-            stage1::CHAIN_IMAGE_VIRTIO,
-            stage1::RUNTIME_IMAGE_VIRTIO,
-        ),
-    ] {
+    let families: Vec<NicFamily> = NicFamily::all().collect();
+    assert_eq!(
+        families.len(),
+        netloader_drivers::registry::DRIVERS
+            .iter()
+            .filter(|d| d.is_pci())
+            .count()
+    );
+    assert_eq!(stage1::ROM_RUNTIMES.len(), families.len());
+    for nic in families {
+        let runtime = stage1::rom_runtime(nic.name()).unwrap();
         let options = crate::forms::Options::default();
         let rom = crate::forms::rom(
             &options,
@@ -259,7 +263,7 @@ fn each_family_rom_carries_its_own_driver_only() {
             },
         )
         .unwrap();
-        assert_eq!(unpacked(&rom), chain, "{nic:?}");
+        assert_eq!(unpacked(&rom), runtime.first_stage, "{nic:?}");
         let standalone = crate::forms::rom(
             &options,
             &RomOptions {
@@ -269,18 +273,21 @@ fn each_family_rom_carries_its_own_driver_only() {
             },
         )
         .unwrap();
-        assert_eq!(unpacked(&standalone), whole, "{nic:?}");
+        assert_eq!(unpacked(&standalone), runtime.standalone, "{nic:?}");
         assert!(
-            whole.len() < stage1::RUNTIME_IMAGE.len(),
+            runtime.standalone.len() < stage1::RUNTIME_IMAGE.len(),
             "{nic:?}: smaller than the all-driver runtime"
         );
+        let id = nic.primary_id();
+        check_rom(&rom, id.vendor, id.device);
     }
 }
 
-/// The size goal: a single-driver ROM fits a 64 KiB flash and VirtualBox (at most 56 KiB).
+/// The size goal: a single-driver ROM fits a 64 KiB flash and VirtualBox (at most 56 KiB), for
+/// every driver a ROM can be made for.
 #[test]
 fn first_stage_roms_fit_in_56_kib() {
-    for nic in [NicFamily::E1000, NicFamily::Rtl8139, NicFamily::Virtio] {
+    for nic in NicFamily::all() {
         let rom = crate::forms::rom(
             &crate::forms::Options::default(),
             &RomOptions {
@@ -297,12 +304,63 @@ fn first_stage_roms_fit_in_56_kib() {
     }
 }
 
+/// Dead drivers are not linked: a ROM's runtimes hold their own driver's registry line (its
+/// family is in the E-NIC-UNSUPPORTED message) and no other driver's.
+#[test]
+fn a_rom_runtime_links_no_other_driver() {
+    let holds = |image: &[u8], text: &str| {
+        image
+            .windows(text.len())
+            .any(|window| window == text.as_bytes())
+    };
+    for nic in NicFamily::all() {
+        let runtime = stage1::rom_runtime(nic.name()).unwrap();
+        for other in netloader_drivers::registry::DRIVERS {
+            let own = other.name == nic.name();
+            for (form, image) in [
+                ("first stage", runtime.first_stage),
+                ("standalone", runtime.standalone),
+            ] {
+                assert_eq!(
+                    holds(image, other.family),
+                    own,
+                    "{nic:?} {form}: the {} driver's family",
+                    other.name
+                );
+            }
+        }
+    }
+    for driver in netloader_drivers::registry::DRIVERS {
+        assert!(
+            holds(stage1::RUNTIME_IMAGE, driver.family),
+            "the all-driver runtime has {}",
+            driver.name
+        );
+    }
+}
+
+/// `--nic` takes the registry's names and nothing else.
+#[test]
+fn nic_names_come_from_the_registry() {
+    assert_eq!(NicFamily::default(), family("e1000"));
+    assert_eq!("rtl8139".parse::<NicFamily>(), Ok(family("rtl8139")));
+    let error = "tulip".parse::<NicFamily>().unwrap_err();
+    assert!(error.contains("e1000, rtl8139, virtio"), "{error}");
+    use clap::ValueEnum;
+    let values: Vec<String> = NicFamily::value_variants()
+        .iter()
+        .map(|f| f.to_possible_value().unwrap().get_name().to_string())
+        .collect();
+    let names: Vec<String> = NicFamily::all().map(|f| f.name().to_string()).collect();
+    assert_eq!(values, names);
+}
+
 /// An embedded config needs the whole loader: the first stage has no parser.
 #[test]
 fn first_stage_rom_refuses_an_embedded_config() {
     let options = crate::forms::Options {
         config: Some(b"menuentry x { multiboot /k }".to_vec()),
-        ..crate::forms::Options::default()
+        ..Default::default()
     };
     let error = crate::forms::rom(&options, &RomOptions::default()).unwrap_err();
     assert!(error.to_string().starts_with("E-ROM-CONFIG"), "{error}");

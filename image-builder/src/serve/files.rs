@@ -14,8 +14,10 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use netloader_proto::config::per_host_names;
+
 /// The folder PXELINUX-style per-host configs live in (the runtime looks there too).
-pub const CONFIG_DIR: &str = "netloader.cfg";
+pub use netloader_proto::config::PER_HOST_DIR as CONFIG_DIR;
 
 /// A file served from somewhere other than the folder.
 #[derive(Clone, Debug)]
@@ -152,29 +154,10 @@ impl Files {
     /// read: the first of `netloader.cfg/01-<mac>`, `netloader.cfg/<IP in hex, shorter and
     /// shorter>`, `netloader.cfg/default` that exists, in the runtime's own lookup order.
     pub fn config_for(&self, mac: [u8; 6], ip: Option<Ipv4Addr>) -> Option<String> {
-        per_host_config_names(mac, ip)
-            .into_iter()
+        per_host_names(mac, ip.map(|ip| ip.octets()))
             .map(|name| format!("{CONFIG_DIR}/{name}"))
             .find(|path| self.exists(path))
     }
-}
-
-/// PXELINUX's per-host names, as the runtime tries them: `01-<mac>` (lower-case hex, dashes),
-/// the IPv4 address in upper-case hex cut one digit at a time (when known), `default`.
-pub fn per_host_config_names(mac: [u8; 6], ip: Option<Ipv4Addr>) -> Vec<String> {
-    let mut names = vec![format!(
-        "01-{}",
-        mac.iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<Vec<_>>()
-            .join("-")
-    )];
-    if let Some(ip) = ip {
-        let hex: String = ip.octets().iter().map(|b| format!("{b:02X}")).collect();
-        names.extend((1..=8).rev().map(|len| hex[..len].to_string()));
-    }
-    names.push("default".to_string());
-    names
 }
 
 impl Opened {
@@ -275,13 +258,6 @@ mod tests {
     fn config_lookup_follows_the_runtime_order() {
         let mac = [0x52, 0x54, 0x00, 0xab, 0x0c, 0x01];
         let ip = Ipv4Addr::new(192, 168, 77, 51);
-        let names = per_host_config_names(mac, Some(ip));
-        assert_eq!(names[0], "01-52-54-00-ab-0c-01");
-        assert_eq!(names[1], "C0A84D33");
-        assert_eq!(names[8], "C");
-        assert_eq!(names[9], "default");
-        assert_eq!(per_host_config_names(mac, None).len(), 2);
-
         let dir = scratch("config");
         let files = Files::new(Some(dir.clone()));
         assert_eq!(files.config_for(mac, Some(ip)), None);

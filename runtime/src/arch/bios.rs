@@ -27,25 +27,14 @@ fn conventional_kib_by_far_call(rm: &mut RealMode) -> u16 {
     regs.eax as u16
 }
 
-/// INT 10h AH=0Fh: the video mode and the number of text columns.
-pub fn video_mode(rm: &mut RealMode) -> (u8, u8) {
-    let mut regs = Registers {
-        eax: 0x0f00,
-        ..Registers::default()
-    };
-    // SAFETY: AH=0Fh only returns AX and BH.
-    unsafe { rm.int(0x10, &mut regs) };
-    (regs.eax as u8, (regs.eax >> 8) as u8)
-}
-
-/// INT 15h E820: the memory map into `out`, as stage 2 reads it (empty entries skipped; an
-/// ACPI 3 attribute word that the BIOS leaves alone means "valid"). Returns the count, 0 when
-/// the BIOS has no E820.
-pub fn e820(rm: &mut RealMode, out: &mut [E820Entry]) -> usize {
+/// INT 15h E820: the memory map, entry by entry, as stage 2 reads it (empty entries skipped;
+/// an ACPI 3 attribute word that the BIOS leaves alone means "valid"); `visit` returns false
+/// to stop. Returns the number of entries visited, 0 when the BIOS has no E820.
+pub fn e820_each(rm: &mut RealMode, mut visit: impl FnMut(usize, E820Entry) -> bool) -> usize {
     let at = RealMode::bounce_ptr(0);
     let mut count = 0;
     let mut continuation = 0;
-    while count < out.len() {
+    loop {
         let buffer = rm.bounce();
         buffer[..E820_ENTRY_LEN].fill(0);
         buffer[20] = 1;
@@ -61,7 +50,7 @@ pub fn e820(rm: &mut RealMode, out: &mut [E820Entry]) -> usize {
         // SAFETY: E820 writes one entry (at most ECX = 24 bytes) at ES:DI, the bounce buffer.
         unsafe { rm.int(0x15, &mut regs) };
         if regs.carry() || regs.eax != SMAP {
-            break;
+            return count;
         }
         let bytes = &rm.bounce()[..E820_ENTRY_LEN];
         let field = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap());
@@ -72,20 +61,33 @@ pub fn e820(rm: &mut RealMode, out: &mut [E820Entry]) -> usize {
             acpi_attributes: u32::from_le_bytes(bytes[20..24].try_into().unwrap()),
         };
         if entry.length != 0 {
-            out[count] = entry;
+            if !visit(count, entry) {
+                return count + 1;
+            }
             count += 1;
         }
         continuation = regs.ebx;
         if continuation == 0 {
-            break;
+            return count;
         }
     }
-    count
+}
+
+/// INT 15h E820 into `out` (as many entries as fit). Returns the count.
+pub fn e820(rm: &mut RealMode, out: &mut [E820Entry]) -> usize {
+    let len = out.len();
+    e820_each(rm, |i, entry| {
+        out[i] = entry;
+        i + 1 < len
+    })
+    .min(len)
 }
 
 /// At start: ask the BIOS again through the thunk for what stage 2 asked it in real mode
-/// (INT 12h, the E820 map) and for the video mode, and say whether the answers agree. A
+/// (INT 12h, the E820 map), and say whether the answers agree. A
 /// broken way into real mode and back shows here, at every boot, before anything needs it.
+// Out of line: inlined into its one caller it cost 0.5-1.5 KiB of conventional memory.
+#[inline(never)]
 pub fn report_through_thunk(boot: &crate::boot_info::BootInfo) {
     let Some(mut rm) = RealMode::take() else {
         crate::println!("bios: the real-mode thunk is in use");
@@ -94,21 +96,24 @@ pub fn report_through_thunk(boot: &crate::boot_info::BootInfo) {
     let started = crate::time::now_us();
     let kib = conventional_kib(&mut rm);
     let kib_far = conventional_kib_by_far_call(&mut rm);
-    let (mode, columns) = video_mode(&mut rm);
-    let mut entries = [E820Entry::default(); 128];
-    let count = e820(&mut rm, &mut entries);
-    let calls = 3 + count.max(1) as u64;
+    // Compared entry by entry as they come: this runs on stage 2's small stack.
+    let stage2 = boot.memory_map().entries();
+    let mut same = true;
+    let count = e820_each(&mut rm, |i, entry| {
+        same &= stage2.get(i) == Some(&entry);
+        true
+    });
+    let calls = 2 + count.max(1) as u64;
     let per_call = (crate::time::now_us() - started) / calls;
-    let stage2 = boot.memory_map();
     let agrees = if boot.memory_map_source != 1 {
         "stage 2 used no E820"
-    } else if stage2.entries() == &entries[..count] {
+    } else if same && count == stage2.len() {
         "same as stage 2"
     } else {
         "DIFFERENT from stage 2"
     };
     crate::println!(
-        "bios: through the real-mode thunk: INT 12h {kib} KiB (by far call {kib_far} KiB, stage 2 {}), E820 {count} entries ({agrees}), video mode {mode:#04x} with {columns} columns, {per_call} us per call",
+        "bios: through the real-mode thunk: INT 12h {kib} KiB (by far call {kib_far} KiB, stage 2 {}), E820 {count} entries ({agrees}), {per_call} us per call",
         boot.conventional_kib
     );
 }

@@ -36,6 +36,8 @@ pub const MAX_STACK_WORDS: usize = 8;
 
 /// The carry flag: most BIOS services report failure in it.
 pub const FLAG_CARRY: u16 = 0x0001;
+/// The interrupt flag: set it to run the call with interrupts enabled.
+pub const FLAG_INTERRUPTS: u16 = 0x0200;
 
 /// A real-mode address, segment:offset.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]

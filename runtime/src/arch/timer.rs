@@ -1,6 +1,7 @@
 //! The clock of a BIOS PC, for both BIOS platforms: the TSC where CPUID reports one, calibrated
-//! against PIT channel 2 (the speaker gate, so no interrupts are needed); on a CPU without a
-//! TSC (some Pentium-class clones) PIT channel 2 itself, left counting down at 1.193182 MHz.
+//! against PIT channel 2 (the speaker gate, so no interrupts are needed; each edge bracketed,
+//! see `calibrate_tsc`); on a CPU without a TSC (some Pentium-class clones) PIT channel 2
+//! itself, left counting down at 1.193182 MHz.
 //!
 //! The PIT counter wraps every 55 ms; every reading adds what passed since the last one, so a
 //! stretch longer than that without a reading loses whole wraps and the clock runs slow there
@@ -9,15 +10,25 @@
 use super::port::Port;
 
 const PIT_HZ: u64 = 1_193_182;
-const CALIBRATION_MS: u64 = 10;
 
 /// What the clock counts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Source {
-    /// The time stamp counter, at this many kHz.
-    Tsc { khz: u64 },
+    /// The time stamp counter, measured so.
+    Tsc(Calibration),
     /// PIT channel 2, free-running (no TSC on this CPU).
     Pit,
+}
+
+/// How the TSC was measured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Calibration {
+    /// TSC ticks per millisecond (kHz).
+    pub per_ms: u64,
+    /// Measurements taken.
+    pub tries: usize,
+    /// The kept measurement's uncertainty, in parts per million.
+    pub uncertainty_ppm: u64,
 }
 
 struct Clock {
@@ -63,15 +74,23 @@ fn pit_channel2() -> Port<u8> {
 /// Start the clock. Returns what it counts.
 pub fn init() -> Source {
     let source = if super::cpu_has_tsc() {
-        Source::Tsc {
-            khz: calibrate_tsc(),
-        }
+        let calibration = calibrate_tsc();
+        // No PIT: assume 1 GHz.
+        let per_ms = if calibration.per_ms < 1000 {
+            1_000_000
+        } else {
+            calibration.per_ms
+        };
+        Source::Tsc(Calibration {
+            per_ms,
+            ..calibration
+        })
     } else {
         start_pit();
         Source::Pit
     };
     let per_ms = match source {
-        Source::Tsc { khz } => khz,
+        Source::Tsc(calibration) => calibration.per_ms,
         Source::Pit => PIT_HZ / 1000,
     };
     clock().source = source;
@@ -81,28 +100,79 @@ pub fn init() -> Source {
     source
 }
 
-/// Measure the TSC against 10 ms of PIT channel 2 (mode 0, one shot). Returns kHz.
-fn calibrate_tsc() -> u64 {
-    let ticks = PIT_HZ * CALIBRATION_MS / 1000;
+/// The first measurement lasts 10 ms (enough on a real PC); any further one 50 ms, so that a
+/// delay at an edge weighs less. At most this many further ones.
+const CALIBRATION_RETRIES: usize = 10;
+const FIRST_WINDOW_MS: u64 = 10;
+const RETRY_WINDOW_MS: u64 = 50;
+
+/// TSC ticks per millisecond, measured against PIT channel 2 (mode 0, one shot).
+///
+/// The count starts when its high byte is written and ends when the channel's output goes
+/// high; each edge is bracketed by two TSC reads. Where the CPU was kept away at an edge (an
+/// SMI on a real PC; under an emulator, a port access that waits for the emulator's I/O thread,
+/// seen as 1.5x-8x errors on a busy machine, which made every timeout that much longer) the
+/// bracket is wide: such a measurement is taken again over a longer window, and the one with
+/// the narrowest bracket for its length is kept.
+fn calibrate_tsc() -> Calibration {
+    // (uncertainty, elapsed, window in ms) of the best measurement so far, in TSC ticks.
+    let mut best: Option<(u64, u64, u64)> = None;
+    let mut tries = 0;
+    for window_ms in core::iter::once(FIRST_WINDOW_MS)
+        .chain(core::iter::repeat_n(RETRY_WINDOW_MS, CALIBRATION_RETRIES))
+    {
+        tries += 1;
+        let Some((uncertainty, elapsed)) = measure_tsc(PIT_HZ * window_ms / 1000) else {
+            break; // no PIT answers: no point in asking again
+        };
+        let narrower = |(u, e, _): (u64, u64, u64)| uncertainty * e < u * elapsed;
+        if best.is_none_or(narrower) {
+            best = Some((uncertainty, elapsed, window_ms));
+        }
+        if uncertainty * 400 <= elapsed {
+            break; // within 0.25%: good enough for every timeout netloader keeps
+        }
+    }
+    let (uncertainty, elapsed, window_ms) = best.unwrap_or((0, 0, 1));
+    Calibration {
+        per_ms: elapsed / window_ms,
+        tries,
+        uncertainty_ppm: uncertainty * 1_000_000 / elapsed.max(1),
+    }
+}
+
+/// One run of PIT channel 2 over `count` ticks: (uncertainty, elapsed) in TSC ticks, or None
+/// when the channel never ran out.
+fn measure_tsc(count: u64) -> Option<(u64, u64)> {
     // SAFETY: the PIT and port 0x61 are standard PC hardware; channel 2 only drives the
     // speaker, which stays off (bit 1 clear).
-    let per_ms = unsafe {
+    unsafe {
         let g = gate().read();
         gate().write((g & !0x02) | 0x01); // gate on, speaker off
         pit_mode().write(0b1011_0000); // channel 2, low then high byte, mode 0, binary
-        pit_channel2().write((ticks & 0xff) as u8);
-        pit_channel2().write((ticks >> 8) as u8);
-        let start = super::rdtsc();
-        let mut spins = 0u32;
-        // Channel 2's output goes high when the count runs out.
-        while gate().read() & 0x20 == 0 && spins < 100_000_000 {
-            spins += 1;
+        pit_channel2().write((count & 0xff) as u8);
+        let start_low = super::rdtsc();
+        pit_channel2().write((count >> 8) as u8);
+        let start_high = super::rdtsc();
+        // Channel 2's output goes high when the count runs out. The end lies after the last
+        // read that saw it low began, and before the first read that saw it high ended.
+        let mut end = None;
+        let mut last_low = start_high;
+        for _ in 0..100_000_000u32 {
+            let before = super::rdtsc();
+            if gate().read() & 0x20 != 0 {
+                end = Some((last_low, super::rdtsc()));
+                break;
+            }
+            last_low = before;
         }
-        let elapsed = super::rdtsc() - start;
         gate().write(g);
-        elapsed / CALIBRATION_MS
-    };
-    if per_ms < 1000 { 1_000_000 } else { per_ms } // no PIT: assume 1 GHz
+        end.map(|(end_low, end_high)| {
+            let uncertainty = (end_high - end_low) + (start_high - start_low);
+            let elapsed = (end_low + end_high) / 2 - (start_low + start_high) / 2;
+            (uncertainty, elapsed)
+        })
+    }
 }
 
 /// PIT channel 2 in mode 2 (rate generator) from 65536: it counts down by one per PIT tick

@@ -20,9 +20,10 @@ mod plan;
 mod video;
 
 use core::fmt::Write;
-use core::net::Ipv4Addr;
 
-use netloader_proto::config::{Config, FileLine, FileSource, Kind, MenuEntry};
+use netloader_proto::config::{
+    Config, FileLine, FileSource, Kind, MenuEntry, PER_HOST_DIR, per_host_names,
+};
 use netloader_proto::decompress::Format;
 use netloader_proto::memmap::MemoryMap;
 use netloader_proto::multiboot::Header;
@@ -355,9 +356,9 @@ pub fn run(net: &mut Net, lease: &Lease, map: &MemoryMap, mac: [u8; 6]) -> Failu
         );
     }
     let mut tried = 0;
-    for candidate in config_candidates(mac, lease.address) {
+    for candidate in per_host_names(mac, Some(lease.address.octets())) {
         let mut path = heapless::String::<300>::new();
-        let _ = write!(path, "{prefix}netloader.cfg/{candidate}");
+        let _ = write!(path, "{prefix}{PER_HOST_DIR}/{candidate}");
         let source = match FileSource::from_dhcp(&path) {
             Ok(source) => source,
             Err(e) => {
@@ -412,29 +413,6 @@ fn boot_config_bytes(session: &mut Session, bytes: &[u8], name: &str) -> Failure
             "{name}: {e} (the boot file is not a Multiboot kernel, so it was read as a config)"
         ),
     }
-}
-
-/// PXELINUX's order: 01-<mac>, the IP in upper-case hex shortened one digit at a time, default.
-fn config_candidates(mac: [u8; 6], ip: Ipv4Addr) -> impl Iterator<Item = heapless::String<24>> {
-    let mut mac_name = heapless::String::<24>::new();
-    let _ = write!(
-        mac_name,
-        "01-{:02x}-{:02x}-{:02x}-{:02x}-{:02x}-{:02x}",
-        mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]
-    );
-    let mut hex = heapless::String::<24>::new();
-    let o = ip.octets();
-    let _ = write!(hex, "{:02X}{:02X}{:02X}{:02X}", o[0], o[1], o[2], o[3]);
-    let ips = (1..=8).rev().map(move |len| {
-        let mut s = heapless::String::<24>::new();
-        let _ = s.push_str(&hex[..len]);
-        s
-    });
-    let mut default = heapless::String::<24>::new();
-    let _ = default.push_str("default");
-    core::iter::once(mac_name)
-        .chain(ips)
-        .chain(core::iter::once(default))
 }
 
 /// How a boot file that is itself a kernel is booted: by its Multiboot 2 header if it has one

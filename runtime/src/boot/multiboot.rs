@@ -75,6 +75,10 @@ pub(super) fn boot(
     plan.release(Use::Download);
 
     let loaded = super::load_modules(session, &mut plan, entry, above)?;
+    // Every file is in: the card is done. Closed now, before the BIOS calls below (VBE, APM):
+    // a card driven through its PXE ROM (UNDI) holds the real-mode thunk until it is closed,
+    // and the ROM's stack is then out of the way too.
+    session.net.close();
     // Flag 2: the kernel wants video information; mode type 0 asks for graphics.
     let video = video::set_mode(Wanted::new(
         video_info
@@ -119,7 +123,6 @@ pub(super) fn boot(
         mbi_address,
         entry_point
     );
-    session.net.close();
     let entry = handoff::Entry::multiboot(entry_point, BOOTLOADER_MAGIC, mbi_address);
     // SAFETY: segments placed or listed in `copies`, modules loaded, the information built in
     // `area` (which no kernel byte overlaps), the card is closed.

@@ -169,6 +169,10 @@ pub(super) fn boot(
     plan.release(Use::Download);
 
     let loaded = super::load_modules(session, &mut plan, entry, above)?;
+    // Every file is in: the card is done. Closed now, before the BIOS calls below (VBE, APM):
+    // a card driven through its PXE ROM (UNDI) holds the real-mode thunk until it is closed,
+    // and the ROM's stack is then out of the way too.
+    session.net.close();
     let video = video::set_mode(wanted);
     if text_refused && video.vbe.is_none() {
         return Err(fail!(
@@ -228,7 +232,6 @@ pub(super) fn boot(
         "boot: {} module(s), boot information at {info_address:#x} ({info_len} bytes), entering the kernel at {entry_point:#x}",
         loaded.len(),
     );
-    session.net.close();
     let entry = handoff::Entry::multiboot(entry_point, BOOTLOADER_MAGIC, info_address);
     // SAFETY: segments placed or listed in `copies`, sections and modules loaded, the
     // information built in `area` (which no kernel byte overlaps), the card is closed.

@@ -8,7 +8,7 @@ mod dns;
 #[cfg(feature = "http")]
 mod http;
 mod proxy;
-mod pxe_cache;
+pub mod pxe_cache;
 
 use core::fmt;
 use core::net::Ipv4Addr;

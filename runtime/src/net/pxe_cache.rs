@@ -172,7 +172,9 @@ pub fn describe(pxe: &PxeHandoff) {
         pxe.dhcp_ack().map_or(0, <[u8]>::len),
         pxe.cached_reply().map_or(0, <[u8]>::len),
     );
-    if pxe.api != 0 {
+    if pxe.stack_kept() {
+        println!("pxe: the ROM's stack stays resident: netloader drives the card through it");
+    } else if pxe.api != 0 {
         println!(
             "pxe: unloaded the ROM's stack: UNDI_SHUTDOWN {}, UNLOAD_STACK {}, STOP_UNDI {}",
             Status(pxe.undi_shutdown_status),
@@ -182,7 +184,8 @@ pub fn describe(pxe: &PxeHandoff) {
     }
 }
 
-struct Status(u16);
+/// A PXE call's status as stage1/pxe.s records it.
+pub struct Status(pub u16);
 
 impl fmt::Display for Status {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

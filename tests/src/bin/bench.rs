@@ -1,10 +1,17 @@
 //! Download throughput: netloader against iPXE (Debian's `ipxe-qemu` ROMs, QEMU's own NIC
 //! ROMs) on the same card, the same file and the same server, in one run; by TFTP and by HTTP.
 //!
-//! Run: `cargo run --release -p netloader-tests --bin bench [-- --size-mib 32 --rtt-ms 1 --nics e1000,rtl8139 --runs 1 --servers qemu,atftpd,http,http-loss --clients netloader,ipxe]`
-//! (`--runs N`: N transfers per client, interleaved, median shown; `--clients netloader,ipxe`;
-//! `netloader64` adds the 64-bit runtime (`--runtime 64`) beside the default 32-bit one, both
-//! on the same 64-bit CPU, e.g. `--clients netloader,netloader64`.)
+//! Run: `cargo run --release -p netloader-tests --bin bench [-- --size-mib 32 --rtt-ms 1 --nics e1000,rtl8139 --runs 1 --servers qemu,atftpd,http,http-loss --clients netloader,undi,ipxe]`
+//! (`--nics`: QEMU device names; by default every card netloader drives that Debian's
+//! `ipxe-qemu` has a ROM for: e1000, rtl8139, virtio-net-pci, pcnet, i82557b, ne2k_pci.)
+//! (`--runs N`: N transfers per client, interleaved, median shown; `--clients netloader,ipxe`.)
+//!
+//! Clients: `netloader` (the ISO, its native driver, the default 32-bit runtime), `netloader64`
+//! (the same ISO built with `--runtime 64`, for a 32-bit / 64-bit column: both run on QEMU's
+//! 64-bit CPU; not in the default set), `undi` (TFTP servers only: netloader.pxe
+//! built with `--undi always`, chained from the card's iPXE ROM and driving the card through
+//! that ROM's UNDI, its config embedded: `multiboot /big.bin`), `ipxe` (the ROM itself, by a
+//! script).
 //!
 //! HTTP (`http`): nginx in a namespace through the relay, clean and with `--rtt-ms`; netloader's
 //! DHCP boot file is `http://192.168.77.1/big.bin`, iPXE's a script that runs `imgfetch` on
@@ -38,41 +45,49 @@ const IPXE_HTTP_SCRIPT: &str = "http.ipxe";
 const IPXE_KERNEL_SCRIPT: &str = "kernel.ipxe";
 const KERNEL_CONFIG: &str = "kernel.cfg";
 const MODULE: &str = "payload.bin";
+const UNDI_PROGRAM: &str = "netloader.pxe";
+/// The ISO with the 64-bit runtime, beside the default one.
+const ISO64: &str = "netloader64.iso";
 
 #[derive(Clone, Copy, PartialEq)]
 enum Client {
-    /// netloader's ISO as built by default (the 32-bit runtime).
     Netloader,
-    /// The same with the 64-bit runtime (`--runtime 64`).
+    /// The ISO with the 64-bit runtime (`--runtime 64`).
     Netloader64,
+    /// netloader.pxe through the card's PXE ROM's UNDI (TFTP servers only).
+    Undi,
     Ipxe,
 }
 
 impl Client {
-    /// In the order the runs interleave and the tables show them.
-    const ALL: [Client; 3] = [Client::Netloader, Client::Netloader64, Client::Ipxe];
-
     fn name(self) -> &'static str {
         match self {
             Client::Netloader => "netloader",
             Client::Netloader64 => "netloader64",
+            Client::Undi => "undi",
             Client::Ipxe => "ipxe",
         }
     }
 
     /// The ISO this client boots (`iso` is the default one; the 64-bit one lies beside it), or
-    /// None for iPXE.
+    /// None for a client that boots from the network.
     fn iso(self, iso: &Path) -> Option<PathBuf> {
         match self {
             Client::Netloader => Some(iso.to_path_buf()),
             Client::Netloader64 => Some(iso.with_file_name(ISO64)),
-            Client::Ipxe => None,
+            Client::Undi | Client::Ipxe => None,
+        }
+    }
+
+    /// What DHCP names as the boot file for this client, on a TFTP server.
+    fn tftp_boot_file(self) -> &'static str {
+        match self {
+            Client::Netloader | Client::Netloader64 => FILE,
+            Client::Undi => UNDI_PROGRAM,
+            Client::Ipxe => IPXE_SCRIPT,
         }
     }
 }
-
-/// The ISO with the 64-bit runtime, beside the default one.
-const ISO64: &str = "netloader64.iso";
 
 /// One timed transfer, read from the capture.
 type Transfer = netloader_tests::pcap::TftpTransfer;
@@ -116,11 +131,7 @@ fn run(
     let name = format!("bench-{label}-{}-{nic}", client.name());
     let pcap = dir.join(format!("{name}.pcap"));
     let _ = std::fs::remove_file(&pcap);
-    let boot_file = if client == Client::Ipxe {
-        IPXE_SCRIPT
-    } else {
-        FILE
-    };
+    let boot_file = client.tftp_boot_file();
     let netdev = match server {
         Server::Qemu(root) => format!(
             "user,id=n0,restrict=on,tftp={},bootfile={boot_file}",
@@ -144,13 +155,20 @@ fn run(
         None => qemu.args(["-boot", "order=n"]),
     };
     let outcome = match client {
-        Client::Netloader | Client::Netloader64 => {
+        Client::Netloader | Client::Netloader64 | Client::Undi => {
             qemu.run(|serial| serial.contains("netloader: stopped."))
         }
         Client::Ipxe => qemu.run(|_| {
             tail_contains(&pcap, b"\0\x01done.txt\0") || tail_contains(&pcap, b"GET /done.txt ")
         }),
     };
+    if client == Client::Undi && !outcome.contains("nic: the card through its PXE ROM's UNDI") {
+        eprintln!(
+            "  {name}: netloader.pxe did not drive the card through UNDI; log: {}",
+            outcome.log.display()
+        );
+        return None;
+    }
     let transfer = std::fs::read(&pcap).ok().and_then(|bytes| match server {
         Server::Nginx(_) => netloader_tests::pcap::http_transfer(&bytes, FILE),
         _ => netloader_tests::pcap::tftp_transfer(&bytes, FILE),
@@ -189,7 +207,7 @@ fn options() -> Options {
         nics: vec![],
         runs: 1,
         servers: vec!["qemu".into(), "atftpd".into()],
-        clients: vec!["netloader".into(), "ipxe".into()],
+        clients: vec!["netloader".into(), "undi".into(), "ipxe".into()],
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     for pair in args.chunks(2) {
@@ -208,15 +226,21 @@ fn options() -> Options {
         }
     }
     if options.nics.is_empty() {
-        options.nics = ["e1000", "rtl8139", "virtio-net-pci"]
-            .map(String::from)
-            .to_vec();
+        options.nics = [
+            "e1000",
+            "rtl8139",
+            "virtio-net-pci",
+            "pcnet",
+            "i82557b",
+            "ne2k_pci",
+        ]
+        .map(String::from)
+        .to_vec();
     }
     options
 }
 
-fn row(options: &Options, nic: &str, server: &str, results: &[Option<Transfer>; 3]) {
-    let [netloader, netloader64, ipxe] = results;
+fn row(options: &Options, nic: &str, server: &str, results: &Results) {
     let size = options.size;
     let figure = |t: &Option<Transfer>, client: Client| {
         if !options.clients.iter().any(|c| c == client.name()) {
@@ -226,21 +250,37 @@ fn row(options: &Options, nic: &str, server: &str, results: &[Option<Transfer>; 
             format!("{:.2}", mb_per_s(t, size))
         })
     };
-    let ratio = |a: &Option<Transfer>, b: &Option<Transfer>| match (a, b) {
-        (Some(a), Some(b)) => format!("{:.2}x", b.seconds / a.seconds),
+    let ratio = |ours: &Option<Transfer>| match (ours, &results.ipxe) {
+        (Some(n), Some(i)) => format!("{:.2}x", i.seconds / n.seconds),
+        _ => "-".to_string(),
+    };
+    let (undi, undi_ratio) = match &results.undi {
+        Some(undi) => (figure(undi, Client::Undi), ratio(undi)),
+        None => ("not run".to_string(), "-".to_string()),
+    };
+    let bits = match (&results.netloader, &results.netloader64) {
+        (Some(n), Some(n64)) => format!("{:.2}x", n64.seconds / n.seconds),
         _ => "-".to_string(),
     };
     let opts = |t: &Option<Transfer>| t.as_ref().map_or(String::new(), |t| t.options.clone());
     println!(
-        "| {nic} | {server} | {} | {} | {} | {} | {} | {} | {} |",
-        figure(netloader, Client::Netloader),
-        figure(netloader64, Client::Netloader64),
-        figure(ipxe, Client::Ipxe),
-        ratio(netloader, ipxe),
-        ratio(netloader, netloader64),
-        opts(netloader),
-        opts(ipxe)
+        "| {nic} | {server} | {} | {} | {undi} | {} | {} | {bits} | {undi_ratio} | {} | {} |",
+        figure(&results.netloader, Client::Netloader),
+        figure(&results.netloader64, Client::Netloader64),
+        figure(&results.ipxe, Client::Ipxe),
+        ratio(&results.netloader),
+        opts(&results.netloader),
+        opts(&results.ipxe)
     );
+}
+
+/// The median transfer of each client on one card and server (`undi`: `None` where that
+/// client does not run, on HTTP).
+struct Results {
+    netloader: Option<Transfer>,
+    netloader64: Option<Transfer>,
+    undi: Option<Option<Transfer>>,
+    ipxe: Option<Transfer>,
 }
 
 /// A namespace with dnsmasq naming `boot_file` and nginx serving `root`, behind the relay.
@@ -290,9 +330,9 @@ fn to_kernel(
     } = network;
     let boot_file = match client {
         Client::Ipxe => format!("http://{}/{IPXE_KERNEL_SCRIPT}", netns::SERVER_ADDR),
-        Client::Netloader | Client::Netloader64 => {
-            format!("http://{}/{KERNEL_CONFIG}", netns::SERVER_ADDR)
-        }
+        Client::Netloader => format!("http://{}/{KERNEL_CONFIG}", netns::SERVER_ADDR),
+        // TFTP only; the 64-bit runtime: compared by boot_bench --runtimes.
+        Client::Undi | Client::Netloader64 => return None,
     };
     let net = nginx_net(root, &boot_file, impairment, reorder, dir, client);
     let name = format!("bench-kernel-{label}-{}-{nic}", client.name());
@@ -317,18 +357,14 @@ fn to_kernel(
     Some(outcome.elapsed.as_secs_f64())
 }
 
-/// One row of the boot-to-kernel table: card, network, and seconds for netloader (32-bit, the
-/// default), netloader with the 64-bit runtime and iPXE.
-type KernelRow = (String, String, [Option<f64>; 3]);
-
-/// Rows of the boot-to-kernel table for one card.
+/// Rows of the boot-to-kernel table for one card: (card, network, netloader s, iPXE s).
 fn kernel_runs(
     options: &Options,
     nic: &str,
     root: &Path,
     dir: &Path,
     iso: &Path,
-) -> Vec<KernelRow> {
+) -> Vec<(String, String, Option<f64>, Option<f64>)> {
     let cases = [
         ("clean", "clean", Impairment::NONE, 0.0),
         (
@@ -369,9 +405,9 @@ fn kernel_runs(
             impairment,
             reorder,
         };
-        let mut times = [Vec::new(), Vec::new(), Vec::new()];
+        let mut times = [Vec::new(), Vec::new()];
         for _ in 0..options.runs {
-            for (k, client) in Client::ALL.into_iter().enumerate() {
+            for (k, client) in [Client::Netloader, Client::Ipxe].into_iter().enumerate() {
                 if options.clients.iter().any(|c| c == client.name()) {
                     let t = to_kernel(client, nic, root, dir, iso, network);
                     eprintln!("  {nic} {label} {}: {t:?}", client.name());
@@ -386,7 +422,8 @@ fn kernel_runs(
             v.sort_by(|a, b| a.unwrap().total_cmp(&b.unwrap()));
             v[v.len() / 2]
         };
-        rows.push((nic.to_string(), label.to_string(), times.map(median)));
+        let [n, i] = times;
+        rows.push((nic.to_string(), label.to_string(), median(n), median(i)));
     }
     rows
 }
@@ -443,6 +480,18 @@ fn main() {
         forms::build_with(Form::Iso, &options64).unwrap(),
     )
     .unwrap();
+    let undi_options = forms::Options {
+        config: Some(
+            format!("set timeout=0\nmenuentry bench {{\n  multiboot /{FILE}\n}}\n").into_bytes(),
+        ),
+        undi: netloader::pxe::UndiPolicy::Always,
+        ..forms::Options::default()
+    };
+    std::fs::write(
+        root.join(UNDI_PROGRAM),
+        forms::build_with(Form::Pxe, &undi_options).unwrap(),
+    )
+    .unwrap();
 
     let size = options.size;
     let rtt_ms = options.rtt.as_secs_f64() * 1e3;
@@ -452,13 +501,13 @@ fn main() {
     );
     println!();
     println!(
-        "| NIC | server | netloader MB/s | netloader 64-bit MB/s | iPXE MB/s | netloader / iPXE | 32-bit / 64-bit | netloader's options | iPXE's options |"
+        "| NIC | server | netloader MB/s | netloader 64-bit MB/s | netloader via UNDI MB/s | iPXE MB/s | netloader / iPXE | 32-bit / 64-bit | via UNDI / iPXE | netloader's options | iPXE's options |"
     );
-    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
     for nic in &options.nics {
         if options.servers.iter().any(|s| s == "qemu") {
             let server = Server::Qemu(&root);
-            let results = interleaved(&options, nic, |client| {
+            let results = interleaved(&options, nic, true, |client| {
                 run(client, nic, &server, &dir, &iso, "qemu")
             });
             row(&options, nic, "QEMU built-in", &results);
@@ -477,12 +526,13 @@ fn main() {
                 ("nginx (HTTP), no delay".to_string(), Duration::ZERO),
                 (format!("nginx (HTTP), {rtt_ms} ms RTT"), options.rtt),
             ] {
-                let results = interleaved(&options, nic, |client| {
+                let results = interleaved(&options, nic, false, |client| {
                     let boot_file = match client {
                         Client::Ipxe => format!("http://{}/{IPXE_HTTP_SCRIPT}", netns::SERVER_ADDR),
                         Client::Netloader | Client::Netloader64 => {
                             format!("http://{}/{FILE}", netns::SERVER_ADDR)
                         }
+                        Client::Undi => return None, // TFTP only: not run here
                     };
                     let net = nginx_net(
                         &root,
@@ -504,15 +554,15 @@ fn main() {
             continue;
         }
         let label = format!("atftpd, {rtt_ms} ms RTT");
-        let results = interleaved(&options, nic, |client| {
-            let boot_file = if client == Client::Ipxe {
-                IPXE_SCRIPT
-            } else {
-                FILE
-            };
+        let results = interleaved(&options, nic, true, |client| {
             let logs = dir.join(format!("servers-{}-{nic}", client.name()));
-            let net = TestNet::start(&root, boot_file, Impairment::round_trip(options.rtt), &logs)
-                .unwrap_or_else(|e| panic!("namespace with atftpd: {e}"));
+            let net = TestNet::start(
+                &root,
+                client.tftp_boot_file(),
+                Impairment::round_trip(options.rtt),
+                &logs,
+            )
+            .unwrap_or_else(|e| panic!("namespace with atftpd: {e}"));
             run(client, nic, &Server::Atftpd(&net), &dir, &iso, "atftpd")
         });
         row(&options, nic, &label, &results);
@@ -521,7 +571,7 @@ fn main() {
 }
 
 /// The boot-to-kernel table (`http-loss`).
-fn print_kernel_rows(rows: &[KernelRow]) {
+fn print_kernel_rows(rows: &[(String, String, Option<f64>, Option<f64>)]) {
     if rows.is_empty() {
         return;
     }
@@ -530,40 +580,42 @@ fn print_kernel_rows(rows: &[KernelRow]) {
         "QEMU start to the test kernel's entry, kernel + 1 MiB module over HTTP (nginx), seconds:"
     );
     println!();
-    println!(
-        "| NIC | network | netloader s | netloader 64-bit s | iPXE s | netloader / iPXE time | 32-bit / 64-bit time |"
-    );
-    println!("| --- | --- | --- | --- | --- | --- | --- |");
-    let show = |t: &Option<f64>| t.map_or("-".to_string(), |t| format!("{t:.2}"));
-    let ratio = |a: &Option<f64>, b: &Option<f64>| match (a, b) {
-        (Some(a), Some(b)) => format!("{:.2}", a / b),
-        _ => "-".to_string(),
-    };
-    for (nic, label, [n, n64, i]) in rows {
-        println!(
-            "| {nic} | {label} | {} | {} | {} | {} | {} |",
-            show(n),
-            show(n64),
-            show(i),
-            ratio(n, i),
-            ratio(n, n64)
-        );
+    println!("| NIC | network | netloader s | iPXE s | netloader / iPXE time |");
+    println!("| --- | --- | --- | --- | --- |");
+    let show = |t: &Option<f64>| t.map_or("failed".to_string(), |t| format!("{t:.2}"));
+    for (nic, label, n, i) in rows {
+        let ratio = match (n, i) {
+            (Some(n), Some(i)) => format!("{:.2}", n / i),
+            _ => "-".to_string(),
+        };
+        println!("| {nic} | {label} | {} | {} | {ratio} |", show(n), show(i));
     }
 }
 
-/// `--runs` transfers by each selected client, alternating netloader (32-bit, 64-bit) and
-/// iPXE; the median of each, in `Client::ALL`'s order (a failed run counts as failed; a
-/// client not selected has none). Every run's figure goes to stderr.
+/// `--runs` transfers by each selected client, alternating netloader (32-bit, 64-bit), netloader via UNDI (where
+/// `with_undi`) and iPXE; the median of each (a failed run counts as failed; a client not
+/// selected has none). Every run's figure goes to stderr.
 fn interleaved(
     options: &Options,
     nic: &str,
+    with_undi: bool,
     mut one: impl FnMut(Client) -> Option<Transfer>,
-) -> [Option<Transfer>; 3] {
+) -> Results {
     let (runs, size) = (options.runs, options.size);
-    let mut all = [Vec::new(), Vec::new(), Vec::new()];
+    let mut netloader = Vec::new();
+    let mut netloader64 = Vec::new();
+    let mut undi = Vec::new();
+    let mut ipxe = Vec::new();
     for _ in 0..runs {
-        for (client, results) in Client::ALL.into_iter().zip(all.iter_mut()) {
-            if !options.clients.iter().any(|c| c == client.name()) {
+        for (client, results) in [
+            (Client::Netloader, &mut netloader),
+            (Client::Netloader64, &mut netloader64),
+            (Client::Undi, &mut undi),
+            (Client::Ipxe, &mut ipxe),
+        ] {
+            if !options.clients.iter().any(|c| c == client.name())
+                || (client == Client::Undi && !with_undi)
+            {
                 continue;
             }
             let transfer = one(client);
@@ -576,7 +628,12 @@ fn interleaved(
             results.push(transfer);
         }
     }
-    all.map(median)
+    Results {
+        netloader: median(netloader),
+        netloader64: median(netloader64),
+        undi: with_undi.then(|| median(undi)),
+        ipxe: median(ipxe),
+    }
 }
 
 /// The median transfer by time (the upper one of the middle two for an even count); None if

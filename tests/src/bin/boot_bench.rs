@@ -35,9 +35,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use netloader::forms::{self, Form};
-use netloader::rom::{NicFamily, RomOptions};
+use netloader::rom::RomOptions;
 use netloader_tests::kernels::{self, Variant};
-use netloader_tests::qemu::work_dir;
+use netloader_tests::qemu::{nic_family, work_dir};
 use netloader_tests::timed_serial::{self, TimedRun};
 
 const MODULE: &str = "payload.bin";
@@ -121,14 +121,6 @@ fn form_named(name: &str) -> Option<Form> {
         .find(|f| f.name() == name)
 }
 
-fn family(nic: &str) -> NicFamily {
-    match nic {
-        "rtl8139" => NicFamily::Rtl8139,
-        "virtio-net-pci" => NicFamily::Virtio,
-        _ => NicFamily::E1000,
-    }
-}
-
 fn config_text() -> String {
     format!(
         "set timeout=0\nmenuentry \"bench\" {{\n  multiboot /kernel\n  module /{MODULE}\n  boot\n}}\n"
@@ -163,6 +155,7 @@ fn image(form: Form, nic: &str, embedded: bool, runtime: forms::Runtime) -> Vec<
     let options = forms::Options {
         config: embedded.then(|| config_text().into_bytes()),
         runtime,
+        ..Default::default()
     };
     match form {
         // The ROM's first stage starts netloader.pxe; an embedded config needs the whole
@@ -170,7 +163,7 @@ fn image(form: Form, nic: &str, embedded: bool, runtime: forms::Runtime) -> Vec<
         Form::Rom => forms::rom(
             &options,
             &RomOptions {
-                nic: family(nic),
+                nic: nic_family(nic),
                 standalone: embedded,
                 ..RomOptions::default()
             },
