@@ -199,7 +199,17 @@ fn stop(failure: &boot::Failure) -> ! {
 
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo) -> ! {
-    println!("\nE-PANIC: {info}");
+    // The option ROM's first stage names only where: without the message, the optimizer drops
+    // every panic message's formatting code (the Debug impls behind `unwrap`s in the crates),
+    // kilobytes a 56 KiB ROM cannot spare.
+    if cfg!(feature = "chain") {
+        match info.location() {
+            Some(at) => println!("\nE-PANIC at {}:{}", at.file(), at.line()),
+            None => println!("\nE-PANIC"),
+        }
+    } else {
+        println!("\nE-PANIC: {info}");
+    }
     println!("This is a netloader bug: please report it with this screen.");
     arch::halt_forever()
 }
