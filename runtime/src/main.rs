@@ -131,8 +131,10 @@ fn network_boot(
 ) -> boot::Failure {
     #[cfg(not(feature = "chain"))]
     let nic = match kept {
-        Some(kept) => nic::open_undi(kept),
-        None => nic::open_first(),
+        // The guard is a constant: a build without UNDI (an option ROM's) links none of it,
+        // even where this function is not inlined into the one that knows `kept` is None.
+        Some(kept) if nic::UNDI_CARRIED => nic::open_undi(kept),
+        _ => nic::open_first(),
     };
     #[cfg(feature = "chain")]
     let nic = nic::open_first();
