@@ -53,7 +53,7 @@ fn main() {
             (Some("chain"), format!("runtime-chain-{name}.bin")),
             (Some(""), format!("runtime-{name}.bin")),
         ] {
-            let elf = build_runtime(&root, features, Some(name), Some(X86_TARGET));
+            let elf = build_runtime(&root, features, Some(name), Target::Bios32);
             let file_elf = object::File::parse(&*elf).expect("parse the runtime ELF");
             std::fs::write(out_dir.join(&file), flat_image(&file_elf)).unwrap();
             code_table.push_str(&code_entry(&file, &file_elf));
@@ -67,7 +67,12 @@ fn main() {
     table += "];\n";
     std::fs::write(out_dir.join("rom_runtimes.rs"), table).unwrap();
 
-    let elf = build_runtime(&root, None, None, Some(X86_TARGET));
+    // netloader.efi: the same sources for x86_64-unknown-uefi (a PE32+ application; it carries
+    // the firmware's network interface as its driver, runtime/src/nic.rs).
+    let efi = build_runtime(&root, None, None, Target::Uefi);
+    std::fs::write(out_dir.join("netloader.efi"), efi).unwrap();
+
+    let elf = build_runtime(&root, None, None, Target::Bios32);
     let file = object::File::parse(&*elf).expect("parse the runtime ELF");
     let image_start = symbol(&file, "__image_start");
     let runtime_end = symbol(&file, "__runtime_end");
@@ -84,7 +89,7 @@ fn main() {
     .unwrap();
 
     // The 64-bit runtime (the x86_64 platform, long mode): `netloader build --runtime 64`.
-    let elf64 = build_runtime(&root, None, None, None);
+    let elf64 = build_runtime(&root, None, None, Target::Bios64);
     let file64 = object::File::parse(&*elf64).expect("parse the 64-bit runtime ELF");
     std::fs::write(out_dir.join("runtime-x86_64.bin"), flat_image(&file64)).unwrap();
     let x86_64_runtime_end = symbol(&file64, "__runtime_end");
@@ -191,18 +196,37 @@ fn flat_image(file: &object::File) -> Vec<u8> {
     image
 }
 
-/// The Rust target of the 32-bit runtime: Pentium baseline, no SSE (i686 assumes SSE2).
-const X86_TARGET: &str = "i586-unknown-linux-gnu";
+/// Which runtime: a BIOS one (an ELF linked at 0x8000 with stage 1), 32-bit (the x86 platform,
+/// every BIOS form's) or 64-bit (the x86_64 platform, for the host target: `--runtime 64`), or
+/// netloader.efi (the x86_64 platform's UEFI flavour).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Target {
+    Bios32,
+    Bios64,
+    Uefi,
+}
+
+impl Target {
+    /// The Rust target, where it is not the host's (scripts/install-deps adds both with rustup).
+    fn triple(self) -> Option<&'static str> {
+        match self {
+            // Pentium baseline, no SSE (i686 assumes SSE2).
+            Target::Bios32 => Some("i586-unknown-linux-gnu"),
+            Target::Bios64 => None,
+            Target::Uefi => Some("x86_64-unknown-uefi"),
+        }
+    }
+}
 
 /// `cargo build --release` in ../runtime, with a target directory of its own beside ours;
 /// with `features`, those instead of the default ones (none: `Some("")`); with `driver`, that
-/// NIC driver alone instead of every driver of the registry (runtime/src/nic.rs); with
-/// `target`, for that Rust target instead of the host's (x86_64). Returns the ELF's bytes.
+/// NIC driver alone instead of every driver of the registry (runtime/src/nic.rs).
+/// Returns the ELF's bytes (the PE image's for [`Target::Uefi`]).
 fn build_runtime(
     root: &Path,
     features: Option<&str>,
     driver: Option<&str>,
-    target: Option<&str>,
+    target: Target,
 ) -> Vec<u8> {
     let target_dir = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
@@ -222,9 +246,11 @@ fn build_runtime(
         }
     }
     let mut rustflags = remap_source_paths(root);
-    if let Some(target) = target {
-        require_target(target);
-        command.args(["--target", target]);
+    if let Some(triple) = target.triple() {
+        require_target(triple);
+        command.args(["--target", triple]);
+    }
+    if target == Target::Bios32 {
         // Code at fixed addresses: position-independent 32-bit code would spend a register
         // and a call per function on finding its GOT.
         rustflags.push("-Crelocation-model=static".into());
@@ -252,11 +278,15 @@ fn build_runtime(
         status.success(),
         "building the runtime failed (see the errors above)"
     );
-    let release = match target {
-        Some(target) => target_dir.join(target).join("release"),
+    let built = match target.triple() {
+        Some(triple) => target_dir.join(triple).join("release"),
         None => target_dir.join("release"),
-    };
-    std::fs::read(release.join("netloader-runtime")).expect("read the runtime ELF")
+    }
+    .join(match target {
+        Target::Uefi => "netloader-runtime.efi",
+        Target::Bios32 | Target::Bios64 => "netloader-runtime",
+    });
+    std::fs::read(&built).unwrap_or_else(|e| panic!("read {}: {e}", built.display()))
 }
 
 /// Stop with a clear message when the Rust target is missing (cargo's own error only says
@@ -277,7 +307,7 @@ fn require_target(target: &str) {
         });
     assert!(
         has_core,
-        "E-BUILD-TARGET: the Rust target {target} is not installed (netloader's 32-bit runtime is built for it): run `rustup target add {target}` (scripts/install-deps does)"
+        "E-BUILD-TARGET: the Rust target {target} is not installed (netloader's 32-bit runtime and netloader.efi are built for theirs): run `rustup target add {target}` (scripts/install-deps does)"
     );
 }
 

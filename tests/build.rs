@@ -1,7 +1,5 @@
 //! Build the Multiboot test kernel (its own cargo workspace in kernel/) and derive its variants;
-//! build the Linux test kernel (linux-kernel/) and wrap it as a bzImage (build_linux_kernel.rs);
-//! build the stand-in for netloader.efi (efi-stub/, for x86_64-unknown-uefi) that the UEFI
-//! boot tests put where the real one will go (`NETLOADER_TEST_EFI_STUB`).
+//! build the Linux test kernel (linux-kernel/) and wrap it as a bzImage (build_linux_kernel.rs).
 //!
 //! One kernel crate, two links: `mbtest` at 1 MiB and `mbtest-low` at 0x8000. Out of them, into
 //! OUT_DIR:
@@ -27,7 +25,9 @@
 //! - `mb2-fb.elf`: the framebuffer tag on (1024x768x32);
 //! - `mb2-smbios.elf`: a required information request for SMBIOS (13), which netloader
 //!   does not give: it must refuse the kernel;
-//! - `mb2-aout.bin`: the flat image with the address and entry address tags on (no ELF).
+//! - `mb2-aout.bin`: the flat image with the address and entry address tags on (no ELF);
+//! - `mb2-exitbs.elf`: the EFI boot services tag (7) off, so that a UEFI loader ends boot
+//!   services before the entry.
 //!
 //! Every variant gets its name and the SHA-256 of its header+code+rodata+data (as patched)
 //! stored in the kernel's `.mbtest` section, so the kernel can report which variant it is and
@@ -54,6 +54,8 @@ const MB_HEADER_MAGIC: u32 = 0x1bad_b002;
 /// Multiboot 2 header tag types the variants switch on.
 const MB2_TAG_FRAMEBUFFER: u16 = 5;
 const MB2_TAG_RELOCATABLE: u16 = 10;
+/// An unknown tag type (entry2.s's NOP_TAG): with its optional flag, every loader ignores it.
+const MB2_TAG_IGNORED: u16 = 0x7ff0;
 const MB2_TAG_ADDRESS: u16 = 2;
 const MB2_TAG_ENTRY: u16 = 3;
 const MB2_REQUEST_SMBIOS: u32 = 13;
@@ -155,6 +157,7 @@ fn main() {
         ("mb2-reloc", Mb2Tweak::Relocatable),
         ("mb2-fb", Mb2Tweak::Framebuffer),
         ("mb2-smbios", Mb2Tweak::NeedsSmbios),
+        ("mb2-exitbs", Mb2Tweak::NoEfiBootServices),
     ] {
         emit(
             variant,
@@ -217,22 +220,6 @@ fn main() {
         "cargo:rustc-env=NETLOADER_LINUX_TEST_KERNEL_I586={}",
         bzimage32.display()
     );
-    // The UEFI stand-in: its own workspace too, for the UEFI target.
-    for watched in ["efi-stub/src", "efi-stub/Cargo.toml", "efi-stub/Cargo.lock"] {
-        println!(
-            "cargo:rerun-if-changed={}",
-            manifest_dir.join(watched).display()
-        );
-    }
-    let stub_release = cargo_release(
-        &root,
-        &manifest_dir.join("efi-stub/Cargo.toml"),
-        Some(EFI_TARGET),
-    );
-    println!(
-        "cargo:rustc-env=NETLOADER_TEST_EFI_STUB={}",
-        stub_release.join("netloader-efi-stub.efi").display()
-    );
     std::fs::write(
         out_dir.join("test_kernel_layouts.rs"),
         format!("/// (variant name, layout), written by build.rs.\nconst LAYOUTS: &[(&str, Layout)] = &[\n{table}];\n"),
@@ -240,8 +227,6 @@ fn main() {
     .unwrap();
 }
 
-/// The target of the UEFI stand-in (scripts/install-deps adds it with rustup).
-const EFI_TARGET: &str = "x86_64-unknown-uefi";
 /// The target of the 32-bit test kernels (netloader's own 32-bit runtime needs it too).
 const X86_TARGET: &str = "i586-unknown-linux-gnu";
 
@@ -306,6 +291,7 @@ enum Mb2Tweak {
     Framebuffer,
     NeedsSmbios,
     AddressTags,
+    NoEfiBootServices,
 }
 
 /// A linked kernel: its file, its single PT_LOAD segment and the symbols the variants need.
@@ -428,6 +414,10 @@ impl Linked {
             Mb2Tweak::Framebuffer => {
                 let tag = at(self, "mb2test_fb_tag", &file);
                 file[tag..tag + 2].copy_from_slice(&MB2_TAG_FRAMEBUFFER.to_le_bytes());
+            }
+            Mb2Tweak::NoEfiBootServices => {
+                let tag = at(self, "mb2test_efi_bs_tag", &file);
+                file[tag..tag + 2].copy_from_slice(&MB2_TAG_IGNORED.to_le_bytes());
             }
             Mb2Tweak::NeedsSmbios => {
                 let request = at(self, "mb2test_extra_request", &file);

@@ -27,6 +27,7 @@ pub mod ne2k;
 pub mod pcnet;
 pub mod registry;
 pub mod rtl8139;
+pub mod snp;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod undi;

@@ -39,6 +39,10 @@ pub const DRIVERS: &[Driver] = &[
     crate::eepro100::DRIVER,
     crate::ne2k::DRIVER,
     crate::undi::DRIVER,
+    // netloader.efi's: the firmware's interface while boot services run. Only UEFI builds
+    // carry it (a BIOS has no SNP to offer).
+    #[cfg(target_os = "uefi")]
+    crate::snp::DRIVER,
 ];
 
 /// One driver: what the runtime, the ROM builder and the docs need to know about it.
@@ -53,7 +57,7 @@ pub struct Driver {
     /// declares unless told otherwise (`--pci-id`); the others with the same vendor go into the
     /// ROM's PCI 3.0 device list. Empty for a driver of cards that are not on a PCI bus.
     pub pci_ids: &'static [PciId],
-    /// For cards no bus lists (ISA, the PXE ROM's UNDI): look for one, after the PCI scan found
+    /// For cards no bus lists (ISA, the PXE ROM's UNDI, UEFI's SNP): look for one, after the PCI scan found
     /// no card with a driver. `None` for PCI-only drivers.
     pub find: Option<FindFn>,
     /// Bytes of [`DmaPool`] the driver's `open` takes at most (see [`dma_len`]).
@@ -143,6 +147,16 @@ pub fn named(name: &str) -> Option<&'static Driver> {
 pub trait Machine {
     /// A busy-wait of at least the given microseconds.
     fn delay(&mut self) -> &mut dyn Delay;
+
+    /// Whether the firmware offers a network interface (UEFI's Simple Network Protocol).
+    fn offers_snp(&mut self) -> bool {
+        false
+    }
+
+    /// The firmware's network interface, handed out once (netloader.efi; see `snp`).
+    fn take_snp(&mut self) -> Option<&'static mut dyn crate::snp::SnpApi> {
+        None
+    }
 }
 
 /// A card some driver will open.

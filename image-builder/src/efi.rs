@@ -1,30 +1,22 @@
 //! netloader.efi, the UEFI application, and where it enters the host tool.
 //!
-//! netloader has no UEFI build yet: the runtime built for `x86_64-unknown-uefi` (the firmware's
-//! network, memory map and ExitBootServices, issue 16) is work still to come. Everything around
-//! it is here already: `netloader build --form efi` writes it, the ISO and the USB image carry
-//! it as `EFI/BOOT/BOOTX64.EFI` in an EFI system partition, and `netloader serve` hands it to
-//! UEFI PXE clients. When build.rs produces it, [`BUILT_IN`] becomes
-//! `Some(include_bytes!(concat!(env!("OUT_DIR"), "/netloader.efi")))` and nothing else changes.
-//! Until then the forms leave the ESP out, `--form efi` says `E-EFI-NOTBUILT`, and the boot
-//! tests hand the writers a stand-in (tests/efi-stub) through `forms::Options::efi_app`.
+//! build.rs builds the runtime for `x86_64-unknown-uefi` (runtime/src/efi/: the firmware's
+//! network, memory map and ExitBootServices) and [`BUILT_IN`] carries it: `netloader build
+//! --form efi` writes it, the ISO and the USB image carry it as `EFI/BOOT/BOOTX64.EFI` in an
+//! EFI system partition, and `netloader serve` hands it to UEFI PXE clients.
 
 use object::LittleEndian as LE;
 use object::pe::{IMAGE_FILE_MACHINE_AMD64, IMAGE_SUBSYSTEM_EFI_APPLICATION};
 use object::read::pe::{ImageNtHeaders, ImageOptionalHeader, PeFile64};
 
-/// The UEFI application built into this netloader: none yet (see the module's comment).
-pub const BUILT_IN: Option<&[u8]> = None;
+/// The UEFI application built into this netloader (see the module's comment).
+pub const BUILT_IN: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/netloader.efi"));
 
 /// Its name on a TFTP server (`netloader serve` uses it; `--form efi` suggests it).
 pub const FILE_NAME: &str = "netloader.efi";
 
 /// Where firmware looks on removable media for an x64 boot program (UEFI 2.10, 3.5.1.1).
 pub const ESP_BOOT_PATH: &str = "EFI/BOOT/BOOTX64.EFI";
-
-/// The one line `--form efi` fails with while nothing is built in.
-pub const NOT_BUILT: &str = "E-EFI-NOTBUILT: this netloader has no UEFI application (netloader.efi) built in yet: \
-     use the BIOS forms (iso, usb, floppy; pxe for PXE ROMs), on a UEFI PC with its legacy (CSM) boot enabled";
 
 /// Checks that `app` is what firmware starts from an ESP or by PXE: a PE32+ image for x86-64
 /// whose subsystem is EFI application (10). Drivers and 32-bit images are refused. The error

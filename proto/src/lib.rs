@@ -19,6 +19,7 @@ pub mod config;
 pub mod crc32;
 pub mod decompress;
 pub mod dhcp;
+pub mod efi;
 pub mod elf;
 pub mod http;
 pub mod ipv4;

@@ -28,7 +28,7 @@ mod tests;
 
 use core::fmt;
 
-pub use boot_params::{TextCursor, ZeroPage};
+pub use boot_params::{EfiInfo, TextCursor, ZeroPage};
 pub use header::{BzImage, SetupHeader};
 
 /// The zero page is one 4 KiB page.

@@ -20,6 +20,14 @@ pub const E820_ACPI_NVS: u32 = 4;
 pub const E820_BAD: u32 = 5;
 
 impl E820Entry {
+    /// An empty entry, for tables filled later.
+    pub const ZERO: E820Entry = E820Entry {
+        base: 0,
+        length: 0,
+        kind: 0,
+        acpi_attributes: 0,
+    };
+
     /// One past the last byte, saturating (a BIOS may report a length that overflows).
     pub fn end(&self) -> u64 {
         self.base.saturating_add(self.length)

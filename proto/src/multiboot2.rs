@@ -10,7 +10,7 @@ mod info;
 
 pub use crate::vbe::Vbe;
 pub use header::{
-    AddressTag, ConsoleTag, EfiTag, FramebufferTag, Header, HeaderError, Preference,
+    AddressTag, ConsoleTag, EfiTag, Firmware, FramebufferTag, Header, HeaderError, Preference,
     RelocatableTag, Requests, Unsupported,
 };
 pub use image::{Image, ImageError};

@@ -41,6 +41,10 @@ pub enum Use {
     Firmware,
     /// netloader itself: its image, stacks and .bss.
     Loader,
+    /// A UEFI firmware's boot-services code and data, and the memory it keeps for its own
+    /// allocations while netloader.efi runs: in use until ExitBootServices (just before the
+    /// hand-off), RAM for the kernel afterwards.
+    BootServices,
     /// A buffer of the loader outside its image (a bounce buffer, a decompression dictionary).
     LoaderBuffer,
     /// The config text (read again while the boot information is built).
@@ -69,7 +73,7 @@ impl Use {
     pub fn ends_at_handoff(self) -> bool {
         matches!(
             self,
-            Use::Loader | Use::LoaderBuffer | Use::Config | Use::Download
+            Use::Loader | Use::BootServices | Use::LoaderBuffer | Use::Config | Use::Download
         )
     }
 }
@@ -79,6 +83,7 @@ impl fmt::Display for Use {
         match self {
             Use::Firmware => f.write_str("the BIOS's data (interrupt table, BIOS data area)"),
             Use::Loader => f.write_str("netloader itself"),
+            Use::BootServices => f.write_str("the firmware's boot services"),
             Use::LoaderBuffer => f.write_str("a buffer of netloader"),
             Use::Config => f.write_str("the config"),
             Use::Download => f.write_str("the kernel file being read"),

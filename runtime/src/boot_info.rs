@@ -87,8 +87,7 @@ impl BootForm {
     }
 }
 
-/// The largest DHCP packet stage1/pxe.s keeps (PACKET_MAX there).
-pub const PXE_PACKET_MAX: usize = 1472;
+pub use crate::net::PXE_PACKET_MAX;
 
 /// What the PXE entry (stage1/pxe.s) learned from the card's PXE ROM before unloading it.
 #[repr(C)]

@@ -1,10 +1,15 @@
-//! netloader's runtime: the no_std program stage 1 starts (64-bit or 32-bit: `arch` is the
-//! platform layer). It owns the machine from here
-//! until it hands a kernel over.
+//! netloader's runtime: the no_std program stage 1 starts (64-bit or 32-bit), or, built for
+//! x86_64-unknown-uefi, netloader.efi, which the firmware starts (src/efi/); `arch` is the
+//! platform layer. It owns the machine from here until it hands a kernel over.
 #![no_std]
 #![no_main]
 // The option ROM's first stage uses the network half only: the rest is compiled but unused.
-#![cfg_attr(feature = "chain", allow(dead_code, unused_imports))]
+// netloader.efi drives the firmware's interface: the PCI glue and the BIOS paths (VGA text,
+// the PXE ROM's answer) are compiled but unused there.
+#![cfg_attr(
+    any(feature = "chain", target_os = "uefi"),
+    allow(dead_code, unused_imports)
+)]
 // Failures are fixed-size strings (there is no allocator), returned once per boot: their size
 // costs nothing that matters, and boxing them is not possible.
 #![allow(clippy::result_large_err)]
@@ -14,22 +19,26 @@
 
 mod arch;
 mod boot;
+#[cfg(not(target_os = "uefi"))]
 mod boot_info;
 #[cfg(feature = "chain")]
 mod chain;
 mod console;
 mod download;
+#[cfg(target_os = "uefi")]
+mod efi;
 mod embedded;
 mod menu;
 mod net;
 mod nic;
 mod pci;
-#[cfg(not(feature = "chain"))]
+#[cfg(all(not(feature = "chain"), not(target_os = "uefi")))]
 mod pxe_stack;
 mod time;
-#[cfg(not(feature = "chain"))]
+#[cfg(all(not(feature = "chain"), not(target_os = "uefi")))]
 mod undi_rom;
 
+#[cfg(not(target_os = "uefi"))]
 use boot_info::BootInfo;
 use console::OrNone;
 
@@ -39,6 +48,7 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// in .bss, enough for these first steps): everything from the network card to the hand-off
 /// runs on the larger stack the layout sets aside in upper memory (boot/plan.rs), since
 /// conventional memory has no room for it.
+#[cfg(not(target_os = "uefi"))]
 #[unsafe(no_mangle)]
 extern "C" fn netloader_main(boot: &'static mut BootInfo) -> ! {
     console::init();
@@ -108,9 +118,14 @@ extern "C" fn netloader_main(boot: &'static mut BootInfo) -> ! {
             // runtime runs (the load plan reserves it as netloader's own), 16-byte aligned.
             unsafe {
                 arch::on_stack(layout.stack.end, || {
+                    let pxe = boot.pxe().filter(|_| {
+                        boot.form() == boot_info::BootForm::Pxe && !cfg!(feature = "chain")
+                    });
+                    let answer = pxe.map(net::from_rom);
                     failure = Some(network_boot(
                         &map,
-                        boot,
+                        answer,
+                        boot.conventional_kib,
                         #[cfg(not(feature = "chain"))]
                         kept,
                     ));
@@ -123,20 +138,23 @@ extern "C" fn netloader_main(boot: &'static mut BootInfo) -> ! {
     stop(&failure)
 }
 
-/// From the card to the boot: everything that needs the network. Returns only on failure.
+/// From the card to the boot: everything that needs the network. `answer`: the DHCP answer
+/// the firmware got, where it did (the PXE form; netloader.efi by PXE); `kept`: a PXE ROM's
+/// stack left resident for UNDI (BIOS forms). Returns only on failure.
 fn network_boot(
     map: &netloader_proto::memmap::MemoryMap,
-    handoff: &BootInfo,
-    #[cfg(not(feature = "chain"))] kept: Option<pxe_stack::KeptStack>,
+    answer: Option<net::FirmwareAnswer>,
+    #[cfg_attr(not(feature = "chain"), allow(unused_variables))] conventional_kib: u16,
+    #[cfg(all(not(feature = "chain"), not(target_os = "uefi")))] kept: Option<pxe_stack::KeptStack>,
 ) -> boot::Failure {
-    #[cfg(not(feature = "chain"))]
+    #[cfg(all(not(feature = "chain"), not(target_os = "uefi")))]
     let nic = match kept {
         // The guard is a constant: a build without UNDI (an option ROM's) links none of it,
         // even where this function is not inlined into the one that knows `kept` is None.
         Some(kept) if nic::UNDI_CARRIED => nic::open_undi(kept),
         _ => nic::open_first(),
     };
-    #[cfg(feature = "chain")]
+    #[cfg(any(feature = "chain", target_os = "uefi"))]
     let nic = nic::open_first();
     let nic = match nic {
         Ok(nic) => nic,
@@ -148,10 +166,7 @@ fn network_boot(
         mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]
     );
     let mut net = net::Net::new(nic, map);
-    let pxe = handoff
-        .pxe()
-        .filter(|_| handoff.form() == boot_info::BootForm::Pxe && !cfg!(feature = "chain"));
-    let lease = match net.lease(pxe, 20) {
+    let lease = match net.lease(answer, 20) {
         Ok(lease) => lease,
         Err(e) => return e.into(),
     };
@@ -173,7 +188,7 @@ fn network_boot(
     #[cfg(not(feature = "chain"))]
     let failure = boot::run(&mut net, &lease, map, mac);
     #[cfg(feature = "chain")]
-    let failure = chain::run(&mut net, &lease, map, handoff.conventional_kib);
+    let failure = chain::run(&mut net, &lease, map, conventional_kib);
     net.close();
     failure
 }

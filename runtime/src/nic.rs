@@ -1,5 +1,9 @@
 //! Find the first network card a carried driver handles (drivers/src/registry.rs), open it, and
 //! hand it out as `&mut dyn Nic`.
+//!
+//! netloader.efi carries one driver, `snp`: the firmware's network interface, which no PCI
+//! probe finds but the firmware offers (its `find` asks the machine, `Machine::take_snp`). The
+//! card's own driver belongs to the firmware while boot services run.
 
 use core::fmt::Write;
 
@@ -12,8 +16,11 @@ use netloader_drivers::{Nic, undi};
 use crate::{pci, println, time};
 
 /// The one driver an option ROM's runtime carries (`NETLOADER_DRIVER=<name>` when it is built,
-/// see image-builder/build.rs); every driver when unset.
+/// see image-builder/build.rs); every driver when unset. netloader.efi: the firmware's SNP.
+#[cfg(not(target_os = "uefi"))]
 const ONLY: Option<&str> = option_env!("NETLOADER_DRIVER");
+#[cfg(target_os = "uefi")]
+const ONLY: Option<&str> = Some("snp");
 
 /// The drivers this build carries, chosen at compile time: the others are never referenced,
 /// so not linked (a ROM carries one driver).
@@ -57,6 +64,16 @@ impl Machine for Runtime {
     fn delay(&mut self) -> &mut dyn Delay {
         &mut self.delay
     }
+
+    #[cfg(target_os = "uefi")]
+    fn offers_snp(&mut self) -> bool {
+        crate::efi::snp::offered()
+    }
+
+    #[cfg(target_os = "uefi")]
+    fn take_snp(&mut self) -> Option<&'static mut dyn netloader_drivers::snp::SnpApi> {
+        crate::efi::snp::take()
+    }
 }
 
 /// The native driver this build has for a PCI ID, by name (UNDI, which drives any card with a
@@ -81,7 +98,7 @@ pub fn any_native_card() -> Option<&'static str> {
 /// since that card is the one the ROM booted from and the ROM's memory must be given back.
 // Out of line: inlined into its one caller it cost 0.5-1.5 KiB of conventional memory.
 #[inline(never)]
-#[cfg(not(feature = "chain"))]
+#[cfg(all(not(feature = "chain"), not(target_os = "uefi")))]
 pub fn open_undi(kept: crate::pxe_stack::KeptStack) -> Result<&'static mut dyn Nic, NoCard> {
     let card = Found {
         driver: &undi::DRIVER,

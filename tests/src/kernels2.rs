@@ -70,10 +70,12 @@ pub enum Mb2Variant {
     /// The same sources built for i586 (ELF32 as linked): a 32-bit kernel that stays in
     /// protected mode, for CPUs without long mode; not relocatable.
     I586,
+    /// The ELF64 without the EFI boot services tag: a UEFI loader ends boot services.
+    ExitBootServices,
 }
 
 impl Mb2Variant {
-    pub const ALL: [Mb2Variant; 7] = [
+    pub const ALL: [Mb2Variant; 8] = [
         Mb2Variant::Elf64,
         Mb2Variant::Elf32,
         Mb2Variant::Reloc,
@@ -81,6 +83,7 @@ impl Mb2Variant {
         Mb2Variant::Smbios,
         Mb2Variant::Aout,
         Mb2Variant::I586,
+        Mb2Variant::ExitBootServices,
     ];
 
     pub fn name(self) -> &'static str {
@@ -92,6 +95,7 @@ impl Mb2Variant {
             Mb2Variant::Smbios => "mb2-smbios",
             Mb2Variant::Aout => "mb2-aout",
             Mb2Variant::I586 => "mb2-i586",
+            Mb2Variant::ExitBootServices => "mb2-exitbs",
         }
     }
 
@@ -104,6 +108,7 @@ impl Mb2Variant {
             Mb2Variant::Smbios => env!("NETLOADER_TEST_KERNEL_MB2_SMBIOS"),
             Mb2Variant::Aout => env!("NETLOADER_TEST_KERNEL_MB2_AOUT"),
             Mb2Variant::I586 => env!("NETLOADER_TEST_KERNEL_MB2_I586"),
+            Mb2Variant::ExitBootServices => env!("NETLOADER_TEST_KERNEL_MB2_EXITBS"),
         })
     }
 }

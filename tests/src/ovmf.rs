@@ -1,6 +1,5 @@
 //! UEFI boots: QEMU with OVMF (Debian's `ovmf`) under TCG, on the same harness as the BIOS
-//! boots (qemu.rs: the serial log kept, isa-debug-exit, a generous hang guard), and the
-//! stand-in for netloader.efi that they boot until netloader has its UEFI application.
+//! boots (qemu.rs: the serial log kept, isa-debug-exit, a generous hang guard).
 //!
 //! - **Firmware**: the 4 MiB OVMF build as two pflash drives, the code read-only and a fresh
 //!   copy of the variable store per boot, so every boot starts from the firmware's defaults and
@@ -12,13 +11,11 @@
 //! - **Network cards**: virtio-net with OVMF's own VirtioNetDxe (`romfile=` empty keeps QEMU's
 //!   iPXE ROM out), e1000 with iPXE's EFI driver from QEMU's `efi-e1000.rom` (Debian's
 //!   ipxe-qemu): the two kinds of firmware network stack PCs have, as [`UefiNic`] says.
-//! - **The stand-in** (tests/efi-stub): it reports how the firmware started it on COM1, lines
-//!   `efi-stub: ...`, and ends QEMU with the test kernels' pass status (33).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
-use crate::qemu::{EXIT_PASS, Outcome, Qemu, work_dir};
+use crate::qemu::{Qemu, work_dir};
 
 /// OVMF's code, read-only (Debian's `ovmf`, installed by scripts/install-deps).
 pub const OVMF_CODE: &str = "/usr/share/OVMF/OVMF_CODE_4M.fd";
@@ -28,12 +25,6 @@ pub const OVMF_VARS: &str = "/usr/share/OVMF/OVMF_VARS_4M.fd";
 /// OVMF under TCG takes 5-15 s to its boot manager on an idle machine; this only guards
 /// against a hang on a loaded one.
 const HANG_GUARD: Duration = Duration::from_secs(300);
-
-/// The stand-in for netloader.efi, built by tests/build.rs for x86_64-unknown-uefi.
-pub fn stand_in() -> Vec<u8> {
-    let path = env!("NETLOADER_TEST_EFI_STUB");
-    std::fs::read(path).unwrap_or_else(|e| panic!("the UEFI stand-in {path}: {e}"))
-}
 
 /// A q35 PC with OVMF and `memory_mib` of RAM; add the boot device with `bootindex=0`.
 pub fn qemu(name: &str, memory_mib: u32) -> Qemu {
@@ -119,50 +110,4 @@ pub enum Medium {
     Disk,
     /// A USB stick on an xHCI controller.
     UsbStick,
-}
-
-/// A TFTP folder `<work>/<name>/tftp` holding the stand-in as `netloader.efi`.
-pub fn tftp_root(name: &str) -> PathBuf {
-    let dir = work_dir().join(name).join("tftp");
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("netloader.efi"), stand_in()).unwrap();
-    dir
-}
-
-/// OVMF's last boot option, started when every device failed: nothing more will happen.
-const SHELL_BANNER: &str = "UEFI Interactive Shell";
-
-/// Boot until QEMU exits (the stand-in ends it) or OVMF gives up on the devices and starts its
-/// built-in shell (the caller's checks then fail with the log).
-pub fn run(qemu: &Qemu) -> Outcome {
-    qemu.run(|serial| serial.contains(SHELL_BANNER))
-}
-
-/// The value of the stand-in's report line `efi-stub: <key> <value>`.
-pub fn stub_value(outcome: &Outcome, key: &str) -> Option<String> {
-    let head = format!("efi-stub: {key} ");
-    outcome
-        .serial
-        .lines()
-        .find_map(|l| l.strip_prefix(&head))
-        .map(|v| v.trim_end_matches('\r').to_string())
-}
-
-/// The stand-in ran to its end under OVMF: its line on the firmware's text console, its
-/// report on COM1, QEMU's exit with the pass status.
-pub fn check_stand_in_ran(outcome: &Outcome) {
-    outcome.check(
-        outcome.contains("netloader EFI stand-in: hello on ConOut"),
-        "the stand-in's line on ConOut (OVMF mirrors it to COM1)",
-    );
-    outcome.check(
-        outcome.contains("efi-stub: started, firmware EDK II\n"),
-        "the stand-in's report on COM1",
-    );
-    outcome.check(outcome.contains("efi-stub: done\n"), "the report's end");
-    outcome.check(
-        outcome.exit_code == Some(EXIT_PASS),
-        "QEMU ends with the stand-in's pass status",
-    );
 }

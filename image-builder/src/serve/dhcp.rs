@@ -81,16 +81,12 @@ pub const BOOT_PROGRAMS: &[BootProgram] = &[
         file: "netloader.pxe",
         build: Some(build_pxe),
     },
-    // Built in when this netloader has its UEFI application (crate::efi::BUILT_IN).
+    // netloader's UEFI application (crate::efi::BUILT_IN).
     BootProgram {
         arches: &[7, 9],
         platform: "x64 UEFI",
         file: crate::efi::FILE_NAME,
-        build: if crate::efi::BUILT_IN.is_some() {
-            Some(build_efi)
-        } else {
-            None
-        },
+        build: Some(build_efi),
     },
 ];
 

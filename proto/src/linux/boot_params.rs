@@ -28,6 +28,9 @@ mod at {
     pub const CAPABILITIES: usize = 0x36;
     pub const EXT_LFB_BASE: usize = 0x3A;
     pub const ACPI_RSDP_ADDR: usize = 0x70;
+    /// struct efi_info: signature, systab, memdesc_size, memdesc_version, memmap,
+    /// memmap_size, systab_hi, memmap_hi (u32 each).
+    pub const EFI_INFO: usize = 0x1C0;
     pub const ALT_MEM_K: usize = 0x1E0;
     pub const E820_ENTRIES: usize = 0x1E8;
     pub const E820_TABLE: usize = 0x2D0;
@@ -40,6 +43,17 @@ const VIDEO_TYPE_VGA_TEXT: u8 = 1;
 const VIDEO_TYPE_VLFB: u8 = 0x23;
 /// screen_info.capabilities: lfb_base has 32 more bits in ext_lfb_base.
 const VIDEO_CAPABILITY_64BIT_BASE: u32 = 1 << 1;
+
+/// What a kernel started from UEFI learns of the firmware (zero page `efi_info`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EfiInfo {
+    pub system_table: u64,
+    /// Where the EFI memory map lies, and its length in bytes.
+    pub memory_map: u64,
+    pub memory_map_size: u32,
+    pub descriptor_size: u32,
+    pub descriptor_version: u32,
+}
 
 /// Where the loader's text cursor was (column, row from 0), for a text screen: the kernel's
 /// console goes on from there.
@@ -226,6 +240,27 @@ impl<'p> ZeroPage<'p> {
     /// instead of searching the BIOS areas themselves; older ones ignore the field).
     pub fn set_acpi_rsdp(&mut self, address: u64) {
         self.put64(at::ACPI_RSDP_ADDR, address);
+    }
+
+    /// efi_info for a kernel started from a 64-bit UEFI after ExitBootServices: the system
+    /// table and the final EFI memory map (where the loader keeps a copy for the kernel), with
+    /// the signature "EL64" that tells the kernel the firmware is 64-bit. The kernel uses them
+    /// for runtime services and to rebuild its memory map; the E820 table is still filled
+    /// ([`ZeroPage::set_e820`] from the same map) for the code that reads that.
+    pub fn set_efi64(&mut self, efi: &EfiInfo) {
+        let words = [
+            u32::from_le_bytes(*b"EL64"),
+            efi.system_table as u32,
+            efi.descriptor_size,
+            efi.descriptor_version,
+            efi.memory_map as u32,
+            efi.memory_map_size,
+            (efi.system_table >> 32) as u32,
+            (efi.memory_map >> 32) as u32,
+        ];
+        for (i, word) in words.into_iter().enumerate() {
+            self.put32(at::EFI_INFO + 4 * i, word);
+        }
     }
 
     /// The finished page.

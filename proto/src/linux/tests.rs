@@ -452,6 +452,38 @@ fn more_than_128_memory_map_entries_are_refused() {
 }
 
 #[test]
+fn efi_info_for_a_64_bit_uefi() {
+    let file = bzimage(Spec::default());
+    let image = BzImage::new_checked(&file).unwrap();
+    let mut page = [0u8; ZERO_PAGE_LEN];
+    let mut zero_page = ZeroPage::new(&mut page, &image, 0xFF);
+    let before = *zero_page.bytes();
+    zero_page.set_efi64(&EfiInfo {
+        system_table: 0x1_7f9e_e018,
+        memory_map: 0x2_0000_9000,
+        memory_map_size: 48 * 70,
+        descriptor_size: 48,
+        descriptor_version: 1,
+    });
+    let page = zero_page.bytes();
+    assert_eq!(&page[0x1c0..0x1c4], b"EL64");
+    assert_eq!(u32_at(page, 0x1c4), 0x7f9e_e018);
+    assert_eq!(u32_at(page, 0x1c8), 48);
+    assert_eq!(u32_at(page, 0x1cc), 1);
+    assert_eq!(u32_at(page, 0x1d0), 0x9000);
+    assert_eq!(u32_at(page, 0x1d4), 48 * 70);
+    assert_eq!(u32_at(page, 0x1d8), 1, "systab_hi");
+    assert_eq!(u32_at(page, 0x1dc), 2, "memmap_hi");
+    let changed: Vec<usize> = (0..ZERO_PAGE_LEN)
+        .filter(|&i| page[i] != before[i])
+        .collect();
+    assert!(
+        changed.iter().all(|&i| (0x1c0..0x1e0).contains(&i)),
+        "{changed:x?}"
+    );
+}
+
+#[test]
 fn kernel_attempts_follow_the_protocol() {
     // Relocatable 2.10+: exactly pref_address, then from pref_address up at 2 MiB, 1 MiB, ...,
     // 8 KiB (min_alignment 13), lowest first.

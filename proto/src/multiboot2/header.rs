@@ -76,6 +76,14 @@ impl Requests {
     }
 }
 
+/// The firmware a kernel is started from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Firmware {
+    Bios,
+    /// A 64-bit UEFI (x86_64; netloader.efi).
+    Uefi64,
+}
+
 /// A header tag of the EFI family (7, 8 or 9), which has no meaning on a BIOS.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct EfiTag {
@@ -101,6 +109,15 @@ pub struct Header {
     pub relocatable: Option<RelocatableTag>,
     /// The first EFI tag (7, 8, 9) that is required, else the first optional one.
     pub efi: Option<EfiTag>,
+    /// Tag 7 (optional or not): on UEFI the kernel is started with boot services running
+    /// (GRUB's `keep_bs`), and gets tag 18.
+    pub efi_boot_services: bool,
+    /// Tag 8: the entry point for a 32-bit UEFI with boot services kept.
+    pub efi_i386_entry: Option<u32>,
+    /// Tag 9: the entry point for a 64-bit UEFI with boot services kept.
+    pub efi_amd64_entry: Option<u32>,
+    /// Tag 8 without its optional flag.
+    pub efi_i386_required: bool,
     /// The first header tag of an unknown type without the optional flag.
     pub unknown_required_tag: Option<u16>,
 }
@@ -201,12 +218,16 @@ impl fmt::Display for Unsupported {
             ),
             Unsupported::Efi { tag_type } => write!(
                 f,
-                "the Multiboot 2 header requires EFI (tag {tag_type}: {}), and this is a BIOS \
-                 boot",
+                "the Multiboot 2 header requires EFI (tag {tag_type}: {}), and this is {}",
                 match tag_type {
                     7 => "EFI boot services",
                     8 => "an EFI i386 entry point",
                     _ => "an EFI amd64 entry point",
+                },
+                if tag_type == 8 {
+                    "a BIOS boot or a 64-bit UEFI"
+                } else {
+                    "a BIOS boot"
                 }
             ),
             Unsupported::Tag { tag_type } => write!(
@@ -281,6 +302,10 @@ impl Header {
             module_align: false,
             relocatable: None,
             efi: None,
+            efi_boot_services: false,
+            efi_i386_entry: None,
+            efi_amd64_entry: None,
+            efi_i386_required: false,
             unknown_required_tag: None,
         };
         let mut at = offset + FIXED_LEN;
@@ -351,6 +376,14 @@ impl Header {
                     if replace {
                         header.efi = Some(EfiTag { tag_type, optional });
                     }
+                    match tag_type {
+                        7 => header.efi_boot_services = true,
+                        8 => {
+                            header.efi_i386_entry = Some(word(body, 0));
+                            header.efi_i386_required |= !optional;
+                        }
+                        _ => header.efi_amd64_entry = Some(word(body, 0)),
+                    }
                 }
                 10 => {
                     exact(16)?;
@@ -377,9 +410,15 @@ impl Header {
         Err(HeaderError::NoEndTag { offset })
     }
 
-    /// What the kernel requires that netloader cannot give, if anything: the spec says to
-    /// refuse then. Optional tags never count.
+    /// What the kernel requires that netloader cannot give on a BIOS, if anything: the spec
+    /// says to refuse then. Optional tags never count.
     pub fn check_supported(&self) -> Result<(), Unsupported> {
+        self.check_supported_on(Firmware::Bios)
+    }
+
+    /// As [`Header::check_supported`], on `firmware`: a 64-bit UEFI meets tags 7 and 9, not
+    /// a required tag 8 (an entry point for a 32-bit UEFI).
+    pub fn check_supported_on(&self, firmware: Firmware) -> Result<(), Unsupported> {
         if let Some(tag_type) = self.unknown_required_tag {
             return Err(Unsupported::Tag { tag_type });
         }
@@ -387,8 +426,12 @@ impl Header {
             tag_type,
             optional: false,
         }) = self.efi
+            && firmware == Firmware::Bios
         {
             return Err(Unsupported::Efi { tag_type });
+        }
+        if firmware == Firmware::Uefi64 && self.efi_i386_required {
+            return Err(Unsupported::Efi { tag_type: 8 });
         }
         if let Some(tag_type) = self.requests.unknown_required {
             return Err(Unsupported::Request { tag_type });

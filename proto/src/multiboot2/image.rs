@@ -16,7 +16,7 @@
 use core::fmt;
 use core::ops::Range;
 
-use super::{Header, HeaderError, RelocatableTag, Unsupported};
+use super::{Firmware, Header, HeaderError, RelocatableTag, Unsupported};
 use crate::elf::{Class, ElfError, ElfFile, SectionError, SectionTable};
 use crate::kernel::address_fields::{self, AddressFieldsError};
 use crate::kernel::{Format, Placement, Placements};
@@ -112,10 +112,18 @@ pub struct Image<'a> {
 }
 
 impl<'a> Image<'a> {
-    /// Finds the header, refuses what netloader cannot meet, and checks the load description.
+    /// Finds the header, refuses what netloader cannot meet on a BIOS, and checks the load
+    /// description.
     pub fn parse(file: &'a [u8]) -> Result<Image<'a>, ImageError> {
+        Self::parse_for(file, Firmware::Bios)
+    }
+
+    /// As [`Image::parse`], for a boot from `firmware`.
+    pub fn parse_for(file: &'a [u8], firmware: Firmware) -> Result<Image<'a>, ImageError> {
         let header = Header::find(file)?;
-        header.check_supported().map_err(ImageError::Unsupported)?;
+        header
+            .check_supported_on(firmware)
+            .map_err(ImageError::Unsupported)?;
         if let Some(tag) = header.relocatable
             && tag.align != 0
             && !tag.align.is_power_of_two()

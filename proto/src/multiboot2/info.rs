@@ -219,6 +219,61 @@ impl<'a> InfoBuilder<'a> {
         self.bytes_tag(tag::NETWORK, dhcp_ack)
     }
 
+    /// Tag 11: the 32-bit EFI system table (a 32-bit UEFI's).
+    pub fn efi32_system_table(&mut self, address: u32) -> &mut Self {
+        if let Some(at) = self.open(tag::EFI32, 12) {
+            self.put32(at + 8, address);
+        }
+        self
+    }
+
+    /// Tag 12: the 64-bit EFI system table.
+    pub fn efi64_system_table(&mut self, address: u64) -> &mut Self {
+        if let Some(at) = self.open(tag::EFI64, 16) {
+            self.put64(at + 8, address);
+        }
+        self
+    }
+
+    /// Tag 17: the EFI memory map as `GetMemoryMap` wrote it (`descriptors` holds whole
+    /// descriptors of `descriptor_size` bytes), with the descriptor version.
+    pub fn efi_memory_map(
+        &mut self,
+        descriptor_size: u32,
+        descriptor_version: u32,
+        descriptors: &[u8],
+    ) -> &mut Self {
+        if let Some(at) = self.open(tag::EFI_MMAP, 16 + descriptors.len()) {
+            self.put32(at + 8, descriptor_size);
+            self.put32(at + 12, descriptor_version);
+            self.put_bytes(at + 16, descriptors);
+        }
+        self
+    }
+
+    /// Tag 18: the boot services were not terminated (the kernel asked to keep them, header
+    /// tag 7).
+    pub fn efi_boot_services(&mut self) -> &mut Self {
+        self.open(tag::EFI_BS, 8);
+        self
+    }
+
+    /// Tag 19: the 32-bit EFI image handle.
+    pub fn efi32_image_handle(&mut self, handle: u32) -> &mut Self {
+        if let Some(at) = self.open(tag::EFI32_IH, 12) {
+            self.put32(at + 8, handle);
+        }
+        self
+    }
+
+    /// Tag 20: the 64-bit EFI image handle.
+    pub fn efi64_image_handle(&mut self, handle: u64) -> &mut Self {
+        if let Some(at) = self.open(tag::EFI64_IH, 16) {
+            self.put64(at + 8, handle);
+        }
+        self
+    }
+
     /// Tag 21: the physical address the image was loaded at.
     pub fn load_base_addr(&mut self, address: u32) -> &mut Self {
         if let Some(at) = self.open(tag::LOAD_BASE_ADDR, 12) {

@@ -69,6 +69,7 @@ fn fixed_ranges_free_deferred_or_refused() {
         p.reserve(0x8000..0x90000, Use::Segment(1)),
         Ok(Fixed::Deferred { under: Use::Loader })
     );
+
     // Over another segment, over the firmware, outside RAM: refused, naming what is there.
     assert_eq!(
         p.reserve(0x170000..0x200000, Use::Segment(2)),
@@ -113,6 +114,27 @@ fn fixed_ranges_free_deferred_or_refused() {
             Use::Config
         ]
     );
+}
+
+/// Over a UEFI firmware's boot-services memory: a fixed segment is deferred (copied after
+/// ExitBootServices), and nothing is placed there meanwhile.
+#[test]
+fn boot_services_memory_is_the_loaders_until_the_hand_off() {
+    let map = qemu_128m();
+    let mut p = planner(&map);
+    p.reserve_loader(0x300000..0x400000, Use::BootServices)
+        .unwrap();
+    assert_eq!(
+        p.reserve(0x380000..0x3c0000, Use::Segment(0)),
+        Ok(Fixed::Deferred {
+            under: Use::BootServices
+        })
+    );
+    let placed = p
+        .place(Request::pages(Use::Module(0), 0x180000).above(0x200000))
+        .unwrap();
+    assert!(placed.start >= 0x400000, "{placed:x?}");
+    assert!(Use::BootServices.ends_at_handoff());
 }
 
 #[test]

@@ -2,13 +2,20 @@
 //! of the runtime uses only what this module exports, and no `#[cfg(target_arch)]` appears
 //! anywhere else in it.
 //!
-//! Two platforms are built today, one per BIOS runtime; a third (x86_64 UEFI) is meant to
-//! slot in beside them as one more module here:
+//! Three platforms, one per runtime:
 //!
-//! | platform | module | target | stage 2 enters it in |
+//! | platform | module | target | entered in |
 //! | --- | --- | --- | --- |
-//! | x86_64 BIOS | `x86_64/` | `x86_64-unknown-linux-gnu` | long mode, identity-mapped 4 GiB, SSE on |
-//! | x86 BIOS | `x86/` | `i586-unknown-linux-gnu` | 32-bit protected mode, paging off, flat 4 GiB |
+//! | x86_64 BIOS | `x86_64/` | `x86_64-unknown-linux-gnu` | long mode, identity-mapped 4 GiB, SSE on (by stage 2) |
+//! | x86 BIOS | `x86/` | `i586-unknown-linux-gnu` | 32-bit protected mode, paging off, flat 4 GiB (by stage 2) |
+//! | x86_64 UEFI | `x86_64/` and `uefi.rs` | `x86_64-unknown-uefi` | long mode on the firmware's page tables (by the firmware, at `efi_main`) |
+//!
+//! netloader.efi is the x86_64 platform's UEFI flavour: the same CPU mode, so the same CPUID,
+//! TSC, stack switch and way out to the hand-off, but no stage 1 or 2, no IDT of its own (the
+//! firmware keeps its interrupt table while boot services run), no real-mode thunk, and the
+//! UEFI target's core brings its own memory functions. `uefi.rs` has what differs: the clock
+//! calibrated against the firmware's Stall (the firmware owns the PIT), the reset through
+//! ResetSystem, and the Multiboot 2 entry that keeps boot services.
 //!
 //! What each platform module gives (the interface, re-exported below):
 //! - `NAME`, for the banner;
@@ -22,7 +29,7 @@
 //!   that switch modes to end with;
 //! - `memcpy`, `memmove`, `memset`, `memcmp`, `bcmp` (the linux-gnu cores expect libc's);
 //! - its end of stage 2 (`stage1/stage2_long.s`, `stage1/stage2_x86.s`), assembled after the
-//!   common `stage1/stage2.s`.
+//!   common `stage1/stage2.s` (BIOS only).
 //!
 //! Shared by both BIOS platforms: port I/O (`port`), the clock (`timer`: the TSC or the PIT),
 //! the exception report, the real-mode thunk and the BIOS services (`bios`), stage 1.
@@ -36,14 +43,17 @@ mod platform;
 #[path = "x86/mod.rs"]
 mod platform;
 
-#[cfg(not(feature = "chain"))]
+#[cfg(all(not(feature = "chain"), not(target_os = "uefi")))]
 pub mod bios;
+#[cfg(not(target_os = "uefi"))]
 pub mod exceptions;
 pub mod port;
 // The option ROM's first stage never calls the BIOS before its hand-off: no thunk there.
-#[cfg(not(feature = "chain"))]
+#[cfg(all(not(feature = "chain"), not(target_os = "uefi")))]
 pub mod realmode;
 pub mod timer;
+#[cfg(target_os = "uefi")]
+pub mod uefi;
 
 pub(crate) use platform::native_code_mode;
 pub use platform::{NAME, handoff_leave_code, jump_to_handoff};
@@ -53,13 +63,32 @@ pub use platform::{NAME, handoff_leave_code, jump_to_handoff};
 pub const HANDOFF_GDTR_AT: usize = 32;
 pub const HANDOFF_CODE_SELECTOR_AT: usize = 80;
 
+/// The section of the hand-off's code (`boot/handoff.rs` and the platform's way out): ELF's
+/// flags for the BIOS runtimes, COFF's for netloader.efi (a PE image).
+#[cfg(not(target_os = "uefi"))]
+macro_rules! handoff_section {
+    () => {
+        ".section .text.handoff, \"ax\"\n"
+    };
+}
+#[cfg(target_os = "uefi")]
+macro_rules! handoff_section {
+    () => {
+        ".section .text, \"xr\"\n"
+    };
+}
+pub(crate) use handoff_section;
+
 // Stage 1 is assembled by rustc itself (no external assembler); link.ld places it. These
 // pieces are 16-bit code, the same for every BIOS platform; stage 2 comes with the platform.
+#[cfg(not(target_os = "uefi"))]
 core::arch::global_asm!(
     include_str!("../../../stage1/bootsector.s"),
     options(att_syntax)
 );
+#[cfg(not(target_os = "uefi"))]
 core::arch::global_asm!(include_str!("../../../stage1/rom.s"), options(att_syntax));
+#[cfg(not(target_os = "uefi"))]
 core::arch::global_asm!(include_str!("../../../stage1/pxe.s"), options(att_syntax));
 
 /// Does the CPU have a time stamp counter (CPUID leaf 1, EDX bit 4)?
@@ -72,7 +101,14 @@ pub fn rdtsc() -> u64 {
     platform::rdtsc()
 }
 
+/// Reset the machine: the firmware's ResetSystem on UEFI.
+#[cfg(target_os = "uefi")]
+pub fn reset() -> ! {
+    uefi::reset()
+}
+
 /// Reset the machine: the keyboard controller's reset line, else a triple fault.
+#[cfg(not(target_os = "uefi"))]
 pub fn reset() -> ! {
     // SAFETY: pulsing the reset line (8042 command 0xFE) is what it is for.
     unsafe {

@@ -6,8 +6,13 @@
 //! The PIT counter wraps every 55 ms; every reading adds what passed since the last one, so a
 //! stretch longer than that without a reading loses whole wraps and the clock runs slow there
 //! (a timeout then lasts longer, never shorter). The runtime reads the clock in every wait.
+//!
+//! netloader.efi counts the TSC too, calibrated against the firmware's Stall instead
+//! (`super::uefi::calibrate_tsc`): the firmware owns the PIT while boot services run.
 
 use super::port::Port;
+#[cfg(target_os = "uefi")]
+use super::uefi::calibrate_tsc;
 
 const PIT_HZ: u64 = 1_193_182;
 
@@ -75,7 +80,7 @@ fn pit_channel2() -> Port<u8> {
 pub fn init() -> Source {
     let source = if super::cpu_has_tsc() {
         let calibration = calibrate_tsc();
-        // No PIT: assume 1 GHz.
+        // No PIT (or no Stall): assume 1 GHz.
         let per_ms = if calibration.per_ms < 1000 {
             1_000_000
         } else {
@@ -102,8 +107,11 @@ pub fn init() -> Source {
 
 /// The first measurement lasts 10 ms (enough on a real PC); any further one 50 ms, so that a
 /// delay at an edge weighs less. At most this many further ones.
+#[cfg(not(target_os = "uefi"))]
 const CALIBRATION_RETRIES: usize = 10;
+#[cfg(not(target_os = "uefi"))]
 const FIRST_WINDOW_MS: u64 = 10;
+#[cfg(not(target_os = "uefi"))]
 const RETRY_WINDOW_MS: u64 = 50;
 
 /// TSC ticks per millisecond, measured against PIT channel 2 (mode 0, one shot).
@@ -114,6 +122,7 @@ const RETRY_WINDOW_MS: u64 = 50;
 /// seen as 1.5x-8x errors on a busy machine, which made every timeout that much longer) the
 /// bracket is wide: such a measurement is taken again over a longer window, and the one with
 /// the narrowest bracket for its length is kept.
+#[cfg(not(target_os = "uefi"))]
 fn calibrate_tsc() -> Calibration {
     // (uncertainty, elapsed, window in ms) of the best measurement so far, in TSC ticks.
     let mut best: Option<(u64, u64, u64)> = None;
@@ -143,6 +152,7 @@ fn calibrate_tsc() -> Calibration {
 
 /// One run of PIT channel 2 over `count` ticks: (uncertainty, elapsed) in TSC ticks, or None
 /// when the channel never ran out.
+#[cfg(not(target_os = "uefi"))]
 fn measure_tsc(count: u64) -> Option<(u64, u64)> {
     // SAFETY: the PIT and port 0x61 are standard PC hardware; channel 2 only drives the
     // speaker, which stays off (bit 1 clear).

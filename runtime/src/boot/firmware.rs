@@ -1,13 +1,29 @@
 //! What the BIOS has for an OS: the ACPI RSDP, read where the spec says it lies; the APM
-//! interface, asked for through the real-mode thunk.
+//! interface, asked for through the real-mode thunk. netloader.efi: the RSDP from the
+//! firmware's configuration table, no APM.
 
-use netloader_proto::acpi::{Rsdp, find_rsdp};
+use netloader_proto::acpi::Rsdp;
+#[cfg(not(target_os = "uefi"))]
+use netloader_proto::acpi::find_rsdp;
 use netloader_proto::multiboot2::Apm;
 
+#[cfg(not(target_os = "uefi"))]
 use crate::arch::realmode::{FLAG_CARRY, RealMode, Registers};
+
+#[cfg(target_os = "uefi")]
+pub fn rsdp() -> Option<Rsdp> {
+    crate::efi::rsdp()
+}
+
+/// No APM BIOS on UEFI.
+#[cfg(target_os = "uefi")]
+pub fn apm() -> Option<Apm> {
+    None
+}
 
 /// The ACPI RSDP: the first KiB of the EBDA (its segment is the BIOS data area's word at
 /// 0x40E), then 0xE0000-0xFFFFF.
+#[cfg(not(target_os = "uefi"))]
 pub fn rsdp() -> Option<Rsdp> {
     // SAFETY: the BIOS data area and the BIOS ROM area lie below 1 MiB, identity-mapped and
     // readable; nothing writes them while we read.
@@ -27,6 +43,7 @@ pub fn rsdp() -> Option<Rsdp> {
 /// The APM BIOS's 32-bit protected-mode interface, as GRUB gets it: INT 15h 5300h (is there
 /// APM?), 5304h (disconnect whatever interface is connected), 5303h (connect the 32-bit one).
 /// `None` without APM, or when the thunk is busy.
+#[cfg(not(target_os = "uefi"))]
 pub fn apm() -> Option<Apm> {
     let mut rm = RealMode::take()?;
     let mut call = |eax: u32| {

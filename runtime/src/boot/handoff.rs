@@ -157,8 +157,8 @@ unsafe extern "C" {
 
 core::arch::global_asm!(
     concat!(
+        crate::arch::handoff_section!(),
         r#"
-    .section .text.handoff, "ax"
     .code32
     .globl handoff_protected
     .globl handoff_protected_end

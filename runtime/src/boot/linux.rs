@@ -20,6 +20,11 @@
 //!    for (GRUB's rule for Linux on a BIOS PC: text unless gfxpayload names modes); the
 //!    trampoline in conventional memory; the entry at code32_start (moved as far as the
 //!    kernel was), ESI = the zero page, CS = 0x10, DS = ES = SS = 0x18.
+//!
+//! From netloader.efi the same, after ExitBootServices, with efi_info ("EL64", the system
+//! table, a copy of the final EFI memory map in a page block of its own) and the E820 table
+//! made from the EFI map, as GRUB's `linux` on a 64-bit UEFI gives them; the screen is the
+//! firmware's graphics output as it is.
 
 use core::fmt::Write;
 
@@ -187,7 +192,35 @@ pub(super) fn boot(
     // In text mode the kernel's console goes on where netloader's last line ended.
     let (x, y) = crate::console::vga_cursor();
     zero_page.set_screen(&video.framebuffer, TextCursor { x, y });
-    session.net.close();
+    #[cfg(target_os = "uefi")]
+    {
+        use netloader_proto::linux::EfiInfo;
+        use netloader_proto::planner::Request;
+        // The kernel keeps reading the map after entry: a block of its own, reserved before
+        // ExitBootServices (the map cannot grow past netloader's 64 KiB buffer).
+        let room = plan
+            .place(Request::pages(Use::BootInfo, 64 * 1024).below(1 << 32))
+            .map_err(|e| {
+                fail!(
+                    "E-KERNEL-LOWMEM",
+                    "{path}: no room for the EFI memory map: {e}"
+                )
+            })?;
+        let efi = super::leave_firmware(session.net, false)?;
+        let bytes = efi.map.bytes;
+        // SAFETY: the block the planner just reserved (64 KiB, the map's largest size),
+        // identity-mapped; the source is netloader's buffer, elsewhere.
+        unsafe {
+            core::ptr::copy_nonoverlapping(bytes.as_ptr(), room.start as *mut u8, bytes.len())
+        };
+        zero_page.set_efi64(&EfiInfo {
+            system_table: efi.system_table,
+            memory_map: room.start,
+            memory_map_size: bytes.len() as u32,
+            descriptor_size: efi.map.descriptor_size,
+            descriptor_version: efi.map.version,
+        });
+    }
     let entry = handoff::Entry::linux(load.entry, low.start as u32);
     // SAFETY: the kernel is in place, the initrd, zero page and command line are written, the
     // trampoline's area is reserved (nothing lands on it; there are no deferred copies), the

@@ -31,7 +31,7 @@ use netloader_proto::planner::Use;
 
 pub use failure::Failure;
 pub(crate) use failure::fail;
-pub(crate) use plan::Layout;
+pub(crate) use plan::{Layout, work_area};
 
 use crate::download::{Hex, MemorySink};
 use crate::net::{Lease, Net};
@@ -195,6 +195,50 @@ fn load_modules(
         let _ = loaded.push((sink.start() as u32, (sink.start() + sink.len()) as u32));
     }
     Ok(loaded)
+}
+
+/// What a kernel started from UEFI is told of the firmware (Multiboot 2's EFI tags, Linux's
+/// efi_info).
+#[cfg(target_os = "uefi")]
+pub(crate) struct EfiHandover {
+    pub system_table: u64,
+    pub image_handle: u64,
+    /// The final memory map (after ExitBootServices), or the current one when boot services
+    /// were kept.
+    pub map: crate::efi::memory::FinalMap,
+    pub boot_services_kept: bool,
+}
+
+/// The last step before the hand-off: the card closed and, in netloader.efi, boot services
+/// ended (ExitBootServices), unless the kernel asked to keep them (Multiboot 2 header tag 7).
+/// Nothing may use the firmware afterwards; the console prints on serial only.
+#[cfg(target_os = "uefi")]
+pub(crate) fn leave_firmware(
+    net: &mut Net,
+    keep_boot_services: bool,
+) -> Result<EfiHandover, Failure> {
+    use crate::efi;
+    net.close();
+    let map = if keep_boot_services {
+        efi::memory::current_map()?
+    } else {
+        efi::memory::exit_boot_services()?
+    };
+    println!(
+        "efi: {}, the firmware's memory map has {} descriptors",
+        if keep_boot_services {
+            "boot services kept (the kernel asked)"
+        } else {
+            "boot services ended (ExitBootServices)"
+        },
+        map.bytes.len() / map.descriptor_size.max(1) as usize
+    );
+    Ok(EfiHandover {
+        system_table: efi::system_table_address(),
+        image_handle: efi::image_handle() as u64,
+        map,
+        boot_services_kept: keep_boot_services,
+    })
 }
 
 /// The boot loader name every protocol gives.

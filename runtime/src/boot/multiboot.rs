@@ -123,6 +123,9 @@ pub(super) fn boot(
         mbi_address,
         entry_point
     );
+    // Multiboot 1 has no EFI fields: the kernel gets the E820-style map only.
+    #[cfg(target_os = "uefi")]
+    super::leave_firmware(session.net, false)?;
     let entry = handoff::Entry::multiboot(entry_point, BOOTLOADER_MAGIC, mbi_address);
     // SAFETY: segments placed or listed in `copies`, modules loaded, the information built in
     // `area` (which no kernel byte overlaps), the card is closed.

@@ -7,7 +7,7 @@ use netloader_proto::config::MenuEntry;
 use netloader_proto::elf::SectionLayout;
 use netloader_proto::kernel::{Format, Placement};
 use netloader_proto::multiboot2::{
-    BOOTLOADER_MAGIC, ConsoleTag, HeaderError, Image, ImageError, InfoBuilder, Preference,
+    BOOTLOADER_MAGIC, ConsoleTag, Firmware, HeaderError, Image, ImageError, InfoBuilder, Preference,
 };
 use netloader_proto::planner::{LIMIT, Prefer, Request, Use};
 use netloader_proto::vbe::Wanted;
@@ -29,7 +29,11 @@ pub(super) fn boot(
         Some(sink) => sink,
         None => session.download_kernel(kernel_line)?,
     };
-    let image = Image::parse(file.bytes()).map_err(|e| match e {
+    #[cfg(target_os = "uefi")]
+    let firmware = Firmware::Uefi64;
+    #[cfg(not(target_os = "uefi"))]
+    let firmware = Firmware::Bios;
+    let image = Image::parse_for(file.bytes(), firmware).map_err(|e| match e {
         ImageError::Unsupported(_) => fail!(
             "E-MB2-REQUIRES",
             "{path}: {e}: the kernel needs something netloader does not provide"
@@ -46,6 +50,11 @@ pub(super) fn boot(
     // The video mode: a framebuffer tag says the kernel takes graphics (its preference, or
     // `set gfxpayload`); without one, EGA text, as in GRUB.
     let header = image.header();
+    // A kernel that says it can start with boot services running (tag 7) gets them kept, as
+    // from GRUB; on a BIOS the tag is optional (else refused above) and means nothing.
+    let keep_boot_services = cfg!(target_os = "uefi") && header.efi_boot_services;
+    let efi_amd64_entry = header.efi_amd64_entry;
+    let requests = header.requests;
     let wanted = Wanted::new(
         header.framebuffer.map(|t| (t.width, t.height, t.depth)),
         entry.gfxpayload,
@@ -109,6 +118,20 @@ pub(super) fn boot(
         segment.dest = segment.dest.wrapping_add(delta);
     }
     let entry_point = (u64::from(image.entry()).wrapping_add(delta)) as u32;
+    // Tag 9's entry moves with the image, and must lie in it: the Multiboot 2 test kernel (as
+    // a BIOS-minded kernel may) carries an optional tag 9 of 0. Such a kernel is entered at
+    // its 32-bit entry, boot services kept all the same (they were asked for, tag 7).
+    let image_range = extent.start.wrapping_add(delta)..extent.end.wrapping_add(delta);
+    let efi_amd64_entry = efi_amd64_entry.and_then(|address| {
+        let moved = u64::from(address).wrapping_add(delta);
+        let inside = image_range.contains(&moved);
+        if keep_boot_services && !inside {
+            println!(
+                "boot: the kernel's EFI amd64 entry (header tag 9, {address:#x}) lies outside its image: entering it at {entry_point:#x} in 32-bit mode"
+            );
+        }
+        inside.then_some(moved as u32)
+    });
     let load_base = extent.start.wrapping_add(delta);
     let format = match image.format() {
         Format::Elf32 => "ELF32",
@@ -220,6 +243,33 @@ pub(super) fn boot(
     if !ack.is_empty() {
         info.network(ack);
     }
+    println!(
+        "boot: {} module(s), entering the kernel at {entry_point:#x}",
+        loaded.len(),
+    );
+    if keep_boot_services && !copies.is_empty() {
+        return Err(fail!(
+            "E-MB2-EFIBS",
+            "{path}: the kernel asks to keep the firmware's boot services (header tag 7), and a segment lands on the firmware's memory: link it elsewhere, or drop tag 7"
+        ));
+    }
+    #[cfg(target_os = "uefi")]
+    {
+        let efi = super::leave_firmware(session.net, keep_boot_services)?;
+        // GRUB's set on a 64-bit UEFI: the system table and the memory map always, the image
+        // handle and "boot services not terminated" when they were kept; the image handle also
+        // where the kernel asks for it.
+        info.efi64_system_table(efi.system_table);
+        info.efi_memory_map(efi.map.descriptor_size, efi.map.version, efi.map.bytes);
+        if efi.boot_services_kept {
+            info.efi_boot_services();
+        }
+        if efi.boot_services_kept || requests.asks_for(netloader_proto::multiboot2::tag::EFI64_IH) {
+            info.efi64_image_handle(efi.image_handle);
+        }
+    }
+    #[cfg(not(target_os = "uefi"))]
+    let _ = (requests, keep_boot_services);
     let (info_address, info_len) = info.finish().map_err(|e| {
         fail!(
             "E-MBI",
@@ -228,10 +278,14 @@ pub(super) fn boot(
     })?;
     plan.shrink(Use::BootInfo, area.start, info_start + info_len as u64);
 
-    println!(
-        "boot: {} module(s), boot information at {info_address:#x} ({info_len} bytes), entering the kernel at {entry_point:#x}",
-        loaded.len(),
-    );
+    println!("boot: boot information at {info_address:#x} ({info_len} bytes)");
+    #[cfg(target_os = "uefi")]
+    if keep_boot_services && let Some(entry) = efi_amd64_entry {
+        // SAFETY: everything is in place (no deferred copies: refused above), the card is
+        // closed; the kernel takes the machine as the firmware runs it.
+        unsafe { crate::arch::uefi::enter_efi64(entry, BOOTLOADER_MAGIC, info_address) }
+    }
+    let _ = efi_amd64_entry;
     let entry = handoff::Entry::multiboot(entry_point, BOOTLOADER_MAGIC, info_address);
     // SAFETY: segments placed or listed in `copies`, sections and modules loaded, the
     // information built in `area` (which no kernel byte overlaps), the card is closed.

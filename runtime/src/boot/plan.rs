@@ -38,8 +38,24 @@ pub const MAX_SEGMENTS: usize = 64;
 
 pub type Planner = planner::Planner<PLAN_SLOTS>;
 
+#[cfg(not(target_os = "uefi"))]
 unsafe extern "C" {
     static __runtime_end: u8;
+}
+
+/// The memory the runtime's own areas come from (config, stack, download area, network
+/// buffers): on a BIOS the RAM from 1 MiB up to the first hole (below 4 GiB); in netloader.efi
+/// the largest block it claimed from the firmware above 1 MiB (src/efi/memory.rs).
+pub fn work_area(map: &MemoryMap) -> Range<u64> {
+    #[cfg(target_os = "uefi")]
+    {
+        let _ = map;
+        crate::efi::memory::work_area()
+    }
+    #[cfg(not(target_os = "uefi"))]
+    {
+        MIB..(MIB + map.upper_kib() as u64 * 1024).min(planner::LIMIT)
+    }
 }
 
 pub fn align_up(value: u64, to: u64) -> u64 {
@@ -64,8 +80,8 @@ impl Layout {
         // The kernel runs in 32-bit mode and the boot information holds 32-bit addresses:
         // nothing of ours goes above 4 GiB, even where RAM runs on past it.
         // Its top holds the network's receive buffers while files download (net/mod.rs).
-        let upper = MIB..crate::net::buffer_area(map).start;
-        if upper.end - upper.start < 8 * MIB {
+        let upper = work_area(map).start..crate::net::buffer_area(map).start;
+        if upper.end.saturating_sub(upper.start) < 8 * MIB {
             return Err(fail!(
                 "E-MEM-LOW",
                 "only {} KiB of memory above 1 MiB: netloader needs at least 8 MiB",
@@ -75,8 +91,12 @@ impl Layout {
         let config_area = upper.end - CONFIG_AREA..upper.end;
         let stack = config_area.start - STACK_LEN..config_area.start;
         let scratch = align_up(upper.start + (upper.end - upper.start) / 2, PAGE)..stack.start;
-        // A linker symbol: only its address is taken.
+        // A linker symbol: only its address is taken. netloader.efi's image is wherever the
+        // firmware loaded it: among the firmware's ranges (efi/memory.rs).
+        #[cfg(not(target_os = "uefi"))]
         let runtime_end = align_up(&raw const __runtime_end as u64, PAGE);
+        #[cfg(target_os = "uefi")]
+        let runtime_end = 0;
         Ok(Layout {
             config_area,
             stack,
@@ -92,6 +112,12 @@ impl Layout {
     /// receive buffers.
     pub fn planner(&self, map: &MemoryMap) -> Result<Planner, Failure> {
         let mut plan = Planner::new(map);
+        // netloader.efi: what the firmware holds until ExitBootServices (its image included).
+        #[cfg(target_os = "uefi")]
+        for range in crate::efi::memory::firmware_ranges() {
+            plan.reserve_loader(range.base..range.end(), Use::BootServices)
+                .map_err(|e| fail!("E-PANIC", "the memory plan: {e}"))?;
+        }
         let loader = [
             (0..0x1000, Use::Firmware),
             (0x7000..self.runtime_end, Use::Loader),

@@ -4,7 +4,7 @@
 
 use netloader_proto::vbe::{Vbe, Wanted};
 use netloader_proto::video::{EGA_TEXT, Framebuffer};
-#[cfg(not(feature = "chain"))]
+#[cfg(all(not(feature = "chain"), not(target_os = "uefi")))]
 use {
     crate::arch::realmode::{BOUNCE_AT, FarPtr, RealMode, Registers},
     crate::println,
@@ -12,9 +12,9 @@ use {
 };
 
 /// VBE's "function supported and successful" in AX.
-#[cfg(not(feature = "chain"))]
+#[cfg(all(not(feature = "chain"), not(target_os = "uefi")))]
 const VBE_OK: u32 = 0x004f;
-#[cfg(not(feature = "chain"))]
+#[cfg(all(not(feature = "chain"), not(target_os = "uefi")))]
 const MODE_INFO_AT: usize = 512;
 
 /// The mode the kernel gets, and what VBE said about it when it is a VBE mode.
@@ -49,6 +49,19 @@ const TEXT: Video = Video {
     vbe: None,
 };
 
+/// netloader.efi: the firmware's graphics output as it is (GOP's current mode; no mode is
+/// set), whatever the kernel asked: a UEFI PC has no text mode to give.
+#[cfg(target_os = "uefi")]
+pub fn set_mode(_: Option<Wanted>) -> Video {
+    match crate::efi::screen::framebuffer() {
+        Some(framebuffer) => Video {
+            framebuffer,
+            vbe: None,
+        },
+        None => TEXT,
+    }
+}
+
 /// The option ROM's first stage has no real-mode thunk (and boots no kernel): text.
 #[cfg(feature = "chain")]
 pub fn set_mode(_: Option<Wanted>) -> Video {
@@ -58,7 +71,7 @@ pub fn set_mode(_: Option<Wanted>) -> Video {
 /// Sets the mode `wanted` picks (text when `None`, or when no VBE mode fits or VBE fails, with
 /// a line saying why). Call it last before the hand-off: afterwards the console prints on
 /// serial only.
-#[cfg(not(feature = "chain"))]
+#[cfg(all(not(feature = "chain"), not(target_os = "uefi")))]
 pub fn set_mode(wanted: Option<Wanted>) -> Video {
     let Some(wanted) = wanted else {
         return TEXT;
@@ -76,7 +89,7 @@ pub fn set_mode(wanted: Option<Wanted>) -> Video {
     }
 }
 
-#[cfg(not(feature = "chain"))]
+#[cfg(all(not(feature = "chain"), not(target_os = "uefi")))]
 fn vbe_mode(rm: &mut RealMode, wanted: &Wanted) -> Result<Video, &'static str> {
     // 4F00h: the controller information, "VBE2" asked for (VBE 2.0+ fields).
     let mut control_info = [0u8; 512];
@@ -157,7 +170,7 @@ fn vbe_mode(rm: &mut RealMode, wanted: &Wanted) -> Result<Video, &'static str> {
 }
 
 /// 4F01h: the mode information block of `number`.
-#[cfg(not(feature = "chain"))]
+#[cfg(all(not(feature = "chain"), not(target_os = "uefi")))]
 fn mode_info(rm: &mut RealMode, number: u16) -> Option<[u8; 256]> {
     let at = RealMode::bounce_ptr(MODE_INFO_AT);
     rm.bounce()[MODE_INFO_AT..MODE_INFO_AT + 256].fill(0);
@@ -180,7 +193,7 @@ fn mode_info(rm: &mut RealMode, number: u16) -> Option<[u8; 256]> {
 }
 
 /// 4F0Ah: the protected-mode interface (segment, offset, length), zeros where there is none.
-#[cfg(not(feature = "chain"))]
+#[cfg(all(not(feature = "chain"), not(target_os = "uefi")))]
 fn protected_mode_interface(rm: &mut RealMode) -> (u16, u16, u16) {
     let mut regs = Registers {
         eax: 0x4f0a,

@@ -1,4 +1,5 @@
-//! The console: every line goes to COM1 and to the VGA text screen.
+//! The console: every line goes to COM1 and to the VGA text screen (netloader.efi: to the
+//! firmware's text screen while boot services run, src/efi/screen.rs).
 
 mod serial;
 mod vga;
@@ -32,7 +33,10 @@ pub fn serial_only() {
 pub fn init() {
     let mut console = CONSOLE.lock();
     console.serial.init();
+    #[cfg(not(target_os = "uefi"))]
     console.vga.clear();
+    #[cfg(target_os = "uefi")]
+    crate::efi::screen::init();
 }
 
 /// An optional value for the console: the value, or "none". (Display only: Debug formatting
@@ -67,9 +71,13 @@ impl Write for Console {
                 self.serial.write_byte(b'\r');
             }
             self.serial.write_byte(byte);
-            if self.vga_on {
+            if self.vga_on && cfg!(not(target_os = "uefi")) {
                 self.vga.write_byte(byte);
             }
+        }
+        #[cfg(target_os = "uefi")]
+        if self.vga_on {
+            crate::efi::screen::write(s);
         }
         Ok(())
     }

@@ -9,6 +9,10 @@ mod dns;
 mod http;
 mod proxy;
 pub mod pxe_cache;
+#[cfg(not(target_os = "uefi"))]
+pub use pxe_cache::from_rom;
+#[cfg_attr(not(target_os = "uefi"), allow(unused_imports))]
+pub use pxe_cache::{CacheError, Firmware, FirmwareAnswer};
 
 use core::fmt;
 use core::net::Ipv4Addr;
@@ -28,9 +32,11 @@ use smoltcp::socket::{dhcpv4, udp};
 use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::{DhcpOption, EthernetAddress, HardwareAddress, IpCidr, IpEndpoint};
 
-use crate::boot_info::PXE_PACKET_MAX;
 use crate::{print, println, time};
 pub use device::NicDevice;
+
+/// The largest DHCP packet stage1/pxe.s keeps (PACKET_MAX there).
+pub const PXE_PACKET_MAX: usize = 1472;
 
 const UDP_RX_SLOTS: usize = 64;
 const UDP_RX_BYTES: u64 = 64 * 1024;
@@ -105,10 +111,10 @@ pub type HostName = heapless::String<{ netloader_proto::url::MAX_HOST_NAME }>;
 /// 4 GiB). Conventional memory has no room for them. The boot code places no file there;
 /// after the hand-off it is free memory again.
 pub fn buffer_area(map: &MemoryMap) -> Range<u64> {
-    const MIB: u64 = 1024 * 1024;
-    let end = (MIB + map.upper_kib() as u64 * 1024).min(1 << 32);
-    end.saturating_sub(tcp_window_bytes(map) + UDP_RX_BYTES)
-        .max(MIB)..end
+    let work = crate::boot::work_area(map);
+    work.end
+        .saturating_sub(tcp_window_bytes(map) + UDP_RX_BYTES)
+        .max(work.start)..work.end
 }
 
 pub fn now() -> Instant {

@@ -12,7 +12,7 @@
 use netloader_proto::dhcp::proxy::{ProxyAnswer, parse_proxy_answer};
 use smoltcp::wire::{EthernetFrame, EthernetProtocol, IpProtocol, Ipv4Packet, UdpPacket};
 
-use crate::boot_info::PXE_PACKET_MAX;
+use super::PXE_PACKET_MAX;
 
 /// How long to wait after the lease for a proxy answer, when the lease has nothing to boot.
 pub const PROXY_WAIT_MS: u64 = 1000;

@@ -1,5 +1,7 @@
-//! The PXE form: the DHCP answer the card's PXE ROM already got (stage1/pxe.s copied it out of
-//! PXENV_GET_CACHED_INFO) becomes our lease, so there is no second DHCP exchange.
+//! The DHCP answer the firmware already got becomes our lease, so there is no second DHCP
+//! exchange: on the PXE form the card's PXE ROM's (stage1/pxe.s copied it out of
+//! PXENV_GET_CACHED_INFO); for netloader.efi started by the firmware's PXE, UEFI's PXE Base
+//! Code's (`Mode.DhcpAck` and `ProxyOffer`/`PxeReply`, copied by src/efi/pxe.rs).
 //!
 //! The DHCPACK gives our address, mask and router; the boot server's cached reply, where it
 //! parses, gives next-server and the PXELINUX options (it is the answer that named the boot
@@ -12,14 +14,32 @@ use netloader_proto::dhcp::CachedLease;
 use smoltcp::wire::{IpCidr, Ipv4Cidr};
 
 use super::{Lease, Net, NetError};
+#[cfg(not(target_os = "uefi"))]
 use crate::boot_info::PxeHandoff;
 use crate::{println, time};
+
+/// Which firmware got the answer (the messages name it).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Firmware {
+    /// A BIOS PXE ROM (PXENV_GET_CACHED_INFO).
+    PxeRom,
+    /// UEFI's PXE Base Code protocol.
+    #[cfg_attr(not(target_os = "uefi"), allow(dead_code))]
+    UefiPxe,
+}
+
+/// The DHCP answer a firmware got before netloader ran: the DHCPACK, and the boot server's
+/// reply (proxyDHCP or port 4011) where there is one.
+pub struct FirmwareAnswer<'a> {
+    pub firmware: Firmware,
+    pub packets: Result<(&'a [u8], Option<&'a [u8]>), CacheError>,
+}
 
 /// Why the cached answer cannot be used (the caller falls back to its own DHCP).
 pub enum CacheError {
     NoApi,
-    NoPacket,
-    Unparsable(&'static str),
+    NoPacket(Firmware),
+    Unparsable(Firmware, &'static str),
     NoLink { waited_s: u64 },
 }
 
@@ -30,16 +50,23 @@ impl fmt::Display for CacheError {
                 f,
                 "E-PXE-NOAPI: the PXE ROM handed over no valid PXENV+ or !PXE structure (signature or checksum): asking DHCP ourselves"
             ),
-            CacheError::NoPacket => {
+            CacheError::NoPacket(Firmware::PxeRom) => {
                 write!(
                     f,
                     "E-PXE-NOCACHE: the PXE ROM gave no cached DHCPACK (PXENV_GET_CACHED_INFO): asking DHCP ourselves"
                 )
             }
-            CacheError::Unparsable(why) => {
+            CacheError::NoPacket(Firmware::UefiPxe) => {
                 write!(
                     f,
-                    "E-PXE-BADCACHE: the PXE ROM's cached DHCPACK is unusable ({why}): asking DHCP ourselves"
+                    "E-PXE-NOCACHE: the firmware's PXE Base Code holds no DHCPACK (Mode.DhcpAckReceived is false): asking DHCP ourselves"
+                )
+            }
+            CacheError::Unparsable(firmware, why) => {
+                write!(
+                    f,
+                    "E-PXE-BADCACHE: {} cached DHCPACK is unusable ({why}): asking DHCP ourselves",
+                    firmware.owner()
                 )
             }
             CacheError::NoLink { waited_s } => {
@@ -52,11 +79,25 @@ impl fmt::Display for CacheError {
     }
 }
 
+impl Firmware {
+    /// "the PXE ROM's", as the messages say it.
+    fn owner(self) -> &'static str {
+        match self {
+            Firmware::PxeRom => "the PXE ROM's",
+            Firmware::UefiPxe => "the firmware's PXE Base Code's",
+        }
+    }
+}
+
 /// Address, mask and router from an ACK; the boot parameters from `boot` (the boot server's
 /// reply, or the ACK itself). The parsing is netloader_proto's, tested there on hostile bytes.
-fn lease_from_packets(ack: &[u8], boot: Option<&[u8]>) -> Result<Lease, CacheError> {
-    let lease =
-        CachedLease::from_packets(ack, boot).map_err(|e| CacheError::Unparsable(e.as_str()))?;
+fn lease_from_packets(
+    firmware: Firmware,
+    ack: &[u8],
+    boot: Option<&[u8]>,
+) -> Result<Lease, CacheError> {
+    let lease = CachedLease::from_packets(ack, boot)
+        .map_err(|e| CacheError::Unparsable(firmware, e.as_str()))?;
     Ok(Lease {
         address: lease.address,
         prefix_len: lease.prefix_len,
@@ -67,18 +108,17 @@ fn lease_from_packets(ack: &[u8], boot: Option<&[u8]>) -> Result<Lease, CacheErr
 }
 
 impl Net<'_> {
-    /// On the PXE form, the ROM's cached answer; otherwise, or when that is unusable (said on
-    /// the console), our own DHCP exchange.
+    /// The firmware's answer where it has one (the PXE form, netloader.efi by PXE);
+    /// otherwise, or when that is unusable (said on the console), our own DHCP exchange.
     pub fn lease(
         &mut self,
-        pxe: Option<&PxeHandoff>,
+        answer: Option<FirmwareAnswer>,
         link_timeout_s: u64,
     ) -> Result<Lease, NetError> {
-        let Some(pxe) = pxe else {
+        let Some(answer) = answer else {
             return self.dhcp(link_timeout_s);
         };
-        describe(pxe);
-        let mut lease = match self.pxe_cached_lease(pxe, link_timeout_s) {
+        let mut lease = match self.cached_lease(answer, link_timeout_s) {
             Ok(lease) => lease,
             Err(CacheError::NoLink { waited_s }) => return Err(NetError::NoLink { waited_s }),
             Err(e) => {
@@ -95,17 +135,14 @@ impl Net<'_> {
         Ok(lease)
     }
 
-    /// The lease the PXE ROM got, applied to the interface with no DHCP traffic of ours.
-    fn pxe_cached_lease(
+    /// The lease the firmware got, applied to the interface with no DHCP traffic of ours.
+    fn cached_lease(
         &mut self,
-        pxe: &PxeHandoff,
+        answer: FirmwareAnswer,
         link_timeout_s: u64,
     ) -> Result<Lease, CacheError> {
-        if pxe.api == 0 {
-            return Err(CacheError::NoApi);
-        }
-        let ack = pxe.dhcp_ack().ok_or(CacheError::NoPacket)?;
-        let lease = lease_from_packets(ack, pxe.cached_reply())?;
+        let (ack, reply) = answer.packets?;
+        let lease = lease_from_packets(answer.firmware, ack, reply)?;
         // Kept as our own DHCPACK would be (Multiboot 2 hands it to the kernel).
         self.dhcp_ack.clear();
         let _ = self.dhcp_ack.extend_from_slice(ack);
@@ -121,7 +158,8 @@ impl Net<'_> {
             let _ = self.iface.routes_mut().add_default_ipv4_route(router);
         }
         println!(
-            "dhcp: using the PXE ROM's cached reply from {} (no DHCP DISCOVER sent)",
+            "dhcp: using {} cached reply from {} (no DHCP DISCOVER sent)",
+            answer.firmware.owner(),
             lease.dhcp_server
         );
         Ok(lease)
@@ -141,7 +179,26 @@ impl Net<'_> {
     }
 }
 
+/// The PXE form's answer: what the ROM handed stage 1 (described on the console).
+#[cfg(not(target_os = "uefi"))]
+pub fn from_rom(pxe: &PxeHandoff) -> FirmwareAnswer<'_> {
+    describe(pxe);
+    let packets = if pxe.api == 0 {
+        Err(CacheError::NoApi)
+    } else {
+        match pxe.dhcp_ack() {
+            Some(ack) => Ok((ack, pxe.cached_reply())),
+            None => Err(CacheError::NoPacket(Firmware::PxeRom)),
+        }
+    };
+    FirmwareAnswer {
+        firmware: Firmware::PxeRom,
+        packets,
+    }
+}
+
 /// What stage1/pxe.s did with the ROM, for the log.
+#[cfg(not(target_os = "uefi"))]
 pub fn describe(pxe: &PxeHandoff) {
     if pxe.started_by_netloader_rom() {
         println!(
@@ -185,8 +242,10 @@ pub fn describe(pxe: &PxeHandoff) {
 }
 
 /// A PXE call's status as stage1/pxe.s records it.
+#[cfg(not(target_os = "uefi"))]
 pub struct Status(pub u16);
 
+#[cfg(not(target_os = "uefi"))]
 impl fmt::Display for Status {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.0 {

@@ -82,8 +82,12 @@ mb2test_entry_tag:
     .short NOP_TAG, 1
     .long 12
     .long mbtest_entry32
-    # Optional EFI tags, as Xen has: a BIOS loader must ignore them.
+    # Optional EFI tags, as Xen has: a BIOS loader must ignore them; a UEFI loader keeps boot
+    # services for tag 7 (and must not take tag 9's 0 as an entry). The build step makes tag 7
+    # an ignored unknown tag in the `mb2-exitbs` variant (ExitBootServices before entry).
     .balign 8
+    .globl mb2test_efi_bs_tag
+mb2test_efi_bs_tag:
     .short 7, 1
     .long 8
     .balign 8

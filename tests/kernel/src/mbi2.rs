@@ -19,6 +19,10 @@ pub const APM: u32 = 10;
 pub const ACPI_OLD: u32 = 14;
 pub const ACPI_NEW: u32 = 15;
 pub const NETWORK: u32 = 16;
+pub const EFI64: u32 = 12;
+pub const EFI_MMAP: u32 = 17;
+pub const EFI_BS: u32 = 18;
+pub const EFI64_IH: u32 = 20;
 pub const LOAD_BASE_ADDR: u32 = 21;
 
 pub const RAM: u32 = 1;

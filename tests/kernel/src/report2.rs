@@ -74,6 +74,7 @@ pub fn run(magic: u32, mbi_addr: u32, state: &EntryState) -> bool {
     check_acpi(&mut verdict, &mbi);
     check_vbe_apm(&mut verdict, &mbi);
     check_network(&mut verdict, &mbi);
+    check_efi(&mut verdict, &mbi);
     check_load_base(&mut verdict, &mbi, state, linked);
     check_modules(&mut verdict, &mbi, mmap.as_ref(), image, sections, cmdline);
     let end = mbi.addr + mbi.total as u64;
@@ -501,6 +502,66 @@ fn check_network(verdict: &mut Verdict, mbi: &Mbi2) {
             packet.first()
         ),
     );
+}
+
+/// The EFI tags a loader on a 64-bit UEFI gives (12, 17, 18, 20), where given: the system
+/// table pointer must point at a table with the EFI system table's signature ("IBI SYST");
+/// the EFI memory map's descriptors must be whole, at least 40 bytes each, and describe some
+/// conventional memory (type 7), sorted or not; the image handle must not be null.
+fn check_efi(verdict: &mut Verdict, mbi: &Mbi2) {
+    const SYSTEM_TABLE_SIGNATURE: u64 = 0x5453_5953_2049_4249;
+    if let Some(tag) = mbi.find(mbi2::EFI64) {
+        let table = tag.u64(8).unwrap_or(0);
+        // SAFETY: the kernel maps the first 4 GiB 1:1; a table above that is reported bad
+        // without being read.
+        let signature = (table != 0 && table < 1 << 32 && table.is_multiple_of(8))
+            .then(|| unsafe { core::ptr::read_volatile(table as *const u64) });
+        let ok = signature == Some(SYSTEM_TABLE_SIGNATURE);
+        line!(
+            "EFI64 systab={table:#x} signature={}",
+            if ok { "ok" } else { "bad" }
+        );
+        verdict.check(format_args!("efi64"), ok, format_args!("systab={table:#x}"));
+    }
+    if let Some(tag) = mbi.find(mbi2::EFI_MMAP) {
+        let size = tag.u32(8).unwrap_or(0) as usize;
+        let version = tag.u32(12).unwrap_or(0);
+        let map = tag.rest(16);
+        let whole = size >= 40 && size.is_multiple_of(8) && map.len().is_multiple_of(size);
+        let (mut count, mut conventional_pages) = (0, 0u64);
+        if whole {
+            for descriptor in map.chunks_exact(size) {
+                count += 1;
+                let word = |at: usize| {
+                    u64::from_le_bytes(descriptor[at..at + 8].try_into().unwrap_or([0; 8]))
+                };
+                if word(0) as u32 == 7 {
+                    conventional_pages += word(24);
+                }
+            }
+        }
+        line!(
+            "EFIMMAP descriptor_size={size} version={version} count={count} conventional_kib={}",
+            conventional_pages * 4
+        );
+        verdict.check(
+            format_args!("efi_mmap"),
+            whole && version == 1 && count > 0 && conventional_pages > 0,
+            format_args!("descriptor_size={size} bytes={}", map.len()),
+        );
+    }
+    if mbi.find(mbi2::EFI_BS).is_some() {
+        line!("EFIBS boot services not terminated");
+    }
+    if let Some(tag) = mbi.find(mbi2::EFI64_IH) {
+        let handle = tag.u64(8).unwrap_or(0);
+        line!("EFI64IH handle={handle:#x}");
+        verdict.check(
+            format_args!("efi64_image_handle"),
+            handle != 0,
+            format_args!("{handle:#x}"),
+        );
+    }
 }
 
 /// The load base address (21): where the kernel is, and, for the relocatable variant, where

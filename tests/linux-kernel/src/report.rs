@@ -299,7 +299,58 @@ pub fn run(state: &EntryState, load: u64) -> bool {
     );
 
     check_screen(&mut verdict, &zp);
+    check_efi(&mut verdict, &zp);
     verdict.failures == 0
+}
+
+/// efi_info (0x1C0), from a loader on a 64-bit UEFI: the signature "EL64", the system table
+/// (its own signature "IBI SYST"), and the EFI memory map: whole descriptors of at least 40
+/// bytes, some conventional memory among them. `LX EFI none` from a BIOS loader.
+fn check_efi(verdict: &mut Verdict, zp: &ZeroPage) {
+    const SYSTEM_TABLE_SIGNATURE: u64 = 0x5453_5953_2049_4249;
+    let signature = zp.u32(0x1c0);
+    if signature == 0 {
+        line!("LX EFI none");
+        return;
+    }
+    let systab = u64::from(zp.u32(0x1c4)) | u64::from(zp.u32(0x1d8)) << 32;
+    let descriptor_size = zp.u32(0x1c8) as usize;
+    let version = zp.u32(0x1cc);
+    let memmap = u64::from(zp.u32(0x1d0)) | u64::from(zp.u32(0x1dc)) << 32;
+    let size = zp.u32(0x1d4) as usize;
+    let readable = |address: u64, len: usize| address != 0 && address + len as u64 <= 1 << 32;
+    // SAFETY: the first 4 GiB are mapped 1:1 (entry.s); addresses above are not read.
+    let systab_ok = readable(systab, 8)
+        && unsafe { core::ptr::read_volatile(systab as *const u64) } == SYSTEM_TABLE_SIGNATURE;
+    let whole = descriptor_size >= 40
+        && descriptor_size.is_multiple_of(8)
+        && size.is_multiple_of(descriptor_size);
+    let mut conventional_kib = 0u64;
+    if whole && readable(memmap, size) {
+        // SAFETY: as above: the map the loader names, below 4 GiB.
+        let map = unsafe { core::slice::from_raw_parts(memmap as *const u8, size) };
+        for descriptor in map.chunks_exact(descriptor_size) {
+            let word = |at: usize| {
+                let mut b = [0u8; 8];
+                b.copy_from_slice(&descriptor[at..at + 8]);
+                u64::from_le_bytes(b)
+            };
+            if word(0) as u32 == 7 {
+                conventional_kib += word(24) * 4;
+            }
+        }
+    }
+    let el64 = signature == u32::from_le_bytes(*b"EL64");
+    line!(
+        "LX EFI signature={} systab={systab:#x} systab_signature={} memmap={memmap:#x} size={size} descriptor_size={descriptor_size} version={version} conventional_kib={conventional_kib}",
+        if el64 { "EL64" } else { "other" },
+        if systab_ok { "ok" } else { "bad" }
+    );
+    verdict.check(
+        "efi_info",
+        el64 && systab_ok && whole && version == 1 && conventional_kib > 0,
+        format_args!("signature={signature:#x}"),
+    );
 }
 
 /// The setup header in the zero page is the file's, but for the fields a loader writes, and

@@ -178,6 +178,37 @@ fn what_is_required_and_cannot_be_given_is_refused() {
 }
 
 #[test]
+fn efi_tags_on_a_64_bit_uefi() {
+    let find = |tags: &[Vec<u8>]| Header::find(&file_with(0x100, 0, &mb2_header(tags))).unwrap();
+    // Boot services kept, an amd64 entry: what a UEFI-aware kernel (Xen, a hobby kernel)
+    // asks; fine on UEFI, refused on a BIOS.
+    let h = find(&[
+        header_tag(7, false, &[]),
+        header_tag(9, false, &[0x10_0040]),
+    ]);
+    assert!(h.efi_boot_services);
+    assert_eq!(h.efi_amd64_entry, Some(0x10_0040));
+    assert_eq!(h.efi_i386_entry, None);
+    assert_eq!(h.check_supported_on(Firmware::Uefi64), Ok(()));
+    assert_eq!(
+        h.check_supported_on(Firmware::Bios),
+        Err(Unsupported::Efi { tag_type: 7 })
+    );
+    // An optional tag 7 still asks to keep boot services (as GRUB reads it).
+    assert!(find(&[header_tag(7, true, &[])]).efi_boot_services);
+    assert!(!find(&[header_tag(1, true, &[18])]).efi_boot_services);
+    // A required i386 EFI entry cannot be met by a 64-bit firmware; an optional one can.
+    let h = find(&[header_tag(7, true, &[]), header_tag(8, false, &[0x10_0020])]);
+    assert_eq!(h.efi_i386_entry, Some(0x10_0020));
+    let refused = h.check_supported_on(Firmware::Uefi64);
+    assert_eq!(refused, Err(Unsupported::Efi { tag_type: 8 }));
+    let message = std::format!("{}", refused.unwrap_err());
+    assert!(message.contains("64-bit UEFI"), "{message}");
+    let h = find(&[header_tag(8, true, &[0x10_0020])]);
+    assert_eq!(h.check_supported_on(Firmware::Uefi64), Ok(()));
+}
+
+#[test]
 fn search_rules() {
     let h = mb2_header(&[]);
     // 8-byte aligned only.

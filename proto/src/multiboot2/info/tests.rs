@@ -124,3 +124,27 @@ fn random_calls_never_panic_and_stay_in_the_buffer() {
         }
     }
 }
+
+#[test]
+fn efi_tags_byte_for_byte() {
+    let mut buf = [0xaau8; 256];
+    let mut info = InfoBuilder::new(&mut buf, 0x9000);
+    let descriptors: Vec<u8> = (0..96u8).collect(); // two 48-byte descriptors
+    info.efi64_system_table(0x7f9e_e018)
+        .efi_memory_map(48, 1, &descriptors)
+        .efi_boot_services()
+        .efi64_image_handle(0x7e1_2345_6789)
+        .efi32_system_table(0x1234)
+        .efi32_image_handle(0x5678);
+    let (_, len) = info.finish().unwrap();
+    assert_eq!(len, 8 + 16 + (16 + 96) + 8 + 16 + 16 + 16 + 8);
+    let w = words(&buf[..len]);
+    assert_eq!(&w[2..6], [12, 16, 0x7f9e_e018, 0]);
+    assert_eq!(&w[6..10], [17, 16 + 96, 48, 1]);
+    assert_eq!(&buf[40..136], &descriptors[..]);
+    assert_eq!(&w[34..36], [18, 8]);
+    assert_eq!(&w[36..40], [20, 16, 0x2345_6789, 0x7e1]);
+    assert_eq!(&w[40..43], [11, 12, 0x1234]);
+    assert_eq!(&w[44..47], [19, 12, 0x5678]);
+    assert_eq!(&w[48..50], [0, 8]);
+}

@@ -1,11 +1,15 @@
-//! The 64-bit BIOS platform: stage 2 enters long mode (identity-mapped 4 GiB in 2 MiB pages,
-//! SSE on) and calls the runtime built for `x86_64-unknown-linux-gnu`.
+//! The 64-bit platform. BIOS: stage 2 enters long mode (identity-mapped 4 GiB in 2 MiB pages,
+//! SSE on) and calls the runtime built for `x86_64-unknown-linux-gnu`. UEFI (netloader.efi,
+//! `x86_64-unknown-uefi`): the firmware starts it in long mode; no stage 2, IDT, thunk or
+//! memory functions of ours there (see `super`, and `super::uefi` for what differs).
 
+#[cfg(not(target_os = "uefi"))]
 mod idt;
+#[cfg(not(target_os = "uefi"))]
 mod memfns;
 mod thunks;
 
-#[cfg(not(feature = "chain"))]
+#[cfg(all(not(feature = "chain"), not(target_os = "uefi")))]
 pub use thunks::enter_thunk;
 pub use thunks::{handoff_leave_code, jump_to_handoff};
 
@@ -21,6 +25,7 @@ macro_rules! native_code_mode {
 pub(crate) use native_code_mode;
 
 // Stage 2, the common 16-bit path, then this platform's end of it.
+#[cfg(not(target_os = "uefi"))]
 core::arch::global_asm!(
     concat!(
         include_str!("../../../../stage1/stage2.s"),
@@ -29,6 +34,7 @@ core::arch::global_asm!(
     options(att_syntax)
 );
 
+#[cfg(not(target_os = "uefi"))]
 pub fn install_exception_handlers() {
     idt::install();
 }
@@ -59,7 +65,9 @@ pub fn triple_fault() {
 /// # Safety
 /// As `super::on_stack`.
 pub unsafe fn on_stack<F: FnOnce()>(stack_top: u64, f: F) {
-    extern "C" fn run<F: FnOnce()>(f: &mut Option<F>) {
+    // System V explicitly: the argument in RDI on every target (extern "C" is the Microsoft
+    // x64 convention on UEFI, which takes RCX and writes 32 bytes above the new stack's top).
+    extern "sysv64" fn run<F: FnOnce()>(f: &mut Option<F>) {
         if let Some(f) = f.take() {
             f()
         }
@@ -78,7 +86,7 @@ pub unsafe fn on_stack<F: FnOnce()>(stack_top: u64, f: F) {
             run = sym run::<F>,
             in("rdi") &mut f,
             out("r12") _,
-            clobber_abi("C"),
+            clobber_abi("sysv64"),
         );
     }
 }

@@ -3,8 +3,8 @@
 
 // The way into the thunk from long mode (arch/realmode.rs has the rest), on the thunk's GDT
 // (`realmode_gdtr`): 0x08 32-bit code, 0x10 data, 0x28 64-bit code. Not in the option ROM's
-// first stage, which has no thunk.
-#[cfg(not(feature = "chain"))]
+// first stage, which has no thunk, nor in netloader.efi (no BIOS to call).
+#[cfg(all(not(feature = "chain"), not(target_os = "uefi")))]
 core::arch::global_asm!(
     r#"
     .set RM_CODE32, 0x08
@@ -116,7 +116,7 @@ realmode_enter64:
 );
 
 /// Run the real-mode call the thunk's block describes (arch/realmode.rs).
-#[cfg(not(feature = "chain"))]
+#[cfg(all(not(feature = "chain"), not(target_os = "uefi")))]
 ///
 /// # Safety
 /// The block is filled in, and whatever the call writes is the caller's to vouch for.
@@ -130,12 +130,13 @@ pub unsafe fn enter_thunk() {
 // The hand-off's way out of long mode (boot/handoff.rs copies it, then its 32-bit part right
 // after it). Position-independent; RDI: the block, below 4 GiB.
 core::arch::global_asm!(
+    super::super::handoff_section!(),
     r#"
-    .section .text.handoff, "ax"
     .code64
     .globl handoff_leave64
     .globl handoff_leave64_end
 handoff_leave64:
+    cli                            # (UEFI ran with interrupts on; the BIOS runtime without)
     lgdt {gdtr_at}(%rdi)           # the block's own GDT
     movl {code_at}(%rdi), %eax     # its 32-bit code selector
     leaq 1f(%rip), %rcx
