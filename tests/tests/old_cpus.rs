@@ -58,7 +58,9 @@ fn boot(name: &str, cpu: &str, drive: [String; 2], nic: &str, dir: &Path) -> Out
             ),
         ])
         .args(["-device".into(), format!("{nic},netdev=n0")])
-        .run(|serial| serial.contains("netloader: stopped.") || serial.contains("E-CPU-"))
+        // Stage 2's refusal ends in "system halted" (stage1/stage2.s, `fatal`): wait for the
+        // whole message, not its first bytes.
+        .run(|serial| serial.contains("netloader: stopped.") || serial.contains("system halted"))
 }
 
 /// The runtime that ran, and its clock.
@@ -185,7 +187,9 @@ fn pentium3_option_rom_e1000_chains_netloader_pxe() {
             "-device".into(),
             format!("e1000,netdev=n0,romfile={},bootindex=1", rom_path.display()),
         ])
-        .run(|serial| serial.contains("netloader: stopped.") || serial.contains("E-CPU-"));
+        // Stage 2's refusal ends in "system halted" (stage1/stage2.s, `fatal`): wait for the
+        // whole message, not its first bytes.
+        .run(|serial| serial.contains("netloader: stopped.") || serial.contains("system halted"));
     outcome.check(
         outcome.serial.matches(READY_32).count() == 2,
         "the ROM's first stage and netloader.pxe, both 32-bit",
