@@ -17,6 +17,11 @@
 //! calibrated against the firmware's Stall (the firmware owns the PIT), the reset through
 //! ResetSystem, and the Multiboot 2 entry that keeps boot services.
 //!
+//! Beside the CPU, the layer answers what differs between a BIOS PC and UEFI firmware, below
+//! and in `keyboard.rs`: the console's `Screen`, the menu's keyboard, the network interface
+//! the firmware offers, the ACPI RSDP and APM, and the memory facts of the load plan
+//! (`work_area`, `runtime_end`, `firmware_held`). The UEFI side calls into `crate::efi`.
+//!
 //! What each platform module gives (the interface, re-exported below):
 //! - `NAME`, for the banner;
 //! - `install_exception_handlers` (its IDT; every vector ends in `exceptions::report`);
@@ -47,6 +52,7 @@ mod platform;
 pub mod bios;
 #[cfg(not(target_os = "uefi"))]
 pub mod exceptions;
+pub mod keyboard;
 pub mod port;
 // The option ROM's first stage never calls the BIOS before its hand-off: no thunk there.
 #[cfg(all(not(feature = "chain"), not(target_os = "uefi")))]
@@ -56,6 +62,78 @@ pub mod timer;
 pub mod uefi;
 
 pub(crate) use platform::native_code_mode;
+
+/// The screen the console writes on beside COM1: VGA text on a BIOS PC, the firmware's text
+/// output in netloader.efi.
+#[cfg(not(target_os = "uefi"))]
+pub use crate::console::VgaText as Screen;
+#[cfg(target_os = "uefi")]
+pub use uefi::Screen;
+
+/// The memory the runtime's own areas come from (config, stack, download area, network
+/// buffers; boot/plan.rs): on a BIOS the RAM from 1 MiB up to the first hole (below 4 GiB); in
+/// netloader.efi the largest block it claimed from the firmware above 1 MiB (src/efi/memory.rs).
+#[cfg(not(target_os = "uefi"))]
+pub fn work_area(map: &netloader_proto::memmap::MemoryMap) -> core::ops::Range<u64> {
+    const MIB: u64 = 1 << 20;
+    MIB..(MIB + map.upper_kib() as u64 * 1024).min(netloader_proto::planner::LIMIT)
+}
+#[cfg(target_os = "uefi")]
+pub use uefi::work_area;
+
+/// One past the runtime's last byte in memory (.bss included) where it was loaded at its link
+/// address (the BIOS runtimes, from 0x8000: link.ld's `__runtime_end`); `None` where the
+/// firmware placed it (netloader.efi: its image is among `firmware_held`).
+#[cfg(not(target_os = "uefi"))]
+pub fn runtime_end() -> Option<u64> {
+    unsafe extern "C" {
+        static __runtime_end: u8;
+    }
+    // A linker symbol: only its address is taken.
+    Some(&raw const __runtime_end as u64)
+}
+#[cfg(target_os = "uefi")]
+pub fn runtime_end() -> Option<u64> {
+    None
+}
+
+/// What the firmware holds until the kernel is entered, which the load plan keeps clear
+/// (netloader.efi: boot services' memory and its own image, until ExitBootServices); nothing
+/// on a BIOS PC beyond what the memory map reserves.
+#[cfg(not(target_os = "uefi"))]
+pub fn firmware_held() -> &'static [netloader_proto::memmap::E820Entry] {
+    &[]
+}
+#[cfg(target_os = "uefi")]
+pub use uefi::firmware_held;
+
+/// What the firmware has for an OS (Multiboot 2's and Linux's boot information): the ACPI
+/// RSDP and the APM BIOS's protected-mode interface. The option ROM's first stage boots no
+/// kernel (and has no thunk for APM).
+#[cfg(all(not(feature = "chain"), not(target_os = "uefi")))]
+#[cfg_attr(
+    not(any(feature = "multiboot2", feature = "linux")),
+    allow(unused_imports)
+)]
+pub use bios::{apm, rsdp};
+#[cfg(target_os = "uefi")]
+pub use uefi::{apm, rsdp};
+
+/// The network interface the firmware offers (UEFI's Simple Network Protocol, the registry's
+/// `snp` driver), which a UEFI runtime carries as its one driver; none on a BIOS PC, whose
+/// runtimes find their card by PCI probe (or drive a PXE ROM's UNDI).
+#[cfg(target_os = "uefi")]
+pub use uefi::{FIRMWARE_NIC_DRIVER, firmware_snp_offered, take_firmware_snp};
+#[cfg(not(target_os = "uefi"))]
+pub const FIRMWARE_NIC_DRIVER: Option<&str> = None;
+#[cfg(not(target_os = "uefi"))]
+pub fn firmware_snp_offered() -> bool {
+    false
+}
+#[cfg(not(target_os = "uefi"))]
+pub fn take_firmware_snp() -> Option<&'static mut dyn netloader_drivers::snp::SnpApi> {
+    None
+}
 pub use platform::{NAME, handoff_leave_code, jump_to_handoff};
 
 /// Where the hand-off's block keeps the GDTR operand (a 16-bit limit, then the base) and the

@@ -27,6 +27,64 @@ pub fn calibrate_tsc() -> Calibration {
     }
 }
 
+/// The console's screen: the firmware's text output while boot services run
+/// (`crate::efi::screen`), nothing after.
+pub struct Screen;
+
+impl Screen {
+    pub const fn new() -> Self {
+        Screen
+    }
+
+    /// Finds the firmware's text output.
+    pub fn init(&mut self) {
+        crate::efi::screen::init();
+    }
+
+    pub fn write_str(&mut self, s: &str) {
+        crate::efi::screen::write(s);
+    }
+
+    /// No VGA text screen netloader wrote on: the start of an 80x25 screen's last row, where
+    /// an unwritten VGA text screen's cursor is (a kernel's screen_info gets it).
+    pub fn cursor(&self) -> (u8, u8) {
+        (0, 24)
+    }
+}
+
+/// netloader.efi drives the card through the firmware's Simple Network Protocol only (its own
+/// driver belongs to the firmware while boot services run).
+pub const FIRMWARE_NIC_DRIVER: Option<&str> = Some("snp");
+
+pub fn firmware_snp_offered() -> bool {
+    crate::efi::snp::offered()
+}
+
+pub fn take_firmware_snp() -> Option<&'static mut dyn netloader_drivers::snp::SnpApi> {
+    crate::efi::snp::take()
+}
+
+/// The largest block netloader.efi claimed from the firmware above 1 MiB (src/efi/memory.rs).
+pub fn work_area(_map: &netloader_proto::memmap::MemoryMap) -> core::ops::Range<u64> {
+    crate::efi::memory::work_area()
+}
+
+/// What the firmware holds until ExitBootServices, netloader.efi's image included.
+pub fn firmware_held() -> &'static [netloader_proto::memmap::E820Entry] {
+    crate::efi::memory::firmware_ranges()
+}
+
+/// The ACPI RSDP from the firmware's configuration table (a UEFI PC need not have one in the
+/// BIOS areas).
+pub fn rsdp() -> Option<netloader_proto::acpi::Rsdp> {
+    crate::efi::rsdp()
+}
+
+/// No APM BIOS on UEFI.
+pub fn apm() -> Option<netloader_proto::multiboot2::Apm> {
+    None
+}
+
 /// Ends the run: ResetSystem while the firmware is there (cold, as the BIOS forms' reset).
 pub fn reset() -> ! {
     let runtime = crate::efi::system_table().runtime_services;
