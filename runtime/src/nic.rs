@@ -13,14 +13,15 @@ use netloader_drivers::registry::{
 };
 use netloader_drivers::{Nic, undi};
 
-use crate::{pci, println, time};
+use crate::{arch, pci, println, time};
 
-/// The one driver an option ROM's runtime carries (`NETLOADER_DRIVER=<name>` when it is built,
-/// see image-builder/build.rs); every driver when unset. netloader.efi: the firmware's SNP.
-#[cfg(not(target_os = "uefi"))]
-const ONLY: Option<&str> = option_env!("NETLOADER_DRIVER");
-#[cfg(target_os = "uefi")]
-const ONLY: Option<&str> = Some("snp");
+/// The one driver this runtime carries: the firmware's interface where the platform has one
+/// (netloader.efi: SNP), else an option ROM's card (`NETLOADER_DRIVER=<name>` when it is built,
+/// see image-builder/build.rs); every driver when neither.
+const ONLY: Option<&str> = match arch::FIRMWARE_NIC_DRIVER {
+    Some(driver) => Some(driver),
+    None => option_env!("NETLOADER_DRIVER"),
+};
 
 /// The drivers this build carries, chosen at compile time: the others are never referenced,
 /// so not linked (a ROM carries one driver).
@@ -65,14 +66,12 @@ impl Machine for Runtime {
         &mut self.delay
     }
 
-    #[cfg(target_os = "uefi")]
     fn offers_snp(&mut self) -> bool {
-        crate::efi::snp::offered()
+        arch::firmware_snp_offered()
     }
 
-    #[cfg(target_os = "uefi")]
     fn take_snp(&mut self) -> Option<&'static mut dyn netloader_drivers::snp::SnpApi> {
-        crate::efi::snp::take()
+        arch::take_firmware_snp()
     }
 }
 
