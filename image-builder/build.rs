@@ -28,6 +28,10 @@ fn main() {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
 
+    // Every BIOS form carries the 32-bit runtime (the x86 platform, built for i586: every CPU
+    // from the Pentium on, no SSE), measured as fast as the 64-bit one (docs/architecture.md,
+    // "Decisions"). The 32-bit code of each image is listed for the no-SSE test.
+    let mut code_table = String::new();
     // An option ROM carries its own card's driver only: per driver of the registry that a ROM
     // can be made for (a PCI card's), the first stage that chains netloader.pxe
     // (runtime/src/chain.rs), and the whole loader (`--standalone`). stage1.rs includes them
@@ -49,9 +53,10 @@ fn main() {
             (Some("chain"), format!("runtime-chain-{name}.bin")),
             (Some(""), format!("runtime-{name}.bin")),
         ] {
-            let elf = build_runtime(&root, features, Some(name), Target::Bios);
+            let elf = build_runtime(&root, features, Some(name), Target::Bios32);
             let file_elf = object::File::parse(&*elf).expect("parse the runtime ELF");
-            std::fs::write(out_dir.join(file), flat_image(&file_elf)).unwrap();
+            std::fs::write(out_dir.join(&file), flat_image(&file_elf)).unwrap();
+            code_table.push_str(&code_entry(&file, &file_elf));
         }
         table += &format!(
             "    RomRuntime {{\n        driver: {name:?},\n        \
@@ -67,11 +72,27 @@ fn main() {
     let efi = build_runtime(&root, None, None, Target::Uefi);
     std::fs::write(out_dir.join("netloader.efi"), efi).unwrap();
 
-    let elf = build_runtime(&root, None, None, Target::Bios);
+    let elf = build_runtime(&root, None, None, Target::Bios32);
     let file = object::File::parse(&*elf).expect("parse the runtime ELF");
     let image_start = symbol(&file, "__image_start");
     let runtime_end = symbol(&file, "__runtime_end");
     std::fs::write(out_dir.join("runtime.bin"), flat_image(&file)).unwrap();
+    code_table.push_str(&code_entry("runtime.bin", &file));
+    std::fs::write(
+        out_dir.join("runtime_code.rs"),
+        format!(
+            "/// Each embedded 32-bit runtime image (by its file name in OUT_DIR) and where its 32-bit\n\
+             /// code lies in it, as offsets: .text without the option ROM first stage's 16-bit stub.\n\
+             pub const X86_CODE_RANGES: &[(&str, &[(usize, usize)])] = &[\n{code_table}];\n"
+        ),
+    )
+    .unwrap();
+
+    // The 64-bit runtime (the x86_64 platform, long mode): `netloader build --runtime 64`.
+    let elf64 = build_runtime(&root, None, None, Target::Bios64);
+    let file64 = object::File::parse(&*elf64).expect("parse the 64-bit runtime ELF");
+    std::fs::write(out_dir.join("runtime-x86_64.bin"), flat_image(&file64)).unwrap();
+    let x86_64_runtime_end = symbol(&file64, "__runtime_end");
 
     let boot_sector = file
         .section_by_name(".boot.sector")
@@ -113,10 +134,38 @@ fn main() {
         out_dir.join("runtime_layout.rs"),
         format!(
             "/// Where stage 1 loads the runtime image.\npub const LOAD_ADDRESS: u64 = {image_start:#x};\n\
-             /// One past the runtime's last byte in memory, .bss included.\npub const END_ADDRESS: u64 = {runtime_end:#x};\n"
+             /// One past the runtime's last byte in memory, .bss included.\npub const END_ADDRESS: u64 = {runtime_end:#x};\n\
+             /// The same for the 64-bit runtime.\npub const X86_64_END_ADDRESS: u64 = {x86_64_runtime_end:#x};\n"
         ),
     )
     .unwrap();
+}
+
+/// One line of the code table: `name`'s .text as offsets into its flat image, cut around the
+/// chain stub (16-bit code) where the image has one.
+fn code_entry(name: &str, file: &object::File) -> String {
+    let image_start = symbol(file, "__image_start");
+    let text = file
+        .section_by_name(".text")
+        .expect("runtime ELF lacks .text");
+    let (start, end) = (
+        text.address() - image_start,
+        text.address() + text.size() - image_start,
+    );
+    let stub = ["chain_stub_start", "chain_stub_end"].map(|name| {
+        file.symbols()
+            .find(|s| s.name() == Ok(name))
+            .map(|s| s.address() - image_start)
+    });
+    let ranges = match stub {
+        [Some(a), Some(b)] => vec![(start, a), (b, end)],
+        _ => vec![(start, end)],
+    };
+    let ranges: Vec<String> = ranges
+        .iter()
+        .map(|(a, b)| format!("({a:#x}, {b:#x})"))
+        .collect();
+    format!("    (\"{name}\", &[{}]),\n", ranges.join(", "))
 }
 
 fn symbol(file: &object::File, name: &str) -> u64 {
@@ -147,16 +196,27 @@ fn flat_image(file: &object::File) -> Vec<u8> {
     image
 }
 
-/// Which runtime: the BIOS one (an ELF for the host target, linked at 0x8000 with stage 1), or
-/// netloader.efi.
+/// Which runtime: a BIOS one (an ELF linked at 0x8000 with stage 1), 32-bit (the x86 platform,
+/// every BIOS form's) or 64-bit (the x86_64 platform, for the host target: `--runtime 64`), or
+/// netloader.efi (the x86_64 platform's UEFI flavour).
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Target {
-    Bios,
+    Bios32,
+    Bios64,
     Uefi,
 }
 
-/// The UEFI target (scripts/install-deps adds it with rustup).
-const UEFI_TARGET: &str = "x86_64-unknown-uefi";
+impl Target {
+    /// The Rust target, where it is not the host's (scripts/install-deps adds both with rustup).
+    fn triple(self) -> Option<&'static str> {
+        match self {
+            // Pentium baseline, no SSE (i686 assumes SSE2).
+            Target::Bios32 => Some("i586-unknown-linux-gnu"),
+            Target::Bios64 => None,
+            Target::Uefi => Some("x86_64-unknown-uefi"),
+        }
+    }
+}
 
 /// `cargo build --release` in ../runtime, with a target directory of its own beside ours;
 /// with `features`, those instead of the default ones (none: `Some("")`); with `driver`, that
@@ -179,14 +239,21 @@ fn build_runtime(
         .arg(root.join("runtime/Cargo.toml"))
         .arg("--target-dir")
         .arg(&target_dir);
-    if target == Target::Uefi {
-        command.args(["--target", UEFI_TARGET]);
-    }
     if let Some(features) = features {
         command.arg("--no-default-features");
         if !features.is_empty() {
             command.args(["--features", features]);
         }
+    }
+    let mut rustflags = remap_source_paths(root);
+    if let Some(triple) = target.triple() {
+        require_target(triple);
+        command.args(["--target", triple]);
+    }
+    if target == Target::Bios32 {
+        // Code at fixed addresses: position-independent 32-bit code would spend a register
+        // and a call per function on finding its GOT.
+        rustflags.push("-Crelocation-model=static".into());
     }
     // The outer build's settings are for host code; none of them may reach the runtime.
     for (key, _) in std::env::vars_os() {
@@ -205,25 +272,43 @@ fn build_runtime(
         Some(name) => command.env("NETLOADER_DRIVER", name),
         None => command.env_remove("NETLOADER_DRIVER"),
     };
-    command.env(
-        "CARGO_ENCODED_RUSTFLAGS",
-        remap_source_paths(root).join("\x1f"),
-    );
+    command.env("CARGO_ENCODED_RUSTFLAGS", rustflags.join("\x1f"));
     let status = command.status().expect("run cargo for the runtime");
     assert!(
         status.success(),
-        "building the runtime failed (see the errors above{})",
-        if target == Target::Uefi {
-            "; netloader.efi needs `rustup target add x86_64-unknown-uefi`, which scripts/install-deps does"
-        } else {
-            ""
-        }
+        "building the runtime failed (see the errors above)"
     );
-    let built = match target {
-        Target::Bios => target_dir.join("release/netloader-runtime"),
-        Target::Uefi => target_dir.join(format!("{UEFI_TARGET}/release/netloader-runtime.efi")),
-    };
+    let built = match target.triple() {
+        Some(triple) => target_dir.join(triple).join("release"),
+        None => target_dir.join("release"),
+    }
+    .join(match target {
+        Target::Uefi => "netloader-runtime.efi",
+        Target::Bios32 | Target::Bios64 => "netloader-runtime",
+    });
     std::fs::read(&built).unwrap_or_else(|e| panic!("read {}: {e}", built.display()))
+}
+
+/// Stop with a clear message when the Rust target is missing (cargo's own error only says
+/// that `core` cannot be found).
+fn require_target(target: &str) {
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let libdir = Command::new(rustc)
+        .args(["--print", "target-libdir", "--target", target])
+        .output()
+        .ok()
+        .filter(|out| out.status.success())
+        .map(|out| PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()));
+    let has_core = libdir
+        .and_then(|dir| std::fs::read_dir(dir).ok())
+        .is_some_and(|mut entries| {
+            entries
+                .any(|e| e.is_ok_and(|e| e.file_name().to_string_lossy().starts_with("libcore-")))
+        });
+    assert!(
+        has_core,
+        "E-BUILD-TARGET: the Rust target {target} is not installed (netloader's 32-bit runtime and netloader.efi are built for theirs): run `rustup target add {target}` (scripts/install-deps does)"
+    );
 }
 
 /// Panic locations name source files; without these flags they carry this checkout's path and

@@ -1,11 +1,13 @@
-# netloader stage 2: the 16-bit path every form shares, from the loaded image to 64-bit Rust.
+# netloader stage 2: the 16-bit path every form shares, from the loaded image to protected mode.
 #
 # Entered at 0:8000 in real mode with DL = BIOS drive and BL = boot form (see bootsector.s;
 # later forms enter here the same way). It fills the hand-off record `boot_info` (read by
-# runtime/src/boot_info.rs), checks the CPU, collects the memory map (E820, else E801, else
-# AH=88h), enables A20 and verifies it, then enters protected mode, builds identity page tables
-# for the first 4 GiB, enters long mode, turns on SSE and calls netloader_main(&boot_info).
-# Anything that stops the boot here prints a message through the BIOS and on COM1, then halts.
+# runtime/src/boot_info.rs), checks the CPU (`check_cpu`), collects the memory map (E820, else
+# E801, else AH=88h), enables A20 and verifies it, then enters 32-bit protected mode and jumps
+# to `protected_mode`. Those two come from the platform's end of stage 2, assembled right
+# after this file: stage2_long.s (page tables, long mode, 64-bit Rust) or stage2_x86.s (32-bit
+# Rust, paging off). Anything that stops the boot here prints a message through the BIOS and
+# on COM1, then halts.
 
     .set COM1, 0x3f8
     .set E820_MAX, 128
@@ -29,27 +31,8 @@ stage2_entry:
     movb %dl, boot_info + 7        # drive
     call serial_init
 
-    # --- CPU: CPUID must exist and report long mode (which implies PAE and SSE2).
-    pushfl
-    popl %eax
-    movl %eax, %ecx
-    xorl $0x200000, %eax           # EFLAGS.ID can be toggled only where CPUID exists
-    pushl %eax
-    popfl
-    pushfl
-    popl %eax
-    pushl %ecx
-    popfl
-    xorl %ecx, %eax
-    jz no_long_mode
-    movl $0x80000000, %eax
-    cpuid
-    cmpl $0x80000001, %eax
-    jb no_long_mode
-    movl $0x80000001, %eax
-    cpuid
-    btl $29, %edx
-    jnc no_long_mode
+    # --- CPU: what the platform's runtime needs (the platform's end of stage 2).
+    call check_cpu
 
     # --- Memory: conventional memory size, then the map.
     int $0x12
@@ -272,16 +255,10 @@ fatal:
     hlt
     jmp 1b
 
-no_long_mode:
-    movw $msg_no_long_mode, %si
-    jmp fatal
-
 msg_prefix:
     .asciz "\r\nnetloader: "
 msg_halted:
     .asciz "\r\nnetloader: system halted.\r\n"
-msg_no_long_mode:
-    .asciz "E-CPU-NOLONGMODE: this CPU has no 64-bit long mode (x86-64). netloader needs an x86-64 CPU."
 msg_no_a20:
     .asciz "E-A20: cannot enable the A20 line (BIOS, keyboard controller and port 92h all failed)."
 msg_no_memory_map:
@@ -305,77 +282,6 @@ gdt_descriptor:
     .long gdt
 
 # ---------------------------------------------------------------------------------------------
-    .code32
-protected_mode:
-    movw $SEL_DATA, %ax
-    movw %ax, %ds
-    movw %ax, %es
-    movw %ax, %fs
-    movw %ax, %gs
-    movw %ax, %ss
-    movl $0x7c00, %esp
-
-    movl $__bss_start, %edi        # zero .bss (page tables and the stack live there)
-    movl $__bss_end, %ecx
-    subl %edi, %ecx
-    xorl %eax, %eax
-    rep stosb
-
-    # Identity map 0..4 GiB with 2 MiB pages: PML4[0] -> PDPT, PDPT[0..3] -> 4 page directories.
-    movl $boot_pdpt + 3, boot_pml4
-    movl $boot_pd + 3, %eax
-    movl $boot_pdpt, %edi
-    movl $4, %ecx
-1:  movl %eax, (%edi)
-    addl $4096, %eax
-    addl $8, %edi
-    loop 1b
-    movl $boot_pd, %edi
-    movl $0x83, %eax               # present, writable, 2 MiB page
-    movl $2048, %ecx
-2:  movl %eax, (%edi)
-    addl $0x200000, %eax
-    addl $8, %edi
-    loop 2b
-
-    movl %cr4, %eax
-    orl $0x20, %eax                # PAE
-    movl %eax, %cr4
-    movl $boot_pml4, %eax
-    movl %eax, %cr3
-    movl $0xc0000080, %ecx         # EFER.LME
-    rdmsr
-    orl $0x100, %eax
-    wrmsr
-    movl %cr0, %eax
-    orl $0x80000000, %eax          # paging on: long mode is active
-    movl %eax, %cr0
-    ljmp $SEL_CODE64, $long_mode
-
-    .code64
-long_mode:
-    movw $SEL_DATA, %ax
-    movw %ax, %ds
-    movw %ax, %es
-    movw %ax, %ss
-    xorw %ax, %ax
-    movw %ax, %fs
-    movw %ax, %gs
-    movq %cr0, %rax                # SSE: the prebuilt core uses it freely
-    andq $~0x4, %rax               # EM off
-    orq $0x2, %rax                 # MP on
-    movq %rax, %cr0
-    movq %cr4, %rax
-    orq $0x600, %rax               # OSFXSR, OSXMMEXCPT
-    movq %rax, %cr4
-    movabsq $boot_stack_top, %rsp
-    movabsq $boot_info, %rdi
-    call netloader_main
-1:  cli
-    hlt
-    jmp 1b
-
-# ---------------------------------------------------------------------------------------------
 # The hand-off record. Layout mirrored by runtime/src/boot_info.rs.
     .section .stage2.data, "aw"
     .p2align 4
@@ -396,14 +302,6 @@ pxe_fields:                         # 3088 PXE: API, statuses, cached DHCP packe
     .fill 16 + 2 * 1472 + 16, 1, 0 #      zero on every other form
 
     .section .bss.boot, "aw", @nobits
-    .p2align 12
-    .globl boot_pml4
-boot_pml4:
-    .skip 4096
-boot_pdpt:
-    .skip 4096
-boot_pd:
-    .skip 4 * 4096
     .p2align 4
 boot_stack:                        # for the runtime's first steps only: from the network card
     .skip 16 * 1024                # on, it runs on a stack in upper memory (runtime/src/main.rs)

@@ -11,6 +11,11 @@
 //! - `mbtest-video.elf`: the ELF32 with flag 2 set: it asks for a 1024x768x32 linear mode.
 //!
 //!
+//! The same crate built for i586 (`KERNEL32` in the entries: it stays in 32-bit protected
+//! mode, for CPUs without long mode), as ELF32 files of its own:
+//! - `mbtest-i586.elf`: `mbtest` at 1 MiB, flag 16 clear;
+//! - `mb2-i586.elf`: `mb2test` at 2 MiB, as linked (not relocatable: no paging).
+//!
 //! And the Multiboot 2 kernel `mb2test`, linked at 2 MiB (entry2.s), whose header has slots
 //! the build step turns on per variant:
 //! - `mb2-elf64.elf`: the linked ELF64 as it is;
@@ -174,12 +179,46 @@ fn main() {
         &mb2,
         mb2.patched_mb2(&elf32, "mb2-elf32", Mb2Tweak::None),
     );
+    // The 32-bit kernels, for CPUs without long mode.
+    let release32 = cargo_release(
+        &root,
+        &manifest_dir.join("kernel/Cargo.toml"),
+        Some(X86_TARGET),
+    );
+    let high32 = Linked::read(&release32.join("mbtest"));
+    emit(
+        "i586",
+        "mbtest-i586.elf",
+        &high32,
+        high32.patched("i586", false, false),
+    );
+    let mb2_32 = Linked::read(&release32.join("mb2test"));
+    emit(
+        "mb2-i586",
+        "mb2-i586.elf",
+        &mb2_32,
+        mb2_32.patched_mb2(&mb2_32.file, "mb2-i586", Mb2Tweak::None),
+    );
     // The Linux test kernel: its own workspace, built into the same target directory.
     let linux_release = build_kernel(&root, &manifest_dir.join("linux-kernel/Cargo.toml"));
-    let bzimage = linux_kernel::emit(&linux_release.join("lxtest"), &out_dir);
+    let bzimage = linux_kernel::emit(&linux_release.join("lxtest"), &out_dir, "lxtest.bzImage");
     println!(
         "cargo:rustc-env=NETLOADER_LINUX_TEST_KERNEL={}",
         bzimage.display()
+    );
+    let linux_release32 = cargo_release(
+        &root,
+        &manifest_dir.join("linux-kernel/Cargo.toml"),
+        Some(X86_TARGET),
+    );
+    let bzimage32 = linux_kernel::emit(
+        &linux_release32.join("lxtest"),
+        &out_dir,
+        "lxtest-i586.bzImage",
+    );
+    println!(
+        "cargo:rustc-env=NETLOADER_LINUX_TEST_KERNEL_I586={}",
+        bzimage32.display()
     );
     std::fs::write(
         out_dir.join("test_kernel_layouts.rs"),
@@ -187,6 +226,9 @@ fn main() {
     )
     .unwrap();
 }
+
+/// The target of the 32-bit test kernels (netloader's own 32-bit runtime needs it too).
+const X86_TARGET: &str = "i586-unknown-linux-gnu";
 
 /// `cargo build --release` in kernel/, with a target directory of its own beside ours.
 /// Returns the directory holding the two linked bins.
@@ -221,6 +263,10 @@ fn cargo_release(root: &Path, manifest: &Path, target: Option<&str>) -> PathBuf 
         {
             command.env_remove(&*key);
         }
+    }
+    if target == Some(X86_TARGET) {
+        // Code at fixed addresses, as netloader's own 32-bit runtime (image-builder/build.rs).
+        command.env("CARGO_ENCODED_RUSTFLAGS", "-Crelocation-model=static");
     }
     let status = command.status().expect("run cargo for the test kernel");
     assert!(
@@ -516,10 +562,11 @@ impl Linked {
     }
 }
 
-/// How far the segment's bytes sit from where they are in the linked ELF64: 0 in the ELF64,
-/// the ELF32's own offset otherwise (recognised by its class byte).
+/// How far the segment's bytes sit from where they are in the linked file: 0 in the linked
+/// file itself (an ELF64, or the i586 build's ELF32), the converted ELF32's own offset
+/// otherwise (recognised by its class byte).
 fn segment_shift(linked: &Linked, file: &[u8]) -> isize {
-    if file[4] == 1 {
+    if file[4] == 1 && linked.file[4] == 2 {
         0x1000 + (linked.vaddr % 0x1000) as isize - linked.offset as isize
     } else {
         0

@@ -1,7 +1,8 @@
 //! The Linux boot protocol test kernel (linux-kernel/, its own cargo workspace) as a bzImage:
 //! a boot sector and setup sectors holding a setup header of protocol 2.15 and the 16-bit
 //! entry, then the protected-mode part (the linked image). Written to OUT_DIR/lxtest.bzImage;
-//! its path reaches the crate as NETLOADER_LINUX_TEST_KERNEL.
+//! its path reaches the crate as NETLOADER_LINUX_TEST_KERNEL. The i586 build (for CPUs without
+//! long mode) the same way, as lxtest-i586.bzImage (NETLOADER_LINUX_TEST_KERNEL_I586).
 //!
 //! The header says what a modern x86-64 kernel says (values chosen to exercise a loader's
 //! placement, see tests/src/linux.rs): LOADED_HIGH, relocatable with a 2 MiB kernel_alignment
@@ -24,21 +25,23 @@ const HEADER_END: usize = 0x26C;
 /// The part of the file the kernel keeps a copy of, to compare with the zero page.
 const HEADER_COPY: std::ops::Range<usize> = 0x1F1..0x290;
 
-pub fn watched() -> [&'static str; 8] {
+pub fn watched() -> [&'static str; 10] {
     [
         "linux-kernel/src",
         "linux-kernel/Cargo.toml",
         "linux-kernel/Cargo.lock",
         "linux-kernel/build.rs",
         "linux-kernel/lxtest.ld",
+        "linux-kernel/lxtest32.ld",
+        "linux-kernel/lxtest-layout.ld",
         "kernel/src/serial.rs",
         "kernel/src/sha256.rs",
         "kernel/src/phys.rs",
     ]
 }
 
-/// Wraps the linked kernel at `linked` into a bzImage in `out_dir`; returns its path.
-pub fn emit(linked: &Path, out_dir: &Path) -> std::path::PathBuf {
+/// Wraps the linked kernel at `linked` into a bzImage `out_dir/name`; returns its path.
+pub fn emit(linked: &Path, out_dir: &Path, name: &str) -> std::path::PathBuf {
     let elf_bytes =
         std::fs::read(linked).unwrap_or_else(|e| panic!("read {}: {e}", linked.display()));
     let elf = object::File::parse(&*elf_bytes).expect("parse the Linux test kernel ELF");
@@ -100,7 +103,7 @@ pub fn emit(linked: &Path, out_dir: &Path) -> std::path::PathBuf {
     protected[hash..hash + 32].copy_from_slice(&digest);
 
     file.extend_from_slice(&protected);
-    let path = out_dir.join("lxtest.bzImage");
+    let path = out_dir.join(name);
     std::fs::write(&path, &file).unwrap();
     path
 }

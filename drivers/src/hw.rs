@@ -144,7 +144,22 @@ impl PortRegion {
     }
 }
 
+/// `rep outs*` reads from ESI/RSI, which 32-bit x86 cannot name as an asm operand (LLVM keeps
+/// ESI for itself): the block swaps its own register into it and back.
 #[cfg(target_arch = "x86_64")]
+macro_rules! from_source {
+    ($instruction:literal) => {
+        concat!("xchg {src}, rsi\n", $instruction, "\nmov rsi, {src}")
+    };
+}
+#[cfg(target_arch = "x86")]
+macro_rules! from_source {
+    ($instruction:literal) => {
+        concat!("xchg {src}, esi\n", $instruction, "\nmov esi, {src}")
+    };
+}
+
+#[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
 impl PortIo for PortRegion {
     fn read8(&mut self, offset: u16) -> u8 {
         let value: u8;
@@ -215,8 +230,8 @@ impl PortIo for PortRegion {
         // SAFETY: port I/O on the card's own BAR; `rep outsw` reads `buf.len() / 2` words
         // from `buf`, which we borrow.
         unsafe {
-            core::arch::asm!("rep outsw", in("dx") self.base.wrapping_add(offset),
-                inout("rsi") buf.as_ptr() => _, inout("rcx") buf.len() / 2 => _,
+            core::arch::asm!(from_source!("rep outsw"), in("dx") self.base.wrapping_add(offset),
+                src = inout(reg) buf.as_ptr() => _, inout("rcx") buf.len() / 2 => _,
                 options(nostack, preserves_flags, readonly))
         };
     }
@@ -233,8 +248,8 @@ impl PortIo for PortRegion {
     fn write32_from(&mut self, offset: u16, buf: &[u8]) {
         // SAFETY: as in `write16_from`, `buf.len() / 4` dwords.
         unsafe {
-            core::arch::asm!("rep outsd", in("dx") self.base.wrapping_add(offset),
-                inout("rsi") buf.as_ptr() => _, inout("rcx") buf.len() / 4 => _,
+            core::arch::asm!(from_source!("rep outsd"), in("dx") self.base.wrapping_add(offset),
+                src = inout(reg) buf.as_ptr() => _, inout("rcx") buf.len() / 4 => _,
                 options(nostack, preserves_flags, readonly))
         };
     }

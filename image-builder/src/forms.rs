@@ -55,11 +55,43 @@ pub struct Options {
     /// A config to embed (already checked with the runtime's parser by the caller, see
     /// `check_config`). It reaches the BIOS runtime; netloader.efi does not take one yet.
     pub config: Option<Vec<u8>>,
+    /// Which BIOS runtime the floppy, ISO, USB and PXE forms carry.
+    pub runtime: Runtime,
     /// The PXE form: when to drive the card through the PXE ROM's UNDI.
     pub undi: crate::pxe::UndiPolicy,
     /// netloader.efi (the efi form, and in the ISO's and USB image's ESP): which network
     /// interface it drives.
     pub efi_nic: efi::NicPolicy,
+}
+
+/// The BIOS runtimes: the same sources built for two platforms (runtime/src/arch).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Runtime {
+    /// 32-bit (i586): every CPU from the Pentium on, in 32-bit protected mode.
+    #[default]
+    #[value(name = "32")]
+    Bits32,
+    /// 64-bit (x86_64): x86-64 CPUs only, in long mode.
+    #[value(name = "64")]
+    Bits64,
+}
+
+impl Runtime {
+    /// The flat runtime image, loaded at `stage1::LOAD_ADDRESS`.
+    pub fn image(self) -> &'static [u8] {
+        match self {
+            Runtime::Bits32 => stage1::RUNTIME_IMAGE,
+            Runtime::Bits64 => stage1::RUNTIME_IMAGE_X86_64,
+        }
+    }
+
+    /// One past its last byte in memory (.bss included).
+    pub fn end_address(self) -> u64 {
+        match self {
+            Runtime::Bits32 => stage1::END_ADDRESS,
+            Runtime::Bits64 => stage1::X86_64_END_ADDRESS,
+        }
+    }
 }
 
 /// Check a config with the parser the runtime uses; the error names the file, line and column.
@@ -92,8 +124,8 @@ pub fn build_with_efi_app(
 fn build_carrying(form: Form, options: &Options, efi_app: &[u8]) -> anyhow::Result<Vec<u8>> {
     let efi_app = &efi::with_nic_policy(efi_app, options.efi_nic)?;
     let runtime = match &options.config {
-        Some(config) => stage1::runtime_with_config(stage1::RUNTIME_IMAGE, config)?,
-        None => stage1::RUNTIME_IMAGE.to_vec(),
+        Some(config) => stage1::runtime_with_config(options.runtime.image(), config)?,
+        None => options.runtime.image().to_vec(),
     };
     match form {
         Form::Floppy => floppy_from(&runtime),
@@ -142,6 +174,10 @@ fn esp(app: &[u8], start_lba: u32) -> anyhow::Result<Vec<u8>> {
 
 /// The option ROM form, for one NIC family (`build_with` makes the default, e1000).
 pub fn rom(options: &Options, rom: &crate::rom::RomOptions) -> anyhow::Result<Vec<u8>> {
+    anyhow::ensure!(
+        options.runtime == Runtime::Bits32,
+        "--runtime 64 is for the floppy, ISO, USB and PXE forms: an option ROM carries the 32-bit runtime (its first stage may chain a 64-bit netloader.pxe)"
+    );
     let image = rom.nic.runtime_image(rom.standalone);
     let runtime = match &options.config {
         Some(config) if rom.standalone => stage1::runtime_with_config(image, config)?,
@@ -159,10 +195,13 @@ pub fn floppy() -> anyhow::Result<Vec<u8>> {
 }
 
 fn floppy_from(runtime: &[u8]) -> anyhow::Result<Vec<u8>> {
-    let mut sector = stage1::boot_sector(Placement {
-        form: BootForm::Floppy,
-        first_sector: 1,
-    })?;
+    let mut sector = stage1::boot_sector_for(
+        Placement {
+            form: BootForm::Floppy,
+            first_sector: 1,
+        },
+        runtime.len(),
+    )?;
     sector[3..11].copy_from_slice(b"NETLOADR"); // OEM name, beside the BPB fat12 writes
     let image = fat::build_floppy(&sector, &stage1::pad(runtime, BootForm::Floppy), &[])?;
     Ok(image)
@@ -197,19 +236,25 @@ fn iso_from(runtime: &[u8], efi_app: Option<&[u8]>) -> anyhow::Result<Vec<u8>> {
         None => None,
     };
 
-    let cd_sector = stage1::boot_sector(Placement {
-        form: BootForm::Cdrom,
-        first_sector: runtime_lba,
-    })?;
+    let cd_sector = stage1::boot_sector_for(
+        Placement {
+            form: BootForm::Cdrom,
+            first_sector: runtime_lba,
+        },
+        runtime.len(),
+    )?;
     let mut boot_file = Vec::with_capacity(boot_file_len);
     boot_file.extend_from_slice(&cd_sector);
     boot_file.resize(iso9660::SECTOR_SIZE, 0);
     boot_file.extend_from_slice(&runtime);
 
-    let mut mbr_sector = stage1::boot_sector(Placement {
-        form: BootForm::IsoAsDisk,
-        first_sector: runtime_lba * (iso9660::SECTOR_SIZE / 512) as u32,
-    })?;
+    let mut mbr_sector = stage1::boot_sector_for(
+        Placement {
+            form: BootForm::IsoAsDisk,
+            first_sector: runtime_lba * (iso9660::SECTOR_SIZE / 512) as u32,
+        },
+        runtime.len(),
+    )?;
     let mut partitions = vec![layout.hybrid_partition()];
     let mut files = vec![IsoFile {
         name: ISO_BOOT_FILE,
@@ -284,10 +329,13 @@ fn usb_from(runtime: &[u8], efi_app: Option<&[u8]>) -> anyhow::Result<Vec<u8>> {
             sectors: u32::try_from((image_len - runtime_end) / 512)?,
         });
     }
-    let mut sector = stage1::boot_sector(Placement {
-        form: BootForm::Disk,
-        first_sector: USB_PARTITION_LBA,
-    })?;
+    let mut sector = stage1::boot_sector_for(
+        Placement {
+            form: BootForm::Disk,
+            first_sector: USB_PARTITION_LBA,
+        },
+        runtime.len(),
+    )?;
     mbr::write_partition_table(&mut sector, &partitions, DISK_SIGNATURE)?;
 
     let mut image = vec![0u8; image_len];

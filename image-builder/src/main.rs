@@ -43,6 +43,10 @@ enum Commands {
         /// default: the family's usual ID. The family's other IDs go in the PCI 3.0 device list.
         #[arg(long)]
         pci_id: Option<rom::PciId>,
+        /// Which runtime the floppy, ISO, USB and PXE forms carry: 32 (every CPU from the
+        /// Pentium on) or 64 (x86-64 CPUs only).
+        #[arg(long, value_enum, default_value_t)]
+        runtime: forms::Runtime,
         /// --form rom: put the whole loader in the ROM (about 100 KiB) instead of the first
         /// stage (under 56 KiB) that downloads netloader.pxe from the TFTP server and starts it.
         #[arg(long)]
@@ -101,10 +105,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             nic,
             pci_id,
             standalone,
+            runtime,
             undi,
             efi_nic,
         } => {
-            let mut options = forms::Options::default();
+            let mut options = forms::Options {
+                runtime,
+                ..forms::Options::default()
+            };
             if let Some(policy) = efi_nic {
                 if !matches!(form, Form::Efi | Form::Iso | Form::Usb) {
                     bail!(
@@ -168,12 +176,18 @@ fn build(form: Form, output: &Path, options: &forms::Options) -> anyhow::Result<
         return Ok(());
     }
     println!("stage 1 boot sector: 512 bytes");
+    let runtime = options.runtime;
     println!(
-        "runtime image: {} bytes (in memory {:#x}-{:#x}, {} KiB with its buffers and stack)",
-        stage1::RUNTIME_IMAGE.len(),
+        "runtime image: {} bytes, {}-bit (in memory {:#x}-{:#x}, {} KiB with its buffers and stack)",
+        runtime.image().len(),
+        if runtime == forms::Runtime::Bits32 {
+            32
+        } else {
+            64
+        },
         stage1::LOAD_ADDRESS,
-        stage1::END_ADDRESS,
-        (stage1::END_ADDRESS - stage1::LOAD_ADDRESS) / 1024
+        runtime.end_address(),
+        (runtime.end_address() - stage1::LOAD_ADDRESS) / 1024
     );
     println!(
         "{} image: {} bytes -> {}",

@@ -4,8 +4,15 @@
 
 include!(concat!(env!("OUT_DIR"), "/runtime_layout.rs"));
 
-/// The flat runtime image (stage 2 + the Rust runtime), loaded by stage 1 at `LOAD_ADDRESS`.
+/// The flat runtime image (stage 2 + the Rust runtime), loaded by stage 1 at `LOAD_ADDRESS`:
+/// the 32-bit runtime (runtime/src/arch/x86), which every BIOS form carries by default.
 pub static RUNTIME_IMAGE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/runtime.bin"));
+
+/// The 64-bit runtime (the x86_64 platform, long mode), loaded at the same address; it ends at
+/// `X86_64_END_ADDRESS`. The 32-bit one above runs on every CPU from the Pentium on and is as
+/// fast: this one is for `--runtime 64` (and the benchmarks that compare the two).
+pub static RUNTIME_IMAGE_X86_64: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/runtime-x86_64.bin"));
 
 /// An option ROM's runtime images, built with one NIC driver only (see build.rs): the first
 /// stage (runtime/src/chain.rs: DHCP, then netloader.pxe from the TFTP server), and the whole
@@ -16,6 +23,45 @@ pub struct RomRuntime {
     pub driver: &'static str,
     pub first_stage: &'static [u8],
     pub standalone: &'static [u8],
+}
+
+include!(concat!(env!("OUT_DIR"), "/runtime_code.rs"));
+
+/// One embedded 32-bit runtime image and where its 32-bit code lies in it.
+pub struct X86Code {
+    /// Its file name in the build (`runtime.bin`, `runtime-chain-e1000.bin`, ...).
+    pub name: &'static str,
+    pub image: &'static [u8],
+    /// Offsets into `image`: .text without the option ROM first stage's 16-bit stub.
+    pub ranges: &'static [(usize, usize)],
+}
+
+/// Every embedded 32-bit runtime image with its 32-bit code (the no-SSE test disassembles
+/// them: QEMU's TCG does not always fault on SSE where the CPU model has none).
+pub fn x86_code() -> Vec<X86Code> {
+    X86_CODE_RANGES
+        .iter()
+        .map(|&(name, ranges)| {
+            let rom = |prefix: &str| {
+                let driver = name.strip_prefix(prefix)?.strip_suffix(".bin")?;
+                rom_runtime(driver)
+            };
+            let image = if name == "runtime.bin" {
+                RUNTIME_IMAGE
+            } else if let Some(runtime) = rom("runtime-chain-") {
+                runtime.first_stage
+            } else if let Some(runtime) = rom("runtime-") {
+                runtime.standalone
+            } else {
+                panic!("build.rs listed an image stage1.rs does not embed: {name}")
+            };
+            X86Code {
+                name,
+                image,
+                ranges,
+            }
+        })
+        .collect()
 }
 
 include!(concat!(env!("OUT_DIR"), "/rom_runtimes.rs"));
@@ -124,8 +170,13 @@ pub fn pad(runtime: &[u8], form: BootForm) -> Vec<u8> {
 
 /// The boot sector for one placement of the runtime image.
 pub fn boot_sector(placement: Placement) -> Result<[u8; 512], Stage1Error> {
+    boot_sector_for(placement, RUNTIME_IMAGE.len())
+}
+
+/// The boot sector for one placement of a runtime image of `image_len` bytes.
+pub fn boot_sector_for(placement: Placement, image_len: usize) -> Result<[u8; 512], Stage1Error> {
     let size = placement.form.sector_size();
-    let sectors = image_sectors(placement.form);
+    let sectors = image_len.div_ceil(size);
     let count =
         u16::try_from(sectors).map_err(|_| Stage1Error::TooManySectors { sectors, size })?;
     let mut sector = *BOOT_SECTOR_TEMPLATE;

@@ -6,9 +6,9 @@
 //! `LEASE_AT` (stage1/pxe.s copies them into its hand-off record, as it does a PXE ROM's cached
 //! packets), so netloader.pxe sends no DHCP of its own.
 //!
-//! The way back to real mode: the Multiboot hand-off trampoline (boot/handoff.rs) leaves long
-//! mode and copies the file to 0x7C00 (over this runtime), then enters `chain_stub` (below),
-//! which drops to real mode and jumps to 0:7C00.
+//! The way back to real mode: the Multiboot hand-off trampoline (boot/handoff.rs) leaves the
+//! runtime's mode for 32-bit protected mode and copies the file to 0x7C00 (over this
+//! runtime), then enters `chain_stub` (below), which drops to real mode and jumps to 0:7C00.
 
 use core::net::Ipv4Addr;
 
@@ -48,7 +48,8 @@ unsafe extern "C" {
 // protected mode, and jump to netloader.pxe as a PXE ROM would, ES:BX and the stack's !PXE
 // pointer both null (no PXE API), and ESI = "NLRM" so that it knows why.
 core::arch::global_asm!(
-    r#"
+    concat!(
+        r#"
     .section .text.chain_stub, "ax"
     .code32
     .globl chain_stub_start
@@ -103,8 +104,9 @@ chain_ivt:
     .word 0x3ff
     .long 0
 chain_stub_end:
-    .code64
 "#,
+        crate::arch::native_code_mode!()
+    ),
     options(att_syntax)
 );
 

@@ -1,6 +1,6 @@
-//! netloader's runtime: the 64-bit no_std program stage 1 starts (or, built for
-//! x86_64-unknown-uefi, netloader.efi, which the firmware starts: src/efi/). It owns the
-//! machine from here until it hands a kernel over.
+//! netloader's runtime: the no_std program stage 1 starts (64-bit or 32-bit), or, built for
+//! x86_64-unknown-uefi, netloader.efi, which the firmware starts (src/efi/); `arch` is the
+//! platform layer. It owns the machine from here until it hands a kernel over.
 #![no_std]
 #![no_main]
 // The option ROM's first stage uses the network half only: the rest is compiled but unused.
@@ -44,7 +44,7 @@ use console::OrNone;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// Called by stage 2 (stage1/stage2.s) in long mode, interrupts off, on the boot stack (16 KiB
+/// Called by stage 2 (stage1/stage2.s) in the platform's mode (arch), interrupts off, on the boot stack (16 KiB
 /// in .bss, enough for these first steps): everything from the network card to the hand-off
 /// runs on the larger stack the layout sets aside in upper memory (boot/plan.rs), since
 /// conventional memory has no room for it.
@@ -67,13 +67,15 @@ extern "C" fn netloader_main(boot: &'static mut BootInfo) -> ! {
         boot.drive
     );
     println!("A20: {}", boot.a20_method());
-    let clock = time::init();
-    println!(
-        "timer: TSC at {} MHz (measured against the PIT {} time(s), to {} ppm)",
-        clock.per_ms / 1000,
-        clock.tries,
-        clock.uncertainty_ppm
-    );
+    match time::init() {
+        time::Source::Tsc(clock) => println!(
+            "timer: TSC at {} MHz (measured against the PIT {} time(s), to {} ppm)",
+            clock.per_ms / 1000,
+            clock.tries,
+            clock.uncertainty_ppm
+        ),
+        time::Source::Pit => println!("timer: PIT at 1.19 MHz (this CPU has no TSC)"),
+    }
     #[cfg(not(feature = "chain"))]
     arch::bios::report_through_thunk(boot);
     // A PXE ROM's stack left resident is driven through UNDI or unloaded now, and on the other
@@ -107,7 +109,7 @@ extern "C" fn netloader_main(boot: &'static mut BootInfo) -> ! {
         map.upper_kib(),
         map.total_ram() / (1024 * 1024)
     );
-    println!("netloader: runtime ready (64-bit).");
+    println!("netloader: runtime ready ({}).", arch::NAME);
 
     let failure = match boot::Layout::new(&map) {
         Ok(layout) => {
@@ -147,8 +149,10 @@ fn network_boot(
 ) -> boot::Failure {
     #[cfg(all(not(feature = "chain"), not(target_os = "uefi")))]
     let nic = match kept {
-        Some(kept) => nic::open_undi(kept),
-        None => nic::open_first(),
+        // The guard is a constant: a build without UNDI (an option ROM's) links none of it,
+        // even where this function is not inlined into the one that knows `kept` is None.
+        Some(kept) if nic::UNDI_CARRIED => nic::open_undi(kept),
+        _ => nic::open_first(),
     };
     #[cfg(any(feature = "chain", target_os = "uefi"))]
     let nic = nic::open_first();

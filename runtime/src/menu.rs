@@ -2,9 +2,8 @@
 //! the arrow keys or a number (PS/2 keyboard or serial line), Enter to boot, the timeout
 //! counting down to the default.
 
+use crate::arch::keyboard::{self, Key};
 use netloader_proto::config::{Config, Timeout};
-#[cfg(not(target_os = "uefi"))]
-use x86_64::instructions::port::Port;
 
 use crate::{console, print, println, time};
 
@@ -70,54 +69,19 @@ pub fn choose(config: &Config) -> usize {
     }
 }
 
-/// Was any key pressed (PS/2 keyboard or serial line)? Consumes it. Key releases count too:
-/// any activity means someone is there.
+/// Was any key pressed (the machine's keyboard or the serial line)? Consumes it. Key releases
+/// count too: any activity means someone is there.
 pub fn key_waiting() -> bool {
-    #[cfg(target_os = "uefi")]
-    let keyboard = crate::efi::screen::key_waiting();
-    // The firmware's keyboard driver owns the controller on UEFI.
-    #[cfg(not(target_os = "uefi"))]
-    let keyboard = ps2_scan_code().is_some();
-    keyboard | console::serial_byte().is_some()
+    keyboard::read().is_some() | console::serial_byte().is_some()
 }
 
-/// The next byte from the PS/2 keyboard controller, if one is waiting.
-#[cfg(not(target_os = "uefi"))]
-fn ps2_scan_code() -> Option<u8> {
-    // SAFETY: the 8042's status and data ports; reading them only consumes a pending byte.
-    unsafe { (Port::<u8>::new(0x64).read() & 1 != 0).then(|| Port::<u8>::new(0x60).read()) }
-}
-
-enum Key {
-    Enter,
-    Up,
-    Down,
-    Digit(u8),
-}
-
-/// A key from the PS/2 keyboard (scan code set 1) or the serial line (digits, Enter, and the
-/// last byte of the VT100 arrow sequences ESC [ A / ESC [ B, or vi's k / j).
+/// A key from the machine's keyboard (arch/keyboard.rs) or the serial line (digits, Enter, and
+/// the last byte of the VT100 arrow sequences ESC [ A / ESC [ B, or vi's k / j).
 fn read_key() -> Option<Key> {
-    // The firmware's keyboard (ConIn): UEFI scan codes 1 and 2 are up and down.
-    #[cfg(target_os = "uefi")]
-    if let Some((scan, c)) = crate::efi::screen::read_key() {
-        return match (scan, c) {
-            (1, _) => Some(Key::Up),
-            (2, _) => Some(Key::Down),
-            (_, '\r' | '\n') => Some(Key::Enter),
-            (_, c @ '0'..='9') => Some(Key::Digit(c as u8 - b'0')),
-            _ => None,
-        };
-    }
-    #[cfg(not(target_os = "uefi"))]
-    if let Some(code) = ps2_scan_code() {
-        return match code {
-            0x1c => Some(Key::Enter),
-            0x48 => Some(Key::Up),
-            0x50 => Some(Key::Down),
-            0x02..=0x0a => Some(Key::Digit(code - 0x01)),
-            0x0b => Some(Key::Digit(0)),
-            _ => None,
+    if let Some(key) = keyboard::read() {
+        return match key {
+            Key::Other => None,
+            key => Some(key),
         };
     }
     match console::serial_byte()? {

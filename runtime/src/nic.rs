@@ -4,7 +4,8 @@
 //! netloader.efi carries every native driver and `snp`, the firmware's network interface, which
 //! no PCI probe finds but the firmware offers (its `find` asks the machine,
 //! `Machine::take_snp`). A card with a native driver is the firmware's until its drivers let go
-//! of it (`efi::pci::take_card`); else, or when the native driver does not start, `snp`.
+//! of it (`arch::take_card_from_firmware`); else, or when the native driver does not start,
+//! `snp`.
 
 use core::fmt::Write;
 
@@ -14,11 +15,12 @@ use netloader_drivers::registry::{
 };
 use netloader_drivers::{Nic, undi};
 
-use crate::{pci, println, time};
+use crate::{arch, pci, println, time};
 
 /// The one driver an option ROM's runtime carries (`NETLOADER_DRIVER=<name>` when it is built,
 /// see image-builder/build.rs); every driver when unset. netloader.efi carries every native
-/// driver and the firmware's SNP (the registry leaves UNDI out of UEFI builds).
+/// driver and the firmware's SNP (the registry leaves UNDI out of UEFI builds and SNP out of
+/// the others).
 const ONLY: Option<&str> = option_env!("NETLOADER_DRIVER");
 
 /// The drivers this build carries, chosen at compile time: the others are never referenced,
@@ -50,10 +52,10 @@ const DRIVEN_TEXT: [u8; registry::families(&CARRIED_DRIVERS).len()] =
 /// The DMA memory of the one card we drive, sized for the largest carried driver.
 static DMA_POOL: DmaPool<{ registry::pool_len(&CARRIED_DRIVERS) }> = DmaPool::new();
 
-/// netloader.efi: the DMA memory of the firmware's interface when the card's own driver, which
-/// took [`DMA_POOL`], did not start (the pool is never given back: see its docs).
-#[cfg(target_os = "uefi")]
-static FALLBACK_POOL: DmaPool<{ netloader_drivers::snp::DRIVER.dma_len }> = DmaPool::new();
+/// The DMA memory of the firmware's interface when the card's own driver, which took
+/// [`DMA_POOL`], did not start and the platform gave the card back to the firmware (the pool is
+/// never given back: see its docs). Empty where the firmware has no interface (a BIOS).
+static FALLBACK_POOL: DmaPool<{ arch::FIRMWARE_NIC_DMA_LEN }> = DmaPool::new();
 
 /// Whether this build carries the UNDI driver (not a ROM's, which carries its card's alone):
 /// known at compile time, so a build without it has none of the PXE stack's code.
@@ -69,14 +71,12 @@ impl Machine for Runtime {
         &mut self.delay
     }
 
-    #[cfg(target_os = "uefi")]
     fn offers_snp(&mut self) -> bool {
-        crate::efi::snp::offered()
+        arch::firmware_snp_offered()
     }
 
-    #[cfg(target_os = "uefi")]
     fn take_snp(&mut self) -> Option<&'static mut dyn netloader_drivers::snp::SnpApi> {
-        crate::efi::snp::take()
+        arch::take_firmware_snp()
     }
 }
 
@@ -196,8 +196,7 @@ pub fn open_first() -> Result<&'static mut dyn Nic, NoCard> {
         }
     });
     // netloader.efi: the card is the firmware's until its drivers let go of it.
-    #[cfg(target_os = "uefi")]
-    let chosen = chosen.filter(crate::efi::pci::take_card);
+    let chosen = chosen.filter(arch::take_card_from_firmware);
     if let (Some(_), Some(address)) = (&chosen, chosen_at) {
         pci::enable_device(address);
     }
@@ -209,9 +208,8 @@ pub fn open_first() -> Result<&'static mut dyn Nic, NoCard> {
     let result = open(card, &mut machine, &DMA_POOL);
     // netloader.efi: a card taken from the firmware that did not start goes back to the
     // firmware's drivers, and the boot goes on through their interface.
-    #[cfg(target_os = "uefi")]
     if let Err(NoCard::OpenFailed { card, error }) = &result
-        && crate::efi::pci::give_back(card, error)
+        && arch::give_card_back_to_firmware(card, error)
         && let Some(firmware) = found_by_driver(&mut machine)
     {
         return open(firmware, &mut machine, &FALLBACK_POOL);

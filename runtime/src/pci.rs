@@ -1,8 +1,8 @@
 //! PCI configuration space through mechanism #1 (ports 0xCF8/0xCFC) and a scan of every bus.
 
+use crate::arch::port::Port;
 use netloader_drivers::registry::Bar;
 use pci_types::{ConfigRegionAccess, PciAddress};
-use x86_64::instructions::port::Port;
 
 /// Configuration mechanism #1. Every PC since the mid-1990s has it.
 #[derive(Clone, Copy)]

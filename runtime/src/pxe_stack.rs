@@ -10,8 +10,8 @@
 //! is unloaded when the card is closed, before the hand-off. Once unloaded here, the BIOS's
 //! memory map is read again, since a ROM hides its memory only while it is resident.
 
+use crate::arch::port::Port;
 use netloader_drivers::undi::{self, NicType, PxeApi, SegOff, UnloadStatus};
-use x86_64::instructions::port::Port;
 
 use crate::arch::bios;
 use crate::arch::realmode::{FLAG_INTERRUPTS, FarPtr, RealMode, Registers};

@@ -100,10 +100,12 @@ pub struct Bochs {
     card: Card,
     memory_mib: u32,
     timeout: Duration,
+    cpu_model: String,
 }
 
 impl Bochs {
-    /// A PC with a long-mode CPU and an e1000 (unless [`Bochs::card`] says otherwise) on Bochs' private network (vnet unless
+    /// A PC with a long-mode CPU (unless [`Bochs::cpu`] says otherwise) and an e1000 (unless
+    /// [`Bochs::card`] says otherwise) on Bochs' private network (vnet unless
     /// [`Bochs::network`] says otherwise), whose TFTP
     /// server serves `tftp_root` and whose DHCP names `bootfile`.
     pub fn new(name: &str, medium: BootMedium, tftp_root: &Path, bootfile: &str) -> Self {
@@ -116,7 +118,15 @@ impl Bochs {
             card: Card::E1000,
             memory_mib: 64,
             timeout: Duration::from_secs(300),
+            cpu_model: "corei7_sandy_bridge_2600k".into(),
         }
+    }
+
+    /// Bochs' CPU model (`cpu: model=`), e.g. `p3_katmai` or `p2_klamath`: CPUs without long
+    /// mode, for the 32-bit runtime.
+    pub fn cpu(&mut self, model: &str) -> &mut Self {
+        self.cpu_model = model.to_string();
+        self
     }
 
     pub fn network(&mut self, network: Network) -> &mut Self {
@@ -163,7 +173,7 @@ impl Bochs {
              romimage: file={BIOS}\n\
              vgaromimage: file={VGA_BIOS}\n\
              display_library: term\n\
-             cpu: model=corei7_sandy_bridge_2600k, ips=50000000\n\
+             cpu: model={cpu}, ips=50000000\n\
              clock: sync=none, time0=1\n\
              pci: enabled=1, chipset=i440fx{slot}\n\
              {medium}\
@@ -175,6 +185,7 @@ impl Bochs {
              error: action=report\n\
              info: action=report\n",
             memory = self.memory_mib,
+            cpu = self.cpu_model,
             slot = match self.card {
                 Card::E1000 => "",
                 Card::Ne2kPci => ", slot1=ne2k",

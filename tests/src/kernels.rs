@@ -7,7 +7,7 @@
 //! report starts on a line of its own after whatever the loader printed:
 //!
 //! ```text
-//! MB BEGIN variant=elf32                      elf64 | elf64kludge | elf32 | aout | low | video
+//! MB BEGIN variant=elf32                      elf64 | elf64kludge | elf32 | aout | low | video | i586
 //! MB MAGIC 0x2badb002 ok
 //! MB STATE cr0.pe=1 cr0.pg=0 if=0 vm=0 a20=1 ok
 //! MB ENTRY eax=0x2badb002 ebx=0x9500 cr0=0x11 eflags=0x6
@@ -73,6 +73,9 @@ pub enum Variant {
     Low,
     /// The ELF32 with flag 2 set: it asks for video information, a 1024x768x32 linear mode.
     Video,
+    /// The same sources built for i586 (ELF32, flag 16 clear): a 32-bit kernel that stays in
+    /// protected mode, for CPUs without long mode.
+    I586,
 }
 
 /// Where a variant sits in memory (from the link), as build.rs found it.
@@ -90,13 +93,14 @@ pub struct Layout {
 include!(concat!(env!("OUT_DIR"), "/test_kernel_layouts.rs"));
 
 impl Variant {
-    pub const ALL: [Variant; 6] = [
+    pub const ALL: [Variant; 7] = [
         Variant::Elf64,
         Variant::Elf64Kludge,
         Variant::Elf32,
         Variant::Aout,
         Variant::Low,
         Variant::Video,
+        Variant::I586,
     ];
 
     /// The name the kernel reports in `MB BEGIN variant=`.
@@ -108,6 +112,7 @@ impl Variant {
             Variant::Aout => "aout",
             Variant::Low => "low",
             Variant::Video => "video",
+            Variant::I586 => "i586",
         }
     }
 
@@ -124,6 +129,7 @@ impl Variant {
             Variant::Aout => env!("NETLOADER_TEST_KERNEL_AOUT"),
             Variant::Low => env!("NETLOADER_TEST_KERNEL_LOW"),
             Variant::Video => env!("NETLOADER_TEST_KERNEL_VIDEO"),
+            Variant::I586 => env!("NETLOADER_TEST_KERNEL_I586"),
         })
     }
 

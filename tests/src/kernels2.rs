@@ -48,7 +48,9 @@
 
 use std::path::Path;
 
-use crate::kernels::{Check, MmapEntry, ModuleReport};
+use crate::kernels::{Check, EXIT_PASS, MmapEntry, ModuleReport, sha256_hex};
+use crate::qemu::Outcome;
+use crate::scenario::{KERNEL_CMDLINE, Module, module_cmdline};
 
 /// The Multiboot 2 variants (build.rs).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -65,18 +67,22 @@ pub enum Mb2Variant {
     Smbios,
     /// The flat image (no ELF) with the address and entry address tags.
     Aout,
+    /// The same sources built for i586 (ELF32 as linked): a 32-bit kernel that stays in
+    /// protected mode, for CPUs without long mode; not relocatable.
+    I586,
     /// The ELF64 without the EFI boot services tag: a UEFI loader ends boot services.
     ExitBootServices,
 }
 
 impl Mb2Variant {
-    pub const ALL: [Mb2Variant; 7] = [
+    pub const ALL: [Mb2Variant; 8] = [
         Mb2Variant::Elf64,
         Mb2Variant::Elf32,
         Mb2Variant::Reloc,
         Mb2Variant::Framebuffer,
         Mb2Variant::Smbios,
         Mb2Variant::Aout,
+        Mb2Variant::I586,
         Mb2Variant::ExitBootServices,
     ];
 
@@ -88,6 +94,7 @@ impl Mb2Variant {
             Mb2Variant::Framebuffer => "mb2-fb",
             Mb2Variant::Smbios => "mb2-smbios",
             Mb2Variant::Aout => "mb2-aout",
+            Mb2Variant::I586 => "mb2-i586",
             Mb2Variant::ExitBootServices => "mb2-exitbs",
         }
     }
@@ -100,6 +107,7 @@ impl Mb2Variant {
             Mb2Variant::Framebuffer => env!("NETLOADER_TEST_KERNEL_MB2_FB"),
             Mb2Variant::Smbios => env!("NETLOADER_TEST_KERNEL_MB2_SMBIOS"),
             Mb2Variant::Aout => env!("NETLOADER_TEST_KERNEL_MB2_AOUT"),
+            Mb2Variant::I586 => env!("NETLOADER_TEST_KERNEL_MB2_I586"),
             Mb2Variant::ExitBootServices => env!("NETLOADER_TEST_KERNEL_MB2_EXITBS"),
         })
     }
@@ -268,6 +276,91 @@ fn number(text: &str) -> Option<u64> {
         Some(hex) => u64::from_str_radix(hex, 16).ok(),
         None => text.parse().ok(),
     }
+}
+
+/// Everything every boot of the Multiboot 2 test kernel must show (in QEMU, on its user
+/// network); returns the report for more.
+pub fn check_mb2_report(outcome: &Outcome, variant: Mb2Variant, modules: &[Module]) -> Mb2Report {
+    let report = parse_report2(&outcome.serial);
+    outcome.check(report.is_some(), "the Multiboot 2 kernel printed no report");
+    let report = report.unwrap();
+    outcome.check(report.variant == variant.name(), "the variant booted");
+    outcome.check(report.magic_ok, "EAX = 0x36d76289");
+    outcome.check(
+        report.cmdline.as_deref()
+            == Some(&format!(
+                "{KERNEL_CMDLINE} mbtest.expect-modules={}",
+                modules.len()
+            )),
+        "the kernel's command line: its path, then the arguments",
+    );
+    outcome.check(
+        report
+            .loader
+            .as_deref()
+            .is_some_and(|l| l.starts_with("netloader ")),
+        "boot loader name",
+    );
+    // The tags GRUB 2 gives on a BIOS, plus ACPI (QEMU has it) and the network.
+    for (tag, what) in [
+        (1, "cmdline"),
+        (2, "loader name"),
+        (4, "basic meminfo"),
+        (6, "memory map"),
+        (8, "framebuffer"),
+        (9, "ELF sections"),
+        (10, "APM (SeaBIOS has it)"),
+        (14, "ACPI 1.0 RSDP copy"),
+        (16, "network (the DHCPACK)"),
+        (21, "load base address"),
+    ] {
+        outcome.check(report.has_tag(tag), &format!("tag {tag} ({what})"));
+    }
+    outcome.check(
+        report.network == Some(("10.0.2.15".to_string(), 5)),
+        "the DHCPACK that gave 10.0.2.15",
+    );
+    outcome.check(
+        report.acpi.as_ref().is_some_and(|(old, _, _)| old == "yes"),
+        "the RSDP copy is valid",
+    );
+    let sections = &report.sections;
+    outcome.check(
+        variant == Mb2Variant::Aout
+            || [".multiboot", ".text", ".symtab", ".strtab", ".shstrtab"]
+                .iter()
+                .all(|name| sections.iter().any(|s| s == name)),
+        "the section names, read through the copied name table",
+    );
+    outcome.check(report.modules.len() == modules.len(), "module count");
+    for (got, want) in report.modules.iter().zip(modules) {
+        outcome.check(
+            got.size == want.data.len() as u64 && got.sha256 == sha256_hex(&want.data),
+            &format!("size and sha256 of {}", want.name),
+        );
+        outcome.check(
+            got.cmdline == module_cmdline(want),
+            &format!(
+                "command line of {}: its path, then its arguments",
+                want.name
+            ),
+        );
+    }
+    let failed: Vec<String> = report
+        .failed_checks()
+        .iter()
+        .map(|c| format!("{} {}", c.name, c.detail))
+        .collect();
+    outcome.check(
+        failed.is_empty(),
+        &format!("kernel checks failed: {failed:?}"),
+    );
+    outcome.check(report.verdict_pass, "verdict pass");
+    outcome.check(
+        outcome.exit_code == Some(EXIT_PASS),
+        "exit status 33 (pass)",
+    );
+    report
 }
 
 #[cfg(test)]

@@ -54,6 +54,12 @@ pub fn test_kernel_path() -> &'static Path {
     Path::new(env!("NETLOADER_LINUX_TEST_KERNEL"))
 }
 
+/// The same test kernel built for i586 (a 32-bit kernel, with 32-bit paging: for CPUs without
+/// long mode), the same bzImage header.
+pub fn test_kernel_i586_path() -> &'static Path {
+    Path::new(env!("NETLOADER_LINUX_TEST_KERNEL_I586"))
+}
+
 /// Command-line word: fail unless an initrd arrives.
 pub const EXPECT_INITRD: &str = "lxtest.expect-initrd";
 

@@ -1,6 +1,7 @@
 //! netloader on a second PC model: Bochs, with its own BIOS (not SeaBIOS), its own e1000 model
 //! and its own DHCP/TFTP server (vnet). The ISO (as a CD) and the floppy each fetch the test
-//! kernel and two small modules and end in the kernel's pass report, hashes compared.
+//! kernel and two small modules and end in the kernel's pass report, hashes compared; the
+//! floppy also on a CPU without long mode (a Pentium III), to the 32-bit test kernel.
 //!
 //! Bochs is slow (an interpreter): the payload is kept small and the timeout generous.
 
@@ -23,8 +24,22 @@ fn boot_patched(
     network: Network,
     patch: fn(&mut [u8]),
 ) -> (Outcome, Vec<Module>) {
+    boot_on(name, form, network, patch, LONG_MODE_CPU)
+}
+
+/// Bochs' default CPU model here (a long-mode one), and the test kernel it runs.
+const LONG_MODE_CPU: (&str, Variant) = ("corei7_sandy_bridge_2600k", Variant::Elf64);
+
+/// As `boot_patched`, on Bochs' CPU model `cpu.0`, booting the test kernel `cpu.1`.
+fn boot_on(
+    name: &str,
+    form: Form,
+    network: Network,
+    patch: fn(&mut [u8]),
+    (cpu, variant): (&str, Variant),
+) -> (Outcome, Vec<Module>) {
     let mods = modules(2);
-    let dir = tftp_root(name, Variant::Elf64, &mods, "boot.cfg");
+    let dir = tftp_root(name, variant, &mods, "boot.cfg");
     let image = work_dir().join(format!("{name}.{}", form.name()));
     let mut bytes = forms::build(form).unwrap();
     patch(&mut bytes);
@@ -36,6 +51,7 @@ fn boot_patched(
     };
     let outcome = Bochs::new(name, medium, &dir, "boot.cfg")
         .network(network)
+        .cpu(cpu)
         .run(|serial| serial.contains("MB VERDICT") || serial.contains("netloader: stopped."));
     (outcome, mods)
 }
@@ -48,6 +64,24 @@ fn check_pass(
     network: Network,
     blksize: u32,
     modules: &[Module],
+) {
+    check_pass_of(
+        outcome,
+        boot_form,
+        network,
+        blksize,
+        modules,
+        Variant::Elf64,
+    )
+}
+
+fn check_pass_of(
+    outcome: &Outcome,
+    boot_form: &str,
+    network: Network,
+    blksize: u32,
+    modules: &[Module],
+    variant: Variant,
 ) {
     outcome.check(
         outcome.contains(&format!("boot form: {boot_form}")),
@@ -66,7 +100,7 @@ fn check_pass(
         transfer.is_some_and(|l| l.contains(&at_blksize)),
         &format!("mod1 moved with {at_blksize}"),
     );
-    check_kernel_report(outcome, Variant::Elf64, modules);
+    check_kernel_report(outcome, variant, modules);
     println!(
         "{}: pass in {:.1} s ({})",
         outcome.name,
@@ -87,6 +121,31 @@ fn iso_as_cdrom_in_bochs() {
 fn floppy_in_bochs() {
     let (outcome, mods) = boot("bochs-floppy", Form::Floppy, Network::Vnet);
     check_pass(&outcome, "floppy", Network::Vnet, 1432, &mods);
+}
+
+/// A CPU without long mode (Bochs' Pentium III, `p3_katmai`): the floppy's 32-bit runtime
+/// boots the 32-bit test kernel.
+#[test]
+fn floppy_on_a_pentium_iii_in_bochs() {
+    let (outcome, mods) = boot_on(
+        "bochs-floppy-p3",
+        Form::Floppy,
+        Network::Vnet,
+        |_| {},
+        ("p3_katmai", Variant::I586),
+    );
+    outcome.check(
+        outcome.contains("netloader: runtime ready (32-bit)."),
+        "the 32-bit runtime",
+    );
+    check_pass_of(
+        &outcome,
+        "floppy",
+        Network::Vnet,
+        1432,
+        &mods,
+        Variant::I586,
+    );
 }
 
 /// Bochs' slirp TFTP turns the 1468-byte blksize we ask for into 512: the transfers still work.

@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 
 use netloader::forms::{self, Form};
 use netloader_tests::kernels::sha256_hex;
-use netloader_tests::linux::{EXPECT_INITRD, LinuxReport, parse_report, test_kernel_path};
+use netloader_tests::linux::{
+    EXPECT_INITRD, LinuxReport, parse_report, test_kernel_i586_path, test_kernel_path,
+};
 use netloader_tests::qemu::{EXIT_PASS, Outcome, Qemu, work_dir};
 use netloader_tests::scenario::random_bytes;
 
@@ -44,7 +46,13 @@ fn drive(form: Form, dir: &Path) -> [String; 2] {
 /// Boots `form` with `memory_mib` over `nic`, the DHCP boot file `boot.cfg`; the test kernel
 /// ends QEMU itself (isa-debug-exit), a refusal ends on netloader's stop line.
 fn boot(name: &str, form: Form, nic: &str, memory_mib: u32, dir: &Path) -> Outcome {
+    boot_on(name, "qemu64", form, nic, memory_mib, dir)
+}
+
+/// As `boot`, on QEMU's CPU model `cpu`.
+fn boot_on(name: &str, cpu: &str, form: Form, nic: &str, memory_mib: u32, dir: &Path) -> Outcome {
     Qemu::new(name, "pc", memory_mib)
+        .args(["-cpu", cpu])
         .args(drive(form, dir))
         .args([
             "-netdev".into(),
@@ -163,6 +171,34 @@ fn ram_top(report: &LinuxReport) -> u64 {
         .map(|e| e.base + e.len)
         .max()
         .unwrap_or(0)
+}
+
+/// A CPU without long mode (QEMU's Pentium III) and the test kernel built for i586 (32-bit, with
+/// 32-bit paging): the same boot protocol, the same checks, from a floppy over rtl8139.
+#[test]
+fn lxtest_i586_on_a_pentium_iii_from_floppy_over_rtl8139() {
+    let initrd = random_bytes(5003, 43);
+    let config = format!(
+        "set timeout=0\nmenuentry \"linux\" {{\n  linux /lxtest console=ttyS0 {EXPECT_INITRD}\n  initrd /initrd.img\n}}\n"
+    );
+    let name = "linux-i586-pentium3-floppy-rtl8139";
+    let dir = tftp_root(name, &[("initrd.img", &initrd)], &config);
+    std::fs::copy(test_kernel_i586_path(), dir.join("lxtest")).unwrap();
+    let outcome = boot_on(name, "pentium3", Form::Floppy, "rtl8139", 128, &dir);
+    outcome.check(
+        outcome.contains("netloader: runtime ready (32-bit)."),
+        "the 32-bit runtime",
+    );
+    let report = check_boot(
+        &outcome,
+        &format!("BOOT_IMAGE=/lxtest console=ttyS0 {EXPECT_INITRD}"),
+        &initrd,
+        true,
+    );
+    outcome.check(
+        report.load_address == 16 * MIB,
+        "the kernel at its pref_address (16 MiB)",
+    );
 }
 
 /// Two initrd files of odd sizes on one line, a quoted argument, 128 MiB: the kernel at its

@@ -7,10 +7,9 @@
 use std::path::{Path, PathBuf};
 
 use netloader::forms::{self, Form};
-use netloader_tests::kernels::{EXIT_PASS, sha256_hex};
-use netloader_tests::kernels2::{Mb2Report, Mb2Variant, parse_report2};
+use netloader_tests::kernels2::{Mb2Variant, check_mb2_report, parse_report2};
 use netloader_tests::qemu::{Outcome, Qemu, work_dir};
-use netloader_tests::scenario::{KERNEL_ARGS, KERNEL_CMDLINE, Module, module_cmdline, modules};
+use netloader_tests::scenario::{KERNEL_ARGS, Module, modules};
 
 /// A TFTP root with the kernel, the modules and `boot.cfg` (a one-entry Multiboot 2 config).
 fn tftp_root(name: &str, variant: Mb2Variant, modules: &[Module], extra: &str) -> PathBuf {
@@ -58,90 +57,6 @@ fn boot(name: &str, form: Form, nic: &str, dir: &Path, bootfile: &str) -> Outcom
         .run(|serial| serial.contains("netloader: stopped."))
 }
 
-/// Everything every boot of the test kernel must show; returns the report for more.
-fn check_report(outcome: &Outcome, variant: Mb2Variant, modules: &[Module]) -> Mb2Report {
-    let report = parse_report2(&outcome.serial);
-    outcome.check(report.is_some(), "the Multiboot 2 kernel printed no report");
-    let report = report.unwrap();
-    outcome.check(report.variant == variant.name(), "the variant booted");
-    outcome.check(report.magic_ok, "EAX = 0x36d76289");
-    outcome.check(
-        report.cmdline.as_deref()
-            == Some(&format!(
-                "{KERNEL_CMDLINE} mbtest.expect-modules={}",
-                modules.len()
-            )),
-        "the kernel's command line: its path, then the arguments",
-    );
-    outcome.check(
-        report
-            .loader
-            .as_deref()
-            .is_some_and(|l| l.starts_with("netloader ")),
-        "boot loader name",
-    );
-    // The tags GRUB 2 gives on a BIOS, plus ACPI (QEMU has it) and the network.
-    for (tag, what) in [
-        (1, "cmdline"),
-        (2, "loader name"),
-        (4, "basic meminfo"),
-        (6, "memory map"),
-        (8, "framebuffer"),
-        (9, "ELF sections"),
-        (10, "APM (SeaBIOS has it)"),
-        (14, "ACPI 1.0 RSDP copy"),
-        (16, "network (the DHCPACK)"),
-        (21, "load base address"),
-    ] {
-        outcome.check(report.has_tag(tag), &format!("tag {tag} ({what})"));
-    }
-    outcome.check(
-        report.network == Some(("10.0.2.15".to_string(), 5)),
-        "the DHCPACK that gave 10.0.2.15",
-    );
-    outcome.check(
-        report.acpi.as_ref().is_some_and(|(old, _, _)| old == "yes"),
-        "the RSDP copy is valid",
-    );
-    let sections = &report.sections;
-    outcome.check(
-        variant == Mb2Variant::Aout
-            || [".multiboot", ".text", ".symtab", ".strtab", ".shstrtab"]
-                .iter()
-                .all(|name| sections.iter().any(|s| s == name)),
-        "the section names, read through the copied name table",
-    );
-    outcome.check(report.modules.len() == modules.len(), "module count");
-    for (got, want) in report.modules.iter().zip(modules) {
-        outcome.check(
-            got.size == want.data.len() as u64 && got.sha256 == sha256_hex(&want.data),
-            &format!("size and sha256 of {}", want.name),
-        );
-        outcome.check(
-            got.cmdline == module_cmdline(want),
-            &format!(
-                "command line of {}: its path, then its arguments",
-                want.name
-            ),
-        );
-    }
-    let failed: Vec<String> = report
-        .failed_checks()
-        .iter()
-        .map(|c| format!("{} {}", c.name, c.detail))
-        .collect();
-    outcome.check(
-        failed.is_empty(),
-        &format!("kernel checks failed: {failed:?}"),
-    );
-    outcome.check(report.verdict_pass, "verdict pass");
-    outcome.check(
-        outcome.exit_code == Some(EXIT_PASS),
-        "exit status 33 (pass)",
-    );
-    report
-}
-
 /// ELF64 from a floppy over e1000 with 16 modules: every tag, EGA text, loaded where linked.
 #[test]
 fn elf64_floppy_e1000_sixteen_modules() {
@@ -149,7 +64,7 @@ fn elf64_floppy_e1000_sixteen_modules() {
     let mods = modules(16);
     let dir = tftp_root(name, Mb2Variant::Elf64, &mods, "");
     let outcome = boot(name, Form::Floppy, "e1000", &dir, "boot.cfg");
-    let report = check_report(&outcome, Mb2Variant::Elf64, &mods);
+    let report = check_mb2_report(&outcome, Mb2Variant::Elf64, &mods);
     outcome.check(report.load == Some((0x200000, 0)), "loaded where linked");
     outcome.check(
         report.elf.is_some_and(|(_, entsize, _)| entsize == 64),
@@ -169,7 +84,7 @@ fn elf32_iso_rtl8139() {
     let mods = modules(3);
     let dir = tftp_root(name, Mb2Variant::Elf32, &mods, "");
     let outcome = boot(name, Form::Iso, "rtl8139", &dir, "boot.cfg");
-    let report = check_report(&outcome, Mb2Variant::Elf32, &mods);
+    let report = check_mb2_report(&outcome, Mb2Variant::Elf32, &mods);
     outcome.check(
         report.elf.is_some_and(|(_, entsize, _)| entsize == 40),
         "ELF32 section headers",
@@ -185,7 +100,7 @@ fn relocatable_iso_virtio() {
     let mods = modules(2);
     let dir = tftp_root(name, Mb2Variant::Reloc, &mods, "");
     let outcome = boot(name, Form::Iso, "virtio-net-pci", &dir, "boot.cfg");
-    let report = check_report(&outcome, Mb2Variant::Reloc, &mods);
+    let report = check_mb2_report(&outcome, Mb2Variant::Reloc, &mods);
     outcome.check(
         report.load == Some((0x2000000, 0x1e00000)),
         "relocated to 32 MiB, the lowest place its window allows",
@@ -244,7 +159,7 @@ fn framebuffer_request_gets_a_vbe_mode() {
     let mods = modules(1);
     let dir = tftp_root(name, Mb2Variant::Framebuffer, &mods, "");
     let outcome = boot(name, Form::Floppy, "virtio-net-pci", &dir, "boot.cfg");
-    let report = check_report(&outcome, Mb2Variant::Framebuffer, &mods);
+    let report = check_mb2_report(&outcome, Mb2Variant::Framebuffer, &mods);
     let fb = report.framebuffer.unwrap_or_default();
     outcome.check(
         (fb.kind, fb.width, fb.height, fb.bpp, fb.pitch) == (1, 1024, 768, 32, 4096),
@@ -267,7 +182,7 @@ fn framebuffer_request_gets_a_vbe_mode() {
         "set gfxpayload=800x600x16\n",
     );
     let outcome = boot(name, Form::Iso, "e1000", &dir, "boot.cfg");
-    let report = check_report(&outcome, Mb2Variant::Framebuffer, &mods);
+    let report = check_mb2_report(&outcome, Mb2Variant::Framebuffer, &mods);
     let fb = report.framebuffer.unwrap_or_default();
     outcome.check(
         (fb.kind, fb.width, fb.height, fb.bpp, fb.pitch) == (1, 800, 600, 16, 1600),
@@ -283,7 +198,7 @@ fn address_tag_kernel_iso_e1000() {
     let mods = modules(2);
     let dir = tftp_root(name, Mb2Variant::Aout, &mods, "");
     let outcome = boot(name, Form::Iso, "e1000", &dir, "boot.cfg");
-    let report = check_report(&outcome, Mb2Variant::Aout, &mods);
+    let report = check_mb2_report(&outcome, Mb2Variant::Aout, &mods);
     outcome.check(report.elf == Some((0, 0, 0)), "no section headers");
     outcome.check(
         outcome.contains("Multiboot 2, Multiboot 2 address tag"),

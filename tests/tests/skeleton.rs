@@ -1,13 +1,13 @@
-//! The bootable skeleton: every block-device form reaches 64-bit Rust on pc and q35 and reports
-//! a memory map that matches the machine; the runtime goes back to real mode through its thunk
-//! (runtime/src/arch/realmode.rs) and gets the same answers from the BIOS as stage 2 did; a CPU
-//! without long mode gets a clear message.
+//! The bootable skeleton: every block-device form reaches the (32-bit) runtime on pc and q35 and
+//! reports a memory map that matches the machine; the runtime goes back to real mode through
+//! its thunk (runtime/src/arch/realmode.rs) and gets the same answers from the BIOS as stage 2
+//! did; a CPU without long mode gets a clear message from the 64-bit runtime (`--runtime 64`).
 
 use netloader::forms::{self, Form};
 use netloader_tests::qemu::{Outcome, Qemu, work_dir};
 
 /// Printed after the memory map, and after the runtime's calls through the real-mode thunk.
-const READY: &str = "netloader: runtime ready (64-bit).";
+const READY: &str = "netloader: runtime ready (32-bit).";
 const MEMORY_MIB: u64 = 96;
 
 /// Each boot gets its own copy: QEMU locks the image files it has open.
@@ -21,10 +21,7 @@ fn boot(name: &str, machine: &str, drive: &[String]) -> Outcome {
     let outcome = Qemu::new(name, machine, MEMORY_MIB as u32)
         .args(drive)
         .run(|serial| serial.contains(READY) || serial.contains("E-"));
-    outcome.check(
-        outcome.contains(READY),
-        "the runtime did not reach 64-bit Rust",
-    );
+    outcome.check(outcome.contains(READY), "the runtime did not reach Rust");
     outcome
 }
 
@@ -163,7 +160,12 @@ fn iso_disk_q35() {
 
 #[test]
 fn cpu_without_long_mode_gets_a_clear_message() {
-    let path = image(Form::Floppy, "no-long-mode");
+    let path = work_dir().join("no-long-mode.floppy");
+    let options = forms::Options {
+        runtime: forms::Runtime::Bits64,
+        ..forms::Options::default()
+    };
+    std::fs::write(&path, forms::build_with(Form::Floppy, &options).unwrap()).unwrap();
     for cpu in ["qemu32", "pentium3"] {
         let outcome = Qemu::new(&format!("no-long-mode-{cpu}"), "pc", 64)
             .args([
@@ -177,7 +179,10 @@ fn cpu_without_long_mode_gets_a_clear_message() {
             outcome.contains("E-CPU-NOLONGMODE: this CPU has no 64-bit long mode"),
             &format!("-cpu {cpu} should be refused with E-CPU-NOLONGMODE"),
         );
-        outcome.check(!outcome.contains(READY), "the runtime must not start");
+        outcome.check(
+            !outcome.contains("runtime ready"),
+            "the runtime must not start",
+        );
     }
 }
 

@@ -33,7 +33,7 @@ use netloader_tests::qemu::{EXIT_PASS, Outcome, Qemu, work_dir};
 use netloader_tests::scenario::{self, KERNEL_ARGS, KERNEL_CMDLINE, Module, module_cmdline};
 
 /// What the runtime prints once stage 1 and 2 brought it to long mode (skeleton.rs).
-const BIOS_READY: &str = "netloader: runtime ready (64-bit).";
+const BIOS_READY: &str = "netloader: runtime ready (32-bit).";
 /// netloader.efi's first line about itself.
 const UEFI_FORM: &str = "boot form: UEFI application (netloader.efi)";
 /// OVMF's last boot option, started when every device failed.
@@ -404,7 +404,7 @@ fn mbr_partition(image: &[u8], n: usize) -> (u32, u32) {
     )
 }
 
-/// SeaBIOS boots the same file to the 64-bit runtime, which names the form stage 1 gave it.
+/// SeaBIOS boots the same file to the (32-bit) BIOS runtime, which names the form stage 1 gave it.
 fn bios_boot(name: &str, drive: &[String], form_text: &str) {
     let outcome = Qemu::new(name, "pc", 96)
         .args(drive)
@@ -415,7 +415,7 @@ fn bios_boot(name: &str, drive: &[String], form_text: &str) {
     );
     outcome.check(
         outcome.contains(BIOS_READY),
-        "the runtime did not reach 64-bit Rust",
+        "the runtime did not reach Rust",
     );
     println!(
         "{name}: BIOS runtime ready in {:.1} s",

@@ -25,7 +25,7 @@ impl PortCam {
     }
 }
 
-#[cfg(target_arch = "x86_64")]
+#[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
 impl ConfigurationAccess for PortCam {
     fn read_word(&self, df: DeviceFunction, offset: u8) -> u32 {
         let value: u32;

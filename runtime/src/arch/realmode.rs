@@ -1,13 +1,14 @@
 //! Calls into real mode and back: `INT n` or a far call (the PXE API's entry) with a register
-//! set, from the 64-bit runtime.
+//! set, from either BIOS platform.
 //!
-//! The way down and up, each layer its own piece of code so that a 32-bit runtime (and its
-//! hand-off) can reuse the lower ones:
-//! - `realmode_enter64` (long mode only): saves RSP, CR0/CR3/CR4, EFER, GDTR, IDTR and the
-//!   segment selectors, loads the thunk's own GDT, goes through compatibility mode to 32-bit
-//!   protected mode (paging off, EFER.LME off, CR4.PAE/PGE off so that a ROM which turns on
-//!   paging of its own finds the classic state), calls `realmode_call32`, then restores all
-//!   of it in the reverse order and returns to the caller's code segment.
+//! The way down and up, each layer its own piece of code:
+//! - the platform's way in (`super::platform::enter_thunk`). Long mode
+//!   (`x86_64/thunks.rs`, `realmode_enter64`): saves RSP, CR0/CR3/CR4, EFER, GDTR, IDTR and
+//!   the segment selectors, loads the thunk's own GDT, goes through compatibility mode to
+//!   32-bit protected mode (paging off, EFER.LME off, CR4.PAE/PGE off so that a ROM which
+//!   turns on paging of its own finds the classic state), calls `realmode_call32`, then
+//!   restores all of it in the reverse order and returns to the caller's code segment. 32-bit
+//!   protected mode (`x86/thunks.rs`): the flags saved, interrupts off, `realmode_call32`.
 //! - `realmode_call32` (32-bit protected mode, paging off): 16-bit protected mode (64 KiB
 //!   segments, so the hidden limits suit real mode), real mode with CS = 0, the real-mode stack
 //!   below 0x7C00 and the BIOS's interrupt vectors (IDTR = 0:3FF), the call itself, then back
@@ -106,7 +107,7 @@ const _: () = assert!(core::mem::offset_of!(Block, word_count) == 44);
 const _: () = assert!(core::mem::offset_of!(Block, words) == 46);
 
 /// The block, then the state the thunk saves (0xAC bytes in all).
-const BLOCK_AT: usize = 0x0700;
+pub(super) const BLOCK_AT: usize = 0x0700;
 
 /// Set while a `RealMode` exists.
 static TAKEN: AtomicBool = AtomicBool::new(false);
@@ -178,10 +179,9 @@ impl RealMode {
         let mut words = [0u16; MAX_STACK_WORDS];
         words[..stack.len()].copy_from_slice(stack);
         // SAFETY: the block is the thunk's (BLOCK_AT, reserved in architecture.md's memory
-        // table), and `self` makes us its only user. The thunk saves and restores every
-        // register the ABI asks for (rbx, rbp, r12-r15, rsp, DF clear) and the whole CPU
-        // state it changes; the rest is declared clobbered. It pushes onto our stack, so no
-        // `nostack`. Memory the call writes is the caller's promise.
+        // table), and `self` makes us its only user; `enter_thunk` runs the call it describes
+        // and restores the CPU state it changes. Memory the call writes is the caller's
+        // promise.
         unsafe {
             let block = BLOCK_AT as *mut Block;
             block.write(Block {
@@ -192,7 +192,7 @@ impl RealMode {
                 word_count: stack.len() as u16,
                 words,
             });
-            core::arch::asm!("call realmode_enter64", clobber_abi("sysv64"));
+            super::platform::enter_thunk();
             *regs = (*block).regs;
         }
     }
@@ -204,29 +204,20 @@ impl Drop for RealMode {
     }
 }
 
-// The thunk. Selectors of its own GDT: the caller's GDT may be anything (stage 2's today).
+// The thunk's 32-bit and 16-bit part, shared by both BIOS platforms. Selectors of its own
+// GDT: the caller's GDT may be anything (stage 2's today). The platform's way in
+// (`super::platform::enter_thunk`) saves its own state at the block's offsets 0x40-0x8F.
 core::arch::global_asm!(
-    r#"
+    concat!(
+        r#"
     .set RM_CODE32, 0x08
     .set RM_DATA32, 0x10
     .set RM_CODE16, 0x18
     .set RM_DATA16, 0x20
-    .set RM_CODE64, 0x28
     .set RM_STACK_TOP, {stack_top}
     # The block and the saved state: fixed low memory, off the pages of code (a write to a
     # page that holds translated code costs QEMU's TCG a retranslation, each call).
     .set rm_block, {block_at}
-    .set rm_save_rsp, rm_block + 0x40
-    .set rm_save_cr0, rm_block + 0x48
-    .set rm_save_cr3, rm_block + 0x50
-    .set rm_save_cr4, rm_block + 0x58
-    .set rm_save_efer, rm_block + 0x60
-    .set rm_save_gdtr64, rm_block + 0x68
-    .set rm_save_idtr64, rm_block + 0x78
-    .set rm_save_cs64, rm_block + 0x88
-    .set rm_save_ss64, rm_block + 0x8a
-    .set rm_save_ds64, rm_block + 0x8c
-    .set rm_save_es64, rm_block + 0x8e
     .set rm_save_esp32, rm_block + 0x90
     .set rm_save_gdtr32, rm_block + 0x94
     .set rm_save_idtr32, rm_block + 0x9a
@@ -238,93 +229,6 @@ core::arch::global_asm!(
     .set rm_save_gs32, rm_block + 0xaa
 
     .section .stage2.realmode, "ax"
-    .code64
-    .globl realmode_enter64
-realmode_enter64:
-    pushq %rbx
-    pushq %rbp
-    pushq %r12
-    pushq %r13
-    pushq %r14
-    pushq %r15
-    pushfq
-    cli
-    movq %rsp, rm_save_rsp
-    sgdt rm_save_gdtr64
-    sidt rm_save_idtr64
-    movq %cr0, %rax
-    movq %rax, rm_save_cr0
-    movq %cr3, %rax
-    movq %rax, rm_save_cr3
-    movq %cr4, %rax
-    movq %rax, rm_save_cr4
-    movl $0xc0000080, %ecx
-    rdmsr
-    movl %eax, rm_save_efer
-    movl %edx, rm_save_efer + 4
-    movw %cs, rm_save_cs64
-    movw %ss, rm_save_ss64
-    movw %ds, rm_save_ds64
-    movw %es, rm_save_es64
-    lgdt rm_gdtr
-    pushq $RM_CODE32
-    pushq $1f
-    lretq                          # to compatibility mode
-    .code32
-1:  movl $RM_DATA32, %eax
-    movw %ax, %ds
-    movw %ax, %es
-    movw %ax, %ss
-    movw %ax, %fs
-    movw %ax, %gs
-    movl %cr0, %eax
-    andl $0x7fffffff, %eax         # paging off: long mode ends (identity-mapped code)
-    movl %eax, %cr0
-    movl %cr4, %eax
-    andl $~0xa0, %eax              # PAE, PGE off: the state a 32-bit ROM expects
-    movl %eax, %cr4
-    movl $0xc0000080, %ecx
-    rdmsr
-    andl $~0x100, %eax             # EFER.LME off
-    wrmsr
-    call realmode_call32
-    movl $0xc0000080, %ecx         # back up: EFER, CR4, CR3, then paging on
-    movl rm_save_efer, %eax
-    movl rm_save_efer + 4, %edx
-    wrmsr
-    movl rm_save_cr4, %eax
-    movl %eax, %cr4
-    movl rm_save_cr3, %eax
-    movl %eax, %cr3
-    movl rm_save_cr0, %eax
-    movl %eax, %cr0                # long mode active again (compatibility mode)
-    ljmpl $RM_CODE64, $2f
-    .code64
-2:  lgdt rm_save_gdtr64
-    lidt rm_save_idtr64
-    movw rm_save_ss64, %ss
-    movw rm_save_ds64, %ds
-    movw rm_save_es64, %es
-    xorl %eax, %eax
-    movw %ax, %fs
-    movw %ax, %gs
-    movq rm_save_rsp, %rsp
-    movzwq rm_save_cs64, %rax
-    pushq %rax
-    pushq $3f
-    lretq                          # the caller's own code segment
-3:  popfq
-    popq %r15
-    popq %r14
-    popq %r13
-    popq %r12
-    popq %rbp
-    popq %rbx
-    cld
-    retq
-
-# realmode_call32: from 32-bit protected mode (paging off, flat segments, interrupts off) do
-# the call that rm_block describes in real mode, and come back. Preserves every register.
     .code32
     .globl realmode_call32
 realmode_call32:
@@ -338,7 +242,7 @@ realmode_call32:
     movw %es, rm_save_es32
     movw %fs, rm_save_fs32
     movw %gs, rm_save_gs32
-    lgdtl rm_gdtr
+    lgdtl realmode_gdtr
     ljmpl $RM_CODE16, $1f
     .code16
 1:  movw $RM_DATA16, %ax           # 64 KiB limits in the hidden parts, as real mode wants
@@ -398,7 +302,7 @@ realmode_call32:
     movw %ds, %cs:rm_block + 28
     movw %es, %cs:rm_block + 30
     popw %cs:rm_block + 32
-    lgdtl %cs:rm_gdtr              # the callee may have loaded a GDT of its own
+    lgdtl %cs:realmode_gdtr              # the callee may have loaded a GDT of its own
     movl %cr0, %eax
     orl $1, %eax                   # protection on
     movl %eax, %cr0
@@ -425,6 +329,7 @@ realmode_call32:
 
     .section .stage2.realmode.data, "aw"
     .p2align 3
+    .globl realmode_gdtr
 rm_gdt:
     .quad 0
     .quad 0x00cf9b000000ffff       # 0x08: 32-bit code, flat (accessed bits preset: the CPU
@@ -434,15 +339,16 @@ rm_gdt:
     .quad 0x00af9b000000ffff       # 0x28: 64-bit code
 rm_gdt_end:
     .p2align 3
-rm_gdtr:                           # 6 bytes for LGDT in 16/32-bit code, 10 in 64-bit code
+realmode_gdtr:                     # 6 bytes for LGDT in 16/32-bit code, 10 in 64-bit code
     .word rm_gdt_end - rm_gdt - 1
-    .quad rm_gdt
+    .long rm_gdt, 0                # (a 64-bit base in two halves: ELF32 has no 64-bit reloc)
 rm_ivt:
     .word 0x3ff
     .long 0
-    .code64
     .text
 "#,
+        super::native_code_mode!()
+    ),
     stack_top = const STACK_TOP,
     block_at = const BLOCK_AT,
     options(att_syntax)

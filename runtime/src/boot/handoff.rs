@@ -1,12 +1,14 @@
 //! The hand-off: a small position-independent trampoline, copied to free low memory with a
-//! block of data after it, leaves long mode, copies the kernel pieces that had to wait (those
-//! over the loader itself), and enters the kernel in 32-bit protected mode with paging off,
+//! block of data after it, leaves the runtime's CPU mode, copies the kernel pieces that had to
+//! wait (those over the loader itself), and enters the kernel in 32-bit protected mode with paging off,
 //! A20 on, interrupts off, the registers the protocol names and flat segments at the
 //! selectors it names, from a GDT of the block's own (stage 2's is gone with the loader).
 //!
-//! Two parts, so that a 32-bit runtime can reuse the second:
-//! - `handoff_start` (64-bit): loads the block's GDT, far-returns to its 32-bit code selector
-//!   (compatibility mode), turns paging and EFER.LME off: long mode is over;
+//! Two parts, copied one after the other:
+//! - the platform's way out (`arch::handoff_leave_code`): loads the block's GDT and
+//!   far-returns to its 32-bit code selector; from long mode it then turns paging and
+//!   EFER.LME off (long mode is over), from 32-bit protected mode there is nothing more to
+//!   leave. It falls through to the next byte with EDX = the block;
 //! - `handoff_protected` (32-bit, paging off, EDX = the block): data segments, the deferred
 //!   copies, the registers, the jump. It uses no stack: the copies may overwrite it. The jump
 //!   is a `ret` from a stack pointer aimed at the block's entry field, after which ESP points
@@ -129,6 +131,9 @@ struct Block {
 
 const _: () = {
     assert!(core::mem::offset_of!(Block, gdtr) == 32);
+    // What the platform's way out reads (arch::handoff_leave_code).
+    assert!(core::mem::offset_of!(Block, gdtr) == crate::arch::HANDOFF_GDTR_AT);
+    assert!(core::mem::offset_of!(Block, code) == crate::arch::HANDOFF_CODE_SELECTOR_AT);
     assert!(core::mem::offset_of!(Block, entry) == 48);
     assert!(core::mem::offset_of!(Block, eax) == 52);
     assert!(core::mem::offset_of!(Block, edx) == 64);
@@ -146,50 +151,17 @@ pub const MAX_COPIES: usize = 32;
 pub const AREA_HEADER_BYTES: u64 = CODE_BYTES + BLOCK_BYTES + 16 * MAX_COPIES as u64;
 
 unsafe extern "C" {
-    static handoff_start: u8;
-    static handoff_end: u8;
-}
-
-// The section: ELF's flags for the BIOS runtime, COFF's for netloader.efi (a PE image).
-#[cfg(not(target_os = "uefi"))]
-macro_rules! handoff_section {
-    () => {
-        ".section .text.handoff, \"ax\""
-    };
-}
-#[cfg(target_os = "uefi")]
-macro_rules! handoff_section {
-    () => {
-        ".section .text, \"xr\""
-    };
+    static handoff_protected: u8;
+    static handoff_protected_end: u8;
 }
 
 core::arch::global_asm!(
-    handoff_section!(),
-    r#"
-    .code64
-    .globl handoff_start
-    .globl handoff_end
-handoff_start:                     # RDI: the block, below 4 GiB
-    cli                            # (UEFI ran with interrupts on; the BIOS runtime without)
-    lgdt 32(%rdi)                  # the block's own GDT
-    movl 80(%rdi), %eax            # its 32-bit code selector
-    leaq 1f(%rip), %rcx
-    pushq %rax
-    pushq %rcx
-    lretq                          # to compatibility mode
+    concat!(
+        crate::arch::handoff_section!(),
+        r#"
     .code32
-1:  movl %cr0, %eax
-    andl $0x7fffffff, %eax         # paging off: long mode ends
-    movl %eax, %cr0
-    movl $0xc0000080, %ecx
-    rdmsr
-    andl $0xfffffeff, %eax         # EFER.LME off
-    wrmsr
-    movl %cr4, %eax
-    andl $~0xa0, %eax              # PAE, PGE off: a kernel that turns paging on without
-    movl %eax, %cr4                # writing CR4 (a non-PAE 32-bit Linux) expects them clear
-    movl %edi, %edx                # (rdmsr and wrmsr use EDX)
+    .globl handoff_protected
+    .globl handoff_protected_end
 handoff_protected:                 # 32-bit, paging off, EDX: the block
     movl 84(%edx), %eax            # the protocol's flat data selector
     movw %ax, %ds
@@ -221,9 +193,10 @@ handoff_protected:                 # 32-bit, paging off, EDX: the block
     leal 48(%edx), %esp            # the entry address, for ret
     movl 64(%edx), %edx
     ret
-handoff_end:
-    .code64
+handoff_protected_end:
 "#,
+        crate::arch::native_code_mode!()
+    ),
     options(att_syntax)
 );
 
@@ -256,40 +229,21 @@ pub unsafe fn enter(area: Range<u64>, copies: &[Copy], entry: &Entry) -> ! {
         count: copies.len() as u32,
         _pad: 0,
     };
-    // SAFETY: the caller guarantees `area` is free low memory; the trampoline is copied there
-    // byte for byte (it is position-independent), then the block and the copy list.
+    // SAFETY: the caller guarantees `area` is free low memory; the trampoline's two parts are
+    // copied there byte for byte, one after the other (both are position-independent, and
+    // the first falls through to the second), then the block and the copy list.
     unsafe {
-        let start = &raw const handoff_start;
-        let len = (&raw const handoff_end as usize) - (start as usize);
-        assert!(len as u64 <= CODE_BYTES);
+        let leave = crate::arch::handoff_leave_code();
+        let start = &raw const handoff_protected;
+        let len = (&raw const handoff_protected_end as usize) - (start as usize);
+        assert!((leave.len() + len) as u64 <= CODE_BYTES);
         let code = area.start as *mut u8;
-        core::ptr::copy_nonoverlapping(start, code, len);
+        core::ptr::copy_nonoverlapping(leave.as_ptr(), code, leave.len());
+        core::ptr::copy_nonoverlapping(start, code.add(leave.len()), len);
         let block_ptr = block_at as *mut Block;
         block_ptr.write(block);
         let list = (block_at + BLOCK_BYTES) as *mut Copy;
         core::ptr::copy_nonoverlapping(copies.as_ptr(), list, copies.len());
-        core::arch::asm!("jmp {code}", code = in(reg) code, in("rdi") block_ptr, options(noreturn));
-    }
-}
-
-/// Multiboot 2's entry for a kernel that kept the firmware's boot services on a 64-bit UEFI
-/// (header tags 7 and 9): a jump in long mode, on the firmware's page tables, GDT and
-/// interrupt state, with EAX = the magic and EBX = the boot information (the spec: "the rest
-/// of the machine state as UEFI's boot services left it").
-///
-/// # Safety
-/// Everything is in place and nothing is left to copy; the card is closed.
-#[cfg(target_os = "uefi")]
-pub unsafe fn enter_efi64(entry: u32, magic: u32, info: u32) -> ! {
-    // SAFETY: the caller's promise; the kernel takes the machine from here.
-    unsafe {
-        core::arch::asm!(
-            "mov ebx, {info:e}",
-            "jmp {entry}",
-            entry = in(reg) u64::from(entry),
-            info = in(reg) info,
-            in("eax") magic,
-            options(noreturn)
-        )
+        crate::arch::jump_to_handoff(code, block_ptr.cast())
     }
 }

@@ -41,7 +41,7 @@ use netloader_proto::vbe::Wanted;
 
 use super::fetch::Destination;
 use super::plan::{PAGE, Planner, align_up};
-use super::{CMDLINE_MAX, Failure, Session, fail, firmware, handoff, video};
+use super::{CMDLINE_MAX, Failure, Session, fail, handoff, video};
 use crate::download::MemorySink;
 use crate::println;
 
@@ -163,7 +163,7 @@ pub(super) fn boot(
     zero_page
         .set_e820(map.entries(), map.upper_kib())
         .map_err(|e| refused(path, e))?;
-    if let Some(rsdp) = firmware::rsdp() {
+    if let Some(rsdp) = crate::arch::rsdp() {
         zero_page.set_acpi_rsdp(rsdp.address);
     }
 

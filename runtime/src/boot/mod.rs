@@ -6,10 +6,6 @@
 
 mod failure;
 mod fetch;
-// Multiboot 2 needs the real-mode thunk (APM), which the option ROM's first stage has not;
-// Linux needs the ACPI RSDP.
-#[cfg(all(any(feature = "multiboot2", feature = "linux"), not(feature = "chain")))]
-mod firmware;
 pub(crate) mod handoff;
 #[cfg(feature = "linux")]
 mod linux;

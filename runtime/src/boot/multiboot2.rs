@@ -13,7 +13,7 @@ use netloader_proto::planner::{LIMIT, Prefer, Request, Use};
 use netloader_proto::vbe::Wanted;
 
 use super::plan::{self, MAX_SEGMENTS, MIB, PAGE, align_up};
-use super::{CMDLINE_MAX, Failure, Session, cmdline, fail, firmware, handoff, video};
+use super::{CMDLINE_MAX, Failure, Session, cmdline, fail, handoff, video};
 use crate::download::MemorySink;
 use crate::println;
 
@@ -230,10 +230,10 @@ pub(super) fn boot(
         Some(((num, entsize, shndx), headers)) => info.elf_sections(num, entsize, shndx, headers),
         None => info.elf_sections(0, 0, 0, &[]),
     };
-    if let Some(apm) = firmware::apm() {
+    if let Some(apm) = crate::arch::apm() {
         info.apm(&apm);
     }
-    if let Some(rsdp) = firmware::rsdp() {
+    if let Some(rsdp) = crate::arch::rsdp() {
         info.acpi_old(rsdp.v1());
         if let Some(v2) = rsdp.v2() {
             info.acpi_new(v2);
@@ -283,7 +283,7 @@ pub(super) fn boot(
     if keep_boot_services && let Some(entry) = efi_amd64_entry {
         // SAFETY: everything is in place (no deferred copies: refused above), the card is
         // closed; the kernel takes the machine as the firmware runs it.
-        unsafe { handoff::enter_efi64(entry, BOOTLOADER_MAGIC, info_address) }
+        unsafe { crate::arch::uefi::enter_efi64(entry, BOOTLOADER_MAGIC, info_address) }
     }
     let _ = efi_amd64_entry;
     let entry = handoff::Entry::multiboot(entry_point, BOOTLOADER_MAGIC, info_address);

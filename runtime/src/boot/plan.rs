@@ -38,24 +38,10 @@ pub const MAX_SEGMENTS: usize = 64;
 
 pub type Planner = planner::Planner<PLAN_SLOTS>;
 
-#[cfg(not(target_os = "uefi"))]
-unsafe extern "C" {
-    static __runtime_end: u8;
-}
-
 /// The memory the runtime's own areas come from (config, stack, download area, network
-/// buffers): on a BIOS the RAM from 1 MiB up to the first hole (below 4 GiB); in netloader.efi
-/// the largest block it claimed from the firmware above 1 MiB (src/efi/memory.rs).
+/// buffers): the platform's (`arch::work_area`).
 pub fn work_area(map: &MemoryMap) -> Range<u64> {
-    #[cfg(target_os = "uefi")]
-    {
-        let _ = map;
-        crate::efi::memory::work_area()
-    }
-    #[cfg(not(target_os = "uefi"))]
-    {
-        MIB..(MIB + map.upper_kib() as u64 * 1024).min(planner::LIMIT)
-    }
+    crate::arch::work_area(map)
 }
 
 pub fn align_up(value: u64, to: u64) -> u64 {
@@ -91,12 +77,9 @@ impl Layout {
         let config_area = upper.end - CONFIG_AREA..upper.end;
         let stack = config_area.start - STACK_LEN..config_area.start;
         let scratch = align_up(upper.start + (upper.end - upper.start) / 2, PAGE)..stack.start;
-        // A linker symbol: only its address is taken. netloader.efi's image is wherever the
-        // firmware loaded it: among the firmware's ranges (efi/memory.rs).
-        #[cfg(not(target_os = "uefi"))]
-        let runtime_end = align_up(&raw const __runtime_end as u64, PAGE);
-        #[cfg(target_os = "uefi")]
-        let runtime_end = 0;
+        // netloader.efi's image is wherever the firmware loaded it: among the firmware's
+        // ranges (`arch::firmware_held`), so nothing from 0x7000 up is the runtime's there.
+        let runtime_end = crate::arch::runtime_end().map_or(0, |end| align_up(end, PAGE));
         Ok(Layout {
             config_area,
             stack,
@@ -113,8 +96,7 @@ impl Layout {
     pub fn planner(&self, map: &MemoryMap) -> Result<Planner, Failure> {
         let mut plan = Planner::new(map);
         // netloader.efi: what the firmware holds until ExitBootServices (its image included).
-        #[cfg(target_os = "uefi")]
-        for range in crate::efi::memory::firmware_ranges() {
+        for range in crate::arch::firmware_held() {
             plan.reserve_loader(range.base..range.end(), Use::BootServices)
                 .map_err(|e| fail!("E-PANIC", "the memory plan: {e}"))?;
         }

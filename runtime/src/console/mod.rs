@@ -1,5 +1,6 @@
-//! The console: every line goes to COM1 and to the VGA text screen (netloader.efi: to the
-//! firmware's text screen while boot services run, src/efi/screen.rs).
+//! The console: every line goes to COM1 and to the platform's screen (`arch::Screen`): the VGA
+//! text screen on a BIOS PC, the firmware's text output in netloader.efi while boot services
+//! run (src/efi/screen.rs).
 
 mod serial;
 mod vga;
@@ -7,36 +8,35 @@ mod vga;
 use core::fmt::{self, Write};
 use spin::Mutex;
 
+use crate::arch::Screen;
+
 pub use serial::Serial;
 pub use vga::VgaText;
 
 pub struct Console {
     serial: Serial,
-    vga: VgaText,
+    screen: Screen,
     /// False once the screen left text mode (a kernel's graphics mode): then serial only.
-    vga_on: bool,
+    screen_on: bool,
 }
 
 static CONSOLE: Mutex<Console> = Mutex::new(Console {
     serial: Serial::COM1,
-    vga: VgaText::new(),
-    vga_on: true,
+    screen: Screen::new(),
+    screen_on: true,
 });
 
 /// The screen is no longer in text mode (netloader set a kernel's graphics mode): from now on
 /// print on serial only, so as not to draw into the framebuffer.
 pub fn serial_only() {
-    CONSOLE.lock().vga_on = false;
+    CONSOLE.lock().screen_on = false;
 }
 
 /// Bring up both outputs. Serial first: it is what tests and headless machines read.
 pub fn init() {
     let mut console = CONSOLE.lock();
     console.serial.init();
-    #[cfg(not(target_os = "uefi"))]
-    console.vga.clear();
-    #[cfg(target_os = "uefi")]
-    crate::efi::screen::init();
+    console.screen.init();
 }
 
 /// An optional value for the console: the value, or "none". (Display only: Debug formatting
@@ -56,7 +56,7 @@ impl<T: core::fmt::Display> core::fmt::Display for OrNone<T> {
 /// the text screen (Linux's screen_info) writes on from there.
 #[cfg_attr(not(feature = "linux"), allow(dead_code))]
 pub fn vga_cursor() -> (u8, u8) {
-    CONSOLE.lock().vga.cursor()
+    CONSOLE.lock().screen.cursor()
 }
 
 /// A byte typed on the serial line, if one is waiting.
@@ -71,13 +71,9 @@ impl Write for Console {
                 self.serial.write_byte(b'\r');
             }
             self.serial.write_byte(byte);
-            if self.vga_on && cfg!(not(target_os = "uefi")) {
-                self.vga.write_byte(byte);
-            }
         }
-        #[cfg(target_os = "uefi")]
-        if self.vga_on {
-            crate::efi::screen::write(s);
+        if self.screen_on {
+            self.screen.write_str(s);
         }
         Ok(())
     }

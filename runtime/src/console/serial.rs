@@ -1,7 +1,7 @@
 //! A 16550 UART, polled. Initialised fully (115200 8N1, FIFO on): Bochs shows garbage on a line
 //! that was never set.
 
-use x86_64::instructions::port::Port;
+use crate::arch::port::Port;
 
 pub struct Serial {
     base: u16,

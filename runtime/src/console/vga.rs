@@ -33,6 +33,17 @@ impl VgaText {
         unsafe { Self::buffer().add(row * COLUMNS + column).read_volatile() }
     }
 
+    /// The console starts: a clear screen.
+    pub fn init(&mut self) {
+        self.clear();
+    }
+
+    pub fn write_str(&mut self, s: &str) {
+        for byte in s.bytes() {
+            self.write_byte(byte);
+        }
+    }
+
     pub fn clear(&mut self) {
         for row in 0..ROWS {
             for column in 0..COLUMNS {

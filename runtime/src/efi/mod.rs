@@ -29,7 +29,6 @@ use netloader_proto::acpi::{Rsdp, find_rsdp};
 use uefi_raw::protocol::device_path::DevicePathProtocol;
 use uefi_raw::protocol::loaded_image::LoadedImageProtocol;
 use uefi_raw::table::boot::BootServices;
-use uefi_raw::table::runtime::ResetType;
 use uefi_raw::table::system::SystemTable;
 use uefi_raw::{Guid, Handle, Status, guid};
 
@@ -195,17 +194,6 @@ impl core::fmt::Display for PathText {
     }
 }
 
-/// Ends the run: ResetSystem while the firmware is there (cold, as the BIOS forms' reset).
-pub fn reset() -> ! {
-    let runtime = system_table().runtime_services;
-    if !runtime.is_null() {
-        // SAFETY: runtime services stay callable after ExitBootServices (identity-mapped: we
-        // never call SetVirtualAddressMap).
-        unsafe { ((*runtime).reset_system)(ResetType::COLD, Status::SUCCESS, 0, core::ptr::null()) }
-    }
-    crate::arch::halt_forever()
-}
-
 /// The firmware starts netloader.efi here.
 #[unsafe(no_mangle)]
 extern "efiapi" fn efi_main(image: Handle, system_table: *mut SystemTable) -> Status {
@@ -235,11 +223,13 @@ extern "efiapi" fn efi_main(image: Handle, system_table: *mut SystemTable) -> St
             PathText(Some(image.file_path))
         );
     }
-    let clock = time::init();
-    println!(
-        "timer: TSC at {} MHz (measured against the firmware's Stall)",
-        clock.per_ms / 1000
-    );
+    match time::init() {
+        time::Source::Tsc(clock) => println!(
+            "timer: TSC at {} MHz (measured against the firmware's Stall)",
+            clock.per_ms / 1000
+        ),
+        time::Source::Pit => println!("timer: PIT at 1.19 MHz (this CPU has no TSC)"),
+    }
     let failure = match memory::init() {
         Ok(map) => run(map),
         Err(failure) => failure,

@@ -6,6 +6,10 @@
 # tables for the first 4 GiB, enters long mode, turns on SSE, installs an IDT that reports any
 # exception, and calls kernel_main(magic, mbi, &entry_state) in Rust.
 #
+# Built for i586 (the bin defines KERNEL32: a 32-bit kernel for CPUs without long mode), it
+# stays in 32-bit protected mode with paging off instead: its own flat GDT, a 32-bit IDT, and
+# kernel_main called with the arguments on the stack.
+#
 # entry_state layout (u32 each; mirrored by EntryState in lib.rs):
 #    0 eax        4 ebx        8 cr0       12 eflags
 #   16 selectors cs, ds, es, ss, fs, gs (6 x u32)
@@ -141,6 +145,48 @@ mbtest_entry32:
     movl %eax, (%esi)
 3:
 
+.ifdef KERNEL32
+    # --- 32-bit: own GDT (GDTR is undefined at entry), an IDT, kernel_main(magic, mbi, state).
+    movl $stack_top, %esp
+    lgdtl gdt_descriptor
+    ljmpl $0x08, $5f
+5:  movl $0x10, %eax
+    movw %ax, %ds
+    movw %ax, %es
+    movw %ax, %ss
+    movw %ax, %fs
+    movw %ax, %gs
+    movl $fault_entry, %eax            # every vector: an interrupt gate to fault_entry
+    movl %eax, %ecx
+    andl $0xffff, %ecx
+    orl $(0x08 << 16), %ecx
+    andl $0xffff0000, %eax
+    orl $0x8e00, %eax
+    movl $idt, %edi
+    movl $32, %edx
+6:  movl %ecx, (%edi)
+    movl %eax, 4(%edi)
+    addl $8, %edi
+    decl %edx
+    jnz 6b
+    lidtl idt_descriptor
+    subl $4, %esp                      # 16-byte aligned at the call
+    pushl $entry_state
+    pushl entry_state + 4
+    pushl entry_state + 0
+    call kernel_main
+9:  cli
+    hlt
+    jmp 9b
+
+fault_entry:
+    movl %esp, %eax                    # the exception frame (with or without an error code)
+    andl $-16, %esp
+    subl $12, %esp
+    pushl %eax
+    call kernel_fault
+    jmp 9b
+.else
     # --- Long mode must exist.
     movl $0x80000000, %eax
     cpuid
@@ -264,6 +310,7 @@ fault_entry:
     andq $-16, %rsp
     call kernel_fault
     jmp 9b
+.endif
 
 # Per-variant data the host build step patches, and scratch written at entry. Outside the
 # hashed range (see kernel.ld).
@@ -287,16 +334,24 @@ a20_probe:
     .balign 8
 gdt:
     .quad 0
+.ifdef KERNEL32
+    .quad 0x00cf9b000000ffff           # 0x08: 32-bit code, flat (accessed bit preset)
+.else
     .quad 0x00af9b000000ffff           # 0x08: 64-bit code (accessed bit preset)
+.endif
     .quad 0x00cf93000000ffff           # 0x10: flat data
 gdt_end:
 gdt_descriptor:
     .word gdt_end - gdt - 1
-    .quad gdt
+    .long gdt, 0                       # (a 64-bit base in halves: ELF32 has no 64-bit reloc)
     .balign 8
 idt_descriptor:
+.ifdef KERNEL32
+    .word 32 * 8 - 1
+.else
     .word 32 * 16 - 1
-    .quad idt
+.endif
+    .long idt, 0
     .balign 16
 entry_stack:
     .fill 64, 1, 0
@@ -314,4 +369,8 @@ stack:
 stack_top:
 
     .text
+.ifdef KERNEL32
+    .code32
+.else
     .code64
+.endif

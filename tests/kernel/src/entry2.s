@@ -108,6 +108,8 @@ msg_begin:
     .asciz "\nMB2 BEGIN variant="
 msg_no_long_mode:
     .asciz "\nMB2 FATAL the CPU has no long mode\nMB2 VERDICT fail\n"
+msg_moved:
+    .asciz "\nMB2 FATAL the 32-bit test kernel runs only where it was linked (no paging)\nMB2 VERDICT fail\n"
 msg_bad_delta:
     .asciz "\nMB2 FATAL the load base is not a multiple of 2 MiB from the link address\nMB2 VERDICT fail\n"
 
@@ -237,6 +239,54 @@ mbtest_entry32:
     movl %eax, (%esi)
 3:
 
+.ifdef KERNEL32
+    # --- 32-bit (the bin defines KERNEL32, see entry.s): paging stays off, so the kernel
+    # runs only where it was linked.
+    testl %ebx, %ebx
+    jz 5f
+    leal msg_moved(%ebx), %esi
+    jmp fatal
+5:  movl $stack_top, %esp
+    lgdtl gdt_descriptor32
+    ljmpl $0x08, $6f
+6:  movl $0x10, %eax
+    movw %ax, %ds
+    movw %ax, %es
+    movw %ax, %ss
+    movw %ax, %fs
+    movw %ax, %gs
+    movl $fault_entry2, %eax           # every vector: an interrupt gate to fault_entry2
+    movl %eax, %ecx
+    andl $0xffff, %ecx
+    orl $(0x08 << 16), %ecx
+    andl $0xffff0000, %eax
+    orl $0x8e00, %eax
+    movl $idt, %edi
+    movl $32, %edx
+7:  movl %ecx, (%edi)
+    movl %eax, 4(%edi)
+    addl $8, %edi
+    decl %edx
+    jnz 7b
+    lidtl idt_descriptor32
+    subl $4, %esp                      # 16-byte aligned at the call
+    pushl $entry_state
+    pushl entry_state + 4
+    pushl entry_state + 0
+    call kernel2_main
+13: cli
+    hlt
+    jmp 13b
+
+fault_entry2:
+    movl %esp, %eax                    # the exception frame (with or without an error code)
+    andl $-16, %esp
+    subl $12, %esp
+    pushl %eax
+    call kernel_fault
+    jmp 13b
+
+.else
     # --- The alias below needs a delta of whole 2 MiB pages.
     testl $0x1fffff, %ebx
     jz 4f
@@ -312,6 +362,7 @@ mbtest_entry32:
     orl $0x80000001, %eax
     movl %eax, %cr0
     ljmpl $0x08, $long_mode_entry      # a linked address: mapped to where it was loaded
+.endif
 
 fatal:                                 # say so on COM1 and fail (ESI: the message)
     pushl %esi
@@ -336,6 +387,7 @@ print32:
     jmp print32
 1:  ret
 
+.ifndef KERNEL32
     .code64
 long_mode_entry:
     movl $0x10, %eax
@@ -397,6 +449,7 @@ fault_entry2:
     andq $-16, %rsp
     call kernel_fault
     jmp 13b
+.endif
 
 # Per-variant data the host build step patches, and scratch written at entry. Outside the
 # hashed range (see kernel.ld).
@@ -431,6 +484,20 @@ gdt_end:
 gdt_descriptor:
     .word gdt_end - gdt - 1
     .quad 0                            # the base, written before each lgdt
+.ifdef KERNEL32
+    .balign 8
+gdt32:
+    .quad 0
+    .quad 0x00cf9b000000ffff           # 0x08: 32-bit code, flat (accessed bit preset)
+    .quad 0x00cf93000000ffff           # 0x10: flat data
+gdt32_end:
+gdt_descriptor32:
+    .word gdt32_end - gdt32 - 1
+    .long gdt32
+idt_descriptor32:
+    .word 32 * 8 - 1
+    .long idt
+.endif
     .balign 8
 idt_descriptor:
     .word 32 * 16 - 1
@@ -452,4 +519,8 @@ stack:
 stack_top:
 
     .text
+.ifdef KERNEL32
+    .code32
+.else
     .code64
+.endif

@@ -1,5 +1,6 @@
 //! The Multiboot test kernels. Each bin brings its entry: entry.s (Multiboot 1) or entry2.s
-//! (Multiboot 2) takes the 32-bit hand-off to long mode; `report` (Multiboot 1) or `report2`
+//! (Multiboot 2) takes the 32-bit hand-off to long mode (built for i586: stays in 32-bit
+//! protected mode); `report` (Multiboot 1) or `report2`
 //! (Multiboot 2) checks what the loader gave and prints the `MB ...` or `MB2 ...` report on
 //! COM1; then the kernel leaves QEMU through isa-debug-exit (0x10 pass -> exit status 33, 0x11
 //! fail -> 35) or, where that device does not exist (Bochs), halts.
@@ -37,7 +38,7 @@ pub struct EntryState {
     pub load_base: u32,
 }
 
-/// Called by entry.s in long mode, on the kernel's own stack.
+/// Called by entry.s in long mode (32-bit mode in the i586 build), on the kernel's own stack.
 #[unsafe(no_mangle)]
 extern "C" fn kernel_main(magic: u32, mbi: u32, state: &EntryState) -> ! {
     serial::set_prefix("MB");
@@ -46,7 +47,7 @@ extern "C" fn kernel_main(magic: u32, mbi: u32, state: &EntryState) -> ! {
     finish(pass)
 }
 
-/// Called by entry2.s in long mode, on the kernel's own stack.
+/// Called by entry2.s in long mode (32-bit mode in the i586 build), on the kernel's own stack.
 #[unsafe(no_mangle)]
 extern "C" fn kernel2_main(magic: u32, mbi: u32, state: &EntryState) -> ! {
     serial::set_prefix("MB2");
@@ -56,10 +57,11 @@ extern "C" fn kernel2_main(magic: u32, mbi: u32, state: &EntryState) -> ! {
 }
 
 /// Any CPU exception (entry.s points the whole IDT here). `frame` is the interrupted stack:
-/// the first word is the error code for vectors that push one, else RIP.
+/// the first word is the error code for vectors that push one, else RIP (EIP in the 32-bit
+/// build).
 #[unsafe(no_mangle)]
-extern "C" fn kernel_fault(frame: *const u64) -> ! {
-    let cr2: u64;
+extern "C" fn kernel_fault(frame: *const usize) -> ! {
+    let cr2: usize;
     // SAFETY: reading CR2 has no side effect.
     unsafe { core::arch::asm!("mov {}, cr2", out(reg) cr2, options(nomem, nostack)) };
     // SAFETY: `frame` is the kernel's own stack, where the CPU just pushed at least 5 words.

@@ -122,6 +122,8 @@ pub(crate) fn variant_name() -> &'static str {
         b"mb2-fb" => "mb2-fb",
         b"mb2-aout" => "mb2-aout",
         b"mb2-smbios" => "mb2-smbios",
+        b"i586" => "i586",
+        b"mb2-i586" => "mb2-i586",
         b"mb2-exitbs" => "mb2-exitbs",
         _ => "unknown",
     }

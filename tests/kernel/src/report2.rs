@@ -272,7 +272,7 @@ fn check_elf_sections(
         );
         return None;
     }
-    let expected_entsize = if variant_name() == "mb2-elf32" {
+    let expected_entsize = if matches!(variant_name(), "mb2-elf32" | "mb2-i586") {
         40
     } else {
         64

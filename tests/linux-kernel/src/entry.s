@@ -8,6 +8,11 @@
 # identically with 2 MiB pages (to read what the loader handed over), enters long mode and
 # calls kernel_main(&entry_state, load_address) at its linked address.
 #
+# Built for i586 (main.rs defines KERNEL32), for CPUs without long mode: 32-bit paging with
+# 4 MiB pages (PSE, which every Pentium has) maps the first 4 GiB identically but for the 4 MiB
+# at 1 GiB, where one page table maps the image (lxtest32.ld links it there); then
+# kernel_main in 32-bit protected mode.
+#
 # entry_state layout (u32 each; mirrored by EntryState in main.rs). EAX, ECX, EDX and ESP are
 # undefined at this entry and used as scratch before they could be recorded.
 #    0 ebx        4 esi        8 edi       12 ebp
@@ -17,6 +22,8 @@
     .set COM1, 0x3f8
     .set BP_SCRATCH_END, 0x1e8         # boot_params.scratch (u32 at 0x1e4) + 4
     .set TABLES_BYTES, 9 * 4096        # PML4, PDPT low, 4 PDs, PDPT high, PD and PT for the image
+                                       # (32-bit: the page directory, then the image's table)
+    .set LX_VIRT32_PDE, 0x40000000 >> 22   # the 32-bit build's KERNEL_VIRT (lxtest32.ld)
 
     .section .text.lx_entry32, "ax"
     .code32
@@ -58,6 +65,48 @@ lx_entry32:
     leal LX_OFF_MSG_MISALIGNED(%ebp), %esi
     jmp fatal32
 2:
+.ifdef KERNEL32
+    # --- Page tables (in .bss, which nobody zeroed: clear them first): the page directory
+    # maps 4 GiB in 4 MiB pages, but for KERNEL_VIRT's 4 MiB, which the page table maps to the
+    # image.
+    leal LX_OFF_TABLES(%ebp), %ebx
+    movl %ebx, %edi
+    movl $(TABLES_BYTES / 4), %ecx
+    xorl %eax, %eax
+    rep stosl
+    movl %ebx, %edi
+    movl $0x83, %eax                   # present, writable, 4 MiB page
+    movl $1024, %ecx
+5:  movl %eax, (%edi)
+    addl $0x400000, %eax
+    addl $4, %edi
+    loop 5b
+    leal 0x1003(%ebx), %eax            # KERNEL_VIRT's entry -> the image's page table
+    movl %eax, LX_VIRT32_PDE * 4(%ebx)
+    leal 0x1000(%ebx), %edi            # PT[i] -> load address + i pages
+    leal 3(%ebp), %eax
+    movl $LX_IMAGE_PAGES, %ecx
+6:  movl %eax, (%edi)
+    addl $0x1000, %eax
+    addl $4, %edi
+    loop 6b
+
+    # --- Our own GDT (the loader's may be anywhere), PSE, CR3, paging.
+    leal LX_OFF_GDT(%ebp), %eax
+    movl %eax, LX_OFF_GDTR + 2(%ebp)
+    lgdtl LX_OFF_GDTR(%ebp)
+    movl %cr4, %eax
+    orl $0x10, %eax
+    movl %eax, %cr4
+    movl %ebx, %cr3
+    movl %cr0, %eax
+    orl $0x80000001, %eax
+    movl %eax, %cr0
+    pushl $0x08                        # our code selector, at the identity address still
+    leal LX_OFF_PAGED(%ebp), %eax
+    pushl %eax
+    lret
+.else
     # --- Long mode must exist.
     movl $0x80000000, %eax
     cpuid
@@ -123,9 +172,10 @@ lx_entry32:
     orl $0x80000001, %eax
     movl %eax, %cr0
     pushl $0x08                        # to 64-bit code at its physical (identity) address
-    leal LX_OFF_LONG64(%ebp), %eax
+    leal LX_OFF_PAGED(%ebp), %eax
     pushl %eax
     lret
+.endif
 
 # fatal32: say why on COM1 (as the firmware set it up) and fail; ESI = the reason's address.
 fatal32:
@@ -148,9 +198,57 @@ print32:
     jmp print32
 8:  ret
 
+.ifdef KERNEL32
+    .globl lx_paged
+lx_paged:
+    movl $0x10, %eax
+    movw %ax, %ds
+    movw %ax, %es
+    movw %ax, %ss
+    movw %ax, %fs
+    movw %ax, %gs
+    movl $lx_high32, %eax              # from the identity mapping to the linked address
+    jmp *%eax
+lx_high32:
+    movl $lx_stack_top, %esp
+
+    # IDT: every exception vector goes to fault_entry, which reports and fails.
+    movl $fault_entry, %eax
+    movl %eax, %ecx
+    andl $0xffff, %ecx
+    orl $(0x08 << 16), %ecx
+    andl $0xffff0000, %eax
+    orl $0x8e00, %eax
+    movl $lx_idt, %edi
+    movl $32, %edx
+9:  movl %ecx, (%edi)
+    movl %eax, 4(%edi)
+    addl $8, %edi
+    decl %edx
+    jnz 9b
+    movw $(32 * 8 - 1), lx_idtr
+    movl $lx_idt, lx_idtr + 2
+    lidtl lx_idtr
+
+    subl $8, %esp                      # 16-byte aligned at the call
+    pushl %ebp                         # the load address
+    pushl $lx_entry_state
+    call kernel_main
+10: cli
+    hlt
+    jmp 10b
+
+fault_entry:
+    movl %esp, %eax                    # the exception frame (with or without an error code)
+    andl $-16, %esp
+    subl $12, %esp
+    pushl %eax
+    call kernel_fault
+    jmp 10b
+.else
     .code64
-    .globl lx_long64
-lx_long64:
+    .globl lx_paged
+lx_paged:
     movl $0x10, %eax
     movw %ax, %ds
     movw %ax, %es
@@ -208,6 +306,7 @@ fault_entry:
     andq $-16, %rsp
     call kernel_fault
     jmp 10b
+.endif
 
     .section .rodata.lxtest, "a"
     .globl lx_msg_begin
@@ -240,7 +339,11 @@ lx_entry_state:
     .globl lx_gdt
 lx_gdt:
     .quad 0
+.ifdef KERNEL32
+    .quad 0x00cf9b000000ffff           # 0x08: 32-bit code, flat
+.else
     .quad 0x00af9b000000ffff           # 0x08: 64-bit code
+.endif
     .quad 0x00cf93000000ffff           # 0x10: flat data
 lx_gdt_end:
     .balign 8
@@ -269,4 +372,8 @@ lx_stack32_top:
 lx_stack_top:
 
     .text
+.ifdef KERNEL32
+    .code32
+.else
     .code64
+.endif

@@ -26,7 +26,14 @@ mod text;
 
 use serial::line;
 
+#[cfg(target_arch = "x86_64")]
 core::arch::global_asm!(include_str!("entry.s"), options(att_syntax));
+// Built for i586: the 32-bit kernel (entry.s's KERNEL32 parts), for CPUs without long mode.
+#[cfg(target_arch = "x86")]
+core::arch::global_asm!(
+    concat!(".set KERNEL32, 1\n", include_str!("entry.s")),
+    options(att_syntax)
+);
 core::arch::global_asm!(include_str!("setup16.s"), options(att_syntax));
 
 /// What entry.s recorded before it changed anything (layout documented there).
@@ -43,7 +50,8 @@ pub struct EntryState {
     pub selectors: [u32; 6],
 }
 
-/// Called by entry.s in long mode at the linked address, on the kernel's own stack.
+/// Called by entry.s in long mode (32-bit protected mode with paging in the i586 build) at the
+/// linked address, on the kernel's own stack.
 #[unsafe(no_mangle)]
 extern "C" fn kernel_main(state: &EntryState, load_address: u32) -> ! {
     serial::init();
@@ -52,10 +60,11 @@ extern "C" fn kernel_main(state: &EntryState, load_address: u32) -> ! {
 }
 
 /// Any CPU exception (entry.s points the whole IDT here). `frame` is the interrupted stack:
-/// the first word is the error code for vectors that push one, else RIP.
+/// the first word is the error code for vectors that push one, else RIP (EIP in the 32-bit
+/// build).
 #[unsafe(no_mangle)]
-extern "C" fn kernel_fault(frame: *const u64) -> ! {
-    let cr2: u64;
+extern "C" fn kernel_fault(frame: *const usize) -> ! {
+    let cr2: usize;
     // SAFETY: reading CR2 has no side effect.
     unsafe { core::arch::asm!("mov {}, cr2", out(reg) cr2, options(nomem, nostack)) };
     // SAFETY: `frame` is the kernel's own stack, where the CPU just pushed at least 5 words.

@@ -6,7 +6,9 @@
 //! `ipxe-qemu` has a ROM for: e1000, rtl8139, virtio-net-pci, pcnet, i82557b, ne2k_pci.)
 //! (`--runs N`: N transfers per client, interleaved, median shown; `--clients netloader,ipxe`.)
 //!
-//! Clients: `netloader` (the ISO, its native driver), `undi` (TFTP servers only: netloader.pxe
+//! Clients: `netloader` (the ISO, its native driver, the default 32-bit runtime), `netloader64`
+//! (the same ISO built with `--runtime 64`, for a 32-bit / 64-bit column: both run on QEMU's
+//! 64-bit CPU; not in the default set), `undi` (TFTP servers only: netloader.pxe
 //! built with `--undi always`, chained from the card's iPXE ROM and driving the card through
 //! that ROM's UNDI, its config embedded: `multiboot /big.bin`), `ipxe` (the ROM itself, by a
 //! script).
@@ -44,10 +46,14 @@ const IPXE_KERNEL_SCRIPT: &str = "kernel.ipxe";
 const KERNEL_CONFIG: &str = "kernel.cfg";
 const MODULE: &str = "payload.bin";
 const UNDI_PROGRAM: &str = "netloader.pxe";
+/// The ISO with the 64-bit runtime, beside the default one.
+const ISO64: &str = "netloader64.iso";
 
 #[derive(Clone, Copy, PartialEq)]
 enum Client {
     Netloader,
+    /// The ISO with the 64-bit runtime (`--runtime 64`).
+    Netloader64,
     /// netloader.pxe through the card's PXE ROM's UNDI (TFTP servers only).
     Undi,
     Ipxe,
@@ -57,15 +63,26 @@ impl Client {
     fn name(self) -> &'static str {
         match self {
             Client::Netloader => "netloader",
+            Client::Netloader64 => "netloader64",
             Client::Undi => "undi",
             Client::Ipxe => "ipxe",
+        }
+    }
+
+    /// The ISO this client boots (`iso` is the default one; the 64-bit one lies beside it), or
+    /// None for a client that boots from the network.
+    fn iso(self, iso: &Path) -> Option<PathBuf> {
+        match self {
+            Client::Netloader => Some(iso.to_path_buf()),
+            Client::Netloader64 => Some(iso.with_file_name(ISO64)),
+            Client::Undi | Client::Ipxe => None,
         }
     }
 
     /// What DHCP names as the boot file for this client, on a TFTP server.
     fn tftp_boot_file(self) -> &'static str {
         match self {
-            Client::Netloader => FILE,
+            Client::Netloader | Client::Netloader64 => FILE,
             Client::Undi => UNDI_PROGRAM,
             Client::Ipxe => IPXE_SCRIPT,
         }
@@ -133,12 +150,12 @@ fn run(
             "-object",
             &format!("filter-dump,id=dump0,netdev=n0,file={}", pcap.display()),
         ]);
-    match client {
-        Client::Netloader => qemu.args(["-cdrom", iso.to_str().unwrap()]),
-        Client::Undi | Client::Ipxe => qemu.args(["-boot", "order=n"]),
+    match client.iso(iso) {
+        Some(iso) => qemu.args(["-cdrom", iso.to_str().unwrap()]),
+        None => qemu.args(["-boot", "order=n"]),
     };
     let outcome = match client {
-        Client::Netloader | Client::Undi => {
+        Client::Netloader | Client::Netloader64 | Client::Undi => {
             qemu.run(|serial| serial.contains("netloader: stopped."))
         }
         Client::Ipxe => qemu.run(|_| {
@@ -241,10 +258,15 @@ fn row(options: &Options, nic: &str, server: &str, results: &Results) {
         Some(undi) => (figure(undi, Client::Undi), ratio(undi)),
         None => ("not run".to_string(), "-".to_string()),
     };
+    let bits = match (&results.netloader, &results.netloader64) {
+        (Some(n), Some(n64)) => format!("{:.2}x", n64.seconds / n.seconds),
+        _ => "-".to_string(),
+    };
     let opts = |t: &Option<Transfer>| t.as_ref().map_or(String::new(), |t| t.options.clone());
     println!(
-        "| {nic} | {server} | {} | {undi} | {} | {} | {undi_ratio} | {} | {} |",
+        "| {nic} | {server} | {} | {} | {undi} | {} | {} | {bits} | {undi_ratio} | {} | {} |",
         figure(&results.netloader, Client::Netloader),
+        figure(&results.netloader64, Client::Netloader64),
         figure(&results.ipxe, Client::Ipxe),
         ratio(&results.netloader),
         opts(&results.netloader),
@@ -256,6 +278,7 @@ fn row(options: &Options, nic: &str, server: &str, results: &Results) {
 /// client does not run, on HTTP).
 struct Results {
     netloader: Option<Transfer>,
+    netloader64: Option<Transfer>,
     undi: Option<Option<Transfer>>,
     ipxe: Option<Transfer>,
 }
@@ -308,7 +331,8 @@ fn to_kernel(
     let boot_file = match client {
         Client::Ipxe => format!("http://{}/{IPXE_KERNEL_SCRIPT}", netns::SERVER_ADDR),
         Client::Netloader => format!("http://{}/{KERNEL_CONFIG}", netns::SERVER_ADDR),
-        Client::Undi => return None, // TFTP only
+        // TFTP only; the 64-bit runtime: compared by boot_bench --runtimes.
+        Client::Undi | Client::Netloader64 => return None,
     };
     let net = nginx_net(root, &boot_file, impairment, reorder, dir, client);
     let name = format!("bench-kernel-{label}-{}-{nic}", client.name());
@@ -317,9 +341,9 @@ fn to_kernel(
         .args(["-netdev", &net.netdev("n0")])
         .pass_fd(net.qemu_fd())
         .args(["-device", &format!("{nic},netdev=n0")]);
-    match client {
-        Client::Netloader => qemu.args(["-cdrom", iso.to_str().unwrap()]),
-        Client::Undi | Client::Ipxe => qemu.args(["-boot", "order=n"]),
+    match client.iso(iso) {
+        Some(iso) => qemu.args(["-cdrom", iso.to_str().unwrap()]),
+        None => qemu.args(["-boot", "order=n"]),
     };
     let outcome =
         qemu.run(|serial| serial.contains("MB BEGIN") || serial.contains("netloader: stopped."));
@@ -447,12 +471,21 @@ fn main() {
     .unwrap();
     let iso = dir.join("netloader.iso");
     std::fs::write(&iso, forms::build(Form::Iso).unwrap()).unwrap();
+    let options64 = forms::Options {
+        runtime: forms::Runtime::Bits64,
+        ..forms::Options::default()
+    };
+    std::fs::write(
+        dir.join(ISO64),
+        forms::build_with(Form::Iso, &options64).unwrap(),
+    )
+    .unwrap();
     let undi_options = forms::Options {
         config: Some(
             format!("set timeout=0\nmenuentry bench {{\n  multiboot /{FILE}\n}}\n").into_bytes(),
         ),
         undi: netloader::pxe::UndiPolicy::Always,
-        ..Default::default()
+        ..forms::Options::default()
     };
     std::fs::write(
         root.join(UNDI_PROGRAM),
@@ -468,9 +501,9 @@ fn main() {
     );
     println!();
     println!(
-        "| NIC | server | netloader MB/s | netloader via UNDI MB/s | iPXE MB/s | netloader / iPXE | via UNDI / iPXE | netloader's options | iPXE's options |"
+        "| NIC | server | netloader MB/s | netloader 64-bit MB/s | netloader via UNDI MB/s | iPXE MB/s | netloader / iPXE | 32-bit / 64-bit | via UNDI / iPXE | netloader's options | iPXE's options |"
     );
-    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
     for nic in &options.nics {
         if options.servers.iter().any(|s| s == "qemu") {
             let server = Server::Qemu(&root);
@@ -496,7 +529,9 @@ fn main() {
                 let results = interleaved(&options, nic, false, |client| {
                     let boot_file = match client {
                         Client::Ipxe => format!("http://{}/{IPXE_HTTP_SCRIPT}", netns::SERVER_ADDR),
-                        Client::Netloader => format!("http://{}/{FILE}", netns::SERVER_ADDR),
+                        Client::Netloader | Client::Netloader64 => {
+                            format!("http://{}/{FILE}", netns::SERVER_ADDR)
+                        }
                         Client::Undi => return None, // TFTP only: not run here
                     };
                     let net = nginx_net(
@@ -557,7 +592,7 @@ fn print_kernel_rows(rows: &[(String, String, Option<f64>, Option<f64>)]) {
     }
 }
 
-/// `--runs` transfers by each selected client, alternating netloader, netloader via UNDI (where
+/// `--runs` transfers by each selected client, alternating netloader (32-bit, 64-bit), netloader via UNDI (where
 /// `with_undi`) and iPXE; the median of each (a failed run counts as failed; a client not
 /// selected has none). Every run's figure goes to stderr.
 fn interleaved(
@@ -568,11 +603,13 @@ fn interleaved(
 ) -> Results {
     let (runs, size) = (options.runs, options.size);
     let mut netloader = Vec::new();
+    let mut netloader64 = Vec::new();
     let mut undi = Vec::new();
     let mut ipxe = Vec::new();
     for _ in 0..runs {
         for (client, results) in [
             (Client::Netloader, &mut netloader),
+            (Client::Netloader64, &mut netloader64),
             (Client::Undi, &mut undi),
             (Client::Ipxe, &mut ipxe),
         ] {
@@ -593,6 +630,7 @@ fn interleaved(
     }
     Results {
         netloader: median(netloader),
+        netloader64: median(netloader64),
         undi: with_undi.then(|| median(undi)),
         ipxe: median(ipxe),
     }

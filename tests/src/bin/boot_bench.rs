@@ -5,6 +5,11 @@
 //! Run: `cargo run --release -p netloader-tests --bin boot_bench [-- --runs 3 --nics e1000,rtl8139 --forms iso,rom --embedded]`
 //! or, for what inflating while streaming costs: `... --bin boot_bench -- --unzip [--runs 3 --nics e1000]`
 //!
+//! `--runtimes 64,32` boots the floppy, ISO and USB forms (and `--unzip`'s ISO) once with each
+//! BIOS runtime (`netloader build --runtime`), interleaved, on the same 64-bit CPU (QEMU's
+//! default); the default is the image builder's default runtime alone. The pxe and rom forms
+//! are run with the default runtime only.
+//!
 //! Payload: the Multiboot test kernel (ELF32 variant, which iPXE's Multiboot loader takes too)
 //! and a 1 MiB module, from QEMU's built-in TFTP server (user networking, restrict=on). Kernel
 //! entry is the test kernel's first serial line, `MB BEGIN`, stamped on the host as it arrives
@@ -64,15 +69,6 @@ enum Client {
     Ipxe,
 }
 
-impl Client {
-    fn name(self) -> &'static str {
-        match self {
-            Client::Netloader(form) => form.name(),
-            Client::Ipxe => "ipxe",
-        }
-    }
-}
-
 struct Options {
     runs: usize,
     nics: Vec<String>,
@@ -80,6 +76,7 @@ struct Options {
     embedded: bool,
     unzip: bool,
     ovmf: bool,
+    runtimes: Vec<forms::Runtime>,
 }
 
 fn options() -> Options {
@@ -90,6 +87,7 @@ fn options() -> Options {
         embedded: false,
         unzip: false,
         ovmf: false,
+        runtimes: vec![forms::Runtime::default()],
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -113,6 +111,16 @@ fn options() -> Options {
                 "bios" => options.ovmf = false,
                 other => panic!("--firmware bios|ovmf, not {other}"),
             },
+            "--runtimes" => {
+                options.runtimes = value()
+                    .split(',')
+                    .map(|bits| match bits {
+                        "32" => forms::Runtime::Bits32,
+                        "64" => forms::Runtime::Bits64,
+                        other => panic!("--runtimes takes 32 and 64, not {other}"),
+                    })
+                    .collect()
+            }
             other => panic!("unknown option {other}; see the top of tests/src/bin/boot_bench.rs"),
         }
     }
@@ -164,10 +172,12 @@ fn tftp_root(dir: &Path) -> PathBuf {
     root
 }
 
-/// The image of `form` for `nic` (the ROM is per family), with the config embedded or not.
-fn image(form: Form, nic: &str, embedded: bool) -> Vec<u8> {
+/// The image of `form` for `nic` (the ROM is per family), with the config embedded or not,
+/// carrying `runtime` (floppy, ISO and USB).
+fn image(form: Form, nic: &str, embedded: bool, runtime: forms::Runtime) -> Vec<u8> {
     let options = forms::Options {
         config: embedded.then(|| config_text().into_bytes()),
+        runtime,
         ..Default::default()
     };
     match form {
@@ -244,6 +254,14 @@ fn seconds(time: Option<Duration>) -> String {
     time.map_or("failed".into(), |t| format!("{:.2}", t.as_secs_f64()))
 }
 
+/// How a row names one netloader image: the form, and the runtime where it is not the default.
+fn label(form: Form, runtime: forms::Runtime) -> String {
+    match runtime {
+        forms::Runtime::Bits32 => format!("{} 32-bit", form.name()),
+        forms::Runtime::Bits64 => format!("{} 64-bit", form.name()),
+    }
+}
+
 /// Where the time of one netloader boot went: firmware and stage 1 up to the runtime's first
 /// line, then the runtime's phases, read from its log lines.
 fn phases(run: &TimedRun) -> String {
@@ -297,14 +315,22 @@ fn main() {
         let ipxe_args = qemu_args(Client::Ipxe, nic, &root, Path::new(""), false);
         let mut forms_args = Vec::new();
         for &form in &options.forms {
-            let bytes = image(form, nic, options.embedded);
-            let path = dir.join(format!("netloader-{nic}.{}", form.name()));
-            sizes.push((form, nic.clone(), bytes.len()));
-            std::fs::write(&path, bytes).unwrap();
-            forms_args.push((
-                form,
-                qemu_args(Client::Netloader(form), nic, &root, &path, options.embedded),
-            ));
+            for &runtime in &options.runtimes {
+                let default = runtime == forms::Runtime::default();
+                if !default && matches!(form, Form::Pxe | Form::Rom) {
+                    continue; // netloader.pxe on the server is the default runtime's
+                }
+                let bytes = image(form, nic, options.embedded, runtime);
+                let name = label(form, runtime).replace(' ', "-");
+                let path = dir.join(format!("netloader-{nic}-{name}.{}", form.name()));
+                sizes.push((label(form, runtime), form, nic.clone(), bytes.len()));
+                std::fs::write(&path, bytes).unwrap();
+                forms_args.push((
+                    form,
+                    label(form, runtime),
+                    qemu_args(Client::Netloader(form), nic, &root, &path, options.embedded),
+                ));
+            }
         }
         // Interleaved (iPXE, every form; again) so drift in host load spreads over all.
         let mut ipxe_times = Vec::new();
@@ -320,27 +346,27 @@ fn main() {
             );
             report_failure(&run);
             ipxe_times.extend(run.marker_at);
-            for (i, (form, args)) in forms_args.iter().enumerate() {
-                let name = format!("{}-{nic}-{round}", Client::Netloader(*form).name());
+            for (i, (_, label, args)) in forms_args.iter().enumerate() {
+                let name = format!("{}-{nic}-{round}", label.replace(' ', "-"));
                 let run = timed_serial::run(&name, MEMORY_MIB, args, KERNEL_ENTRY, TIMEOUT, &dir);
                 report_failure(&run);
                 form_times[i].extend(run.marker_at);
                 if round == 0 {
-                    timelines.push(format!("{} {nic}: {}", form.name(), phases(&run)));
+                    timelines.push(format!("{label} {nic}: {}", phases(&run)));
                 }
             }
         }
         let ipxe = median(ipxe_times);
-        for ((form, _), times) in forms_args.iter().zip(form_times) {
+        for ((_, label, _), times) in forms_args.iter().zip(form_times) {
             let complete = times.len() == options.runs;
             let netloader = median(times).filter(|_| complete);
-            rows.push((*form, nic.clone(), netloader, ipxe));
+            rows.push((label.clone(), nic.clone(), netloader, ipxe));
         }
     }
 
     println!("| form | NIC | netloader s | iPXE s | netloader / iPXE | goal <= {GOAL_RATIO}x |");
     println!("| --- | --- | --- | --- | --- | --- |");
-    for (form, nic, netloader, ipxe) in &rows {
+    for (label, nic, netloader, ipxe) in &rows {
         let (ratio, goal) = match (netloader, ipxe) {
             (Some(n), Some(i)) => {
                 let r = n.as_secs_f64() / i.as_secs_f64();
@@ -352,8 +378,7 @@ fn main() {
             _ => ("-".into(), "-"),
         };
         println!(
-            "| {} | {nic} | {} | {} | {ratio} | {goal} |",
-            form.name(),
+            "| {label} | {nic} | {} | {} | {ratio} | {goal} |",
             seconds(*netloader),
             seconds(*ipxe)
         );
@@ -363,7 +388,7 @@ fn main() {
     println!();
     println!("| form | NIC | bytes |");
     println!("| --- | --- | --- |");
-    for (form, nic, len) in &sizes {
+    for (label, form, nic, len) in &sizes {
         // Only the ROM differs per card; the others are listed once.
         if *form == Form::Rom || nic == &options.nics[0] {
             let nic = if *form == Form::Rom {
@@ -371,7 +396,7 @@ fn main() {
             } else {
                 "any"
             };
-            println!("| {} | {nic} | {len} |", form.name());
+            println!("| {label} | {nic} | {len} |");
         }
     }
     println!();
@@ -445,16 +470,37 @@ fn unzip_bench(options: &Options, dir: &Path) {
         options.runs
     );
     let roots = unzip_roots(dir);
-    let iso = dir.join("netloader-unzip.iso");
-    std::fs::write(&iso, forms::build(Form::Iso).unwrap()).unwrap();
+    let isos: Vec<(String, PathBuf)> = options
+        .runtimes
+        .iter()
+        .map(|&runtime| {
+            let label = label(Form::Iso, runtime);
+            let iso = dir.join(format!("netloader-unzip-{}.iso", label.replace(' ', "-")));
+            let options = forms::Options {
+                runtime,
+                ..forms::Options::default()
+            };
+            std::fs::write(&iso, forms::build_with(Form::Iso, &options).unwrap()).unwrap();
+            (label, iso)
+        })
+        .collect();
+    // Every (runtime, way of serving) pair: the rows of the table.
+    let cases: Vec<(String, &PathBuf, &PathBuf)> = isos
+        .iter()
+        .flat_map(|(label, iso)| {
+            roots
+                .iter()
+                .map(move |(way, root)| (format!("{way}, {label}"), iso, root))
+        })
+        .collect();
     println!();
     println!(
         "| NIC | module | QEMU start -> kernel entry s | load (config -> files in memory) s | load / plain's | entry / iPXE's |"
     );
     println!("| --- | --- | --- | --- | --- | --- |");
     for nic in &options.nics {
-        let mut entry: Vec<Vec<Duration>> = vec![Vec::new(); roots.len()];
-        let mut load: Vec<Vec<Duration>> = vec![Vec::new(); roots.len()];
+        let mut entry: Vec<Vec<Duration>> = vec![Vec::new(); cases.len()];
+        let mut load: Vec<Vec<Duration>> = vec![Vec::new(); cases.len()];
         let mut ipxe = Vec::new();
         let ipxe_args = qemu_args(Client::Ipxe, nic, &roots[0].1, Path::new(""), false);
         for round in 0..options.runs {
@@ -468,9 +514,10 @@ fn unzip_bench(options: &Options, dir: &Path) {
             );
             report_failure(&run);
             ipxe.extend(run.marker_at);
-            for (i, (way, root)) in roots.iter().enumerate() {
-                let args = qemu_args(Client::Netloader(Form::Iso), nic, root, &iso, false);
-                let name = format!("unzip-{way}-{nic}-{round}");
+            for (i, (case, iso, root)) in cases.iter().enumerate() {
+                let args = qemu_args(Client::Netloader(Form::Iso), nic, root, iso, false);
+                let case = case.replace([' ', ','], "-");
+                let name = format!("unzip-{case}-{nic}-{round}");
                 let run = timed_serial::run(&name, MEMORY_MIB, &args, KERNEL_ENTRY, TIMEOUT, dir);
                 report_failure(&run);
                 entry[i].extend(run.marker_at);
@@ -478,8 +525,9 @@ fn unzip_bench(options: &Options, dir: &Path) {
             }
         }
         let ipxe = median(ipxe).filter(|_| options.runs > 0);
-        let plain_load = median(load[0].clone());
-        for (i, (way, _)) in roots.iter().enumerate() {
+        for (i, (way, _, _)) in cases.iter().enumerate() {
+            // The same runtime's plain module (the first way of each runtime's rows).
+            let plain_load = median(load[i - i % roots.len()].clone());
             let (entry, load) = (median(entry[i].clone()), median(load[i].clone()));
             let ratio = |a: Option<Duration>, b: Option<Duration>| match (a, b) {
                 (Some(a), Some(b)) => format!("{:.2}x", a.as_secs_f64() / b.as_secs_f64()),
