@@ -55,8 +55,8 @@ pub trait PortIo {
 /// Where the identity map the runtime runs on ends: a card's registers (memory BARs) must lie
 /// below it. The BIOS runtime builds its own page tables over 0..4 GiB. netloader.efi runs on
 /// the firmware's, which map the whole physical address space (EDK2's DXE IPL maps every
-/// address the CPU can form, OVMF's 64-bit PCI aperture included, where it puts virtio's
-/// 64-bit BARs), and closes the card before the kernel gets the machine.
+/// address up to the CPU's physical address width, OVMF's 64-bit PCI aperture included, where
+/// it puts virtio's 64-bit BARs), and closes the card before the kernel gets the machine.
 pub const IDENTITY_MAP_END: u64 = if cfg!(target_os = "uefi") {
     u64::MAX
 } else {
