@@ -52,6 +52,17 @@ pub trait PortIo {
     }
 }
 
+/// Where the identity map the runtime runs on ends: a card's registers (memory BARs) must lie
+/// below it. The BIOS runtime builds its own page tables over 0..4 GiB. netloader.efi runs on
+/// the firmware's, which map the whole physical address space (EDK2's DXE IPL maps every
+/// address up to the CPU's physical address width, OVMF's 64-bit PCI aperture included, where
+/// it puts virtio's 64-bit BARs), and closes the card before the kernel gets the machine.
+pub const IDENTITY_MAP_END: u64 = if cfg!(target_os = "uefi") {
+    u64::MAX
+} else {
+    1 << 32
+};
+
 /// The bus address a card must be given for memory the CPU sees at `virt`.
 /// In the runtime (identity map below 4 GiB, no IOMMU) it is the address itself.
 pub trait Dma {

@@ -37,12 +37,15 @@ pub const DRIVERS: &[Driver] = &[
     crate::virtio::DRIVER,
     crate::pcnet::DRIVER,
     crate::eepro100::DRIVER,
-    crate::ne2k::DRIVER,
-    crate::undi::DRIVER,
-    // netloader.efi's: the firmware's interface while boot services run. Only UEFI builds
-    // carry it (a BIOS has no SNP to offer).
+    // netloader.efi's: the firmware's interface while boot services run, for a card no native
+    // driver took. Only UEFI builds carry it (a BIOS has no SNP to offer); before ne2k, so that
+    // a UEFI PC's card is asked for through the firmware before ISA ports are probed.
     #[cfg(target_os = "uefi")]
     crate::snp::DRIVER,
+    crate::ne2k::DRIVER,
+    // A PXE ROM's stack: BIOS only (a UEFI firmware's network stack is its SNP).
+    #[cfg(not(target_os = "uefi"))]
+    crate::undi::DRIVER,
 ];
 
 /// One driver: what the runtime, the ROM builder and the docs need to know about it.
@@ -272,11 +275,15 @@ impl PciFunction {
             .ok_or(OpenError::NoIoBar)
     }
 
-    /// Memory BAR `index`, `len` bytes long, which must lie below 4 GiB (the runtime maps
-    /// 0..4 GiB only, identity).
+    /// Memory BAR `index`, `len` bytes long, which must lie in the runtime's identity map
+    /// (0..4 GiB on a BIOS, see [`crate::hw::IDENTITY_MAP_END`]).
     pub fn memory_bar(&self, index: usize, len: usize) -> Result<usize, OpenError> {
+        let mapped = |base: u64| {
+            base.checked_add(len as u64)
+                .is_some_and(|end| end <= crate::hw::IDENTITY_MAP_END)
+        };
         match self.bars.get(index).copied().flatten() {
-            Some(Bar::Memory(base)) if base + len as u64 <= 1 << 32 => Ok(base as usize),
+            Some(Bar::Memory(base)) if mapped(base) => Ok(base as usize),
             Some(Bar::Memory(base)) => Err(OpenError::BarAbove4Gib(base)),
             _ => Err(OpenError::NoMemoryBar(index)),
         }

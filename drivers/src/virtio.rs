@@ -290,7 +290,9 @@ impl<'a> VirtioNet<'a, PciTransport> {
         df: DeviceFunction,
         buffers: &'a mut VirtioBuffers,
     ) -> Result<Self, VirtioError> {
-        pci::check_bars_below_4gib(&cam, df).map_err(VirtioError::BarAbove4Gib)?;
+        if crate::hw::IDENTITY_MAP_END <= 1 << 32 {
+            pci::check_bars_below_4gib(&cam, df).map_err(VirtioError::BarAbove4Gib)?;
+        }
         let mut root = PciRoot::new(cam);
         pci::enable_memory_and_bus_master(&mut root, df);
         // Take the pool before the transport exists: it maps nothing from it, but failing here

@@ -18,6 +18,46 @@ pub const FILE_NAME: &str = "netloader.efi";
 /// Where firmware looks on removable media for an x64 boot program (UEFI 2.10, 3.5.1.1).
 pub const ESP_BOOT_PATH: &str = "EFI/BOOT/BOOTX64.EFI";
 
+/// The marker netloader.efi carries just before its NIC policy byte (`NIC_POLICY` in
+/// runtime/src/efi/pci.rs, which reads the byte with a volatile load, so it stays a byte of
+/// the file that can be changed without a rebuild).
+pub const NIC_POLICY_MARKER: &[u8; 24] = b"netloader efi-nic policy";
+
+/// Which network interface netloader.efi drives (`netloader build --efi-nic`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum NicPolicy {
+    /// netloader's own driver for a card it has one for, after the firmware's drivers are
+    /// disconnected from it; the firmware's interface (SNP) for any other card, when the
+    /// firmware will not let go of it, or when the driver does not start.
+    #[default]
+    Auto,
+    /// Always the firmware's interface (SNP), as GRUB and iPXE's snponly.efi do.
+    Snp,
+}
+
+/// `app` with its NIC policy byte set. `Auto`, the byte the build leaves, changes nothing (so
+/// an application without the marker passes); `Snp` needs exactly one marker.
+pub fn with_nic_policy(app: &[u8], policy: NicPolicy) -> anyhow::Result<Vec<u8>> {
+    let mut out = app.to_vec();
+    if policy == NicPolicy::Auto {
+        return Ok(out);
+    }
+    let mut found = app
+        .windows(NIC_POLICY_MARKER.len())
+        .enumerate()
+        .filter(|(_, w)| w == NIC_POLICY_MARKER)
+        .map(|(at, _)| at + NIC_POLICY_MARKER.len());
+    match (found.next(), found.next()) {
+        (Some(at), None) if at < out.len() => {
+            out[at] = policy as u8;
+            Ok(out)
+        }
+        _ => anyhow::bail!(
+            "--efi-nic snp: the UEFI application has no single netloader NIC policy marker (is it netloader.efi?)"
+        ),
+    }
+}
+
 /// Checks that `app` is what firmware starts from an ESP or by PXE: a PE32+ image for x86-64
 /// whose subsystem is EFI application (10). Drivers and 32-bit images are refused. The error
 /// says what was found.
@@ -78,5 +118,33 @@ mod tests {
         let garbage = check_app(b"not a PE file").unwrap_err();
         assert!(garbage.contains("not a 64-bit PE"), "{garbage}");
         assert!(check_app(&[]).is_err());
+    }
+
+    #[test]
+    fn the_nic_policy_is_the_byte_after_the_one_marker() {
+        let at = BUILT_IN
+            .windows(NIC_POLICY_MARKER.len())
+            .position(|w| w == NIC_POLICY_MARKER)
+            .expect("netloader.efi carries the marker")
+            + NIC_POLICY_MARKER.len();
+        assert_eq!(BUILT_IN[at], 0, "the build leaves auto");
+        assert_eq!(
+            with_nic_policy(BUILT_IN, NicPolicy::Auto).unwrap(),
+            BUILT_IN
+        );
+        let snp = with_nic_policy(BUILT_IN, NicPolicy::Snp).unwrap();
+        assert_eq!(snp[at], 1);
+        let differing = snp.iter().zip(BUILT_IN).filter(|(a, b)| a != b).count();
+        assert_eq!(differing, 1, "one byte changed");
+        assert_eq!(check_app(&snp), Ok(()));
+        let no_marker = with_nic_policy(&test_pe(0x8664, 10), NicPolicy::Snp).unwrap_err();
+        assert!(
+            no_marker.to_string().contains("--efi-nic snp"),
+            "{no_marker}"
+        );
+        let mut twice = BUILT_IN.to_vec();
+        twice.extend_from_slice(NIC_POLICY_MARKER);
+        twice.push(0);
+        assert!(with_nic_policy(&twice, NicPolicy::Snp).is_err());
     }
 }

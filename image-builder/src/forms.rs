@@ -59,6 +59,9 @@ pub struct Options {
     pub runtime: Runtime,
     /// The PXE form: when to drive the card through the PXE ROM's UNDI.
     pub undi: crate::pxe::UndiPolicy,
+    /// netloader.efi (the efi form, and in the ISO's and USB image's ESP): which network
+    /// interface it drives.
+    pub efi_nic: efi::NicPolicy,
 }
 
 /// The BIOS runtimes: the same sources built for two platforms (runtime/src/arch).
@@ -119,6 +122,7 @@ pub fn build_with_efi_app(
 }
 
 fn build_carrying(form: Form, options: &Options, efi_app: &[u8]) -> anyhow::Result<Vec<u8>> {
+    let efi_app = &efi::with_nic_policy(efi_app, options.efi_nic)?;
     let runtime = match &options.config {
         Some(config) => stage1::runtime_with_config(options.runtime.image(), config)?,
         None => options.runtime.image().to_vec(),

@@ -55,6 +55,11 @@ enum Commands {
         /// driver: auto (only for a card netloader has no driver for), always, never.
         #[arg(long, value_enum)]
         undi: Option<netloader::pxe::UndiPolicy>,
+        /// --form efi, iso, usb: which network interface netloader.efi drives: auto (its own
+        /// driver for a card it has one for, the firmware's drivers disconnected; else the
+        /// firmware's), snp (always the firmware's Simple Network Protocol).
+        #[arg(long, value_enum)]
+        efi_nic: Option<netloader::efi::NicPolicy>,
     },
     /// Build an ISO and boot it in QEMU, with the loader's serial console on this terminal.
     Demo {
@@ -102,11 +107,21 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             standalone,
             runtime,
             undi,
+            efi_nic,
         } => {
             let mut options = forms::Options {
                 runtime,
                 ..forms::Options::default()
             };
+            if let Some(policy) = efi_nic {
+                if !matches!(form, Form::Efi | Form::Iso | Form::Usb) {
+                    bail!(
+                        "--efi-nic is for --form efi, iso or usb only (this is --form {}): only they carry netloader.efi",
+                        form.name()
+                    );
+                }
+                options.efi_nic = policy;
+            }
             if let Some(policy) = undi {
                 if form != Form::Pxe {
                     bail!(

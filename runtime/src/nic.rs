@@ -1,9 +1,11 @@
 //! Find the first network card a carried driver handles (drivers/src/registry.rs), open it, and
 //! hand it out as `&mut dyn Nic`.
 //!
-//! netloader.efi carries one driver, `snp`: the firmware's network interface, which no PCI
-//! probe finds but the firmware offers (its `find` asks the machine, `Machine::take_snp`). The
-//! card's own driver belongs to the firmware while boot services run.
+//! netloader.efi carries every native driver and `snp`, the firmware's network interface, which
+//! no PCI probe finds but the firmware offers (its `find` asks the machine,
+//! `Machine::take_snp`). A card with a native driver is the firmware's until its drivers let go
+//! of it (`arch::take_card_from_firmware`); else, or when the native driver does not start,
+//! `snp`.
 
 use core::fmt::Write;
 
@@ -15,13 +17,11 @@ use netloader_drivers::{Nic, undi};
 
 use crate::{arch, pci, println, time};
 
-/// The one driver this runtime carries: the firmware's interface where the platform has one
-/// (netloader.efi: SNP), else an option ROM's card (`NETLOADER_DRIVER=<name>` when it is built,
-/// see image-builder/build.rs); every driver when neither.
-const ONLY: Option<&str> = match arch::FIRMWARE_NIC_DRIVER {
-    Some(driver) => Some(driver),
-    None => option_env!("NETLOADER_DRIVER"),
-};
+/// The one driver an option ROM's runtime carries (`NETLOADER_DRIVER=<name>` when it is built,
+/// see image-builder/build.rs); every driver when unset. netloader.efi carries every native
+/// driver and the firmware's SNP (the registry leaves UNDI out of UEFI builds and SNP out of
+/// the others).
+const ONLY: Option<&str> = option_env!("NETLOADER_DRIVER");
 
 /// The drivers this build carries, chosen at compile time: the others are never referenced,
 /// so not linked (a ROM carries one driver).
@@ -51,6 +51,11 @@ const DRIVEN_TEXT: [u8; registry::families(&CARRIED_DRIVERS).len()] =
 
 /// The DMA memory of the one card we drive, sized for the largest carried driver.
 static DMA_POOL: DmaPool<{ registry::pool_len(&CARRIED_DRIVERS) }> = DmaPool::new();
+
+/// The DMA memory of the firmware's interface when the card's own driver, which took
+/// [`DMA_POOL`], did not start and the platform gave the card back to the firmware (the pool is
+/// never given back: see its docs). Empty where the firmware has no interface (a BIOS).
+static FALLBACK_POOL: DmaPool<{ arch::FIRMWARE_NIC_DMA_LEN }> = DmaPool::new();
 
 /// Whether this build carries the UNDI driver (not a ROM's, which carries its card's alone):
 /// known at compile time, so a build without it has none of the PXE stack's code.
@@ -162,6 +167,7 @@ impl core::fmt::Display for NoCard {
 /// finds by itself (not on a bus); opened.
 pub fn open_first() -> Result<&'static mut dyn Nic, NoCard> {
     let mut chosen: Option<Found> = None;
+    let mut chosen_at = None;
     let mut seen = heapless::String::<160>::new();
     pci::scan(|function| {
         if !function.is_network() {
@@ -181,33 +187,56 @@ pub fn open_first() -> Result<&'static mut dyn Nic, NoCard> {
         }
         if let Some((driver, id)) = registry::match_pci(&CARRIED, function.vendor, function.device)
         {
-            pci::enable_device(function.address);
             chosen = Some(Found {
                 driver,
                 model: id.name,
                 location: Location::Pci(pci_function(&function)),
             });
+            chosen_at = Some(function.address);
         }
     });
+    // netloader.efi: the card is the firmware's until its drivers let go of it.
+    let chosen = chosen.filter(arch::take_card_from_firmware);
+    if let (Some(_), Some(address)) = (&chosen, chosen_at) {
+        pci::enable_device(address);
+    }
     let mut machine = Runtime { delay: time::Delay };
     let card = match chosen {
         Some(card) => card,
-        None => CARRIED
-            .iter()
-            .filter(|_| FINDS_CARDS)
-            .find_map(|driver| {
-                let (model, location) = (driver.find?)(&mut machine)?;
-                Some(Found {
-                    driver,
-                    model,
-                    location,
-                })
-            })
-            .ok_or(NoCard::NoneSupported { seen })?,
+        None => found_by_driver(&mut machine).ok_or(NoCard::NoneSupported { seen })?,
     };
+    let result = open(card, &mut machine, &DMA_POOL);
+    // netloader.efi: a card taken from the firmware that did not start goes back to the
+    // firmware's drivers, and the boot goes on through their interface.
+    if let Err(NoCard::OpenFailed { card, error }) = &result
+        && arch::give_card_back_to_firmware(card, error)
+        && let Some(firmware) = found_by_driver(&mut machine)
+    {
+        return open(firmware, &mut machine, &FALLBACK_POOL);
+    }
+    result
+}
+
+/// The first card a carried driver finds by itself (not on a bus).
+fn found_by_driver(machine: &mut Runtime) -> Option<Found> {
+    CARRIED.iter().filter(|_| FINDS_CARDS).find_map(|driver| {
+        let (model, location) = (driver.find?)(machine)?;
+        Some(Found {
+            driver,
+            model,
+            location,
+        })
+    })
+}
+
+fn open<const LEN: usize>(
+    card: Found,
+    machine: &mut Runtime,
+    pool: &'static DmaPool<LEN>,
+) -> Result<&'static mut dyn Nic, NoCard> {
     let fail = |error| NoCard::OpenFailed { card, error };
-    let dma = DMA_POOL.take().ok_or_else(|| fail(OpenError::DmaMemory))?;
-    let nic = (card.driver.open)(&card, &mut machine, dma).map_err(fail)?;
+    let dma = pool.take().ok_or_else(|| fail(OpenError::DmaMemory))?;
+    let nic = (card.driver.open)(&card, machine, dma).map_err(fail)?;
     println!(
         "nic: {}, {}, driver {}",
         card.model, card.location, card.driver.name

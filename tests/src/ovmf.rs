@@ -28,6 +28,14 @@ const HANG_GUARD: Duration = Duration::from_secs(300);
 
 /// A q35 PC with OVMF and `memory_mib` of RAM; add the boot device with `bootindex=0`.
 pub fn qemu(name: &str, memory_mib: u32) -> Qemu {
+    let mut qemu = Qemu::new(name, "q35", memory_mib);
+    qemu.timeout(HANG_GUARD).args(firmware_args(name));
+    qemu
+}
+
+/// The firmware's arguments for the boot `name` (q35 is the caller's): OVMF's code read-only,
+/// a fresh copy of its variable store, its debug port to `<name>.firmware.log`.
+pub fn firmware_args(name: &str) -> Vec<String> {
     if !Path::new(OVMF_CODE).exists() || !Path::new(OVMF_VARS).exists() {
         panic!(
             "{OVMF_CODE} or {OVMF_VARS} is missing: install Debian's ovmf (scripts/install-deps does it)"
@@ -37,8 +45,7 @@ pub fn qemu(name: &str, memory_mib: u32) -> Qemu {
     std::fs::copy(OVMF_VARS, &vars)
         .unwrap_or_else(|e| panic!("copy {OVMF_VARS} to {}: {e}", vars.display()));
     let firmware_log = work_dir().join(format!("{name}.firmware.log"));
-    let mut qemu = Qemu::new(name, "q35", memory_mib);
-    qemu.timeout(HANG_GUARD).args([
+    vec![
         "-drive".to_string(),
         format!("if=pflash,format=raw,unit=0,readonly=on,file={OVMF_CODE}"),
         "-drive".to_string(),
@@ -47,8 +54,7 @@ pub fn qemu(name: &str, memory_mib: u32) -> Qemu {
         format!("file,id=fwlog,path={}", firmware_log.display()),
         "-device".to_string(),
         "isa-debugcon,iobase=0x402,chardev=fwlog".to_string(),
-    ]);
-    qemu
+    ]
 }
 
 /// The firmware network stacks a UEFI PC boots from.
@@ -58,17 +64,32 @@ pub enum UefiNic {
     VirtioNet,
     /// e1000 with the iPXE EFI driver of QEMU's efi-e1000.rom: iPXE does DHCP and TFTP.
     E1000Ipxe,
+    /// virtio-net in legacy mode only (`disable-modern=on`) with OVMF's VirtioNetDxe, which
+    /// drives legacy devices too; netloader's virtio driver (modern transport only) refuses it.
+    VirtioNetLegacy,
+    /// virtio-net with the iPXE EFI driver of QEMU's efi-virtio.rom (QEMU's default ROM for
+    /// it), which OVMF prefers to its own VirtioNetDxe: iPXE's EFI build on virtio-net.
+    VirtioNetIpxe,
 }
 
 impl UefiNic {
     /// The `-device` argument for this card on `netdev`, first in the boot order.
     pub fn device(self, netdev: &str, mac: &str) -> String {
+        format!("{},bootindex=0", self.card(netdev, mac))
+    }
+
+    /// The `-device` argument for this card on `netdev`, not a boot device.
+    pub fn card(self, netdev: &str, mac: &str) -> String {
         match self {
-            UefiNic::VirtioNet => {
-                format!("virtio-net-pci,netdev={netdev},mac={mac},romfile=,bootindex=0")
-            }
+            UefiNic::VirtioNet => format!("virtio-net-pci,netdev={netdev},mac={mac},romfile="),
+            UefiNic::VirtioNetLegacy => format!(
+                "virtio-net-pci,netdev={netdev},mac={mac},romfile=,disable-modern=on,disable-legacy=off"
+            ),
             UefiNic::E1000Ipxe => {
-                format!("e1000,netdev={netdev},mac={mac},romfile=efi-e1000.rom,bootindex=0")
+                format!("e1000,netdev={netdev},mac={mac},romfile=efi-e1000.rom")
+            }
+            UefiNic::VirtioNetIpxe => {
+                format!("virtio-net-pci,netdev={netdev},mac={mac},romfile=efi-virtio.rom")
             }
         }
     }

@@ -50,9 +50,23 @@ pub fn run(
     timeout: Duration,
     log_dir: &Path,
 ) -> TimedRun {
+    run_on("pc", name, memory_mib, extra, marker, timeout, log_dir)
+}
+
+/// [`run`] on another QEMU machine type (`q35` for OVMF, whose arguments go in `extra`).
+pub fn run_on(
+    machine: &str,
+    name: &str,
+    memory_mib: u32,
+    extra: &[OsString],
+    marker: &str,
+    timeout: Duration,
+    log_dir: &Path,
+) -> TimedRun {
     let start = Instant::now();
     let mut child = Command::new(QEMU)
-        .args(["-machine", "pc,accel=tcg", "-m", &memory_mib.to_string()])
+        .args(["-machine", &format!("{machine},accel=tcg")])
+        .args(["-m", &memory_mib.to_string()])
         .args([
             "-display",
             "none",

@@ -4,11 +4,14 @@
 //!
 //! | firmware starts netloader.efi from | network | Multiboot 2 kernel |
 //! | --- | --- | --- |
-//! | the ISO as a CD (El Torito EFI entry) | its own DHCP, OVMF's virtio-net SNP | without tag 7: ExitBootServices, tags 12 and 17 |
-//! | the ISO as a disk (El Torito EFI entry) | the same | with tag 7 (optional, as Xen's): boot services kept, tags 12, 17, 18, 20 |
-//! | the USB image on xHCI (partition 2, the ESP) | the same | without tag 7 |
-//! | the firmware's PXE on virtio-net (OVMF's driver) | the firmware's DHCP answer, SNP | with tag 7 |
-//! | the firmware's PXE on e1000 (iPXE's EFI driver) | iPXE's answer and SNP | without tag 7 |
+//! | the ISO as a CD (El Torito EFI entry) | its own DHCP; virtio-net taken from OVMF's VirtioNetDxe, netloader's virtio driver | without tag 7: ExitBootServices, tags 12 and 17 |
+//! | the ISO as a disk (El Torito EFI entry) | its own DHCP; e1000 taken from iPXE's EFI driver (efi-e1000.rom), netloader's e1000 driver | with tag 7 (optional, as Xen's): boot services kept, tags 12, 17, 18, 20 |
+//! | the USB image on xHCI (partition 2, the ESP), built `--efi-nic snp` | its own DHCP, OVMF's virtio-net SNP | without tag 7 |
+//! | the firmware's PXE on virtio-net (OVMF's driver) | the firmware's DHCP answer; the card taken from the firmware (its SNP stopped first), netloader's virtio driver | with tag 7 |
+//! | the firmware's PXE on e1000 (iPXE's EFI driver) | iPXE's answer; iPXE's SNP, since iPXE (still running beneath netloader.efi) will not let go of the card | without tag 7 |
+//!
+//! And the ISO as a CD once more on a legacy-only virtio-net, which netloader's driver refuses:
+//! the card goes back to OVMF's driver and netloader uses its SNP (the Multiboot 1 kernel).
 //!
 //! From each: the Multiboot 1 test kernel, the Multiboot 2 one, and the Linux test kernel
 //! (lxtest: efi_info, the E820 table from the EFI map), each with two modules (initrds) of
@@ -19,6 +22,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+use netloader::efi::NicPolicy;
 use netloader::forms::{self, Form};
 use netloader_tests::kernels::{Variant, sha256_hex};
 use netloader_tests::kernels2::{Mb2Variant, parse_report2};
@@ -39,7 +43,8 @@ const SHELL_BANNER: &str = "UEFI Interactive Shell";
 const CONFIG: &str = "netloader.cfg/default";
 
 /// The ISO or USB image as `netloader build` writes it (netloader.efi in its ESP), once per
-/// test run: every boot attaches it read-only.
+/// test run: every boot attaches it read-only. The ISO as by default; the USB image with
+/// `--efi-nic snp` (so that the firmware's interface is tested where netloader has a driver).
 fn image(form: Form) -> &'static Path {
     static ISO: OnceLock<PathBuf> = OnceLock::new();
     static USB: OnceLock<PathBuf> = OnceLock::new();
@@ -50,9 +55,31 @@ fn image(form: Form) -> &'static Path {
     };
     cell.get_or_init(|| {
         let path = work_dir().join(format!("uefi-forms.{}", form.name()));
-        std::fs::write(&path, forms::build(form).unwrap()).unwrap();
+        let options = forms::Options {
+            efi_nic: if form == Form::Usb {
+                NicPolicy::Snp
+            } else {
+                NicPolicy::Auto
+            },
+            ..Default::default()
+        };
+        std::fs::write(&path, forms::build_with(form, &options).unwrap()).unwrap();
         path
     })
+}
+
+/// Which network interface netloader.efi must have driven.
+#[derive(Clone, Copy, Debug)]
+enum NicUse {
+    /// Its own driver (named), the firmware's drivers disconnected from the card.
+    Native(&'static str),
+    /// The firmware's interface, as the image was built (`--efi-nic snp`).
+    SnpAsBuilt,
+    /// The firmware's interface, since the firmware would not let go of the card.
+    SnpRefused,
+    /// The firmware's interface, since netloader's driver did not start on the card taken
+    /// (given back to the firmware's drivers).
+    SnpGivenBack,
 }
 
 /// The kernel a boot ends in.
@@ -78,6 +105,12 @@ impl Kernel {
         }
     }
 }
+
+/// virtio-net with OVMF's VirtioNetDxe, taken by netloader's virtio driver.
+const VIRTIO_NATIVE: (UefiNic, NicUse) = (UefiNic::VirtioNet, NicUse::Native("virtio"));
+/// e1000 with iPXE's EFI driver (not running: the boot is from a disk), taken by netloader's
+/// e1000 driver.
+const E1000_NATIVE: (UefiNic, NicUse) = (UefiNic::E1000Ipxe, NicUse::Native("e1000"));
 
 /// A fresh TFTP root: the kernel, two modules, the config at [`CONFIG`], and netloader.efi.
 fn tftp_root(name: &str, kernel: Kernel) -> (PathBuf, Vec<Module>) {
@@ -129,9 +162,14 @@ fn run(qemu: &Qemu, name: &str) -> Outcome {
     outcome
 }
 
-/// netloader.efi from a disk or CD, its network OVMF's virtio-net (no PXE), the DHCP boot
-/// file the config.
-fn disk_boot(name: &str, image: &Path, medium: Medium, kernel: Kernel) -> Outcome {
+/// netloader.efi from a disk or CD, on `nic` (no PXE), the DHCP boot file the config.
+fn disk_boot(
+    name: &str,
+    image: &Path,
+    medium: Medium,
+    kernel: Kernel,
+    (nic, used): (UefiNic, NicUse),
+) -> Outcome {
     let (dir, modules) = tftp_root(name, kernel);
     let mut qemu = ovmf::qemu(name, 256);
     qemu.args(ovmf::boot_drive(image, medium)).args([
@@ -141,10 +179,10 @@ fn disk_boot(name: &str, image: &Path, medium: Medium, kernel: Kernel) -> Outcom
             dir.display()
         ),
         "-device".to_string(),
-        "virtio-net-pci,netdev=n0,mac=52:54:00:12:34:56,romfile=".to_string(),
+        nic.card("n0", "52:54:00:12:34:56"),
     ]);
     let outcome = run(&qemu, name);
-    check_efi_boot(&outcome, kernel, &modules);
+    check_efi_boot(&outcome, kernel, &modules, used);
     outcome.check(
         outcome.contains("dhcp: asking for an address"),
         "started from a disk: netloader.efi asks DHCP itself",
@@ -153,7 +191,7 @@ fn disk_boot(name: &str, image: &Path, medium: Medium, kernel: Kernel) -> Outcom
 }
 
 /// netloader.efi by the firmware's PXE from QEMU's TFTP server.
-fn pxe_boot(name: &str, nic: UefiNic, kernel: Kernel) -> Outcome {
+fn pxe_boot(name: &str, nic: UefiNic, kernel: Kernel, used: NicUse) -> Outcome {
     let (dir, modules) = tftp_root(name, kernel);
     let mut qemu = ovmf::qemu(name, 256);
     qemu.args([
@@ -166,7 +204,7 @@ fn pxe_boot(name: &str, nic: UefiNic, kernel: Kernel) -> Outcome {
         nic.device("n0", "52:54:00:12:34:56"),
     ]);
     let outcome = run(&qemu, name);
-    check_efi_boot(&outcome, kernel, &modules);
+    check_efi_boot(&outcome, kernel, &modules, used);
     outcome.check(
         outcome.contains(
             "dhcp: using the firmware's PXE Base Code's cached reply from 10.0.2.2 (no DHCP DISCOVER sent)",
@@ -176,16 +214,51 @@ fn pxe_boot(name: &str, nic: UefiNic, kernel: Kernel) -> Outcome {
     outcome
 }
 
-/// What every UEFI boot must show: netloader.efi ran on the firmware's interface, and the
+/// What every UEFI boot must show: netloader.efi ran on the interface `used` says, and the
 /// kernel reported everything it was handed right.
-fn check_efi_boot(outcome: &Outcome, kernel: Kernel, modules: &[Module]) {
+fn check_efi_boot(outcome: &Outcome, kernel: Kernel, modules: &[Module], used: NicUse) {
     outcome.check(outcome.contains(UEFI_FORM), "netloader.efi started");
-    outcome.check(
-        outcome.contains("nic: UEFI Simple Network Protocol, offered by the firmware, driver snp")
-            && outcome.contains("opened exclusively (the firmware's network stack stopped)"),
-        "the firmware's interface, held exclusively",
+    let firmware_interface = outcome
+        .contains("nic: UEFI Simple Network Protocol, offered by the firmware, driver snp")
+        && outcome.contains("opened exclusively (the firmware's network stack stopped)");
+    let taken = outcome.contains(
+        ": the firmware's drivers stopped on it (DisconnectController), netloader drives it",
     );
+    match used {
+        NicUse::Native(driver) => outcome.check(
+            taken && outcome.contains(&format!(", driver {driver}")) && !firmware_interface,
+            &format!("the card taken from the firmware, netloader's {driver} driver"),
+        ),
+        NicUse::SnpAsBuilt => outcome.check(
+            firmware_interface
+                && !taken
+                && outcome
+                    .contains(": the firmware's network interface (SNP), as built (--efi-nic snp)"),
+            "the firmware's interface, held exclusively, as built",
+        ),
+        NicUse::SnpRefused => outcome.check(
+            firmware_interface
+                && !taken
+                && outcome.contains(": not taken from the firmware (DisconnectController failed"),
+            "the firmware's interface, held exclusively, as the firmware kept the card",
+        ),
+        NicUse::SnpGivenBack => outcome.check(
+            firmware_interface
+                && taken
+                && outcome.contains(": netloader's driver did not start (")
+                && outcome
+                    .contains("): back to the firmware's drivers, through their interface (SNP)"),
+            "the card given back to the firmware, its interface held exclusively",
+        ),
+    }
     let ended = outcome.contains("efi: boot services ended (ExitBootServices)");
+    let kept = outcome.contains("efi: boot services kept (the kernel asked)");
+    outcome.check(
+        outcome.contains(
+            "nic: the firmware's drivers connected to the card again (boot services kept): done",
+        ) == (taken && kept),
+        "the firmware's drivers back on a taken card exactly when the kernel keeps boot services",
+    );
     match kernel {
         Kernel::Mb1 => {
             scenario::check_report(outcome, Variant::Elf32, modules);
@@ -352,9 +425,22 @@ fn bios_boot(name: &str, drive: &[String], form_text: &str) {
 
 /// Boots the three kernels from `image` on `medium`, each checked; every boot must say it
 /// was loaded from a path containing `from`.
-fn disk_boots(name: &str, image: &Path, medium: Medium, mb2: Mb2Variant, from: &str) {
+fn disk_boots(
+    name: &str,
+    image: &Path,
+    medium: Medium,
+    mb2: Mb2Variant,
+    from: &str,
+    nic: (UefiNic, NicUse),
+) {
     for kernel in Kernel::all(mb2) {
-        let outcome = disk_boot(&format!("{name}-{}", kernel.short()), image, medium, kernel);
+        let outcome = disk_boot(
+            &format!("{name}-{}", kernel.short()),
+            image,
+            medium,
+            kernel,
+            nic,
+        );
         outcome.check(
             loaded_from(&outcome).contains(from),
             &format!("started from {from}"),
@@ -375,12 +461,22 @@ fn iso_as_cd_boots_every_kernel_on_uefi_and_bios() {
         Medium::Cdrom,
         Mb2Variant::ExitBootServices,
         &expected,
+        VIRTIO_NATIVE,
     );
     let drive = [
         "-drive".to_string(),
         format!("file={},format=raw,media=cdrom,readonly=on", path.display()),
     ];
     bios_boot("bios-iso-cd-esp", &drive, "CD (El Torito, no emulation)");
+    // A card netloader has a driver for that does not start (virtio-net without the modern
+    // transport): given back to OVMF's VirtioNetDxe, which drives it, and used through SNP.
+    disk_boot(
+        "uefi-iso-cd-given-back",
+        path,
+        Medium::Cdrom,
+        Kernel::Mb1,
+        (UefiNic::VirtioNetLegacy, NicUse::SnpGivenBack),
+    );
 }
 
 #[test]
@@ -396,6 +492,7 @@ fn iso_as_disk_boots_every_kernel_on_uefi_and_bios() {
         Medium::Disk,
         Mb2Variant::Elf32,
         &expected,
+        E1000_NATIVE,
     );
     let (esp_start, esp_sectors) = mbr_partition(&iso, 2);
     assert_eq!(
@@ -414,6 +511,7 @@ fn iso_as_disk_boots_every_kernel_on_uefi_and_bios() {
         &mbr_only_path,
         Medium::Disk,
         Kernel::Mb1,
+        E1000_NATIVE,
     );
     let expected = format!("/HD(2,MBR,0x52444C4E,0x{esp_start:X},0x{esp_sectors:X})");
     outcome.check(
@@ -439,6 +537,7 @@ fn usb_image_boots_every_kernel_on_uefi_and_bios() {
         Medium::UsbStick,
         Mb2Variant::ExitBootServices,
         &expected,
+        (UefiNic::VirtioNet, NicUse::SnpAsBuilt),
     );
     let drive = [
         "-drive".to_string(),
@@ -448,13 +547,14 @@ fn usb_image_boots_every_kernel_on_uefi_and_bios() {
 }
 
 /// OVMF's own stack: VirtioNetDxe, SNP, EDK2's PXE driver (which took QEMU's DHCP answer and
-/// fetched netloader.efi); netloader.efi takes the answer and opens SNP exclusively (EDK2
-/// stops its network stack above it). The Multiboot 2 kernel asks to keep boot services.
+/// fetched netloader.efi); netloader.efi takes the answer, stops the firmware's SNP (opened
+/// exclusively: EDK2 stops its network stack above it), disconnects VirtioNetDxe from the card
+/// and drives it with its own virtio driver. The Multiboot 2 kernel asks to keep boot services.
 #[test]
 fn pxe_on_virtio_net_with_ovmfs_own_driver_boots_every_kernel() {
     for kernel in Kernel::all(Mb2Variant::Elf32) {
         let name = format!("uefi-pxe-virtio-{}", kernel.short());
-        let outcome = pxe_boot(&name, UefiNic::VirtioNet, kernel);
+        let outcome = pxe_boot(&name, UefiNic::VirtioNet, kernel, NicUse::Native("virtio"));
         outcome.check(
             loaded_from(&outcome)
                 .contains("/MAC(525400123456,0x1)/IPv4(0.0.0.0,0x0,DHCP,0.0.0.0,0.0.0.0,0.0.0.0)"),
@@ -469,13 +569,15 @@ fn pxe_on_virtio_net_with_ovmfs_own_driver_boots_every_kernel() {
     }
 }
 
-/// iPXE's EFI driver (efi-e1000.rom) owns the card and the boot: its SNP carries netloader's
-/// frames, its PXE Base Code the DHCP answer (also as the boot server's reply).
+/// iPXE's EFI driver (efi-e1000.rom) owns the card and the boot: iPXE started netloader.efi
+/// from its own LoadFile and runs beneath it, so it will not be disconnected from the card;
+/// its SNP carries netloader's frames, its PXE Base Code the DHCP answer (also as the boot
+/// server's reply).
 #[test]
 fn pxe_on_e1000_with_ipxes_efi_driver_boots_every_kernel() {
     for kernel in Kernel::all(Mb2Variant::ExitBootServices) {
         let name = format!("uefi-pxe-e1000-{}", kernel.short());
-        let outcome = pxe_boot(&name, UefiNic::E1000Ipxe, kernel);
+        let outcome = pxe_boot(&name, UefiNic::E1000Ipxe, kernel, NicUse::SnpRefused);
         outcome.check(
             outcome.contains("iPXE") && loaded_from(&outcome).contains("/MAC(525400123456,0x1)"),
             "loaded by iPXE on the card",
@@ -521,7 +623,7 @@ fn serve_boots_a_uefi_pxe_client() {
         outcome.contains(UEFI_FORM),
         &format!("netloader.efi did not run\n{}", lan.server_logs()),
     );
-    check_efi_boot(&outcome, Kernel::Mb1, &modules);
+    check_efi_boot(&outcome, Kernel::Mb1, &modules, NicUse::Native("virtio"));
     outcome.check(
         outcome.contains("pxe: the firmware's PXE Base Code: started true, DHCPACK true, proxy offer true, boot server reply false"),
         "the firmware kept dnsmasq's ACK and serve's proxy offer",

@@ -80,12 +80,12 @@ unsafe impl Hal for IdentityHal {
     }
 
     unsafe fn mmio_phys_to_virt(paddr: PhysAddr, size: usize) -> NonNull<u8> {
-        // `pci::check_bars_below_4gib` refuses such cards before the transport maps anything;
-        // this only guards against a device changing its BARs under us.
+        // `pci::check_bars_below_4gib` refuses such cards before the transport maps anything
+        // (on a BIOS); this only guards against a device changing its BARs under us.
         let end = paddr.saturating_add(size as u64);
         assert!(
-            paddr != 0 && end <= 1 << 32,
-            "virtio BAR region {paddr:#x}+{size:#x} is outside the identity-mapped 4 GiB"
+            paddr != 0 && end <= crate::hw::IDENTITY_MAP_END,
+            "virtio BAR region {paddr:#x}+{size:#x} is outside the identity map"
         );
         // SAFETY: non-zero, checked just above.
         unsafe { NonNull::new_unchecked(paddr as usize as *mut u8) }

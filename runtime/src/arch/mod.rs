@@ -120,12 +120,18 @@ pub use bios::{apm, rsdp};
 pub use uefi::{apm, rsdp};
 
 /// The network interface the firmware offers (UEFI's Simple Network Protocol, the registry's
-/// `snp` driver), which a UEFI runtime carries as its one driver; none on a BIOS PC, whose
-/// runtimes find their card by PCI probe (or drive a PXE ROM's UNDI).
+/// `snp` driver), for a card no native driver takes, and the firmware's hold on the cards: on
+/// UEFI a card with a native driver is taken from the firmware's drivers first (and given back
+/// when the driver does not start), with the DMA memory the firmware's interface then needs.
+/// None of it on a BIOS PC, whose runtimes find their card by PCI probe (or drive a PXE ROM's
+/// UNDI) and own every card.
 #[cfg(target_os = "uefi")]
-pub use uefi::{FIRMWARE_NIC_DRIVER, firmware_snp_offered, take_firmware_snp};
+pub use uefi::{
+    FIRMWARE_NIC_DMA_LEN, firmware_snp_offered, give_card_back_to_firmware,
+    take_card_from_firmware, take_firmware_snp,
+};
 #[cfg(not(target_os = "uefi"))]
-pub const FIRMWARE_NIC_DRIVER: Option<&str> = None;
+pub const FIRMWARE_NIC_DMA_LEN: usize = 0;
 #[cfg(not(target_os = "uefi"))]
 pub fn firmware_snp_offered() -> bool {
     false
@@ -133,6 +139,17 @@ pub fn firmware_snp_offered() -> bool {
 #[cfg(not(target_os = "uefi"))]
 pub fn take_firmware_snp() -> Option<&'static mut dyn netloader_drivers::snp::SnpApi> {
     None
+}
+#[cfg(not(target_os = "uefi"))]
+pub fn take_card_from_firmware(_card: &netloader_drivers::registry::Found) -> bool {
+    true
+}
+#[cfg(not(target_os = "uefi"))]
+pub fn give_card_back_to_firmware(
+    _card: &netloader_drivers::registry::Found,
+    _error: &netloader_drivers::registry::OpenError,
+) -> bool {
+    false
 }
 pub use platform::{NAME, handoff_leave_code, jump_to_handoff};
 

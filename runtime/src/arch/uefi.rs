@@ -52,9 +52,22 @@ impl Screen {
     }
 }
 
-/// netloader.efi drives the card through the firmware's Simple Network Protocol only (its own
-/// driver belongs to the firmware while boot services run).
-pub const FIRMWARE_NIC_DRIVER: Option<&str> = Some("snp");
+/// The firmware's interface, `snp`, needs this much DMA memory when a native driver took the
+/// main pool and did not start.
+pub const FIRMWARE_NIC_DMA_LEN: usize = netloader_drivers::snp::DRIVER.dma_len;
+
+/// A card with a native driver: taken from the firmware's drivers (`crate::efi::pci`).
+pub fn take_card_from_firmware(card: &netloader_drivers::registry::Found) -> bool {
+    crate::efi::pci::take_card(card)
+}
+
+/// A taken card whose native driver did not start: back to the firmware's drivers.
+pub fn give_card_back_to_firmware(
+    card: &netloader_drivers::registry::Found,
+    error: &netloader_drivers::registry::OpenError,
+) -> bool {
+    crate::efi::pci::give_back(card, error)
+}
 
 pub fn firmware_snp_offered() -> bool {
     crate::efi::snp::offered()

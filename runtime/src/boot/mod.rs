@@ -216,6 +216,7 @@ pub(crate) fn leave_firmware(
     use crate::efi;
     net.close();
     let map = if keep_boot_services {
+        efi::pci::reconnect_taken();
         efi::memory::current_map()?
     } else {
         efi::memory::exit_boot_services()?

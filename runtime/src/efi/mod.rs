@@ -16,6 +16,7 @@
 //! `None` from then on, and every caller has a way without.
 
 pub mod memory;
+pub mod pci;
 pub mod pxe;
 pub mod screen;
 pub mod snp;

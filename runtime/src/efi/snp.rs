@@ -196,102 +196,89 @@ pub fn take() -> Option<&'static mut dyn SnpApi> {
 /// network controllers are connected first, as the shell's `connect` would.
 fn choose() -> Option<Handle> {
     choose_connected().or_else(|| {
-        connect_network_controllers();
+        super::pci::connect_network_controllers();
         choose_connected()
     })
 }
 
-/// `EFI_PCI_IO_PROTOCOL` up to `Pci.Read` (uefi-raw has no PCI I/O table): PollMem, PollIo,
-/// Mem.Read/Write, Io.Read/Write, then Pci.Read.
-#[repr(C)]
-struct PciIo {
-    _poll_and_mem_io: [usize; 6],
-    pci_read: unsafe extern "efiapi" fn(
-        this: *mut PciIo,
-        width: u32,
-        offset: u32,
-        count: usize,
-        buffer: *mut c_void,
-    ) -> Status,
+/// The handles with SNP (at most 32) but a PXE driver's IP children, with their device paths.
+fn interfaces(
+    handles: &mut [Handle; 32],
+) -> impl Iterator<Item = (Handle, Option<*const DevicePathProtocol>)> + '_ {
+    let mut count = 0;
+    if let Some(boot) = super::boot_services() {
+        let mut size = core::mem::size_of_val(handles);
+        // SAFETY: LocateHandle(ByProtocol) writes at most `size` bytes of handles.
+        let status = unsafe {
+            (boot.locate_handle)(
+                2,
+                &SimpleNetworkProtocol::GUID,
+                core::ptr::null(),
+                &mut size,
+                handles.as_mut_ptr(),
+            )
+        };
+        if status == Status::SUCCESS {
+            count = (size / core::mem::size_of::<Handle>()).min(handles.len());
+        }
+    }
+    handles[..count]
+        .iter()
+        .map(|&handle| (handle, super::device_path(handle)))
+        .filter(|(_, path)| {
+            // SAFETY: device paths the firmware installed.
+            !path.is_some_and(|p| unsafe { ends_in_ip(p) })
+        })
 }
 
-const PCI_IO_GUID: uefi_raw::Guid = uefi_raw::guid!("4cf5b200-68b8-4ca5-9eec-b23e3f50029a");
-/// PCI class code 02h: network controller.
-const NETWORK_CLASS: u8 = 0x02;
-
-/// ConnectController (recursively) on every PCI function of the network class.
-fn connect_network_controllers() {
+/// Stops the firmware's interfaces on the card `controller` (its PCI I/O handle), each opened
+/// exclusively (which stops the firmware's network stack above it), shut down, stopped and
+/// closed again, so that DisconnectController can stop the card's driver: EDK2's VirtioNetDxe
+/// refuses to while its SNP is started, and a firmware's PXE boot leaves it started.
+pub fn stop_on(controller: Handle) {
+    let Some(card) = super::device_path(controller) else {
+        return;
+    };
     let Some(boot) = super::boot_services() else {
         return;
     };
-    let mut handles: [Handle; 64] = [null_mut(); 64];
-    let mut size = core::mem::size_of_val(&handles);
-    // SAFETY: LocateHandle(ByProtocol) writes at most `size` bytes of handles.
-    let status = unsafe {
-        (boot.locate_handle)(
-            2,
-            &PCI_IO_GUID,
-            core::ptr::null(),
-            &mut size,
-            handles.as_mut_ptr(),
-        )
-    };
-    if status != Status::SUCCESS {
-        return;
-    }
-    let count = (size / core::mem::size_of::<Handle>()).min(handles.len());
-    let mut connected = 0;
-    for &handle in &handles[..count] {
-        // SAFETY: the PCI I/O GUID names the table PciIo begins.
-        let Some(pci) = (unsafe { super::protocol::<PciIo>(handle, &PCI_IO_GUID) }) else {
-            continue;
-        };
-        let mut class = 0u8;
-        // SAFETY: Pci.Read of one byte (width 0: UINT8) at the class code into `class`.
-        let status = unsafe { ((*pci).pci_read)(pci, 0, 0x0b, 1, (&raw mut class).cast()) };
-        if status != Status::SUCCESS || class != NETWORK_CLASS {
+    let mut handles: [Handle; 32] = [null_mut(); 32];
+    for (handle, path) in interfaces(&mut handles) {
+        // SAFETY: device paths the firmware installed.
+        if !path.is_some_and(|p| unsafe { is_prefix(card, p) }) {
             continue;
         }
-        // SAFETY: ConnectController with no driver list and no remaining path: every driver
-        // that supports the controller, recursively (SNP above the NIC driver).
-        let status = unsafe {
-            (boot.connect_controller)(handle, core::ptr::null(), core::ptr::null(), Boolean::TRUE)
+        let Some((mut snp, exclusive)) = open(handle) else {
+            continue;
         };
-        if status == Status::SUCCESS {
-            connected += 1;
+        // Shared, the firmware's stack still runs on it: leave it to DisconnectController.
+        if exclusive {
+            if snp.state() == SnpState::Initialized {
+                let _ = snp.shutdown();
+            }
+            if snp.state() != SnpState::Stopped {
+                let _ = snp.stop();
+            }
         }
+        // SAFETY: closes the open made just above, by our image, on this handle.
+        let _ = unsafe {
+            (boot.close_protocol)(
+                handle,
+                &SimpleNetworkProtocol::GUID,
+                super::image_handle(),
+                null_mut(),
+            )
+        };
     }
-    println!("nic: connected the firmware's drivers to {connected} network controller(s)");
 }
 
 fn choose_connected() -> Option<Handle> {
-    let boot = super::boot_services()?;
     let mut handles: [Handle; 32] = [null_mut(); 32];
-    let mut size = core::mem::size_of_val(&handles);
-    // SAFETY: LocateHandle(ByProtocol) writes at most `size` bytes of handles.
-    let status = unsafe {
-        (boot.locate_handle)(
-            2,
-            &SimpleNetworkProtocol::GUID,
-            core::ptr::null(),
-            &mut size,
-            handles.as_mut_ptr(),
-        )
-    };
-    if status != Status::SUCCESS {
-        return None;
-    }
-    let count = (size / core::mem::size_of::<Handle>()).min(handles.len());
     let ours = super::loaded_image().and_then(|image| super::device_path(image.device_handle));
     let mut chosen = None;
-    for &handle in &handles[..count] {
-        let path = super::device_path(handle);
-        // SAFETY: device paths the firmware installed.
-        if path.is_some_and(|p| unsafe { ends_in_ip(p) }) {
-            continue;
-        }
+    for (handle, path) in interfaces(&mut handles) {
         let on_our_way = match (path, ours) {
-            // SAFETY: as above.
+            // SAFETY: device paths the firmware installed.
             (Some(p), Some(o)) => unsafe { is_prefix(p, o) },
             _ => false,
         };

@@ -28,12 +28,25 @@
 //! the plain module; the time to kernel entry and the load time (config read -> files loaded,
 //! from netloader's lines), each against the plain module through netloader.
 //!
+//! `--firmware ovmf`: UEFI (QEMU q35 with OVMF, as tests/src/ovmf.rs boots it), the test kernel
+//! and a 32 MiB module over QEMU's TFTP, for e1000 and virtio-net-pci: netloader.efi booted by
+//! the firmware's PXE (`bootfile=netloader.efi`, its config by the per-host lookup) and from the
+//! ISO (its ESP; the DHCP boot file is the config), against iPXE's EFI build (the EFI driver of
+//! Debian's efi-e1000.rom / efi-virtio.rom, which OVMF runs as the card's network boot: iPXE's
+//! own stack). iPXE's EFI build cannot boot a Multiboot kernel, so the common mark is "files
+//! loaded": netloader's `boot: 1 module(s)` line, and iPXE's script (`imgfetch` kernel and
+//! module, then `echo`) printing on the firmware's console, which OVMF copies to COM1. netloader
+//! also shows its kernel entry; both show the module's TFTP throughput from the wire (QEMU's
+//! `filter-dump`, read request to last ACK, as `bench` times it). netloader's card: the
+//! firmware's interface (SNP): OVMF's VirtioNetDxe on virtio-net, iPXE's EFI driver on e1000.
+//!
 //! A benchmark: it prints figures (median of `--runs`) and asserts nothing about them.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use netloader::efi::NicPolicy;
 use netloader::forms::{self, Form};
 use netloader::rom::RomOptions;
 use netloader_tests::kernels::{self, Variant};
@@ -62,6 +75,7 @@ struct Options {
     forms: Vec<Form>,
     embedded: bool,
     unzip: bool,
+    ovmf: bool,
     runtimes: Vec<forms::Runtime>,
 }
 
@@ -72,6 +86,7 @@ fn options() -> Options {
         forms: vec![],
         embedded: false,
         unzip: false,
+        ovmf: false,
         runtimes: vec![forms::Runtime::default()],
     };
     let mut args = std::env::args().skip(1);
@@ -91,6 +106,11 @@ fn options() -> Options {
             }
             "--embedded" => options.embedded = true,
             "--unzip" => options.unzip = true,
+            "--firmware" => match value().as_str() {
+                "ovmf" => options.ovmf = true,
+                "bios" => options.ovmf = false,
+                other => panic!("--firmware bios|ovmf, not {other}"),
+            },
             "--runtimes" => {
                 options.runtimes = value()
                     .split(',')
@@ -103,6 +123,9 @@ fn options() -> Options {
             }
             other => panic!("unknown option {other}; see the top of tests/src/bin/boot_bench.rs"),
         }
+    }
+    if options.nics.is_empty() && options.ovmf {
+        options.nics = ["e1000", "virtio-net-pci"].map(String::from).to_vec();
     }
     if options.nics.is_empty() {
         options.nics = ["e1000", "rtl8139", "virtio-net-pci"]
@@ -215,7 +238,9 @@ fn qemu_args(
         }
         Client::Netloader(Form::Rom) => {}
         // Not among the forms benchmarked: netloader has no UEFI application yet.
-        Client::Netloader(Form::Efi) => panic!("the benchmark boots BIOS forms only"),
+        Client::Netloader(Form::Efi) => {
+            panic!("BIOS forms only here; netloader.efi: --firmware ovmf")
+        }
     }
     args.into_iter().map(OsString::from).collect()
 }
@@ -263,6 +288,9 @@ fn main() {
     std::fs::create_dir_all(&dir).unwrap();
     if options.unzip {
         return unzip_bench(&options, &dir);
+    }
+    if options.ovmf {
+        return ovmf_bench(&options, &dir);
     }
     let root = tftp_root(&dir);
 
@@ -517,6 +545,253 @@ fn unzip_bench(options: &Options, dir: &Path) {
             "| {nic} | plain, iPXE | {} | - | - | 1.00x |",
             seconds(ipxe)
         );
+    }
+    println!();
+    println!("Timestamped serial logs: {}", dir.display());
+}
+
+/// `--firmware ovmf`: the module's size (as `bench` downloads), and iPXE's mark on the console.
+const OVMF_MODULE_SIZE: usize = 32 << 20;
+const IPXE_LOADED: &str = "bench: files loaded";
+const IPXE_EFI_SCRIPT: &str = "fetch.ipxe";
+/// netloader's line once the kernel and module are in memory (before ExitBootServices).
+const NETLOADER_LOADED: &str = "boot: 1 module";
+
+#[derive(Clone, Copy, PartialEq)]
+enum EfiClient {
+    /// netloader.efi started by the firmware's PXE, built with this `--efi-nic`.
+    Pxe(NicPolicy),
+    /// netloader.efi from the ISO's ESP (a CD), built with this `--efi-nic`.
+    Iso(NicPolicy),
+    /// iPXE's EFI build (the card's iPXE EFI ROM), by script.
+    Ipxe,
+}
+
+impl EfiClient {
+    const ALL: [EfiClient; 5] = [
+        EfiClient::Ipxe,
+        EfiClient::Pxe(NicPolicy::Auto),
+        EfiClient::Pxe(NicPolicy::Snp),
+        EfiClient::Iso(NicPolicy::Auto),
+        EfiClient::Iso(NicPolicy::Snp),
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            EfiClient::Pxe(NicPolicy::Auto) => "netloader.efi by PXE",
+            EfiClient::Pxe(NicPolicy::Snp) => "netloader.efi by PXE, --efi-nic snp",
+            EfiClient::Iso(NicPolicy::Auto) => "netloader.efi from the ISO",
+            EfiClient::Iso(NicPolicy::Snp) => "netloader.efi from the ISO, --efi-nic snp",
+            EfiClient::Ipxe => "iPXE EFI (imgfetch)",
+        }
+    }
+
+    /// For file names.
+    fn short(self) -> &'static str {
+        match self {
+            EfiClient::Pxe(NicPolicy::Auto) => "pxe",
+            EfiClient::Pxe(NicPolicy::Snp) => "pxe-snp",
+            EfiClient::Iso(NicPolicy::Auto) => "iso",
+            EfiClient::Iso(NicPolicy::Snp) => "iso-snp",
+            EfiClient::Ipxe => "ipxe",
+        }
+    }
+}
+
+/// netloader.efi built with `policy`, as `--form efi` or the ISO.
+fn efi_form(form: Form, policy: NicPolicy) -> Vec<u8> {
+    let options = forms::Options {
+        efi_nic: policy,
+        ..Default::default()
+    };
+    forms::build_with(form, &options).unwrap()
+}
+
+/// The TFTP root of `--firmware ovmf`: kernel, the 32 MiB module, the config (as the DHCP boot
+/// file and as `netloader.cfg/default`), netloader.efi and iPXE's fetch-only script.
+fn ovmf_root(dir: &Path) -> PathBuf {
+    let root = dir.join("ovmf-tftp");
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(root.join("netloader.cfg")).unwrap();
+    std::fs::copy(kernels::path(Variant::Elf32), root.join("kernel")).unwrap();
+    std::fs::write(
+        root.join(MODULE),
+        netloader_tests::scenario::random_bytes(OVMF_MODULE_SIZE, 0x2545_F491),
+    )
+    .unwrap();
+    std::fs::write(root.join(CONFIG), config_text()).unwrap();
+    std::fs::write(root.join("netloader.cfg/default"), config_text()).unwrap();
+    for client in EfiClient::ALL {
+        if let EfiClient::Pxe(policy) = client {
+            let file = format!("{}.efi", client.short());
+            std::fs::write(root.join(file), efi_form(Form::Efi, policy)).unwrap();
+        }
+    }
+    std::fs::write(
+        root.join(IPXE_EFI_SCRIPT),
+        format!("#!ipxe\nimgfetch tftp://${{next-server}}/kernel\nimgfetch tftp://${{next-server}}/{MODULE}\necho {IPXE_LOADED}\n"),
+    )
+    .unwrap();
+    root
+}
+
+/// One OVMF boot of `client` on `nic`: the serial lines (timed) and the module's transfer.
+fn ovmf_run(
+    client: EfiClient,
+    nic: &str,
+    root: &Path,
+    dir: &Path,
+    name: &str,
+) -> (TimedRun, Option<netloader_tests::pcap::TftpTransfer>) {
+    use netloader_tests::ovmf::{self, Medium, UefiNic};
+    let card = match (nic, client) {
+        ("e1000", _) => UefiNic::E1000Ipxe,
+        ("virtio-net-pci", EfiClient::Ipxe) => UefiNic::VirtioNetIpxe,
+        ("virtio-net-pci", _) => UefiNic::VirtioNet,
+        (other, _) => panic!("--firmware ovmf benchmarks e1000 and virtio-net-pci, not {other}"),
+    };
+    let pxe_file = format!("{}.efi", client.short());
+    let boot_file = match client {
+        EfiClient::Pxe(_) => &pxe_file,
+        EfiClient::Iso(_) => CONFIG,
+        EfiClient::Ipxe => IPXE_EFI_SCRIPT,
+    };
+    let pcap = dir.join(format!("{name}.pcap"));
+    let _ = std::fs::remove_file(&pcap);
+    let mut args = ovmf::firmware_args(name);
+    args.extend([
+        "-netdev".to_string(),
+        format!(
+            "user,id=n0,restrict=on,tftp={},bootfile={boot_file}",
+            root.display()
+        ),
+        "-object".to_string(),
+        format!("filter-dump,id=dump0,netdev=n0,file={}", pcap.display()),
+        "-device".to_string(),
+    ]);
+    const MAC: &str = "52:54:00:12:34:56";
+    if let EfiClient::Iso(policy) = client {
+        let iso = dir.join(format!("netloader-ovmf-{}.iso", client.short()));
+        if !iso.exists() {
+            std::fs::write(&iso, efi_form(Form::Iso, policy)).unwrap();
+        }
+        args.push(card.card("n0", MAC));
+        args.extend(ovmf::boot_drive(&iso, Medium::Cdrom));
+    } else {
+        args.push(card.device("n0", MAC));
+    }
+    let args: Vec<OsString> = args.into_iter().map(OsString::from).collect();
+    let marker = if client == EfiClient::Ipxe {
+        IPXE_LOADED
+    } else {
+        KERNEL_ENTRY
+    };
+    let run = timed_serial::run_on("q35", name, 256, &args, marker, TIMEOUT * 2, dir);
+    if run.marker_at.is_none() {
+        eprintln!("  {name}: no `{marker}`; log: {}", run.log.display());
+    }
+    let transfer = std::fs::read(&pcap)
+        .ok()
+        .and_then(|bytes| netloader_tests::pcap::tftp_transfer(&bytes, MODULE));
+    if transfer.is_some() {
+        let _ = std::fs::remove_file(&pcap); // 32 MiB and more; kept when a run failed
+    }
+    (run, transfer)
+}
+
+fn ovmf_bench(options: &Options, dir: &Path) {
+    let root = ovmf_root(dir);
+    for client in EfiClient::ALL {
+        let _ = std::fs::remove_file(dir.join(format!("netloader-ovmf-{}.iso", client.short())));
+    }
+    println!(
+        "OVMF (q35, TCG, 256 MiB), QEMU start -> files loaded / kernel entry, seconds, and the module's TFTP throughput (MB/s, from the wire); median of {} runs; Multiboot test kernel + {} MiB module over QEMU's TFTP.",
+        options.runs,
+        OVMF_MODULE_SIZE >> 20
+    );
+    println!();
+    println!(
+        "| NIC | client | files loaded s | kernel entry s | module MB/s | files loaded / iPXE's | MB/s / iPXE's |"
+    );
+    println!("| --- | --- | --- | --- | --- | --- | --- |");
+    let clients = EfiClient::ALL;
+    let mut timelines = Vec::new();
+    for nic in &options.nics {
+        let mut loaded: Vec<Vec<Duration>> = vec![Vec::new(); clients.len()];
+        let mut entry: Vec<Vec<Duration>> = vec![Vec::new(); clients.len()];
+        let mut speed: Vec<Vec<f64>> = vec![Vec::new(); clients.len()];
+        // Interleaved, as above, so drift in host load spreads over every client.
+        for round in 0..options.runs {
+            for (i, &client) in clients.iter().enumerate() {
+                let name = format!("ovmf-{}-{nic}-{round}", client.short());
+                let (run, transfer) = ovmf_run(client, nic, &root, dir, &name);
+                let mark = if client == EfiClient::Ipxe {
+                    IPXE_LOADED
+                } else {
+                    NETLOADER_LOADED
+                };
+                loaded[i].extend(run.first(mark));
+                if client != EfiClient::Ipxe {
+                    entry[i].extend(run.marker_at);
+                    if round == 0 {
+                        let driver = run
+                            .lines
+                            .iter()
+                            .find(|l| l.text.starts_with("nic: ") && l.text.contains(", driver "))
+                            .and_then(|l| l.text.rsplit(", driver ").next())
+                            .unwrap_or("?");
+                        timelines.push(format!(
+                            "{} {nic} (driver {driver}): {}",
+                            client.name(),
+                            phases(&run)
+                        ));
+                    }
+                }
+                speed[i].extend(transfer.map(|t| OVMF_MODULE_SIZE as f64 / t.seconds / 1e6));
+            }
+        }
+        let medians: Vec<(Option<Duration>, Option<Duration>, Option<f64>)> = (0..clients.len())
+            .map(|i| {
+                let mut mbs = speed[i].clone();
+                mbs.sort_by(f64::total_cmp);
+                (
+                    median(loaded[i].clone()),
+                    median(entry[i].clone()),
+                    mbs.get(mbs.len() / 2).copied(),
+                )
+            })
+            .collect();
+        let (ipxe_loaded, _, ipxe_speed) = medians[0];
+        for (client, (loaded, entry, mbs)) in clients.iter().zip(&medians) {
+            let ratio = |a: Option<f64>, b: Option<f64>| match (a, b) {
+                (Some(a), Some(b)) => format!("{:.2}x", a / b),
+                _ => "-".into(),
+            };
+            println!(
+                "| {nic} | {} | {} | {} | {} | {} | {} |",
+                client.name(),
+                seconds(*loaded),
+                if *client == EfiClient::Ipxe {
+                    "-".to_string()
+                } else {
+                    seconds(*entry)
+                },
+                mbs.map_or("failed".into(), |v| format!("{v:.2}")),
+                ratio(
+                    loaded.map(|t| t.as_secs_f64()),
+                    ipxe_loaded.map(|t| t.as_secs_f64())
+                ),
+                ratio(*mbs, ipxe_speed),
+            );
+        }
+    }
+    println!();
+    println!(
+        "Where the time went (first run, seconds from QEMU start at each phase's first line):"
+    );
+    println!();
+    for line in timelines {
+        println!("- {line}");
     }
     println!();
     println!("Timestamped serial logs: {}", dir.display());
