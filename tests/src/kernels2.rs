@@ -346,15 +346,7 @@ pub fn check_mb2_report(outcome: &Outcome, variant: Mb2Variant, modules: &[Modul
             ),
         );
     }
-    let failed: Vec<String> = report
-        .failed_checks()
-        .iter()
-        .map(|c| format!("{} {}", c.name, c.detail))
-        .collect();
-    outcome.check(
-        failed.is_empty(),
-        &format!("kernel checks failed: {failed:?}"),
-    );
+    outcome.check_no_failed_checks(&report.failed_checks());
     outcome.check(report.verdict_pass, "verdict pass");
     outcome.check(
         outcome.exit_code == Some(EXIT_PASS),

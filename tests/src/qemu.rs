@@ -221,6 +221,19 @@ impl Outcome {
         }
     }
 
+    /// Fail the test when a test kernel reported failed checks, naming each with its detail.
+    #[track_caller]
+    pub fn check_no_failed_checks(&self, failed: &[&crate::kernels::Check]) {
+        let failed: Vec<String> = failed
+            .iter()
+            .map(|c| format!("{} {}", c.name, c.detail))
+            .collect();
+        self.check(
+            failed.is_empty(),
+            &format!("kernel checks failed: {failed:?}"),
+        );
+    }
+
     pub fn contains(&self, text: &str) -> bool {
         self.serial.contains(text)
     }

@@ -197,14 +197,6 @@ fn check_kernel_report_at(
             ),
         );
     }
-    let failed: Vec<String> = report
-        .failed_checks()
-        .iter()
-        .map(|c| format!("{} {}", c.name, c.detail))
-        .collect();
-    outcome.check(
-        failed.is_empty(),
-        &format!("kernel checks failed: {failed:?}"),
-    );
+    outcome.check_no_failed_checks(&report.failed_checks());
     outcome.check(report.verdict_pass, "verdict pass");
 }

@@ -131,15 +131,7 @@ fn multiboot_gzip_kernel_with_gzip_xz_nounzip_and_plain_modules() {
             &format!("module {i}'s command line"),
         );
     }
-    let failed: Vec<String> = report
-        .failed_checks()
-        .iter()
-        .map(|c| format!("{} {}", c.name, c.detail))
-        .collect();
-    outcome.check(
-        failed.is_empty(),
-        &format!("kernel checks failed: {failed:?}"),
-    );
+    outcome.check_no_failed_checks(&report.failed_checks());
     outcome.check(
         report.verdict_pass && outcome.exit_code == Some(EXIT_PASS),
         "verdict pass",
@@ -167,15 +159,7 @@ fn multiboot2_xz_kernel_as_the_boot_file_from_floppy_over_virtio() {
     let report = parse_report2(&outcome.serial);
     outcome.check(report.is_some(), "the Multiboot 2 kernel printed no report");
     let report = report.unwrap();
-    let failed: Vec<String> = report
-        .failed_checks()
-        .iter()
-        .map(|c| format!("{} {}", c.name, c.detail))
-        .collect();
-    outcome.check(
-        failed.is_empty(),
-        &format!("kernel checks failed: {failed:?}"),
-    );
+    outcome.check_no_failed_checks(&report.failed_checks());
     outcome.check(
         report.variant == Mb2Variant::Reloc.name()
             && report.verdict_pass

@@ -100,15 +100,7 @@ fn check_boot(outcome: &Outcome, cmdline: &str, initrd: &[u8], text_screen: bool
     let report = parse_report(&outcome.serial);
     outcome.check(report.is_some(), "the Linux test kernel printed no report");
     let report = report.unwrap();
-    let failed: Vec<String> = report
-        .failed_checks()
-        .iter()
-        .map(|c| format!("{} {}", c.name, c.detail))
-        .collect();
-    outcome.check(
-        failed.is_empty(),
-        &format!("kernel checks failed: {failed:?}"),
-    );
+    outcome.check_no_failed_checks(&report.failed_checks());
     outcome.check(report.faults.is_empty(), "no fault in the kernel");
     outcome.check(report.verdict_pass, "verdict pass");
     outcome.check(outcome.exit_code == Some(EXIT_PASS), "exit status 33");

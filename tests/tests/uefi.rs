@@ -357,15 +357,7 @@ fn check_linux(outcome: &Outcome, modules: &[Module], ended: bool) {
         outcome.contains("LX EFI signature=EL64 ") && outcome.contains("systab_signature=ok"),
         "efi_info: EL64, the system table",
     );
-    let failed: Vec<String> = report
-        .failed_checks()
-        .iter()
-        .map(|c| format!("{} {}", c.name, c.detail))
-        .collect();
-    outcome.check(
-        failed.is_empty(),
-        &format!("kernel checks failed: {failed:?}"),
-    );
+    outcome.check_no_failed_checks(&report.failed_checks());
     outcome.check(
         report.check("efi_info").is_some_and(|c| c.ok),
         "the kernel checked efi_info",
