@@ -33,6 +33,7 @@ impl MemorySink {
     ///
     /// # Safety
     /// As for [`MemorySink::new`], and the first `len` bytes are written.
+    #[cfg(feature = "unzip")]
     pub unsafe fn holding(start: u64, len: u64, crc: Crc32) -> Self {
         MemorySink {
             start,

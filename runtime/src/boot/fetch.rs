@@ -22,6 +22,7 @@
 use core::mem::MaybeUninit;
 use core::ops::Range;
 
+#[cfg(feature = "unzip")]
 use netloader_proto::crc32::Crc32;
 use netloader_proto::decompress::Format;
 #[cfg(feature = "unzip")]

@@ -21,6 +21,7 @@ use core::ptr::addr_of_mut;
 
 use netloader_proto::config::FileSource;
 use netloader_proto::dhcp::BootParams;
+#[cfg(feature = "http")]
 use netloader_proto::http::{HttpError, UrlText};
 use netloader_proto::memmap::MemoryMap;
 use netloader_proto::tftp::{self, Action, Sink, Stats, TftpClient, TftpError, Transmit};
@@ -104,6 +105,7 @@ fn tcp_window_bytes(map: &MemoryMap) -> u64 {
 }
 
 /// A host name from a URL, as reported.
+#[cfg(feature = "http")]
 pub type HostName = heapless::String<{ netloader_proto::url::MAX_HOST_NAME }>;
 
 /// Upper memory the network's receive buffers take while files download: the TCP window
@@ -332,7 +334,8 @@ pub struct Net<'n> {
     http: http::Connection,
     #[cfg(feature = "http")]
     dns: dns::Cache,
-    /// Upper memory for the receive buffers ([`buffer_area`]).
+    /// Upper memory for the receive buffers ([`buffer_area`]): the TCP window's part of it.
+    #[cfg(feature = "http")]
     buffer_area: Range<u64>,
 }
 
@@ -386,6 +389,7 @@ impl<'n> Net<'n> {
             http: http::Connection::default(),
             #[cfg(feature = "http")]
             dns: dns::Cache::default(),
+            #[cfg(feature = "http")]
             buffer_area,
         }
     }
@@ -550,6 +554,7 @@ impl<'n> Net<'n> {
     /// The DHCP answers our lease came from, as received: the DHCPACK, and the proxyDHCP
     /// answer where one was used (empty when none, or when one did not fit). The option ROM's
     /// first stage hands them to netloader.pxe.
+    #[cfg(any(feature = "chain", feature = "multiboot2"))]
     pub fn raw_answers(&self) -> (&[u8], &[u8]) {
         (&self.dhcp_ack, self.device.proxy.raw_answer())
     }

@@ -47,6 +47,7 @@ impl Listener {
     }
 
     /// The kept answer's DHCP message (empty: none, or too long to keep).
+    #[cfg(any(feature = "chain", feature = "multiboot2"))]
     pub fn raw_answer(&self) -> &[u8] {
         &self.raw
     }
