@@ -4,6 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
+use netloader::forms::{self, Form};
+
 use crate::kernels::{self, EXIT_PASS, Variant, parse_report, sha256_hex};
 use crate::qemu::{Outcome, Qemu, work_dir};
 
@@ -103,16 +105,46 @@ pub fn tftp_root(name: &str, variant: Variant, modules: &[Module], config_path: 
 /// on QEMU's user network (restrict=on) serving `dir` by TFTP, boot file netloader.pxe.
 pub fn pxe_qemu(name: &str, device: &str, dir: &Path) -> Qemu {
     let mut qemu = Qemu::new(name, "pc", 128);
-    qemu.args(["-boot", "n"])
-        .args([
-            "-netdev".into(),
-            format!(
-                "user,id=n0,restrict=on,tftp={},bootfile=netloader.pxe",
-                dir.display()
-            ),
-        ])
-        .args(["-device".into(), format!("{device},netdev=n0")]);
+    qemu.args(["-boot", "n"]);
+    tftp_network(&mut qemu, device, dir, "netloader.pxe");
     qemu
+}
+
+/// The card `device` (a QEMU `-device` value without `netdev=`) on QEMU's user network
+/// (restrict=on) serving `dir` by TFTP, with `bootfile` as the DHCP boot file.
+pub fn tftp_network<'q>(
+    qemu: &'q mut Qemu,
+    device: &str,
+    dir: &Path,
+    bootfile: &str,
+) -> &'q mut Qemu {
+    qemu.args([
+        "-netdev".into(),
+        format!(
+            "user,id=n0,restrict=on,tftp={},bootfile={bootfile}",
+            dir.display()
+        ),
+    ])
+    .args(["-device".into(), format!("{device},netdev=n0")])
+}
+
+/// `form` built with `options` and written into `dir`, as QEMU's arguments for its drive: a
+/// floppy, a CD, or a hard disk for the USB image.
+pub fn drive_args(form: Form, options: &forms::Options, dir: &Path) -> [String; 2] {
+    let path = dir.join(format!("netloader.{}", form.name()));
+    std::fs::write(&path, forms::build_with(form, options).unwrap()).unwrap();
+    match form {
+        Form::Floppy => [
+            "-drive".into(),
+            format!("file={},format=raw,if=floppy", path.display()),
+        ],
+        Form::Iso => ["-cdrom".into(), path.display().to_string()],
+        Form::Usb => [
+            "-drive".into(),
+            format!("file={},format=raw", path.display()),
+        ],
+        other => panic!("{} is not a drive image", other.name()),
+    }
 }
 
 /// Write `data` to `dir/relative`.

@@ -48,16 +48,9 @@ fn boot_disk(name: &str, form: Form, device: &str, mods: &[Module]) -> Outcome {
     } else {
         ",romfile="
     };
-    Qemu::new(name, "pc", 128)
-        .args([drive, image.to_str().unwrap()])
-        .args([
-            "-netdev".into(),
-            format!(
-                "user,id=n0,restrict=on,tftp={},bootfile=boot.cfg",
-                dir.display()
-            ),
-        ])
-        .args(["-device".into(), format!("{device},netdev=n0{no_rom}")])
+    let mut qemu = Qemu::new(name, "pc", 128);
+    qemu.args([drive, image.to_str().unwrap()]);
+    scenario::tftp_network(&mut qemu, &format!("{device}{no_rom}"), &dir, "boot.cfg")
         .run(|serial| serial.contains("netloader: stopped."))
 }
 

@@ -11,7 +11,7 @@ use netloader_tests::compress::{gzip, xz};
 use netloader_tests::kernels::{EXIT_PASS, Variant, parse_report, sha256_hex};
 use netloader_tests::kernels2::{Mb2Variant, parse_report2};
 use netloader_tests::qemu::{Outcome, Qemu, work_dir};
-use netloader_tests::scenario::random_bytes;
+use netloader_tests::scenario::{self, random_bytes};
 
 fn fresh_dir(name: &str) -> PathBuf {
     let dir = work_dir().join(name);
@@ -21,29 +21,13 @@ fn fresh_dir(name: &str) -> PathBuf {
 }
 
 fn drive(form: Form, dir: &Path) -> [String; 2] {
-    let path = dir.join(format!("netloader.{}", form.name()));
-    std::fs::write(&path, forms::build(form).unwrap()).unwrap();
-    match form {
-        Form::Floppy => [
-            "-drive".into(),
-            format!("file={},format=raw,if=floppy", path.display()),
-        ],
-        Form::Iso => ["-cdrom".into(), path.display().to_string()],
-        other => panic!("{} is not used here", other.name()),
-    }
+    scenario::drive_args(form, &forms::Options::default(), dir)
 }
 
 fn boot(name: &str, form: Form, nic: &str, dir: &Path, bootfile: &str) -> Outcome {
-    Qemu::new(name, "pc", 128)
-        .args(drive(form, dir))
-        .args([
-            "-netdev".into(),
-            format!(
-                "user,id=n0,restrict=on,tftp={},bootfile={bootfile}",
-                dir.display()
-            ),
-        ])
-        .args(["-device".into(), format!("{nic},netdev=n0")])
+    let mut qemu = Qemu::new(name, "pc", 128);
+    qemu.args(drive(form, dir));
+    scenario::tftp_network(&mut qemu, nic, dir, bootfile)
         .run(|serial| serial.contains("netloader: stopped."))
 }
 

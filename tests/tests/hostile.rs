@@ -10,22 +10,15 @@ use netloader::forms::{self, Form};
 use netloader_tests::kernels::{self, Variant};
 use netloader_tests::netns::{self, Fault, FaultAction, Impairment, TestNet};
 use netloader_tests::qemu::{Outcome, Qemu};
-use netloader_tests::scenario::{check_report, random_bytes, tftp_root};
+use netloader_tests::scenario::{self, check_report, random_bytes, tftp_root};
 
 /// The ISO, QEMU user networking (restrict=on) with `tftp=dir`, the config as the DHCP boot file.
 fn boot(name: &str, dir: &Path, mem_mib: u32) -> Outcome {
     let iso = dir.join("netloader.iso");
     std::fs::write(&iso, forms::build(Form::Iso).unwrap()).unwrap();
-    Qemu::new(name, "pc", mem_mib)
-        .args(["-cdrom".into(), iso.display().to_string()])
-        .args([
-            "-netdev".into(),
-            format!(
-                "user,id=n0,restrict=on,tftp={},bootfile=boot.cfg",
-                dir.display()
-            ),
-        ])
-        .args(["-device", "e1000,netdev=n0"])
+    let mut qemu = Qemu::new(name, "pc", mem_mib);
+    qemu.args(["-cdrom".into(), iso.display().to_string()]);
+    scenario::tftp_network(&mut qemu, "e1000", dir, "boot.cfg")
         .run(|serial| serial.contains("netloader: stopped."))
 }
 

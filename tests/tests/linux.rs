@@ -13,7 +13,7 @@ use netloader_tests::linux::{
     EXPECT_INITRD, LinuxReport, parse_report, test_kernel_i586_path, test_kernel_path,
 };
 use netloader_tests::qemu::{EXIT_PASS, Outcome, Qemu, work_dir};
-use netloader_tests::scenario::random_bytes;
+use netloader_tests::scenario::{self, random_bytes};
 
 const MIB: u64 = 1 << 20;
 
@@ -31,16 +31,7 @@ fn tftp_root(name: &str, files: &[(&str, &[u8])], config: &str) -> PathBuf {
 }
 
 fn drive(form: Form, dir: &Path) -> [String; 2] {
-    let path = dir.join(format!("netloader.{}", form.name()));
-    std::fs::write(&path, forms::build(form).unwrap()).unwrap();
-    match form {
-        Form::Floppy => [
-            "-drive".into(),
-            format!("file={},format=raw,if=floppy", path.display()),
-        ],
-        Form::Iso => ["-cdrom".into(), path.display().to_string()],
-        other => panic!("{} is not used here", other.name()),
-    }
+    scenario::drive_args(form, &forms::Options::default(), dir)
 }
 
 /// Boots `form` with `memory_mib` over `nic`, the DHCP boot file `boot.cfg`; the test kernel
@@ -51,17 +42,9 @@ fn boot(name: &str, form: Form, nic: &str, memory_mib: u32, dir: &Path) -> Outco
 
 /// As `boot`, on QEMU's CPU model `cpu`.
 fn boot_on(name: &str, cpu: &str, form: Form, nic: &str, memory_mib: u32, dir: &Path) -> Outcome {
-    Qemu::new(name, "pc", memory_mib)
-        .args(["-cpu", cpu])
-        .args(drive(form, dir))
-        .args([
-            "-netdev".into(),
-            format!(
-                "user,id=n0,restrict=on,tftp={},bootfile=boot.cfg",
-                dir.display()
-            ),
-        ])
-        .args(["-device".into(), format!("{nic},netdev=n0")])
+    let mut qemu = Qemu::new(name, "pc", memory_mib);
+    qemu.args(["-cpu", cpu]).args(drive(form, dir));
+    scenario::tftp_network(&mut qemu, nic, dir, "boot.cfg")
         .run(|serial| serial.contains("netloader: stopped."))
 }
 

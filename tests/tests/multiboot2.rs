@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use netloader::forms::{self, Form};
 use netloader_tests::kernels2::{Mb2Variant, check_mb2_report, parse_report2};
 use netloader_tests::qemu::{Outcome, Qemu, work_dir};
-use netloader_tests::scenario::{KERNEL_ARGS, Module, modules};
+use netloader_tests::scenario::{self, KERNEL_ARGS, Module, modules};
 
 /// A TFTP root with the kernel, the modules and `boot.cfg` (a one-entry Multiboot 2 config).
 fn tftp_root(name: &str, variant: Mb2Variant, modules: &[Module], extra: &str) -> PathBuf {
@@ -31,29 +31,13 @@ fn tftp_root(name: &str, variant: Mb2Variant, modules: &[Module], extra: &str) -
 }
 
 fn drive(form: Form, dir: &Path) -> [String; 2] {
-    let path = dir.join(format!("netloader.{}", form.name()));
-    std::fs::write(&path, forms::build(form).unwrap()).unwrap();
-    match form {
-        Form::Floppy => [
-            "-drive".into(),
-            format!("file={},format=raw,if=floppy", path.display()),
-        ],
-        Form::Iso => ["-cdrom".into(), path.display().to_string()],
-        other => panic!("{} is not used here", other.name()),
-    }
+    scenario::drive_args(form, &forms::Options::default(), dir)
 }
 
 fn boot(name: &str, form: Form, nic: &str, dir: &Path, bootfile: &str) -> Outcome {
-    Qemu::new(name, "pc", 128)
-        .args(drive(form, dir))
-        .args([
-            "-netdev".into(),
-            format!(
-                "user,id=n0,restrict=on,tftp={},bootfile={bootfile}",
-                dir.display()
-            ),
-        ])
-        .args(["-device".into(), format!("{nic},netdev=n0")])
+    let mut qemu = Qemu::new(name, "pc", 128);
+    qemu.args(drive(form, dir));
+    scenario::tftp_network(&mut qemu, nic, dir, bootfile)
         .run(|serial| serial.contains("netloader: stopped."))
 }
 

@@ -24,40 +24,19 @@ const READY_64: &str = "netloader: runtime ready (64-bit).";
 
 /// `form` with `runtime` written beside the TFTP root, as QEMU arguments.
 fn drive(form: Form, runtime: Runtime, dir: &Path) -> [String; 2] {
-    let path = dir.join(format!("netloader.{}", form.name()));
     let options = forms::Options {
         runtime,
         ..forms::Options::default()
     };
-    std::fs::write(&path, forms::build_with(form, &options).unwrap()).unwrap();
-    match form {
-        Form::Floppy => [
-            "-drive".into(),
-            format!("file={},format=raw,if=floppy", path.display()),
-        ],
-        Form::Iso => ["-cdrom".into(), path.display().to_string()],
-        Form::Usb => [
-            "-drive".into(),
-            format!("file={},format=raw", path.display()),
-        ],
-        other => panic!("{} is not a drive image", other.name()),
-    }
+    scenario::drive_args(form, &options, dir)
 }
 
 /// Boot `cpu` from `drive`, `nic` on QEMU's network serving `dir` (DHCP boot file
 /// `boot.cfg`), until the test kernel ends QEMU or the loader stops.
 fn boot(name: &str, cpu: &str, drive: [String; 2], nic: &str, dir: &Path) -> Outcome {
-    Qemu::new(name, "pc", 128)
-        .args(["-cpu", cpu])
-        .args(drive)
-        .args([
-            "-netdev".into(),
-            format!(
-                "user,id=n0,restrict=on,tftp={},bootfile=boot.cfg",
-                dir.display()
-            ),
-        ])
-        .args(["-device".into(), format!("{nic},netdev=n0")])
+    let mut qemu = Qemu::new(name, "pc", 128);
+    qemu.args(["-cpu", cpu]).args(drive);
+    scenario::tftp_network(&mut qemu, nic, dir, "boot.cfg")
         // Stage 2's refusal ends in "system halted" (stage1/stage2.s, `fatal`): wait for the
         // whole message, not its first bytes.
         .run(|serial| serial.contains("netloader: stopped.") || serial.contains("system halted"))

@@ -19,6 +19,7 @@ use netloader_tests::linux::{
     INIT_MARKER, busybox_initrd, busybox_static, debian_kernel, xen_hypervisor,
 };
 use netloader_tests::qemu::{Outcome, Qemu, work_dir};
+use netloader_tests::scenario;
 
 fn fresh_dir(name: &str) -> PathBuf {
     let dir = work_dir().join(name);
@@ -32,16 +33,9 @@ fn fresh_dir(name: &str) -> PathBuf {
 fn boot(name: &str, nic: &str, memory_mib: u32, dir: &Path, last: Option<&'static str>) -> Outcome {
     let iso = dir.join("netloader.iso");
     std::fs::write(&iso, forms::build(Form::Iso).unwrap()).unwrap();
-    Qemu::new(name, "pc", memory_mib)
-        .args(["-cdrom".into(), iso.display().to_string()])
-        .args([
-            "-netdev".into(),
-            format!(
-                "user,id=n0,restrict=on,tftp={},bootfile=boot.cfg",
-                dir.display()
-            ),
-        ])
-        .args(["-device".into(), format!("{nic},netdev=n0")])
+    let mut qemu = Qemu::new(name, "pc", memory_mib);
+    qemu.args(["-cdrom".into(), iso.display().to_string()]);
+    scenario::tftp_network(&mut qemu, nic, dir, "boot.cfg")
         .timeout(std::time::Duration::from_secs(300))
         .run(move |serial| {
             serial.contains("netloader: stopped.") || last.is_some_and(|l| serial.contains(l))
