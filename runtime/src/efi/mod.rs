@@ -22,6 +22,7 @@ pub mod screen;
 pub mod snp;
 
 use core::ffi::c_void;
+use core::ops::ControlFlow;
 use core::ptr::null_mut;
 use core::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 
@@ -86,6 +87,40 @@ pub fn loaded_image() -> Option<&'static LoadedImageProtocol> {
     // SAFETY: the loaded image GUID names LoadedImageProtocol; it lives as long as the image.
     unsafe { protocol::<LoadedImageProtocol>(image_handle(), &LoadedImageProtocol::GUID) }
         .map(|p| unsafe { &*p })
+}
+
+/// Calls `f` with every handle that has `protocol`, until it breaks. LocateHandleBuffer, so
+/// that no bound of ours hides a handle: a PC with more cards, consoles or PCI functions than
+/// a fixed array holds would otherwise lose them all (LocateHandle fails when its buffer is
+/// too small).
+pub fn each_handle(protocol: &Guid, mut f: impl FnMut(Handle) -> ControlFlow<()>) {
+    let Some(boot) = boot_services() else {
+        return;
+    };
+    let mut count = 0usize;
+    let mut handles: *mut Handle = null_mut();
+    // SAFETY: LocateHandleBuffer(ByProtocol) allocates the array from pool and writes its
+    // address and length; it is freed below.
+    let status = unsafe {
+        (boot.locate_handle_buffer)(
+            2, // ByProtocol
+            protocol,
+            core::ptr::null(),
+            &mut count,
+            &mut handles,
+        )
+    };
+    if status != Status::SUCCESS || handles.is_null() {
+        return;
+    }
+    // SAFETY: the firmware's array of `count` handles, alive until FreePool.
+    for &handle in unsafe { core::slice::from_raw_parts(handles, count) } {
+        if f(handle).is_break() {
+            break;
+        }
+    }
+    // SAFETY: the pool buffer LocateHandleBuffer gave us, no longer used.
+    let _ = unsafe { (boot.free_pool)(handles.cast()) };
 }
 
 /// The device path of `handle`, if it has one.

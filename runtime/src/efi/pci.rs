@@ -8,6 +8,7 @@
 //! while boot services run nor at ExitBootServices, and the card is netloader's as on a BIOS.
 
 use core::ffi::c_void;
+use core::ops::ControlFlow;
 use core::ptr::null_mut;
 use core::sync::atomic::{AtomicPtr, Ordering};
 
@@ -41,37 +42,16 @@ struct PciIo {
 const PCI_IO_GUID: uefi_raw::Guid = uefi_raw::guid!("4cf5b200-68b8-4ca5-9eec-b23e3f50029a");
 /// PCI class code 02h: network controller.
 const NETWORK_CLASS: u8 = 0x02;
-/// LocateHandle's search type ByProtocol.
-const BY_PROTOCOL: i32 = 2;
 
-/// Calls `f` with each PCI I/O handle and its interface (at most 64, more than a PC has
-/// functions with drivers).
+/// Calls `f` with each PCI I/O handle and its interface.
 fn each_function(mut f: impl FnMut(Handle, *mut PciIo)) {
-    let Some(boot) = super::boot_services() else {
-        return;
-    };
-    let mut handles: [Handle; 64] = [null_mut(); 64];
-    let mut size = core::mem::size_of_val(&handles);
-    // SAFETY: LocateHandle(ByProtocol) writes at most `size` bytes of handles.
-    let status = unsafe {
-        (boot.locate_handle)(
-            BY_PROTOCOL,
-            &PCI_IO_GUID,
-            core::ptr::null(),
-            &mut size,
-            handles.as_mut_ptr(),
-        )
-    };
-    if status != Status::SUCCESS {
-        return;
-    }
-    let count = (size / core::mem::size_of::<Handle>()).min(handles.len());
-    for &handle in &handles[..count] {
+    super::each_handle(&PCI_IO_GUID, |handle| {
         // SAFETY: the PCI I/O GUID names the table PciIo begins.
         if let Some(pci) = unsafe { super::protocol::<PciIo>(handle, &PCI_IO_GUID) } {
             f(handle, pci);
         }
-    }
+        ControlFlow::Continue(())
+    });
 }
 
 /// ConnectController (recursively) on every PCI function of the network class.

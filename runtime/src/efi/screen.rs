@@ -8,6 +8,7 @@
 //! there is none (a headless machine), ConOut's lines are left out and COM1 alone speaks.
 
 use core::fmt;
+use core::ops::ControlFlow;
 use core::ptr::null_mut;
 use core::sync::atomic::{AtomicPtr, Ordering};
 
@@ -23,42 +24,26 @@ const UART: u8 = 14;
 
 /// Finds the graphics console's text output (see the module docs).
 pub fn init() {
-    let Some(boot) = super::boot_services() else {
-        return;
-    };
-    let mut handles: [Handle; 16] = [null_mut(); 16];
-    let mut size = core::mem::size_of_val(&handles);
-    // SAFETY: LocateHandle(ByProtocol) writes at most `size` bytes of handles.
-    let status = unsafe {
-        (boot.locate_handle)(
-            2, // ByProtocol
-            &SimpleTextOutputProtocol::GUID,
-            core::ptr::null(),
-            &mut size,
-            handles.as_mut_ptr(),
-        )
-    };
-    if status != Status::SUCCESS {
-        return;
-    }
-    let count = size / core::mem::size_of::<Handle>();
-    for &handle in &handles[..count.min(handles.len())] {
+    super::each_handle(&SimpleTextOutputProtocol::GUID, |handle| {
         // The splitter (ConOut itself) has no device path; the serial terminal's ends in UART.
         let Some(path) = super::device_path(handle) else {
-            continue;
+            return ControlFlow::Continue(());
         };
         // SAFETY: a device path the firmware installed: nodes up to an end node.
         if unsafe { has_uart(path) } {
-            continue;
+            return ControlFlow::Continue(());
         }
         // SAFETY: the text output GUID names SimpleTextOutputProtocol.
-        if let Some(out) = unsafe {
+        match unsafe {
             super::protocol::<SimpleTextOutputProtocol>(handle, &SimpleTextOutputProtocol::GUID)
         } {
-            SCREEN.store(out, Ordering::Relaxed);
-            return;
+            Some(out) => {
+                SCREEN.store(out, Ordering::Relaxed);
+                ControlFlow::Break(())
+            }
+            None => ControlFlow::Continue(()),
         }
-    }
+    });
 }
 
 /// Whether a device path has a UART node.

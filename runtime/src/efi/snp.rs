@@ -11,6 +11,7 @@
 //!   says so.
 
 use core::ffi::c_void;
+use core::ops::ControlFlow;
 use core::ptr::null_mut;
 
 use netloader_drivers::MacAddress;
@@ -201,34 +202,17 @@ fn choose() -> Option<Handle> {
     })
 }
 
-/// The handles with SNP (at most 32) but a PXE driver's IP children, with their device paths.
-fn interfaces(
-    handles: &mut [Handle; 32],
-) -> impl Iterator<Item = (Handle, Option<*const DevicePathProtocol>)> + '_ {
-    let mut count = 0;
-    if let Some(boot) = super::boot_services() {
-        let mut size = core::mem::size_of_val(handles);
-        // SAFETY: LocateHandle(ByProtocol) writes at most `size` bytes of handles.
-        let status = unsafe {
-            (boot.locate_handle)(
-                2,
-                &SimpleNetworkProtocol::GUID,
-                core::ptr::null(),
-                &mut size,
-                handles.as_mut_ptr(),
-            )
-        };
-        if status == Status::SUCCESS {
-            count = (size / core::mem::size_of::<Handle>()).min(handles.len());
+/// Calls `f` with each handle that has SNP, with its device path, until it breaks; never a
+/// PXE driver's IP child.
+fn each_interface(mut f: impl FnMut(Handle, Option<*const DevicePathProtocol>) -> ControlFlow<()>) {
+    super::each_handle(&SimpleNetworkProtocol::GUID, |handle| {
+        let path = super::device_path(handle);
+        // SAFETY: device paths the firmware installed.
+        if path.is_some_and(|p| unsafe { ends_in_ip(p) }) {
+            return ControlFlow::Continue(());
         }
-    }
-    handles[..count]
-        .iter()
-        .map(|&handle| (handle, super::device_path(handle)))
-        .filter(|(_, path)| {
-            // SAFETY: device paths the firmware installed.
-            !path.is_some_and(|p| unsafe { ends_in_ip(p) })
-        })
+        f(handle, path)
+    });
 }
 
 /// Stops the firmware's interfaces on the card `controller` (its PCI I/O handle), each opened
@@ -242,14 +226,13 @@ pub fn stop_on(controller: Handle) {
     let Some(boot) = super::boot_services() else {
         return;
     };
-    let mut handles: [Handle; 32] = [null_mut(); 32];
-    for (handle, path) in interfaces(&mut handles) {
+    each_interface(|handle, path| {
         // SAFETY: device paths the firmware installed.
         if !path.is_some_and(|p| unsafe { is_prefix(card, p) }) {
-            continue;
+            return ControlFlow::Continue(());
         }
         let Some((mut snp, exclusive)) = open(handle) else {
-            continue;
+            return ControlFlow::Continue(());
         };
         // Shared, the firmware's stack still runs on it: leave it to DisconnectController.
         if exclusive {
@@ -269,25 +252,28 @@ pub fn stop_on(controller: Handle) {
                 null_mut(),
             )
         };
-    }
+        ControlFlow::Continue(())
+    });
 }
 
 fn choose_connected() -> Option<Handle> {
-    let mut handles: [Handle; 32] = [null_mut(); 32];
     let ours = super::loaded_image().and_then(|image| super::device_path(image.device_handle));
-    let mut chosen = None;
-    for (handle, path) in interfaces(&mut handles) {
-        let on_our_way = match (path, ours) {
+    let mut first = None;
+    let mut on_our_way = None;
+    each_interface(|handle, path| {
+        first.get_or_insert(handle);
+        let leads_to_us = match (path, ours) {
             // SAFETY: device paths the firmware installed.
             (Some(p), Some(o)) => unsafe { is_prefix(p, o) },
             _ => false,
         };
-        if on_our_way {
-            return Some(handle);
+        if leads_to_us {
+            on_our_way = Some(handle);
+            return ControlFlow::Break(());
         }
-        chosen.get_or_insert(handle);
-    }
-    chosen
+        ControlFlow::Continue(())
+    });
+    on_our_way.or(first)
 }
 
 /// Opens SNP on `handle`, exclusively if the firmware lets us, else shared. Returns it and
