@@ -22,6 +22,7 @@ pub mod dhcp;
 pub mod efi;
 pub mod elf;
 pub mod http;
+pub mod inet_checksum;
 pub mod ipv4;
 pub mod kernel;
 pub mod linux;
