@@ -13,9 +13,10 @@
 //! that ROM's UNDI, its config embedded: `multiboot /big.bin`), `ipxe` (the ROM itself, by a
 //! script).
 //!
-//! HTTP (`http`): nginx in a namespace through the relay, clean and with `--rtt-ms`; netloader's
-//! DHCP boot file is `http://192.168.77.1/big.bin`, iPXE's a script that runs `imgfetch` on
-//! the same URL, then on `done.txt`. Timed from the wire like TFTP: from the `GET /big.bin`
+//! HTTP (`http`): nginx in a namespace through the relay, clean and with `--rtt-ms`, and clean
+//! with QEMU on the namespace's tap (no relay); netloader's DHCP boot file is
+//! `http://192.168.77.1/big.bin`, iPXE's a script that runs `imgfetch` on the same URL, then
+//! on `done.txt`. Timed from the wire like TFTP: from the `GET /big.bin`
 //! to the server's last segment of the body. `http-loss`: the time from QEMU's start to the
 //! test kernel's entry (`MB BEGIN` on the serial line, seen within 25 ms), kernel and a 1 MiB
 //! module over HTTP, through the relay with 5% loss, 20% loss, and 1% duplicates + 1%
@@ -289,12 +290,14 @@ fn nginx_net(
     boot_file: &str,
     impairment: Impairment,
     reorder: f64,
+    link: Link,
     dir: &Path,
     client: Client,
 ) -> TestNet {
     let servers = netns::Servers {
         impairment,
         reorder,
+        direct: link == Link::Tap,
         nginx: true,
         ipv6_ra: true,
         tftp: netns::TftpServer::Nothing,
@@ -303,6 +306,15 @@ fn nginx_net(
     let logs = dir.join(format!("servers-http-{}", client.name()));
     TestNet::start_servers(root, &servers, &logs)
         .unwrap_or_else(|e| panic!("namespace with nginx: {e}"))
+}
+
+/// How QEMU reaches the namespace: through the relay (which can delay and drop frames), or
+/// straight through its tap (no relay thread on the host's cores: what the clients can do
+/// when the path does not hold them back).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Link {
+    Relay,
+    Tap,
 }
 
 /// What the relay does to the frames of one boot-to-kernel run; `tag` names its logs.
@@ -334,7 +346,15 @@ fn to_kernel(
         // TFTP only; the 64-bit runtime: compared by boot_bench --runtimes.
         Client::Undi | Client::Netloader64 => return None,
     };
-    let net = nginx_net(root, &boot_file, impairment, reorder, dir, client);
+    let net = nginx_net(
+        root,
+        &boot_file,
+        impairment,
+        reorder,
+        Link::Relay,
+        dir,
+        client,
+    );
     let name = format!("bench-kernel-{label}-{}-{nic}", client.name());
     let mut qemu = Qemu::new(&name, "pc", 256);
     qemu.timeout(Duration::from_secs(300))
@@ -522,9 +542,22 @@ fn main() {
             continue;
         }
         if wants("http") {
-            for (label, rtt) in [
-                ("nginx (HTTP), no delay".to_string(), Duration::ZERO),
-                (format!("nginx (HTTP), {rtt_ms} ms RTT"), options.rtt),
+            for (label, rtt, link) in [
+                (
+                    "nginx (HTTP), no delay".to_string(),
+                    Duration::ZERO,
+                    Link::Relay,
+                ),
+                (
+                    "nginx (HTTP), no delay, no relay (QEMU on the tap)".to_string(),
+                    Duration::ZERO,
+                    Link::Tap,
+                ),
+                (
+                    format!("nginx (HTTP), {rtt_ms} ms RTT"),
+                    options.rtt,
+                    Link::Relay,
+                ),
             ] {
                 let results = interleaved(&options, nic, false, |client| {
                     let boot_file = match client {
@@ -539,6 +572,7 @@ fn main() {
                         &boot_file,
                         Impairment::round_trip(rtt),
                         0.0,
+                        link,
                         &dir,
                         client,
                     );
