@@ -1,13 +1,15 @@
 //! CRC-32 as zlib, gzip and Ethernet compute it (reflected, polynomial 0xEDB88320, register
-//! pre- and post-inverted), sliced by 8 bytes. Used where files arrive: the runtime's download
+//! pre- and post-inverted), sliced by 4 bytes. Used where files arrive: the runtime's download
 //! sink (the CRC shown after a transfer) and the gzip trailer check of [`crate::decompress`].
 //!
 //! By hand rather than a crate: the `crc` crate's table is byte-at-a-time, and under emulation
 //! (TCG) the cost is counted in guest instructions per byte, on every byte of every file. Here
-//! a step reads two 32-bit words, writes them (fused with the copy where the bytes are copied
-//! anyway, [`copy_and_update`]) and looks up eight tables: ~4.6 instructions a byte on a 32-bit
-//! CPU, where the slice-by-4 loop before it, which LLVM compiled to byte loads and stores, took
-//! 8.6 (a third of all the instructions an HTTP download ran per frame).
+//! a loop pass reads two 32-bit words, writes them (fused with the copy where the bytes are
+//! copied anyway, [`copy_and_update`]) and folds each in with four table lookups: ~4.6
+//! instructions a byte on a 32-bit CPU, where the loop before it, which LLVM compiled to byte
+//! loads and stores, took 8.6 (a third of all the instructions an HTTP download ran per frame).
+//! Four tables, not eight: slicing by 8 saves no lookup, and the 4 KiB more did not fit the
+//! standalone option ROM.
 
 /// A running CRC-32.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,7 +29,7 @@ impl Crc32 {
         Crc32 { register: !0 }
     }
 
-    /// Folds `data` in, 8 bytes per step.
+    /// Folds `data` in, 8 bytes per loop pass.
     pub fn update(&mut self, data: &[u8]) {
         let t = &TABLES;
         let mut steps = data.chunks_exact(8);
@@ -40,7 +42,7 @@ impl Crc32 {
         }
     }
 
-    /// Folds `data` in bit by bit, without the 8 KiB of tables: for builds where size matters
+    /// Folds `data` in bit by bit, without the 4 KiB of tables: for builds where size matters
     /// more than speed (the option ROM's first stage, which fetches one small file).
     pub fn update_bitwise(&mut self, data: &[u8]) {
         self.register = data
@@ -87,14 +89,14 @@ fn words(step: &[u8]) -> (u32, u32) {
     (word(0), word(4))
 }
 
-/// Tables for slicing by 8: `TABLES[0]` is the byte-at-a-time table, `TABLES[k][b]` the CRC of
+/// Tables for slicing by 4: `TABLES[0]` is the byte-at-a-time table, `TABLES[k][b]` the CRC of
 /// byte `b` followed by `k` zero bytes.
 static TABLES: Tables = tables();
 
-type Tables = [[u32; 256]; 8];
+type Tables = [[u32; 256]; 4];
 
 const fn tables() -> Tables {
-    let mut tables = [[0u32; 256]; 8];
+    let mut tables = [[0u32; 256]; 4];
     let mut byte = 0;
     while byte < 256 {
         tables[0][byte] = step_bitwise(0, byte as u8);
@@ -103,7 +105,7 @@ const fn tables() -> Tables {
     let mut byte = 0;
     while byte < 256 {
         let mut k = 1;
-        while k < 8 {
+        while k < 4 {
             let previous = tables[k - 1][byte];
             tables[k][byte] = (previous >> 8) ^ tables[0][(previous & 0xFF) as usize];
             k += 1;
@@ -117,15 +119,16 @@ const fn tables() -> Tables {
 /// 32-bit C convention's stack traffic costs as much as the step.
 #[inline(always)]
 const fn step_8(t: &Tables, crc: u32, low: u32, high: u32) -> u32 {
-    let v = crc ^ low;
-    t[7][(v & 0xFF) as usize]
-        ^ t[6][((v >> 8) & 0xFF) as usize]
-        ^ t[5][((v >> 16) & 0xFF) as usize]
-        ^ t[4][(v >> 24) as usize]
-        ^ t[3][(high & 0xFF) as usize]
-        ^ t[2][((high >> 8) & 0xFF) as usize]
-        ^ t[1][((high >> 16) & 0xFF) as usize]
-        ^ t[0][(high >> 24) as usize]
+    step_word(t, step_word(t, crc, low), high)
+}
+
+#[inline(always)]
+const fn step_word(t: &Tables, crc: u32, word: u32) -> u32 {
+    let v = crc ^ word;
+    t[3][(v & 0xFF) as usize]
+        ^ t[2][((v >> 8) & 0xFF) as usize]
+        ^ t[1][((v >> 16) & 0xFF) as usize]
+        ^ t[0][(v >> 24) as usize]
 }
 
 const fn step_byte(t: &Tables, crc: u32, byte: u8) -> u32 {

@@ -98,7 +98,7 @@ impl Sink for MemorySink {
 /// pass (see [`netloader_proto::crc32`] for why).
 fn copy_and_crc(destination: &mut [u8], source: &[u8], crc: &mut Crc32) {
     // The option ROM's first stage fetches one small file: bit by bit, it spares the ROM the
-    // 8 KiB of tables (which do not compress).
+    // 4 KiB of tables (which do not compress).
     if cfg!(feature = "chain") {
         destination.copy_from_slice(source);
         crc.update_bitwise(source);
