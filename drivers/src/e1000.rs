@@ -53,14 +53,14 @@ fn open_found(
 use regs::*;
 
 /// RX descriptors (a multiple of 8, as RDLEN must be a multiple of 128 bytes).
-pub const RX_RING_LEN: usize = 32;
+pub const RX_RING_LEN: usize = 256;
 /// TX descriptors (a multiple of 8).
 pub const TX_RING_LEN: usize = 16;
 /// RX descriptors are handed back in batches of this many, one RDT write each (as Linux's
 /// e1000 does): the card always keeps at least `RX_RING_LEN - RX_RETURN_BATCH` of them, and
 /// an RDT write is not free. QEMU's e1000 wakes its main loop on each one (it flushes its
 /// queued packets), which took several microseconds per frame in lockstep TFTP.
-pub const RX_RETURN_BATCH: usize = 8;
+pub const RX_RETURN_BATCH: usize = 32;
 const _: () = assert!(RX_RING_LEN.is_multiple_of(RX_RETURN_BATCH) && RX_RETURN_BATCH < RX_RING_LEN);
 /// RX buffer size, as programmed in RCTL.BSIZE.
 pub const RX_BUF_LEN: usize = 2048;
@@ -94,9 +94,9 @@ pub struct TxDesc {
     special: u16,
 }
 
-/// All memory the card reads and writes: 90 880 bytes, 128-byte aligned. The runtime keeps one
-/// in a `static` (zeroed, in .bss) below 4 GiB; its bus address must equal what the
-/// [`Dma`] map says (identity in the runtime).
+/// All memory the card reads and writes: 553 216 bytes, 128-byte aligned. The runtime zeroes
+/// one in place in its DMA area (upper memory, below 4 GiB); its bus address must equal what
+/// the [`Dma`] map says (identity in the runtime).
 #[repr(C, align(128))]
 #[derive(FromZeros)]
 pub struct E1000Buffers {

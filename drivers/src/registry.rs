@@ -15,8 +15,9 @@
 //! the driver's [`Driver::open`] turns into a running [`Nic`].
 //!
 //! Memory: one card is driven at a time, so every driver takes its buffers, and keeps its own
-//! state, in one [`DmaPool`] sized for the largest carried driver ([`Driver::dma_len`]) and
-//! handed out once.
+//! state, in one [`DmaArena`] as large as the largest carried driver needs ([`Driver::dma_len`],
+//! [`pool_len`]), handed out once: from a static [`DmaPool`], or a [`DmaRegion`] the platform
+//! sets aside.
 
 mod pool;
 #[cfg(test)]
@@ -24,7 +25,7 @@ mod tests;
 
 use core::fmt;
 
-pub use pool::{DmaArena, DmaPool};
+pub use pool::{DmaArena, DmaPool, DmaRegion};
 
 use crate::hw::Delay;
 use crate::{Nic, NicError};

@@ -90,7 +90,7 @@ const _: () = assert!(TX_BUF_LEN >= MAX_HEADER_LEN + crate::MAX_FRAME_LEN);
 const _: () = assert!(RX_SLOTS <= QUEUE_SIZE && TX_SLOTS <= QUEUE_SIZE);
 
 /// All memory the card reads and writes: 53 248 bytes, 4096-byte aligned. The runtime keeps one
-/// in a `static` (zeroed, in .bss) below 4 GiB, identity-mapped (bus address = its address).
+/// in its DMA area (zeroed in place) below 4 GiB, identity-mapped (bus address = its address).
 #[repr(C, align(4096))]
 #[derive(FromZeros)]
 pub struct VirtioBuffers {

@@ -152,10 +152,10 @@ fn network_boot(
         // The guard is a constant: a build without UNDI (an option ROM's) links none of it,
         // even where this function is not inlined into the one that knows `kept` is None.
         Some(kept) if nic::UNDI_CARRIED => nic::open_undi(kept),
-        _ => nic::open_first(),
+        _ => nic::open_first(net::areas(map).nic_dma),
     };
     #[cfg(any(feature = "chain", target_os = "uefi"))]
-    let nic = nic::open_first();
+    let nic = nic::open_first(net::areas(map).nic_dma);
     let nic = match nic {
         Ok(nic) => nic,
         Err(e) => return boot::Failure::from_line(e),

@@ -10,8 +10,11 @@
 use core::fmt::Write;
 
 use netloader_drivers::hw::Delay;
+use core::ops::Range;
+
 use netloader_drivers::registry::{
-    self, DmaPool, Driver, Found, Location, Machine, OpenError, PciFunction, PciName,
+    self, DmaArena, DmaPool, DmaRegion, Driver, Found, Location, Machine, OpenError, PciFunction,
+    PciName,
 };
 use netloader_drivers::{Nic, undi};
 
@@ -49,17 +52,26 @@ const DRIVEN: &str = match core::str::from_utf8(&DRIVEN_TEXT) {
 const DRIVEN_TEXT: [u8; registry::families(&CARRIED_DRIVERS).len()] =
     registry::families(&CARRIED_DRIVERS).text();
 
-/// The DMA memory of the one card we drive, sized for the largest carried driver.
-static DMA_POOL: DmaPool<{ registry::pool_len(&CARRIED_DRIVERS) }> = DmaPool::new();
+/// The DMA memory the card we drive may need (the largest carried driver's): the top of the
+/// network's area in upper memory holds it (`net::areas`), where large rings have room.
+pub const DMA_AREA_LEN: usize = registry::pool_len(&CARRIED_DRIVERS);
 
-/// The DMA memory of the firmware's interface when the card's own driver, which took
-/// [`DMA_POOL`], did not start and the platform gave the card back to the firmware (the pool is
-/// never given back: see its docs). Empty where the firmware has no interface (a BIOS).
-static FALLBACK_POOL: DmaPool<{ arch::FIRMWARE_NIC_DMA_LEN }> = DmaPool::new();
+/// That area, handed out once.
+static DMA_AREA: DmaRegion = DmaRegion::new();
 
 /// Whether this build carries the UNDI driver (not a ROM's, which carries its card's alone):
 /// known at compile time, so a build without it has none of the PXE stack's code.
 pub const UNDI_CARRIED: bool = registry::carries(&CARRIED_DRIVERS, undi::DRIVER.name);
+
+/// UNDI's DMA memory, in conventional memory: the PXE ROM's real-mode code reads its transmit
+/// buffers by segment and offset. Empty in a build without UNDI.
+static UNDI_POOL: DmaPool<{ if UNDI_CARRIED { undi::DRIVER.dma_len } else { 0 } }> =
+    DmaPool::new();
+
+/// The DMA memory of the firmware's interface when the card's own driver, which took
+/// [`DMA_AREA`], did not start and the platform gave the card back to the firmware (the area
+/// is never given back: see its docs). Empty where the firmware has no interface (a BIOS).
+static FALLBACK_POOL: DmaPool<{ arch::FIRMWARE_NIC_DMA_LEN }> = DmaPool::new();
 
 /// The machine as drivers see it.
 struct Runtime {
@@ -116,7 +128,7 @@ pub fn open_undi(kept: crate::pxe_stack::KeptStack) -> Result<&'static mut dyn N
         )));
     }
     let mut machine = Runtime { delay: time::Delay };
-    let dma = DMA_POOL.take().ok_or_else(|| fail(OpenError::DmaMemory))?;
+    let dma = UNDI_POOL.take().ok_or_else(|| fail(OpenError::DmaMemory))?;
     let nic = (card.driver.open)(&card, &mut machine, dma).map_err(fail)?;
     println!("nic: the card through its PXE ROM's UNDI, driver undi (polled, IRQ masked)");
     Ok(nic)
@@ -164,8 +176,10 @@ impl core::fmt::Display for NoCard {
 }
 
 /// The first card on the PCI bus that a carried driver handles, else the first card a driver
-/// finds by itself (not on a bus); opened.
-pub fn open_first() -> Result<&'static mut dyn Nic, NoCard> {
+/// finds by itself (not on a bus); opened, its buffers in `dma_area` (`net::areas`: RAM the
+/// boot code keeps free of files, identity-mapped, below 4 GiB; at least [`DMA_AREA_LEN`]
+/// bytes). Called once.
+pub fn open_first(dma_area: Range<u64>) -> Result<&'static mut dyn Nic, NoCard> {
     let mut chosen: Option<Found> = None;
     let mut chosen_at = None;
     let mut seen = heapless::String::<160>::new();
@@ -205,14 +219,22 @@ pub fn open_first() -> Result<&'static mut dyn Nic, NoCard> {
         Some(card) => card,
         None => found_by_driver(&mut machine).ok_or(NoCard::NoneSupported { seen })?,
     };
-    let result = open(card, &mut machine, &DMA_POOL);
+    // SAFETY: `dma_area` is as this function's contract says: RAM nothing else uses, at the
+    // same address for the card; taken once (`DmaRegion`).
+    let dma = unsafe {
+        DMA_AREA.take(
+            dma_area.start as *mut u8,
+            (dma_area.end - dma_area.start) as usize,
+        )
+    };
+    let result = open(card, &mut machine, dma);
     // netloader.efi: a card taken from the firmware that did not start goes back to the
     // firmware's drivers, and the boot goes on through their interface.
     if let Err(NoCard::OpenFailed { card, error }) = &result
         && arch::give_card_back_to_firmware(card, error)
         && let Some(firmware) = found_by_driver(&mut machine)
     {
-        return open(firmware, &mut machine, &FALLBACK_POOL);
+        return open(firmware, &mut machine, FALLBACK_POOL.take());
     }
     result
 }
@@ -229,13 +251,13 @@ fn found_by_driver(machine: &mut Runtime) -> Option<Found> {
     })
 }
 
-fn open<const LEN: usize>(
+fn open(
     card: Found,
     machine: &mut Runtime,
-    pool: &'static DmaPool<LEN>,
+    dma: Option<DmaArena>,
 ) -> Result<&'static mut dyn Nic, NoCard> {
     let fail = |error| NoCard::OpenFailed { card, error };
-    let dma = pool.take().ok_or_else(|| fail(OpenError::DmaMemory))?;
+    let dma = dma.ok_or_else(|| fail(OpenError::DmaMemory))?;
     let nic = (card.driver.open)(&card, machine, dma).map_err(fail)?;
     println!(
         "nic: {}, {}, driver {}",

@@ -1,7 +1,8 @@
-//! The DMA memory every driver takes its buffers and state from: one static pool, handed out
-//! once (an atomic flag, not a convention), then carved up by a bump allocator that never
-//! gives the same bytes twice. Nothing is ever given back: the runtime drives one card, and
-//! the card keeps writing into its buffers until it is closed, right before the hand-off.
+//! The DMA memory every driver takes its buffers and state from: a static pool or a region
+//! the platform sets aside, handed out once (an atomic flag, not a convention), then carved up
+//! by a bump allocator that never gives the same bytes twice. Nothing is ever given back: the
+//! runtime drives one card, and the card keeps writing into its buffers until it is closed,
+//! right before the hand-off.
 
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicBool, Ordering};
@@ -43,6 +44,41 @@ impl<const LEN: usize> DmaPool<LEN> {
 }
 
 impl<const LEN: usize> Default for DmaPool<LEN> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// DMA memory the platform finds at run time (the runtime: the top of its network area in
+/// upper memory, where large rings have room), handed out once, as a [`DmaPool`] is.
+pub struct DmaRegion {
+    taken: AtomicBool,
+}
+
+impl DmaRegion {
+    pub const fn new() -> Self {
+        DmaRegion {
+            taken: AtomicBool::new(false),
+        }
+    }
+
+    /// The `len` bytes at `start`, the first time; `None` ever after.
+    ///
+    /// # Safety
+    /// `start..start + len` is RAM at the same address for the card as for the CPU, which
+    /// nothing else in the program reads or writes from now on (for as long as it runs).
+    pub unsafe fn take(&'static self, start: *mut u8, len: usize) -> Option<DmaArena> {
+        if self.taken.swap(true, Ordering::AcqRel) {
+            return None;
+        }
+        Some(DmaArena {
+            next: start,
+            left: len,
+        })
+    }
+}
+
+impl Default for DmaRegion {
     fn default() -> Self {
         Self::new()
     }

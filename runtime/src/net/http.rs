@@ -2,7 +2,7 @@
 //! entry while the server allows it), the request, and the response fed to netloader_proto's
 //! sans-IO `Exchange`, which writes the body straight into the file's `Sink`.
 //!
-//! The receive window lives in upper memory (the first part of [`super::buffer_area`]):
+//! The receive window lives in upper memory (the first part of [`super::areas`]):
 //! conventional memory has no room for it (the runtime must end below 0x90000), and a window
 //! larger than 64 KiB turns on window scaling in smoltcp by itself. The boot code keeps files
 //! out of that area.
@@ -127,7 +127,7 @@ impl Net<'_> {
         if let Some(handle) = self.http.socket {
             return handle;
         }
-        let area = self.buffer_area.start..self.buffer_area.end - super::UDP_RX_BYTES;
+        let area = self.tcp_window.clone();
         // SAFETY: `area` is RAM (from the memory map) that the boot code reserves for this
         // window (boot::Layout leaves it out of every placement), identity-mapped; it is
         // borrowed here once, for the rest of the run. TX_DATA is touched nowhere else.

@@ -108,15 +108,37 @@ fn tcp_window_bytes(map: &MemoryMap) -> u64 {
 #[cfg(feature = "http")]
 pub type HostName = heapless::String<{ netloader_proto::url::MAX_HOST_NAME }>;
 
-/// Upper memory the network's receive buffers take while files download: the TCP window
-/// (all but the last 64 KiB), then TFTP's UDP receive buffer, at the top of the first run of RAM above 1 MiB (below
-/// 4 GiB). Conventional memory has no room for them. The boot code places no file there;
-/// after the hand-off it is free memory again.
-pub fn buffer_area(map: &MemoryMap) -> Range<u64> {
+/// Upper memory the network takes while files download, at the top of the platform's work area
+/// (BIOS: the first run of RAM above 1 MiB, below 4 GiB), from the bottom up: the TCP window,
+/// TFTP's UDP receive buffer, and the card's DMA memory (rings, buffers, its driver's state;
+/// whole pages). Conventional memory has no room for them. The boot code places no file in
+/// any of them ([`buffer_area`]); after the hand-off they are free memory again.
+pub struct Areas {
+    pub tcp_window: Range<u64>,
+    pub udp_rx: Range<u64>,
+    pub nic_dma: Range<u64>,
+}
+
+pub fn areas(map: &MemoryMap) -> Areas {
+    const PAGE: u64 = 4096;
     let work = crate::boot::work_area(map);
-    work.end
-        .saturating_sub(tcp_window_bytes(map) + UDP_RX_BYTES)
-        .max(work.start)..work.end
+    let below = |end: u64, len: u64| end.saturating_sub(len).max(work.start)..end;
+    let nic_dma = below(
+        work.end & !(PAGE - 1),
+        (crate::nic::DMA_AREA_LEN as u64).next_multiple_of(PAGE),
+    );
+    let udp_rx = below(nic_dma.start, UDP_RX_BYTES);
+    let tcp_window = below(udp_rx.start, tcp_window_bytes(map));
+    Areas {
+        tcp_window,
+        udp_rx,
+        nic_dma,
+    }
+}
+
+/// All of [`areas`], for the boot code to keep files out of.
+pub fn buffer_area(map: &MemoryMap) -> Range<u64> {
+    areas(map).tcp_window.start..crate::boot::work_area(map).end
 }
 
 pub fn now() -> Instant {
@@ -334,26 +356,26 @@ pub struct Net<'n> {
     http: http::Connection,
     #[cfg(feature = "http")]
     dns: dns::Cache,
-    /// Upper memory for the receive buffers ([`buffer_area`]): the TCP window's part of it.
+    /// Upper memory for the TCP receive window ([`areas`]).
     #[cfg(feature = "http")]
-    buffer_area: Range<u64>,
+    tcp_window: Range<u64>,
 }
 
 impl<'n> Net<'n> {
-    /// Called once: the sockets live in statics. `map` places the TCP receive window.
+    /// Called once: the sockets live in statics. `map` places the receive buffers ([`areas`]).
     pub fn new(nic: &'n mut dyn netloader_drivers::Nic, map: &MemoryMap) -> Self {
         let mac = nic.mac();
         let mut device = NicDevice::new(nic);
         let config = Config::new(HardwareAddress::Ethernet(EthernetAddress(mac)));
         let iface = Interface::new(config, &mut device, now());
-        let buffer_area = buffer_area(map);
+        let areas = areas(map);
         // SAFETY: `new` runs once; these statics are borrowed here for the rest of the run and
-        // touched nowhere else. The UDP receive buffer is the top of `buffer_area`: RAM (from
-        // the memory map) that the boot code keeps free of files, identity-mapped.
+        // touched nowhere else. `udp_rx` is RAM (from the memory map) that the boot code keeps
+        // free of files, identity-mapped, used by nothing else.
         let (mut sockets, dhcp, udp) = unsafe {
             let udp_rx_data = core::slice::from_raw_parts_mut(
-                (buffer_area.end - UDP_RX_BYTES) as *mut u8,
-                UDP_RX_BYTES as usize,
+                areas.udp_rx.start as *mut u8,
+                (areas.udp_rx.end - areas.udp_rx.start) as usize,
             );
             let uuid = &mut *addr_of_mut!(PXE_UUID);
             uuid[11..17].copy_from_slice(&mac); // type 0, then a UUID made from the MAC
@@ -390,7 +412,7 @@ impl<'n> Net<'n> {
             #[cfg(feature = "http")]
             dns: dns::Cache::default(),
             #[cfg(feature = "http")]
-            buffer_area,
+            tcp_window: areas.tcp_window,
         }
     }
 
