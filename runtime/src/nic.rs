@@ -8,10 +8,9 @@
 //! `snp`.
 
 use core::fmt::Write;
-
-use netloader_drivers::hw::Delay;
 use core::ops::Range;
 
+use netloader_drivers::hw::Delay;
 use netloader_drivers::registry::{
     self, DmaArena, DmaPool, DmaRegion, Driver, Found, Location, Machine, OpenError, PciFunction,
     PciName,
@@ -65,8 +64,12 @@ pub const UNDI_CARRIED: bool = registry::carries(&CARRIED_DRIVERS, undi::DRIVER.
 
 /// UNDI's DMA memory, in conventional memory: the PXE ROM's real-mode code reads its transmit
 /// buffers by segment and offset. Empty in a build without UNDI.
-static UNDI_POOL: DmaPool<{ if UNDI_CARRIED { undi::DRIVER.dma_len } else { 0 } }> =
-    DmaPool::new();
+static UNDI_POOL: DmaPool<UNDI_POOL_LEN> = DmaPool::new();
+const UNDI_POOL_LEN: usize = if UNDI_CARRIED {
+    undi::DRIVER.dma_len
+} else {
+    0
+};
 
 /// The DMA memory of the firmware's interface when the card's own driver, which took
 /// [`DMA_AREA`], did not start and the platform gave the card back to the firmware (the area
