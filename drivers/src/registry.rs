@@ -358,11 +358,11 @@ impl fmt::Display for OpenError {
     }
 }
 
-/// The [`DmaPool`] bytes a driver needs: its buffers `B` (aligned, wherever the pool starts)
-/// followed by its state `S`, aligned.
+/// The DMA bytes a driver needs: its buffers `B`, then its state `S`, each aligned, wherever
+/// the memory starts (a [`DmaPool`] is not aligned itself).
 pub const fn dma_len<B, S>() -> usize {
     use core::mem::{align_of, size_of};
-    (align_of::<B>() - 1 + size_of::<B>()).next_multiple_of(align_of::<S>()) + size_of::<S>()
+    align_of::<B>() - 1 + size_of::<B>() + align_of::<S>() - 1 + size_of::<S>()
 }
 
 /// The largest [`Driver::dma_len`] of `drivers`: what a [`DmaPool`] for them must hold.

@@ -50,6 +50,31 @@ fn no_pci_id_is_claimed_twice() {
     );
 }
 
+/// A driver's buffers and state fit in `dma_len` bytes wherever the memory starts: UNDI's
+/// pool, sized for it alone, once came up short by the state's alignment.
+#[test]
+fn dma_len_fits_buffers_and_state_at_any_start() {
+    #[repr(C, align(16))]
+    struct State([u8; 40]);
+    #[derive(FromZeros)]
+    #[repr(C, align(8))]
+    struct Buffers([u8; 24]);
+    fn fits<B: FromZeros + 'static, S: 'static>(state: impl Fn() -> S) {
+        let len = dma_len::<B, S>();
+        let memory: &'static mut [u8] = std::vec![0u8; len + 64].leak();
+        for start in 0..32 {
+            let region: &'static DmaRegion = std::boxed::Box::leak(std::boxed::Box::default());
+            // SAFETY: leaked memory, used by nothing else.
+            let mut arena = unsafe { region.take(memory[start..].as_mut_ptr(), len) }.unwrap();
+            arena.zeroed::<B>().unwrap();
+            assert!(arena.keep(state()).is_ok(), "start {start}");
+        }
+    }
+    fits::<Buffers, State>(|| State([0; 40]));
+    fits::<[u8; 0], State>(|| State([0; 40]));
+    fits::<Buffers, u8>(|| 0u8);
+}
+
 #[test]
 fn every_driver_is_reachable_and_fits_the_pool() {
     let pool = pool_len(DRIVERS);
