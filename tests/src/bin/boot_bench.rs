@@ -150,19 +150,26 @@ fn config_text() -> String {
     )
 }
 
-/// The TFTP root: kernel, module, the config under both names, netloader.pxe, the iPXE script.
-fn tftp_root(dir: &Path) -> PathBuf {
-    let root = dir.join("tftp");
+/// A fresh TFTP root `dir/name` with what every boot fetches: the kernel, a module of
+/// `module_size` bytes, and the config (as the DHCP boot file and as `netloader.cfg/default`).
+fn kernel_root(dir: &Path, name: &str, module_size: usize) -> PathBuf {
+    let root = dir.join(name);
     let _ = std::fs::remove_dir_all(&root);
     std::fs::create_dir_all(root.join("netloader.cfg")).unwrap();
     std::fs::copy(kernels::path(Variant::Elf32), root.join("kernel")).unwrap();
     std::fs::write(
         root.join(MODULE),
-        netloader_tests::scenario::random_bytes(MODULE_SIZE, 0x2545_F491),
+        netloader_tests::scenario::random_bytes(module_size, 0x2545_F491),
     )
     .unwrap();
     std::fs::write(root.join(CONFIG), config_text()).unwrap();
     std::fs::write(root.join("netloader.cfg/default"), config_text()).unwrap();
+    root
+}
+
+/// The TFTP root: kernel, module, the config under both names, netloader.pxe, the iPXE script.
+fn tftp_root(dir: &Path) -> PathBuf {
+    let root = kernel_root(dir, "tftp", MODULE_SIZE);
     std::fs::write(root.join("netloader.pxe"), forms::build(Form::Pxe).unwrap()).unwrap();
     std::fs::write(
         root.join(IPXE_SCRIPT),
@@ -610,17 +617,7 @@ fn efi_form(form: Form, policy: NicPolicy) -> Vec<u8> {
 /// The TFTP root of `--firmware ovmf`: kernel, the 32 MiB module, the config (as the DHCP boot
 /// file and as `netloader.cfg/default`), netloader.efi and iPXE's fetch-only script.
 fn ovmf_root(dir: &Path) -> PathBuf {
-    let root = dir.join("ovmf-tftp");
-    let _ = std::fs::remove_dir_all(&root);
-    std::fs::create_dir_all(root.join("netloader.cfg")).unwrap();
-    std::fs::copy(kernels::path(Variant::Elf32), root.join("kernel")).unwrap();
-    std::fs::write(
-        root.join(MODULE),
-        netloader_tests::scenario::random_bytes(OVMF_MODULE_SIZE, 0x2545_F491),
-    )
-    .unwrap();
-    std::fs::write(root.join(CONFIG), config_text()).unwrap();
-    std::fs::write(root.join("netloader.cfg/default"), config_text()).unwrap();
+    let root = kernel_root(dir, "ovmf-tftp", OVMF_MODULE_SIZE);
     for client in EfiClient::ALL {
         if let EfiClient::Pxe(policy) = client {
             let file = format!("{}.efi", client.short());
