@@ -135,6 +135,20 @@ impl Lan {
         std::fs::read_to_string(self.logs.join("serve.log")).unwrap_or_default()
     }
 
+    /// serve's log once a line holds `text`, or as it is after `guard` (a hang guard only:
+    /// serve writes a transfer's line when the transfer ends, which may come after the guest
+    /// has booted, e.g. when the last ACK was lost and serve is still resending).
+    pub fn serve_log_with(&self, text: &str, guard: std::time::Duration) -> String {
+        let start = std::time::Instant::now();
+        loop {
+            let log = self.serve_log();
+            if log.lines().any(|l| l.contains(text)) || start.elapsed() > guard {
+                return log;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
     /// Fail when serve has exited.
     pub fn check_serve_alive(&mut self) -> io::Result<()> {
         self.serve.check_alive()

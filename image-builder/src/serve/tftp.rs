@@ -434,7 +434,10 @@ fn run_transfer(socket: &UdpSocket, file: &Opened, negotiated: &Negotiated) -> S
                 } else {
                     "the client stopped answering"
                 };
-                return format!("dropped after {MAX_RETRIES} timeouts: {what}");
+                return format!(
+                    "dropped after {MAX_RETRIES} timeouts: {what}; {}",
+                    counters(&transfer)
+                );
             }
             Step::Send(send) => {
                 if let Err(why) =
@@ -480,11 +483,19 @@ fn run_transfer(socket: &UdpSocket, file: &Opened, negotiated: &Negotiated) -> S
         };
     }
     let seconds = origin.elapsed().as_secs_f64();
-    let stats = transfer.stats;
     format!(
-        "{} bytes in {seconds:.2} s ({:.2} MB/s), blksize {}, window {}, {} blocks sent for {}, {} timeouts, {} window restarts, {} duplicate ACKs",
+        "{} bytes in {seconds:.2} s ({:.2} MB/s), {}",
         file.size,
         file.size as f64 / seconds.max(1e-6) / 1e6,
+        counters(&transfer)
+    )
+}
+
+/// What a transfer's log line says of how it went, whether it ended or was dropped.
+fn counters(transfer: &Transfer) -> String {
+    let stats = transfer.stats;
+    format!(
+        "blksize {}, window {}, {} blocks sent for {}, {} timeouts, {} window restarts, {} duplicate ACKs",
         transfer.blksize(),
         transfer.window(),
         stats.blocks_sent,
